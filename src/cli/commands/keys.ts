@@ -1,0 +1,94 @@
+/** `pushctl keys generate|show|export|import` */
+import type { Command } from 'commander';
+import { readTextInput, writeSecretFile } from '../input.js';
+import { action } from '../run.js';
+
+export function registerKeys(program: Command): void {
+  const keys = program.command('keys').description('VAPID keys (RFC 8292) that sign every push');
+
+  keys
+    .command('generate')
+    .description('create a P-256 key pair and store it')
+    .option('--subject <url>', 'contact for push services: mailto:you@example.com or https://your.site')
+    .option('--force', 'replace existing keys (subscriptions made under the old key keep using it)')
+    .action(
+      action<{ subject?: string; force?: boolean }>(async ({ options, out, context }) => {
+        const { generateKeys } = await import('../../core/keys.js');
+        const ctx = await context();
+        const key = generateKeys(ctx, { subject: options.subject, force: options.force });
+        out.result(key, () => [
+          out.color.green('✓ ') + 'VAPID keys generated',
+          `public key: ${key.publicKey}`,
+          `subject:    ${key.subject}`,
+        ]);
+        if (key.placeholderSubject) {
+          out.warn(`subject is the placeholder ${key.subject}; set a real one with --subject or vapid.subject in push.config.json`);
+        }
+      }),
+    );
+
+  keys
+    .command('show')
+    .description('show the public key (the applicationServerKey a page needs), subject and usage')
+    .action(
+      action(async ({ out, context }) => {
+        const { showKeys, retiredKeys } = await import('../../core/keys.js');
+        const ctx = await context();
+        const key = showKeys(ctx);
+        const older = retiredKeys(ctx);
+        out.result({ ...key, retired: older }, () => [
+          `public key:    ${key.publicKey}`,
+          `subject:       ${key.subject}${key.placeholderSubject ? out.color.yellow(' (placeholder: set a real one)') : ''}`,
+          `created:       ${key.createdAt}`,
+          `source:        ${key.source}`,
+          `subscriptions: ${key.subscriptions}`,
+          ...(older.length ? [`older keys:    ${older.map((k) => `${k.publicKey.slice(0, 16)}... (${k.subscriptions} subscriptions)`).join(', ')}`] : []),
+        ]);
+      }),
+    );
+
+  keys
+    .command('export')
+    .description('print the keys as JSON ({publicKey, subject}; --private adds privateKey) or PEM')
+    .option('--private', 'include the private key (treat the output as a secret)')
+    .option('--pem', 'print PEM instead of JSON')
+    .option('-o, --output <file>', 'write to a file (created with mode 0600)')
+    .action(
+      action<{ private?: boolean; pem?: boolean; output?: string }>(async ({ options, out, context }) => {
+        const { exportKeys } = await import('../../core/keys.js');
+        const { keyPairToPem } = await import('../../core/vapid-keys.js');
+        const ctx = await context();
+        const exported = exportKeys(ctx, { includePrivate: true });
+        let text: string;
+        if (options.pem) {
+          const pem = keyPairToPem({ publicKey: exported.publicKey, privateKey: exported.privateKey! });
+          text = options.private ? pem.privateKeyPem : pem.publicKeyPem;
+        } else {
+          const value = options.private ? exported : { publicKey: exported.publicKey, subject: exported.subject };
+          text = JSON.stringify(value, null, 2) + '\n';
+        }
+        if (options.output) {
+          writeSecretFile(options.output, text);
+          out.success(`keys written to ${options.output}${options.private ? ' (includes the private key; mode 0600)' : ''}`);
+        } else {
+          process.stdout.write(text);
+        }
+      }),
+    );
+
+  keys
+    .command('import')
+    .description('import keys from JSON ({publicKey, privateKey}, as web-push generate-vapid-keys --json prints) or a PEM private key')
+    .argument('<file>', 'file to read, or - for standard input')
+    .option('--subject <url>', 'contact for push services (default: the file\'s subject, then the configured one)')
+    .option('--force', 'replace existing keys (subscriptions made under the old key keep using it)')
+    .action(
+      action<{ subject?: string; force?: boolean }, [string]>(async ({ options, out, context }, file) => {
+        const { importKeys } = await import('../../core/keys.js');
+        const { text, source } = await readTextInput(file, 'keys import');
+        const ctx = await context();
+        const key = importKeys(ctx, text, { source, subject: options.subject, force: options.force });
+        out.result(key, () => [out.color.green('✓ ') + 'VAPID keys imported', `public key: ${key.publicKey}`, `subject:    ${key.subject}`]);
+      }),
+    );
+}

@@ -1,0 +1,35 @@
+/**
+ * The commander program. Only light modules load here so that --help and --version stay quick;
+ * each action imports what it needs (SQLite, web-push, prompts) when it runs.
+ */
+import { createRequire } from 'node:module';
+import { Command, Option } from 'commander';
+import { registerInit } from './commands/init.js';
+import { registerKeys } from './commands/keys.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+/** Each command group registers itself here. */
+const registrations: ((program: Command) => void)[] = [registerInit, registerKeys];
+
+export function addRegistration(register: (program: Command) => void): void {
+  registrations.push(register);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('pushctl')
+    .description('Administer Web Push notifications: keys, subscriptions, categories, sending, scheduling, and a subscription receiver.')
+    .version(version, '-V, --version')
+    .addOption(new Option('-c, --config <path>', 'config file (default: push.config.json and friends, searched upward)'))
+    .addOption(new Option('--db <path>', 'SQLite database file (overrides config and PUSHCTL_DB)'))
+    .option('--json', 'machine-readable JSON output')
+    .option('--no-color', 'no colour (NO_COLOR is respected too)')
+    .option('-q, --quiet', 'only results and errors')
+    .option('-v, --verbose', 'more detail, and stack traces for internal errors')
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of registrations) register(program);
+  return program;
+}

@@ -1,0 +1,77 @@
+/**
+ * Wraps command actions: resolves global options and configuration, opens the store when asked,
+ * and turns errors into a message and an exit code (2 usage/input, 1 otherwise) without a stack
+ * trace unless --verbose.
+ */
+import type { Command } from 'commander';
+import type { Config } from '../config.js';
+import type { Context } from '../core/context.js';
+import { Output, type GlobalOptions } from './output.js';
+
+export interface ActionEnv<O> {
+  options: O & GlobalOptions;
+  out: Output;
+  command: Command;
+  config(): Promise<Config>;
+  /** Opens the store (created on first use) and closes it when the action ends. */
+  context(): Promise<Context>;
+}
+
+export function action<O = Record<string, unknown>, A extends unknown[] = unknown[]>(
+  fn: (env: ActionEnv<O>, ...args: A) => Promise<void> | void,
+) {
+  return async (...raw: unknown[]): Promise<void> => {
+    const command = raw[raw.length - 1] as Command;
+    const args = raw.slice(0, -2) as A;
+    const options = command.optsWithGlobals() as O & GlobalOptions;
+    const out = new Output(options);
+    let config: Config | undefined;
+    let ctx: Context | undefined;
+    const env: ActionEnv<O> = {
+      options,
+      out,
+      command,
+      async config() {
+        if (!config) {
+          const { loadConfig } = await import('../config.js');
+          config = await loadConfig({ config: options.config, db: options.db });
+        }
+        return config;
+      },
+      async context() {
+        if (!ctx) {
+          const { openContext } = await import('../core/context.js');
+          ctx = openContext(await env.config());
+        }
+        return ctx;
+      },
+    };
+    try {
+      await fn(env, ...args);
+    } catch (error) {
+      await reportError(out, error);
+    } finally {
+      if (ctx?.db.open) ctx.db.close();
+    }
+  };
+}
+
+export async function reportError(out: Output, error: unknown): Promise<void> {
+  const { PushctlError, exitCodeFor } = await import('../errors.js');
+  if (error instanceof PushctlError) {
+    out.error(error.message, error.details ? { kind: error.kind, ...error.details } : { kind: error.kind });
+  } else if (isPromptAbort(error)) {
+    out.error('cancelled');
+    process.exitCode = 130;
+    return;
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    out.error(`internal error: ${message}${out.verbose ? '' : ' (run with --verbose for details)'}`);
+    if (out.verbose && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
+  }
+  process.exitCode = exitCodeFor(error);
+}
+
+function isPromptAbort(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ExitPromptError';
+}

@@ -1,0 +1,195 @@
+/**
+ * VAPID key operations. Keys live in the store; PUSHCTL_VAPID_PUBLIC_KEY/PRIVATE_KEY may supply
+ * them from a secret store instead, in which case the database keeps only the public half.
+ * A subscription remembers the key it was made under: browsers accept pushes only under that key,
+ * so replacing the active key keeps the old one for the subscriptions that need it.
+ */
+import { conflict, inputError, notFound, PushctlError } from '../errors.js';
+import * as keyStore from '../store/keys.js';
+import type { Context } from './context.js';
+import { assertKeyPairMatches, generateKeyPair, keyPairFromPem, validateSubject, type VapidKeyPair } from './vapid-keys.js';
+
+/** Used when no subject is configured yet, so a fresh install works; `keys show` warns about it. */
+export const PLACEHOLDER_SUBJECT = 'mailto:webpush@example.com';
+
+export interface KeyInfo {
+  id: number;
+  publicKey: string;
+  subject: string;
+  createdAt: string;
+  subscriptions: number;
+  source: 'database' | 'environment';
+  placeholderSubject: boolean;
+}
+
+export interface SigningKey {
+  id: number;
+  publicKey: string;
+  privateKey: string;
+  subject: string;
+}
+
+export function generateKeys(ctx: Context, options: { subject?: string | undefined; force?: boolean }): KeyInfo {
+  rejectWhenKeysFromEnvironment(ctx);
+  const subject = resolveSubject(ctx, options.subject);
+  const existing = keyStore.activeKey(ctx.db);
+  if (existing && !options.force) throw replaceRefusal(ctx, existing.id);
+  const pair = generateKeyPair();
+  const row = keyStore.insertActiveKey(ctx.db, { ...pair, subject, createdAt: ctx.now() });
+  return describe(ctx, row, 'database');
+}
+
+/** The active key, created on first use when `create` is set (the server in an empty directory). */
+export function ensureActiveKey(ctx: Context, create: boolean): { key: KeyInfo; created: boolean } {
+  const env = environmentKey(ctx);
+  if (env) return { key: describe(ctx, env, 'environment'), created: false };
+  const row = keyStore.activeKey(ctx.db);
+  if (row) return { key: describe(ctx, row, 'database'), created: false };
+  if (!create) throw noKeys();
+  return { key: generateKeys(ctx, {}), created: true };
+}
+
+export function showKeys(ctx: Context): KeyInfo {
+  const env = environmentKey(ctx);
+  if (env) return describe(ctx, env, 'environment');
+  const row = keyStore.activeKey(ctx.db);
+  if (!row) throw noKeys();
+  return describe(ctx, row, 'database');
+}
+
+/** Older keys kept for the subscriptions created under them. */
+export function retiredKeys(ctx: Context): KeyInfo[] {
+  return keyStore
+    .allKeys(ctx.db)
+    .filter((row) => row.active !== 1)
+    .map((row) => describe(ctx, row, 'database'));
+}
+
+export function exportKeys(ctx: Context, options: { includePrivate: boolean }): { publicKey: string; privateKey?: string; subject: string } {
+  const key = activeSigningKey(ctx);
+  return options.includePrivate
+    ? { publicKey: key.publicKey, privateKey: key.privateKey, subject: key.subject }
+    : { publicKey: key.publicKey, subject: key.subject };
+}
+
+/**
+ * Imports a key pair from the JSON `web-push generate-vapid-keys --json` prints, pushctl's own
+ * export, or a PEM private key. `source` names the file in error messages.
+ */
+export function importKeys(ctx: Context, text: string, options: { source: string; subject?: string | undefined; force?: boolean }): KeyInfo {
+  rejectWhenKeysFromEnvironment(ctx);
+  const parsed = parseKeyFile(text, options.source);
+  const subject = resolveSubject(ctx, options.subject ?? parsed.subject);
+  const existing = keyStore.activeKey(ctx.db);
+  if (existing && existing.public_key !== parsed.pair.publicKey && !options.force) throw replaceRefusal(ctx, existing.id);
+  const row = keyStore.insertActiveKey(ctx.db, { ...parsed.pair, subject, createdAt: ctx.now() });
+  return describe(ctx, row, 'database');
+}
+
+/** The key new subscriptions are made under, with its private half, for signing. */
+export function activeSigningKey(ctx: Context): SigningKey {
+  const env = environmentKey(ctx);
+  if (env) return { id: env.id, publicKey: env.public_key, privateKey: ctx.config.vapid.privateKey!, subject: subjectFor(ctx, env.subject) };
+  const row = keyStore.activeKey(ctx.db);
+  if (!row) throw noKeys();
+  return signingKeyFromRow(ctx, row);
+}
+
+/** The key a given subscription was made under (its key_id), for signing pushes to it. */
+export function signingKeyById(ctx: Context, id: number): SigningKey {
+  const row = keyStore.keyById(ctx.db, id);
+  if (!row) throw notFound(`VAPID key ${id} is not in the store`);
+  return signingKeyFromRow(ctx, row);
+}
+
+function signingKeyFromRow(ctx: Context, row: keyStore.VapidKeyRow): SigningKey {
+  if (row.private_key) return { id: row.id, publicKey: row.public_key, privateKey: row.private_key, subject: subjectFor(ctx, row.subject) };
+  if (ctx.config.vapid.publicKey === row.public_key && ctx.config.vapid.privateKey) {
+    return { id: row.id, publicKey: row.public_key, privateKey: ctx.config.vapid.privateKey, subject: subjectFor(ctx, row.subject) };
+  }
+  throw new PushctlError('usage', `VAPID key ${row.public_key.slice(0, 12)}... is kept outside the database: set PUSHCTL_VAPID_PUBLIC_KEY and PUSHCTL_VAPID_PRIVATE_KEY to it`);
+}
+
+/** Keys from the environment are recorded (public half only) so subscriptions can refer to them. */
+function environmentKey(ctx: Context): keyStore.VapidKeyRow | undefined {
+  const { publicKey, privateKey } = ctx.config.vapid;
+  if (!publicKey || !privateKey) return undefined;
+  assertKeyPairMatches({ publicKey, privateKey }, 'PUSHCTL_VAPID_PUBLIC_KEY/PUSHCTL_VAPID_PRIVATE_KEY');
+  const existing = keyStore.keyByPublicKey(ctx.db, publicKey);
+  if (existing?.active === 1) return existing;
+  const subject = resolveSubject(ctx, existing?.subject);
+  return keyStore.insertActiveKey(ctx.db, { publicKey, privateKey: '', subject, createdAt: ctx.now() });
+}
+
+function rejectWhenKeysFromEnvironment(ctx: Context): void {
+  if (ctx.config.vapid.publicKey) {
+    throw new PushctlError('usage', 'VAPID keys come from PUSHCTL_VAPID_PUBLIC_KEY/PUSHCTL_VAPID_PRIVATE_KEY; unset them to manage keys in the database');
+  }
+}
+
+function resolveSubject(ctx: Context, explicit: string | undefined): string {
+  if (explicit) return validateSubject(explicit, '--subject');
+  if (ctx.config.vapid.subject) return validateSubject(ctx.config.vapid.subject, 'vapid.subject');
+  return PLACEHOLDER_SUBJECT;
+}
+
+/** A configured subject (file or PUSHCTL_VAPID_SUBJECT) wins over the one stored with the key. */
+function subjectFor(ctx: Context, stored: string): string {
+  return ctx.config.vapid.subject ? validateSubject(ctx.config.vapid.subject, 'vapid.subject') : stored;
+}
+
+function describe(ctx: Context, row: keyStore.VapidKeyRow, source: KeyInfo['source']): KeyInfo {
+  const subject = subjectFor(ctx, row.subject);
+  return {
+    id: row.id,
+    publicKey: row.public_key,
+    subject,
+    createdAt: new Date(row.created_at).toISOString(),
+    subscriptions: keyStore.subscriptionCountByKey(ctx.db, row.id),
+    source,
+    placeholderSubject: subject === PLACEHOLDER_SUBJECT,
+  };
+}
+
+function replaceRefusal(ctx: Context, activeId: number): PushctlError {
+  const count = keyStore.subscriptionCountByKey(ctx.db, activeId);
+  return conflict(
+    `VAPID keys already exist (${count} subscription${count === 1 ? '' : 's'} made under them). ` +
+      'Browsers subscribed under a key accept pushes only signed with it, so replacing it means those visitors must subscribe again to be reached under the new key. ' +
+      'The old key is kept and still used for their subscriptions. Re-run with --force to replace it.',
+    { subscriptions: count },
+  );
+}
+
+function noKeys(): PushctlError {
+  return notFound('no VAPID keys yet: run "pushctl keys generate --subject mailto:you@example.com" (or "pushctl init")');
+}
+
+function parseKeyFile(text: string, source: string): { pair: VapidKeyPair; subject?: string } {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('-----BEGIN')) {
+    const pair = keyPairFromPem(trimmed, source);
+    return { pair };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(trimmed);
+  } catch {
+    throw inputError(`${source}: neither JSON ({"publicKey","privateKey"}) nor a PEM private key`, { file: source });
+  }
+  if (!json || typeof json !== 'object') throw inputError(`${source}: expected a JSON object with publicKey and privateKey`, { file: source });
+  const record = json as Record<string, unknown>;
+  for (const field of ['publicKey', 'privateKey']) {
+    if (typeof record[field] !== 'string' || record[field] === '') {
+      throw inputError(`${source}: field "${field}" is missing${field === 'privateKey' ? ' (export with --private to include it)' : ''}`, { file: source, field });
+    }
+  }
+  const pair = { publicKey: normalizeB64(record.publicKey as string), privateKey: normalizeB64(record.privateKey as string) };
+  assertKeyPairMatches(pair, source);
+  const subject = typeof record.subject === 'string' ? record.subject : undefined;
+  return subject ? { pair, subject } : { pair };
+}
+
+function normalizeB64(value: string): string {
+  return value.trim().replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

@@ -1,0 +1,123 @@
+/**
+ * VAPID key material (RFC 8292): P-256 key pairs in the base64url forms browsers and web-push use
+ * (65-byte uncompressed public point, 32-byte private scalar), conversion from PEM and JSON, and
+ * the rule for a valid subject.
+ */
+import crypto from 'node:crypto';
+import { inputError } from '../errors.js';
+
+export interface VapidKeyPair {
+  publicKey: string;
+  privateKey: string;
+}
+
+export function generateKeyPair(): VapidKeyPair {
+  const ecdh = crypto.createECDH('prime256v1');
+  ecdh.generateKeys();
+  return {
+    publicKey: ecdh.getPublicKey().toString('base64url'),
+    privateKey: padTo32(ecdh.getPrivateKey()).toString('base64url'),
+  };
+}
+
+/** Throws unless the private key is a valid P-256 scalar whose public point is `publicKey`. */
+export function assertKeyPairMatches(pair: VapidKeyPair, source = 'key pair'): void {
+  const pub = decodeBase64Url(pair.publicKey, `${source}: publicKey`);
+  const priv = decodeBase64Url(pair.privateKey, `${source}: privateKey`);
+  if (pub.length !== 65 || pub[0] !== 4) {
+    throw inputError(`${source}: publicKey must be a 65-byte uncompressed P-256 point (base64url), got ${pub.length} bytes`, { field: 'publicKey' });
+  }
+  if (priv.length !== 32) {
+    throw inputError(`${source}: privateKey must be 32 bytes (base64url), got ${priv.length} bytes`, { field: 'privateKey' });
+  }
+  let derived: Buffer;
+  try {
+    const ecdh = crypto.createECDH('prime256v1');
+    ecdh.setPrivateKey(priv);
+    derived = ecdh.getPublicKey();
+  } catch {
+    throw inputError(`${source}: privateKey is not a valid P-256 private key`, { field: 'privateKey' });
+  }
+  if (!derived.equals(pub)) {
+    throw inputError(`${source}: privateKey does not belong to publicKey`, { field: 'privateKey' });
+  }
+}
+
+/** Key pair from a PEM private key (PKCS#8 or SEC1 "EC PRIVATE KEY"); the public key is derived. */
+export function keyPairFromPem(pem: string, source = 'PEM'): VapidKeyPair {
+  let key: crypto.KeyObject;
+  try {
+    key = crypto.createPrivateKey(pem);
+  } catch {
+    throw inputError(`${source}: not a PEM private key`);
+  }
+  const jwk = key.export({ format: 'jwk' });
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.d || !jwk.x || !jwk.y) {
+    throw inputError(`${source}: the key must be an EC P-256 key (VAPID uses ES256)`);
+  }
+  const publicKey = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
+  return { publicKey: publicKey.toString('base64url'), privateKey: Buffer.from(jwk.d, 'base64url').toString('base64url') };
+}
+
+export function keyPairToPem(pair: VapidKeyPair): { privateKeyPem: string; publicKeyPem: string } {
+  const pub = Buffer.from(pair.publicKey, 'base64url');
+  const jwk = {
+    kty: 'EC',
+    crv: 'P-256',
+    x: pub.subarray(1, 33).toString('base64url'),
+    y: pub.subarray(33, 65).toString('base64url'),
+    d: pair.privateKey,
+  };
+  const privateKey = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+  return {
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicKeyPem: crypto.createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }).toString(),
+  };
+}
+
+/**
+ * A VAPID subject is a mailto: or https: URL the push service can reach the operator at. Push
+ * services (Apple in particular) reject localhost subjects, so those are refused up front.
+ */
+export function validateSubject(subject: string, source = '--subject'): string {
+  const trimmed = subject.trim();
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    throw inputError(`${source}: "${subject}" is not a URL; use mailto:you@example.com or https://example.com`, { field: 'subject' });
+  }
+  if (url.protocol === 'mailto:') {
+    const domain = url.pathname.split('@')[1] ?? '';
+    if (!url.pathname.includes('@') || !domain) {
+      throw inputError(`${source}: "${subject}" needs an address, like mailto:you@example.com`, { field: 'subject' });
+    }
+    if (isLocalHost(domain)) {
+      throw inputError(`${source}: "${subject}" points at a local host; push services (Apple's among them) reject localhost subjects. Use a real address.`, { field: 'subject' });
+    }
+    return trimmed;
+  }
+  if (url.protocol === 'https:') {
+    if (isLocalHost(url.hostname)) {
+      throw inputError(`${source}: "${subject}" points at a local host; push services (Apple's among them) reject localhost subjects. Use your site's public URL.`, { field: 'subject' });
+    }
+    return trimmed;
+  }
+  throw inputError(`${source}: "${subject}" must be a mailto: or https: URL`, { field: 'subject' });
+}
+
+function isLocalHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h === '::1' || h.startsWith('127.') || h === '0.0.0.0';
+}
+
+function decodeBase64Url(value: string, source: string): Buffer {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_\-+/]+=*$/.test(value.trim())) {
+    throw inputError(`${source}: not base64url`);
+  }
+  return Buffer.from(value.trim().replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
+}
+
+function padTo32(buf: Buffer): Buffer {
+  return buf.length >= 32 ? buf : Buffer.concat([Buffer.alloc(32 - buf.length), buf]);
+}

@@ -1,0 +1,67 @@
+/**
+ * Opens the SQLite store: creates the file (mode 0600: it holds the VAPID private key) on first
+ * use, sets the pragmas every connection needs, and brings the schema up to date.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { PushctlError } from '../errors.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /** Open an existing database only (read paths that must not create files). */
+  mustExist?: boolean;
+  busyTimeoutMs?: number;
+}
+
+export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  const exists = fs.existsSync(file);
+  if (!exists) {
+    if (options.mustExist) {
+      throw new PushctlError('not-found', `database ${file} does not exist (run "pushctl keys generate" or "pushctl init" first)`, { file });
+    }
+    const dir = path.dirname(file);
+    if (!fs.existsSync(dir)) {
+      throw new PushctlError('usage', `database ${file}: directory ${dir} does not exist`, { file });
+    }
+    // Create the file ourselves so it is never world-readable, even for an instant.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+  }
+  let db: Db;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+  } catch (error) {
+    throw new PushctlError('input', `database ${file}: cannot open: ${(error as Error).message}`, { file });
+  }
+  db.pragma('foreign_keys = ON');
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+  db.pragma('synchronous = NORMAL');
+  migrate(db, file);
+  return db;
+}
+
+function migrate(db: Db, file: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    db.close();
+    throw new PushctlError(
+      'conflict',
+      `database ${file} has schema version ${current}, but this pushctl knows only up to ${SCHEMA_VERSION}: it was written by a newer pushctl. Upgrade pushctl to use it.`,
+      { file, schemaVersion: current, supported: SCHEMA_VERSION },
+    );
+  }
+  if (current === SCHEMA_VERSION) return;
+  // IMMEDIATE: two processes opening a fresh file at once must not both run a migration.
+  const apply = db.transaction(() => {
+    const now = db.pragma('user_version', { simple: true }) as number;
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= now) continue;
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    }
+  });
+  apply.immediate();
+}

@@ -1,0 +1,106 @@
+/**
+ * Numbered schema migrations. The database's user_version records the last one applied; a
+ * database from a newer pushctl (user_version beyond this list) is refused rather than guessed at.
+ * Times are integer milliseconds since the epoch (UTC).
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'keys, subscriptions, categories, notifications, deliveries',
+    sql: `
+      CREATE TABLE vapid_keys (
+        id          INTEGER PRIMARY KEY,
+        public_key  TEXT NOT NULL UNIQUE,
+        private_key TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        active      INTEGER NOT NULL DEFAULT 0
+      );
+      -- At most one key signs new subscriptions; older keys stay for the subscriptions made under them.
+      CREATE UNIQUE INDEX vapid_keys_one_active ON vapid_keys(active) WHERE active = 1;
+
+      CREATE TABLE subscriptions (
+        id              INTEGER PRIMARY KEY,
+        endpoint        TEXT NOT NULL UNIQUE,
+        p256dh          TEXT NOT NULL,
+        auth            TEXT NOT NULL,
+        key_id          INTEGER REFERENCES vapid_keys(id),
+        expiration_time INTEGER,
+        label           TEXT,
+        user_agent      TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        last_success_at INTEGER,
+        failure_count   INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX subscriptions_key ON subscriptions(key_id);
+
+      CREATE TABLE categories (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        description TEXT,
+        created_at  INTEGER NOT NULL
+      );
+
+      CREATE TABLE subscription_categories (
+        subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+        category_id     INTEGER NOT NULL REFERENCES categories(id) ON DELETE CASCADE,
+        PRIMARY KEY (subscription_id, category_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX subscription_categories_by_category ON subscription_categories(category_id, subscription_id);
+
+      CREATE TABLE notifications (
+        id               INTEGER PRIMARY KEY,
+        payload          TEXT NOT NULL,            -- the JSON text the service worker receives
+        target           TEXT NOT NULL,            -- JSON: {"all":true} | {"categories":[..]} | {"subscriptions":[ids]}
+        ttl              INTEGER NOT NULL,
+        urgency          TEXT,
+        topic            TEXT,
+        status           TEXT NOT NULL,            -- scheduled|sending|sent|partial|failed|cancelled|skipped
+        send_at          INTEGER,                  -- due time; NULL = now
+        cron             TEXT,                     -- recurring rule (a template row; occurrences are children)
+        tz               TEXT,
+        until_at         INTEGER,
+        remaining_count  INTEGER,
+        stale_after_ms   INTEGER,
+        parent_id        INTEGER REFERENCES notifications(id) ON DELETE SET NULL,
+        slot_at          INTEGER,                  -- the rule's time slot this occurrence belongs to
+        lease_owner      TEXT,
+        lease_expires_at INTEGER,
+        idempotency_key  TEXT UNIQUE,
+        created_at       INTEGER NOT NULL,
+        started_at       INTEGER,
+        finished_at      INTEGER,
+        error            TEXT,
+        total_count      INTEGER NOT NULL DEFAULT 0,
+        sent_count       INTEGER NOT NULL DEFAULT 0,
+        gone_count       INTEGER NOT NULL DEFAULT 0,
+        failed_count     INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX notifications_due ON notifications(status, send_at);
+      -- One occurrence per time slot of a recurring rule, whoever materialises it.
+      CREATE UNIQUE INDEX notifications_slot ON notifications(parent_id, slot_at) WHERE parent_id IS NOT NULL;
+
+      CREATE TABLE deliveries (
+        notification_id INTEGER NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
+        subscription_id INTEGER NOT NULL,          -- no foreign key: the ledger outlives a pruned subscription
+        state           TEXT NOT NULL DEFAULT 'pending',  -- pending|sent|gone|failed
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        status_code     INTEGER,
+        error           TEXT,
+        next_attempt_at INTEGER,
+        updated_at      INTEGER,
+        PRIMARY KEY (notification_id, subscription_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX deliveries_by_state ON deliveries(notification_id, state, subscription_id);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
