@@ -1,0 +1,59 @@
+/**
+ * The contract between the delivery engine (core/delivery.ts) and the wire (push/*): one push
+ * request to one subscription, and what the push service's answer means.
+ */
+
+export interface PushTarget {
+  endpoint: string;
+  /** base64url, 65-byte uncompressed P-256 point */
+  p256dh: string;
+  /** base64url, 16 bytes */
+  auth: string;
+}
+
+export interface VapidCredentials {
+  publicKey: string;
+  privateKey: string;
+  subject: string;
+}
+
+export interface PushOptions {
+  ttl: number;
+  urgency?: 'very-low' | 'low' | 'normal' | 'high' | undefined;
+  topic?: string | undefined;
+}
+
+/**
+ * What one push request came to:
+ * - delivered: 2xx
+ * - gone: 404/410, the subscription no longer exists (delete it)
+ * - too-large: 413, the message is wrong (stop the send, keep subscribers)
+ * - retry: 429, 5xx, timeout, connection error (retry later; retryAfterMs from Retry-After)
+ * - rejected: 400/401/403, almost always a VAPID key mismatch or a bad JWT (never delete)
+ * - failed: anything else that will not get better by retrying
+ */
+export type PushOutcomeKind = 'delivered' | 'gone' | 'too-large' | 'retry' | 'rejected' | 'failed';
+
+export interface PushOutcome {
+  kind: PushOutcomeKind;
+  status?: number | undefined;
+  retryAfterMs?: number | undefined;
+  /** Short reason for the ledger and the operator (status text, error code, body excerpt). */
+  message?: string | undefined;
+}
+
+export interface PushSender {
+  /** Encrypts `payload` for the subscription, signs with `vapid`, sends it; never throws for push-service answers. */
+  send(target: PushTarget, payload: Buffer, options: PushOptions, vapid: VapidCredentials): Promise<PushOutcome>;
+  close(): Promise<void>;
+}
+
+export interface PushSenderOptions {
+  /** Upper bound of requests in flight per push-service origin. */
+  concurrency: number;
+  connectTimeoutMs?: number;
+  responseTimeoutMs?: number;
+}
+
+/** Largest plaintext one aes128gcm record can carry inside a 4096-byte push body (RFC 8291). */
+export const MAX_PLAINTEXT_BYTES = 3993;
