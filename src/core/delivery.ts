@@ -1,0 +1,331 @@
+/**
+ * Fan-out of one notification: fixes its recipients, sends what is pending with bounded
+ * concurrency, retries what can be retried, and records every answer in the ledger at once, so a
+ * send killed at any moment is resumed by the next owner of the lease and repeats at most the
+ * requests that were in flight.
+ */
+import crypto from 'node:crypto';
+import os from 'node:os';
+import { conflict, notFound } from '../errors.js';
+import type { PushOutcome, PushSender } from '../push/types.js';
+import * as store from '../store/notifications.js';
+import type { Context } from './context.js';
+import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
+import type { NotificationCounts, Target, Urgency } from './notification-spec.js';
+import { getNotification, targetQuery, type NotificationView } from './notifications.js';
+
+export const DEFAULT_LEASE_MS = 60_000;
+/** Attempts per delivery before a retryable failure counts as failed. */
+export const MAX_ATTEMPTS = 5;
+/** 400/401/403 in a row from one push service before the send stops (a key problem, not subscribers). */
+export const REJECTION_STREAK_LIMIT = 5;
+const PAGE_SIZE = 500;
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_CAP_MS = 60_000;
+/** A Retry-After longer than this is honoured by the next run (dispatch), not by waiting here. */
+const MAX_WAIT_MS = 120_000;
+
+export interface DeliverOptions {
+  /** Who holds the lease (see newOwnerId). */
+  owner: string;
+  concurrency?: number | undefined;
+  leaseMs?: number | undefined;
+  /** The caller already holds the lease (dispatcher claim, or created with leaseFor). */
+  alreadyLeased?: boolean | undefined;
+  sender?: PushSender | undefined;
+  onProgress?: ((counts: NotificationCounts) => void) | undefined;
+  /** Aborting stops after the requests in flight; the notification stays resumable. */
+  signal?: AbortSignal | undefined;
+}
+
+export interface DeliverySummary extends NotificationView {
+  stoppedReason?: string | undefined;
+}
+
+export function newOwnerId(): string {
+  return `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+}
+
+export async function deliverNotification(ctx: Context, id: number, options: DeliverOptions): Promise<DeliverySummary> {
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const { owner } = options;
+  if (!options.alreadyLeased && !store.tryAcquireLease(ctx.db, id, owner, ctx.now(), leaseMs)) {
+    const row = store.notificationById(ctx.db, id);
+    if (!row) throw notFound(`notification ${id} does not exist`, { id });
+    if (row.status !== 'scheduled' && row.status !== 'sending') {
+      throw conflict(`notification ${id} is ${row.status}; nothing to send`, { id, status: row.status });
+    }
+    const until = row.lease_expires_at ? new Date(row.lease_expires_at).toISOString() : 'soon';
+    throw conflict(`notification ${id} is being sent by ${row.lease_owner} (lease until ${until}); try again after that`, { id });
+  }
+  const run = new DeliveryRun(ctx, id, options, leaseMs);
+  try {
+    return await run.execute();
+  } finally {
+    run.dispose();
+  }
+}
+
+class DeliveryRun {
+  private readonly ledger;
+  private readonly keys = new Map<number, SigningKey>();
+  private readonly rejectionStreak = new Map<string, number>();
+  private readonly counts: NotificationCounts;
+  private sender: PushSender | undefined;
+  private ownSender = false;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private stopReason: string | undefined;
+  private stopStatus: 'failed' | undefined;
+  private lostLease = false;
+  private cancelled = false;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly id: number,
+    private readonly options: DeliverOptions,
+    private readonly leaseMs: number,
+  ) {
+    this.ledger = store.prepareLedgerWriter(ctx.db);
+    this.counts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+  }
+
+  async execute(): Promise<DeliverySummary> {
+    const { ctx, id } = this;
+    const row = store.notificationById(ctx.db, id)!;
+    if (row.status === 'cancelled') return this.finish();
+    store.fixRecipients(ctx.db, id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
+    Object.assign(this.counts, store.deliveryCounts(ctx.db, id));
+    this.options.onProgress?.({ ...this.counts });
+
+    this.renewTimer = setInterval(() => this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
+    this.renewTimer.unref();
+
+    const payload = Buffer.from(row.payload, 'utf8');
+    const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
+    if (this.counts.pending > 0) {
+      this.sender = this.options.sender ?? (await this.createSender());
+    }
+    while (!this.shouldStop()) {
+      await this.pass(payload, pushOptions);
+      if (this.shouldStop()) break;
+      const { pending, earliest } = store.nextRetryAt(ctx.db, id);
+      if (pending === 0) break;
+      const wait = Math.max((earliest ?? 0) - ctx.now(), 0);
+      if (wait > MAX_WAIT_MS) {
+        this.stopReason = `push services asked to retry ${pending} deliveries later than ${Math.round(MAX_WAIT_MS / 1000)} s; "pushctl dispatch" or "pushctl notifications resume ${id}" will finish them`;
+        break;
+      }
+      await this.sleep(wait);
+    }
+    return this.finish();
+  }
+
+  dispose(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.ownSender && this.sender) void this.sender.close();
+  }
+
+  private async createSender(): Promise<PushSender> {
+    const { createPushSender } = await import('../push/sender.js');
+    this.ownSender = true;
+    return createPushSender({ concurrency: this.concurrency });
+  }
+
+  private get concurrency(): number {
+    return Math.max(1, this.options.concurrency ?? this.ctx.config.push.concurrency);
+  }
+
+  /** One sweep over the due pending deliveries, `concurrency` requests at a time. */
+  private async pass(payload: Buffer, pushOptions: { ttl: number; urgency: Urgency | undefined; topic: string | undefined }): Promise<void> {
+    let page: store.PendingDelivery[] = [];
+    let index = 0;
+    let cursor = 0;
+    let exhausted = false;
+    const take = (): store.PendingDelivery | undefined => {
+      if (index >= page.length) {
+        if (exhausted || this.shouldStop()) return undefined;
+        this.checkStatus();
+        if (this.shouldStop()) return undefined;
+        page = store.pendingPage(this.ctx.db, this.id, cursor, this.ctx.now(), PAGE_SIZE);
+        index = 0;
+        if (!page.length) {
+          exhausted = true;
+          return undefined;
+        }
+        cursor = page[page.length - 1]!.subscription_id;
+      }
+      return page[index++];
+    };
+    const worker = async () => {
+      for (let delivery = take(); delivery; delivery = take()) {
+        await this.deliverOne(delivery, payload, pushOptions);
+      }
+    };
+    await Promise.all(Array.from({ length: this.concurrency }, worker));
+  }
+
+  private async deliverOne(d: store.PendingDelivery, payload: Buffer, pushOptions: { ttl: number; urgency: Urgency | undefined; topic: string | undefined }): Promise<void> {
+    const now = () => this.ctx.now();
+    if (d.endpoint === null || d.p256dh === null || d.auth === null) {
+      // Removed (unsubscribed or pruned) since the recipient list was fixed.
+      this.record(d, { kind: 'gone', message: 'subscription removed before delivery' }, now());
+      return;
+    }
+    let outcome: PushOutcome;
+    try {
+      const key = this.keyFor(d.key_id);
+      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload, pushOptions, key);
+    } catch (error) {
+      outcome = { kind: 'failed', message: (error as Error).message };
+    }
+    this.record(d, outcome, now(), originOf(d.endpoint));
+  }
+
+  private record(d: store.PendingDelivery, outcome: PushOutcome, now: number, origin?: string): void {
+    const attempts = d.attempts + 1;
+    let state: store.DeliveryState;
+    let nextAttemptAt: number | null = null;
+    switch (outcome.kind) {
+      case 'delivered':
+        state = 'sent';
+        break;
+      case 'gone':
+        state = 'gone';
+        break;
+      case 'retry':
+        if (attempts >= MAX_ATTEMPTS) {
+          state = 'failed';
+        } else {
+          state = 'pending';
+          nextAttemptAt = now + backoff(attempts, outcome.retryAfterMs);
+        }
+        break;
+      case 'too-large':
+        state = 'failed';
+        this.stop(`the push service answered 413 (payload too large) for subscription ${d.subscription_id}; the message is wrong, not the subscribers: shorten it and send again`);
+        break;
+      case 'rejected':
+      default:
+        state = 'failed';
+        break;
+    }
+    if (origin) this.trackRejections(origin, outcome);
+    this.ledger.record({
+      notificationId: this.id,
+      subscriptionId: d.subscription_id,
+      state,
+      statusCode: outcome.status ?? null,
+      error: state === 'sent' ? null : (outcome.message ?? null),
+      nextAttemptAt,
+      now,
+    });
+    if (state !== 'pending') {
+      this.counts.pending -= 1;
+      this.counts[state] += 1;
+      this.options.onProgress?.({ ...this.counts });
+    }
+  }
+
+  /** 400/401/403 in a row from one push service mean a key problem: stop before touching more subscribers. */
+  private trackRejections(origin: string, outcome: PushOutcome): void {
+    if (outcome.kind === 'rejected') {
+      const streak = (this.rejectionStreak.get(origin) ?? 0) + 1;
+      this.rejectionStreak.set(origin, streak);
+      if (streak >= REJECTION_STREAK_LIMIT) {
+        this.stop(
+          `${origin} rejected ${streak} pushes in a row (HTTP ${outcome.status ?? '4xx'}${outcome.message ? `: ${outcome.message}` : ''}). ` +
+            'This almost always means the VAPID key does not match the one these subscriptions were made with, or the subject/JWT is refused. ' +
+            'Check "pushctl keys show" against the applicationServerKey your page uses. No subscriber was deleted; the rest stay pending.',
+        );
+      }
+    } else if (outcome.kind === 'delivered') {
+      this.rejectionStreak.set(origin, 0);
+    }
+  }
+
+  private keyFor(keyId: number | null): SigningKey {
+    const cacheKey = keyId ?? 0;
+    let key = this.keys.get(cacheKey);
+    if (!key) {
+      key = keyId === null ? activeSigningKey(this.ctx) : signingKeyById(this.ctx, keyId);
+      this.keys.set(cacheKey, key);
+    }
+    return key;
+  }
+
+  private stop(reason: string): void {
+    if (!this.stopReason) {
+      this.stopReason = reason;
+      this.stopStatus = 'failed';
+    }
+  }
+
+  private shouldStop(): boolean {
+    return Boolean(this.stopReason) || this.cancelled || this.lostLease || Boolean(this.options.signal?.aborted);
+  }
+
+  /** Picks up a cancel issued by another process (`notifications cancel`) between pages. */
+  private checkStatus(): void {
+    const row = store.notificationById(this.ctx.db, this.id);
+    if (!row || row.status === 'cancelled') this.cancelled = true;
+  }
+
+  private renew(): void {
+    if (!store.renewLease(this.ctx.db, this.id, this.options.owner, this.ctx.now(), this.leaseMs)) this.lostLease = true;
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until && !this.shouldStop()) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
+      this.checkStatus();
+    }
+  }
+
+  private finish(): DeliverySummary {
+    const { ctx, id } = this;
+    const counts = store.deliveryCounts(ctx.db, id);
+    const row = store.notificationById(ctx.db, id);
+    if (!row) throw notFound(`notification ${id} was deleted while sending`, { id });
+    const now = ctx.now();
+    if (this.lostLease) {
+      // Someone else owns it now; leave their status alone.
+      return { ...getNotification(ctx, id), stoppedReason: 'lease lost to another process' };
+    }
+    store.storeCounts(ctx.db, id, counts);
+    if (row.status === 'cancelled') {
+      store.releaseLease(ctx.db, id, this.options.owner);
+      return { ...getNotification(ctx, id), stoppedReason: 'cancelled' };
+    }
+    if (this.options.signal?.aborted && !this.stopReason) {
+      store.releaseLease(ctx.db, id, this.options.owner);
+      return { ...getNotification(ctx, id), stoppedReason: 'interrupted' };
+    }
+    if (this.stopStatus) {
+      store.setStatus(ctx.db, id, this.stopStatus, { error: this.stopReason ?? null, finished_at: now });
+    } else if (counts.pending > 0) {
+      // Deferred retries: stays 'sending' with the lease released, so dispatch or resume finishes it.
+      store.setStatus(ctx.db, id, 'sending', { error: this.stopReason ?? null });
+    } else {
+      const status = counts.failed === 0 ? 'sent' : counts.sent > 0 ? 'partial' : 'failed';
+      store.setStatus(ctx.db, id, status, { finished_at: now });
+    }
+    store.releaseLease(ctx.db, id, this.options.owner);
+    return { ...getNotification(ctx, id), stoppedReason: this.stopReason };
+  }
+}
+
+/** Exponential backoff with jitter; a push service's Retry-After wins when it asks for longer. */
+export function backoff(attempt: number, retryAfterMs?: number): number {
+  const exp = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
+  const jittered = exp / 2 + Math.random() * (exp / 2);
+  return Math.max(jittered, retryAfterMs ?? 0);
+}
+
+function originOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).origin;
+  } catch {
+    return endpoint;
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * Notifications: create (now, later, recurring), read with counts, cancel, delete. Both faces
+ * (CLI send/schedule and the HTTP admin API) come through here, so every rule about what a
+ * notification may be is checked once.
+ */
+import { conflict, inputError, notFound, usageError } from '../errors.js';
+import * as store from '../store/notifications.js';
+import type { Context } from './context.js';
+import { buildPayload, titleOf } from './message.js';
+import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target } from './notification-spec.js';
+
+export const URGENCIES = ['very-low', 'low', 'normal', 'high'] as const;
+/** Push services keep a message at most 28 days (FCM's ceiling); RFC 8030 sets none. */
+export const MAX_TTL_SECONDS = 2_419_200;
+export const STATUSES: NotificationStatus[] = ['scheduled', 'sending', 'sent', 'partial', 'failed', 'cancelled', 'skipped'];
+
+export interface NotificationView {
+  id: number;
+  status: NotificationStatus;
+  title: string | null;
+  target: Target;
+  payload: unknown;
+  ttl: number;
+  urgency: string | null;
+  topic: string | null;
+  sendAt: string | null;
+  cron: string | null;
+  tz: string | null;
+  until: string | null;
+  remaining: number | null;
+  staleAfterMs: number | null;
+  parentId: number | null;
+  slotAt: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+  counts: NotificationCounts;
+}
+
+export interface CreateOptions {
+  /** Take the sending lease at creation, so no dispatcher can claim it first (`pushctl send`). */
+  leaseFor?: { owner: string; leaseMs: number } | undefined;
+}
+
+/** What a send would do, without writing anything (`--dry-run`). */
+export function previewNotification(ctx: Context, spec: NotificationSpec): { recipients: number; payloadBytes: number; payload: unknown; target: Target } {
+  const built = buildPayload(spec.message);
+  const target = resolveTarget(ctx, spec.target);
+  validateDelivery(spec.delivery);
+  return { recipients: store.countRecipients(ctx.db, targetQuery(target)), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
+}
+
+export function countTargetRecipients(ctx: Context, target: Target): number {
+  return store.countRecipients(ctx.db, targetQuery(resolveTarget(ctx, target)));
+}
+
+export function createNotification(ctx: Context, spec: NotificationSpec, options: CreateOptions = {}): NotificationView {
+  const built = buildPayload(spec.message);
+  const target = resolveTarget(ctx, spec.target);
+  const delivery = validateDelivery(spec.delivery);
+  const schedule = spec.schedule ?? {};
+  const now = ctx.now();
+  if (schedule.cron && options.leaseFor) throw usageError('a recurring notification cannot be sent now');
+  if (spec.idempotencyKey !== undefined && (spec.idempotencyKey === '' || spec.idempotencyKey.length > 200)) {
+    throw inputError('Idempotency-Key: must be 1 to 200 characters', { field: 'idempotency_key' });
+  }
+  const insert = ctx.db.transaction(() => {
+    if (spec.idempotencyKey) {
+      const existing = store.notificationByIdempotencyKey(ctx.db, spec.idempotencyKey);
+      if (existing) return { id: existing.id, repeated: true };
+    }
+    const id = store.insertNotification(ctx.db, {
+      payload: built.text,
+      target: JSON.stringify(target),
+      ttl: delivery.ttl ?? ctx.config.push.defaultTtl,
+      urgency: delivery.urgency ?? null,
+      topic: delivery.topic ?? null,
+      status: options.leaseFor ? 'sending' : 'scheduled',
+      send_at: schedule.sendAt ?? now,
+      cron: schedule.cron ?? null,
+      tz: schedule.tz ?? null,
+      until_at: schedule.untilAt ?? null,
+      remaining_count: schedule.count ?? null,
+      stale_after_ms: schedule.staleAfterMs ?? null,
+      idempotency_key: spec.idempotencyKey ?? null,
+      created_at: now,
+      lease_owner: options.leaseFor?.owner ?? null,
+      lease_expires_at: options.leaseFor ? now + options.leaseFor.leaseMs : null,
+    });
+    // A Topic per notification: a repeated request (after a crash) replaces the undelivered copy.
+    if (!delivery.topic) store.setTopic(ctx.db, id, `pushctl-${id}`);
+    return { id, repeated: false };
+  });
+  const { id } = insert.immediate();
+  return getNotification(ctx, id);
+}
+
+export function getNotification(ctx: Context, id: number): NotificationView {
+  const row = store.notificationById(ctx.db, id);
+  if (!row) throw notFound(`notification ${id} does not exist`, { id });
+  return toView(ctx, row);
+}
+
+export function listNotifications(ctx: Context, filter: { status?: string | undefined; since?: number | undefined; limit?: number | undefined; offset?: number | undefined } = {}): NotificationView[] {
+  if (filter.status !== undefined && !STATUSES.includes(filter.status as NotificationStatus)) {
+    throw usageError(`--status: "${filter.status}" is not one of ${STATUSES.join(', ')}`, { field: 'status' });
+  }
+  const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
+  return store.listNotificationRows(ctx.db, { status: filter.status, since: filter.since, limit, offset: Math.max(filter.offset ?? 0, 0) }).map((row) => toView(ctx, row));
+}
+
+export function recentFailures(ctx: Context, id: number, limit = 10) {
+  getNotification(ctx, id);
+  return store.recentFailureRows(ctx.db, id, limit).map((r) => ({
+    subscriptionId: r.subscription_id,
+    state: r.state,
+    statusCode: r.status_code,
+    error: r.error,
+    attempts: r.attempts,
+    at: r.updated_at === null ? null : new Date(r.updated_at).toISOString(),
+  }));
+}
+
+/**
+ * Cancels a scheduled notification or recurring rule (it never goes out), or a send in progress
+ * (the sender sees the status between batches and stops after the requests in flight).
+ */
+export function cancelNotification(ctx: Context, id: number): NotificationView {
+  const before = getNotification(ctx, id);
+  if (!store.cancelRow(ctx.db, id, ctx.now())) {
+    throw conflict(`notification ${id} is ${before.status}; only scheduled or sending notifications can be cancelled`, { id, status: before.status });
+  }
+  return getNotification(ctx, id);
+}
+
+/** Removes a notification and its ledger; refuses while someone holds a live sending lease. */
+export function deleteNotification(ctx: Context, id: number): void {
+  const view = getNotification(ctx, id);
+  const lease = store.leaseHolder(ctx.db, id);
+  if (view.status === 'sending' && lease.owner && (lease.expiresAt ?? 0) > ctx.now()) {
+    throw conflict(`notification ${id} is being sent right now; cancel it first ("pushctl notifications cancel ${id}"), then delete it`, { id });
+  }
+  store.deleteNotificationRow(ctx.db, id);
+}
+
+export function countsOf(ctx: Context, row: store.NotificationRow): NotificationCounts {
+  if (row.started_at === null) return { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+  if (row.status === 'sending') return store.deliveryCounts(ctx.db, row.id);
+  const { total_count: total, sent_count: sent, gone_count: gone, failed_count: failed } = row;
+  return { total, sent, gone, failed, pending: Math.max(total - sent - gone - failed, 0) };
+}
+
+export function toView(ctx: Context, row: store.NotificationRow): NotificationView {
+  return {
+    id: row.id,
+    status: row.status as NotificationStatus,
+    title: titleOf(row.payload),
+    target: JSON.parse(row.target) as Target,
+    payload: parseMaybe(row.payload),
+    ttl: row.ttl,
+    urgency: row.urgency,
+    topic: row.topic,
+    sendAt: iso(row.send_at),
+    cron: row.cron,
+    tz: row.tz,
+    until: iso(row.until_at),
+    remaining: row.remaining_count,
+    staleAfterMs: row.stale_after_ms,
+    parentId: row.parent_id,
+    slotAt: iso(row.slot_at),
+    createdAt: new Date(row.created_at).toISOString(),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    error: row.error,
+    counts: countsOf(ctx, row),
+  };
+}
+
+/** A one-line description of a target, for tables. */
+export function describeTarget(target: Target): string {
+  if ('all' in target) return 'all';
+  if ('categories' in target) return `categories: ${target.categories.join(', ')}`;
+  return `subscriptions: ${target.subscriptions.join(', ')}`;
+}
+
+export function targetQuery(target: Target): store.TargetQuery {
+  if ('all' in target) return { all: true };
+  if ('categories' in target) return { categories: target.categories };
+  return { subscriptionIds: target.subscriptions };
+}
+
+/** Checks that a target names exactly one kind of recipient set, and that what it names exists. */
+export function resolveTarget(ctx: Context, target: Target | Record<string, unknown>): Target {
+  const t = target as Record<string, unknown>;
+  const kinds = ['all', 'categories', 'subscriptions'].filter((k) => t[k] !== undefined && t[k] !== false);
+  if (kinds.length !== 1) {
+    throw usageError(kinds.length ? `choose one target, not ${kinds.join(' and ')}` : 'choose a target: all, categories or subscriptions (--all, --category NAME, --subscription ID)', { field: 'target' });
+  }
+  if (t.all !== undefined) {
+    if (t.all !== true) throw inputError('all: must be true', { field: 'all' });
+    return { all: true };
+  }
+  if (t.categories !== undefined) {
+    const names = t.categories;
+    if (!Array.isArray(names) || !names.length || names.some((n) => typeof n !== 'string')) throw inputError('categories: must be a non-empty list of names', { field: 'categories' });
+    const unique = [...new Set(names as string[])];
+    const known = store.existingCategoryNames(ctx.db, unique);
+    const missing = unique.filter((n) => !known.has(n));
+    if (missing.length) throw inputError(`category ${missing.map((m) => `"${m}"`).join(', ')} does not exist (see "pushctl categories list")`, { field: 'categories', missing });
+    return { categories: unique };
+  }
+  const refs = t.subscriptions;
+  if (!Array.isArray(refs) || !refs.length || refs.some((r) => typeof r !== 'number' && typeof r !== 'string')) {
+    throw inputError('subscriptions: must be a non-empty list of ids', { field: 'subscriptions' });
+  }
+  const { ids, unknown } = store.resolveSubscriptionRefs(ctx.db, refs as (string | number)[]);
+  if (unknown.length) throw inputError(`subscription ${unknown.map((u) => `"${u}"`).join(', ')} does not exist`, { field: 'subscriptions', missing: unknown });
+  return { subscriptions: ids };
+}
+
+export function validateDelivery(delivery: DeliveryOptions): DeliveryOptions {
+  const { ttl, urgency, topic } = delivery;
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL_SECONDS)) {
+    throw inputError(`ttl: must be whole seconds from 0 to ${MAX_TTL_SECONDS} (28 days)`, { field: 'ttl' });
+  }
+  if (urgency !== undefined && !URGENCIES.includes(urgency)) {
+    throw inputError(`urgency: "${urgency}" is not one of ${URGENCIES.join(', ')}`, { field: 'urgency' });
+  }
+  // RFC 8030 section 5.4: at most 32 characters from the URL-safe base64 alphabet.
+  if (topic !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(topic)) {
+    throw inputError(`topic: "${topic}" must be 1 to 32 characters of A-Z, a-z, 0-9, "-" or "_" (RFC 8030)`, { field: 'topic' });
+  }
+  return delivery;
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function parseMaybe(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * SQL for notifications and their delivery ledger. A delivery row per (notification, recipient)
+ * is the unit of progress: written when the recipient list is fixed, updated as each push
+ * service answers, so a crashed or overlapping send resumes exactly where it was.
+ */
+import type { Db } from './db.js';
+
+export interface NotificationRow {
+  id: number;
+  payload: string;
+  target: string;
+  ttl: number;
+  urgency: string | null;
+  topic: string | null;
+  status: string;
+  send_at: number | null;
+  cron: string | null;
+  tz: string | null;
+  until_at: number | null;
+  remaining_count: number | null;
+  stale_after_ms: number | null;
+  parent_id: number | null;
+  slot_at: number | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  idempotency_key: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  error: string | null;
+  total_count: number;
+  sent_count: number;
+  gone_count: number;
+  failed_count: number;
+}
+
+export type NewNotification = Pick<NotificationRow, 'payload' | 'target' | 'ttl' | 'urgency' | 'topic' | 'status' | 'send_at' | 'cron' | 'tz' | 'until_at' | 'remaining_count' | 'stale_after_ms' | 'idempotency_key' | 'created_at'> &
+  Partial<Pick<NotificationRow, 'parent_id' | 'slot_at' | 'lease_owner' | 'lease_expires_at'>>;
+
+export function insertNotification(db: Db, row: NewNotification): number {
+  const info = db
+    .prepare(
+      `INSERT INTO notifications (payload, target, ttl, urgency, topic, status, send_at, cron, tz, until_at, remaining_count,
+         stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at)
+       VALUES (@payload, @target, @ttl, @urgency, @topic, @status, @send_at, @cron, @tz, @until_at, @remaining_count,
+         @stale_after_ms, @idempotency_key, @created_at, @parent_id, @slot_at, @lease_owner, @lease_expires_at)`,
+    )
+    .run({ parent_id: null, slot_at: null, lease_owner: null, lease_expires_at: null, ...row });
+  return Number(info.lastInsertRowid);
+}
+
+export function setTopic(db: Db, id: number, topic: string): void {
+  db.prepare('UPDATE notifications SET topic = ? WHERE id = ?').run(topic, id);
+}
+
+export function notificationById(db: Db, id: number): NotificationRow | undefined {
+  return db.prepare('SELECT * FROM notifications WHERE id = ?').get(id) as NotificationRow | undefined;
+}
+
+export function notificationByIdempotencyKey(db: Db, key: string): NotificationRow | undefined {
+  return db.prepare('SELECT * FROM notifications WHERE idempotency_key = ?').get(key) as NotificationRow | undefined;
+}
+
+export function listNotificationRows(db: Db, filter: { status?: string | undefined; since?: number | undefined; limit: number; offset: number }): NotificationRow[] {
+  const where: string[] = [];
+  const params: Record<string, unknown> = { limit: filter.limit, offset: filter.offset };
+  if (filter.status) {
+    where.push('status = @status');
+    params.status = filter.status;
+  }
+  if (filter.since !== undefined) {
+    where.push('coalesce(finished_at, started_at, send_at, created_at) >= @since');
+    params.since = filter.since;
+  }
+  const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  return db.prepare(`SELECT * FROM notifications ${clause} ORDER BY id DESC LIMIT @limit OFFSET @offset`).all(params) as NotificationRow[];
+}
+
+export function deleteNotificationRow(db: Db, id: number): boolean {
+  return db.prepare('DELETE FROM notifications WHERE id = ?').run(id).changes > 0;
+}
+
+export function setStatus(db: Db, id: number, status: string, extra: { error?: string | null; finished_at?: number | null } = {}): void {
+  db.prepare('UPDATE notifications SET status = @status, error = coalesce(@error, error), finished_at = coalesce(@finished_at, finished_at) WHERE id = @id').run({
+    id,
+    status,
+    error: extra.error ?? null,
+    finished_at: extra.finished_at ?? null,
+  });
+}
+
+/** Cancels unless already finished; returns whether it changed. */
+export function cancelRow(db: Db, id: number, now: number): boolean {
+  return (
+    db
+      .prepare(
+        `UPDATE notifications SET status = 'cancelled', finished_at = coalesce(finished_at, ?)
+         WHERE id = ? AND status IN ('scheduled', 'sending')`,
+      )
+      .run(now, id).changes > 0
+  );
+}
+
+// ---- leases: who is sending a notification right now ----
+
+/** Atomically takes the lease when it is free, expired or already ours. */
+export function tryAcquireLease(db: Db, id: number, owner: string, now: number, leaseMs: number): boolean {
+  return (
+    db
+      .prepare(
+        `UPDATE notifications SET lease_owner = @owner, lease_expires_at = @until,
+           status = CASE WHEN status = 'scheduled' THEN 'sending' ELSE status END
+         WHERE id = @id AND status IN ('scheduled', 'sending')
+           AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= @now OR lease_owner = @owner)`,
+      )
+      .run({ id, owner, now, until: now + leaseMs }).changes > 0
+  );
+}
+
+/** Extends our lease; false when it is no longer ours (expired and taken over). */
+export function renewLease(db: Db, id: number, owner: string, now: number, leaseMs: number): boolean {
+  return (
+    db.prepare('UPDATE notifications SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(now + leaseMs, id, owner).changes > 0
+  );
+}
+
+export function releaseLease(db: Db, id: number, owner: string): void {
+  db.prepare('UPDATE notifications SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(id, owner);
+}
+
+export function leaseHolder(db: Db, id: number): { owner: string | null; expiresAt: number | null } {
+  const row = db.prepare('SELECT lease_owner AS owner, lease_expires_at AS expiresAt FROM notifications WHERE id = ?').get(id) as
+    | { owner: string | null; expiresAt: number | null }
+    | undefined;
+  return row ?? { owner: null, expiresAt: null };
+}
+
+// ---- recipients ----
+
+export interface TargetQuery {
+  all?: boolean;
+  categories?: string[];
+  subscriptionIds?: number[];
+}
+
+/** The SELECT of subscription ids a target names; each subscription at most once. */
+function recipientSelect(target: TargetQuery): { sql: string; params: unknown[] } {
+  if (target.all) return { sql: 'SELECT id FROM subscriptions', params: [] };
+  if (target.categories) {
+    const marks = target.categories.map(() => '?').join(', ');
+    return {
+      sql: `SELECT id FROM subscriptions WHERE id IN (
+              SELECT sc.subscription_id FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
+              WHERE c.name IN (${marks}))`,
+      params: target.categories,
+    };
+  }
+  const ids = target.subscriptionIds ?? [];
+  return { sql: `SELECT id FROM subscriptions WHERE id IN (${ids.map(() => '?').join(', ') || 'NULL'})`, params: ids };
+}
+
+export function countRecipients(db: Db, target: TargetQuery): number {
+  const { sql, params } = recipientSelect(target);
+  return (db.prepare(`SELECT count(*) AS n FROM (${sql})`).get(...params) as { n: number }).n;
+}
+
+/**
+ * Fixes the recipient list once, when a notification first starts sending: later subscribers
+ * are not added, and a resumed send works from the same list. Returns false when already fixed.
+ */
+export function fixRecipients(db: Db, id: number, target: TargetQuery, now: number): boolean {
+  return db
+    .transaction(() => {
+      const row = db.prepare('SELECT started_at FROM notifications WHERE id = ?').get(id) as { started_at: number | null } | undefined;
+      if (!row || row.started_at !== null) return false;
+      const { sql, params } = recipientSelect(target);
+      const info = db
+        .prepare(`INSERT OR IGNORE INTO deliveries (notification_id, subscription_id, state, updated_at) SELECT ?, id, 'pending', ? FROM (${sql})`)
+        .run(id, now, ...params);
+      db.prepare('UPDATE notifications SET started_at = ?, total_count = ? WHERE id = ?').run(now, info.changes, id);
+      return true;
+    })
+    .immediate();
+}
+
+export interface PendingDelivery {
+  subscription_id: number;
+  attempts: number;
+  endpoint: string | null;
+  p256dh: string | null;
+  auth: string | null;
+  key_id: number | null;
+}
+
+/** The next page of pending deliveries that are due, by subscription id (keyset paging: never all rows). */
+export function pendingPage(db: Db, id: number, afterSubscriptionId: number, now: number, limit: number): PendingDelivery[] {
+  return db
+    .prepare(
+      `SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
+       FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
+       WHERE d.notification_id = ? AND d.state = 'pending' AND d.subscription_id > ?
+         AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
+       ORDER BY d.subscription_id LIMIT ?`,
+    )
+    .all(id, afterSubscriptionId, now, limit) as PendingDelivery[];
+}
+
+/** Earliest retry time among pending deliveries, or null when none are pending. */
+export function nextRetryAt(db: Db, id: number): { pending: number; earliest: number | null } {
+  return db
+    .prepare(`SELECT count(*) AS pending, min(coalesce(next_attempt_at, 0)) AS earliest FROM deliveries WHERE notification_id = ? AND state = 'pending'`)
+    .get(id) as { pending: number; earliest: number | null };
+}
+
+export type DeliveryState = 'pending' | 'sent' | 'gone' | 'failed';
+
+export interface DeliveryUpdate {
+  notificationId: number;
+  subscriptionId: number;
+  state: DeliveryState;
+  statusCode: number | null;
+  error: string | null;
+  nextAttemptAt: number | null;
+  now: number;
+}
+
+export function prepareLedgerWriter(db: Db) {
+  const updateDelivery = db.prepare(
+    `UPDATE deliveries SET state = @state, attempts = attempts + 1, status_code = @statusCode, error = @error,
+       next_attempt_at = @nextAttemptAt, updated_at = @now
+     WHERE notification_id = @notificationId AND subscription_id = @subscriptionId`,
+  );
+  const markSuccess = db.prepare('UPDATE subscriptions SET last_success_at = ?, failure_count = 0 WHERE id = ?');
+  const markFailure = db.prepare('UPDATE subscriptions SET failure_count = failure_count + 1 WHERE id = ?');
+  const deleteSubscription = db.prepare('DELETE FROM subscriptions WHERE id = ?');
+  /**
+   * Records one push service answer. Written at once (not batched), so what a crash can repeat
+   * is at most the requests in flight.
+   */
+  const record = db.transaction((u: DeliveryUpdate) => {
+    updateDelivery.run(u);
+    if (u.state === 'sent') markSuccess.run(u.now, u.subscriptionId);
+    else if (u.state === 'gone') deleteSubscription.run(u.subscriptionId);
+    else if (u.state === 'failed' || (u.state === 'pending' && u.statusCode !== null)) markFailure.run(u.subscriptionId);
+  });
+  return { record: (u: DeliveryUpdate) => record(u) };
+}
+
+export interface DeliveryCounts {
+  total: number;
+  sent: number;
+  gone: number;
+  failed: number;
+  pending: number;
+}
+
+export function deliveryCounts(db: Db, id: number): DeliveryCounts {
+  const rows = db.prepare('SELECT state, count(*) AS n FROM deliveries WHERE notification_id = ? GROUP BY state').all(id) as { state: string; n: number }[];
+  const counts: DeliveryCounts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+  for (const { state, n } of rows) {
+    counts.total += n;
+    if (state in counts) counts[state as DeliveryState] += n;
+  }
+  return counts;
+}
+
+/** Stores the final counts on the notification so listings need not count the ledger. */
+export function storeCounts(db: Db, id: number, counts: DeliveryCounts): void {
+  db.prepare('UPDATE notifications SET total_count = ?, sent_count = ?, gone_count = ?, failed_count = ? WHERE id = ?').run(
+    counts.total,
+    counts.sent,
+    counts.gone,
+    counts.failed,
+    id,
+  );
+}
+
+export function recentFailureRows(db: Db, id: number, limit: number): { subscription_id: number; state: string; status_code: number | null; error: string | null; attempts: number; updated_at: number | null }[] {
+  return db
+    .prepare(
+      `SELECT subscription_id, state, status_code, error, attempts, updated_at FROM deliveries
+       WHERE notification_id = ? AND (state IN ('failed', 'gone') OR (state = 'pending' AND status_code IS NOT NULL))
+       ORDER BY updated_at DESC LIMIT ?`,
+    )
+    .all(id, limit) as { subscription_id: number; state: string; status_code: number | null; error: string | null; attempts: number; updated_at: number | null }[];
+}
+
+/** Ids of subscriptions named by id or endpoint; unknown ones are returned separately. */
+export function resolveSubscriptionRefs(db: Db, refs: (string | number)[]): { ids: number[]; unknown: string[] } {
+  const byId = db.prepare('SELECT id FROM subscriptions WHERE id = ?');
+  const byEndpoint = db.prepare('SELECT id FROM subscriptions WHERE endpoint = ?');
+  const ids: number[] = [];
+  const unknown: string[] = [];
+  for (const ref of refs) {
+    const text = String(ref);
+    const row = (/^\d+$/.test(text) ? byId.get(Number(text)) : byEndpoint.get(text)) as { id: number } | undefined;
+    if (row) ids.push(row.id);
+    else unknown.push(text);
+  }
+  return { ids: [...new Set(ids)], unknown };
+}
+
+export function existingCategoryNames(db: Db, names: string[]): Set<string> {
+  if (!names.length) return new Set();
+  const rows = db.prepare(`SELECT name FROM categories WHERE name IN (${names.map(() => '?').join(', ')})`).all(...names) as { name: string }[];
+  return new Set(rows.map((r) => r.name));
+}
