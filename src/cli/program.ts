@@ -6,12 +6,13 @@ import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { registerInit } from './commands/init.js';
 import { registerKeys } from './commands/keys.js';
+import { registerSend } from './commands/send.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
 
 /** Each command group registers itself here. */
-const registrations: ((program: Command) => void)[] = [registerInit, registerKeys];
+const registrations: ((program: Command) => void)[] = [registerInit, registerKeys, registerSend];
 
 export function addRegistration(register: (program: Command) => void): void {
   registrations.push(register);

@@ -1,0 +1,102 @@
+/**
+ * The target, content and delivery flags shared by `send` and `schedule`, and their translation
+ * into the one NotificationSpec the core validates.
+ */
+import { Option, type Command } from 'commander';
+import { usageError } from '../errors.js';
+import type { NotificationSpec, Target, Urgency } from '../core/notification-spec.js';
+import { readTextInput } from './input.js';
+
+export interface NotificationFlags {
+  all?: boolean;
+  category?: string[];
+  subscription?: string[];
+  title?: string;
+  body?: string;
+  url?: string;
+  icon?: string;
+  badge?: string;
+  tag?: string;
+  data?: string;
+  payload?: string;
+  ttl?: string;
+  urgency?: string;
+  topic?: string;
+  concurrency?: string;
+  dryRun?: boolean;
+  yes?: boolean;
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+export function addNotificationOptions(command: Command): Command {
+  return command
+    .option('--all', 'every subscription')
+    .option('--category <name>', 'subscriptions in this category (repeatable; each subscriber gets one copy)', collect)
+    .option('--subscription <id|endpoint>', 'one subscription (repeatable)', collect)
+    .option('--title <text>', 'notification title')
+    .option('--body <text>', 'notification body')
+    .option('--url <url>', 'page opened when the notification is clicked')
+    .option('--icon <url>', 'icon URL')
+    .option('--badge <url>', 'badge URL (small monochrome icon)')
+    .option('--tag <tag>', 'tag: a newer notification with the same tag replaces the older one on screen')
+    .option('--data <json>', 'extra fields for the service worker, as a JSON object')
+    .option('--payload <json|@file|->', 'raw JSON payload instead of --title/--body/...: inline, @FILE, or - for stdin')
+    .option('--ttl <seconds|duration>', 'how long the push service keeps it for an offline browser (e.g. 3600, 90m, 2d)')
+    .addOption(new Option('--urgency <level>', 'delivery urgency (RFC 8030)').choices(['very-low', 'low', 'normal', 'high']))
+    .option('--topic <topic>', 'replace an undelivered message with the same topic (default: one per notification)')
+    .option('--concurrency <n>', 'requests in flight at once (default: push.concurrency)')
+    .option('--dry-run', 'count recipients and show the payload size; send nothing')
+    .option('-y, --yes', 'do not ask for confirmation');
+}
+
+export async function specFromOptions(options: NotificationFlags): Promise<NotificationSpec> {
+  const { parseDurationSeconds } = await import('../core/durations.js');
+  const targets: Target[] = [];
+  if (options.all) targets.push({ all: true });
+  if (options.category?.length) targets.push({ categories: options.category });
+  if (options.subscription?.length) targets.push({ subscriptions: options.subscription as unknown as number[] });
+  if (targets.length !== 1) {
+    throw usageError(targets.length ? 'choose one of --all, --category or --subscription, not several' : 'choose who gets it: --all, --category NAME or --subscription ID');
+  }
+  let payload: string | undefined;
+  if (options.payload !== undefined) {
+    const raw = options.payload;
+    payload = raw === '-' || raw.startsWith('@') ? (await readTextInput(raw === '-' ? '-' : raw.slice(1), '--payload')).text.trim() : raw;
+    parseJson(payload, '--payload');
+  }
+  const data = options.data === undefined ? undefined : parseJson(options.data, '--data');
+  if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw usageError('--data: must be a JSON object, like {"orderId": 42}');
+  return {
+    target: targets[0]!,
+    message: {
+      title: options.title,
+      body: options.body,
+      url: options.url,
+      icon: options.icon,
+      badge: options.badge,
+      tag: options.tag,
+      data: data as Record<string, unknown> | undefined,
+      payload,
+    },
+    delivery: {
+      ttl: options.ttl === undefined ? undefined : parseDurationSeconds(options.ttl, '--ttl'),
+      urgency: options.urgency as Urgency | undefined,
+      topic: options.topic,
+    },
+  };
+}
+
+export function parseConcurrency(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw usageError(`--concurrency: "${value}" must be a whole number from 1 to 1000`);
+  return Number(value);
+}
+
+function parseJson(text: string, flag: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw usageError(`${flag}: not valid JSON (${(error as Error).message})`);
+  }
+}
