@@ -2,9 +2,12 @@
  * Configuration: cosmiconfig finds the file, zod validates it, the environment overrides it and
  * command-line flags override both. Everything else receives one resolved Config object.
  */
+import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
+import { validateSubject } from './core/vapid-keys.js';
 import { PushctlError, usageError } from './errors.js';
 
 export const CONFIG_MODULE = 'pushctl';
@@ -19,37 +22,105 @@ export const CONFIG_SEARCH_PLACES = [
   'pushctl.config.mjs',
 ];
 
-const originPattern = /^https?:\/\/(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/i;
+export const DEFAULTS = {
+  database: 'pushctl.db',
+  defaultTtl: 86_400,
+  concurrency: 50,
+  host: '127.0.0.1',
+  port: 8080,
+  rateLimit: { windowSeconds: 60, max: 60 },
+};
 
+// Scheme and host only: a wildcard may stand for the leftmost labels; IPv6 hosts in brackets.
+const originPattern = /^https?:\/\/((\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/;
+const originMessage = 'must be an origin like "https://push.example.net", "https://*.example.net" or "http://127.0.0.1:8090"';
+const ADMIN_TOKEN_MIN = 16;
+
+/** A subject that push services accept; the message is validateSubject's, minus its "source: " prefix. */
+const subjectSchema = z.string().superRefine((value, ctx) => {
+  try {
+    validateSubject(value, '');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
+  }
+});
+
+/**
+ * The config file's shape. Every key is optional; the descriptions end up in
+ * push.config.schema.json (scripts/config-schema.mjs), which editors use to complete and check it.
+ */
 export const fileSchema = z
   .strictObject({
-    $schema: z.string().optional(),
-    database: z.string().min(1).optional(),
-    vapid: z.strictObject({ subject: z.string().min(1).optional() }).optional(),
+    $schema: z.string().optional().describe('Path or URL of push.config.schema.json, for editors. Ignored by pushctl.'),
+    database: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'SQLite database file, relative to this config file. Env: PUSHCTL_DB; flag: --db.', default: DEFAULTS.database }),
+    vapid: z
+      .strictObject({
+        subject: subjectSchema
+          .optional()
+          .meta({
+            description:
+              'Contact that push services see in every VAPID JWT: a mailto: or https: URL, not a localhost address (Apple rejects those). Env: PUSHCTL_VAPID_SUBJECT.',
+            examples: ['mailto:webmaster@example.com', 'https://example.com'],
+          }),
+      })
+      .optional()
+      .describe('VAPID (RFC 8292) settings. The keys themselves live in the database, or in PUSHCTL_VAPID_PUBLIC_KEY + PUSHCTL_VAPID_PRIVATE_KEY.'),
     push: z
       .strictObject({
         endpointOrigins: z
-          .array(z.string().regex(originPattern, 'must be an origin like "https://push.example.net", "https://*.example.net" or "http://127.0.0.1:8090"'))
-          .optional(),
-        defaultTtl: z.number().int().min(0).max(2_419_200).optional(),
-        concurrency: z.number().int().min(1).max(1000).optional(),
+          .array(z.string().regex(originPattern, originMessage).transform((origin) => origin.toLowerCase()))
+          .optional()
+          .meta({
+            description:
+              'Origins that subscription endpoints may use besides the built-in push services (Google, Mozilla, Apple, Microsoft); "*." matches any subdomain. Env: PUSHCTL_ENDPOINT_ORIGINS (comma separated).',
+            examples: [['http://127.0.0.1:8090', 'https://*.push.example.net']],
+          }),
+        defaultTtl: z
+          .number()
+          .int()
+          .min(0)
+          .max(2_419_200)
+          .optional()
+          .meta({ description: 'Seconds a push service keeps an undelivered message (TTL header) when a notification names none. At most 4 weeks.', default: DEFAULTS.defaultTtl }),
+        concurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .optional()
+          .meta({ description: 'Requests in flight at once while sending one notification.', default: DEFAULTS.concurrency }),
       })
-      .optional(),
+      .optional()
+      .describe('Delivery through the browsers\' push services.'),
     serve: z
       .strictObject({
-        host: z.string().min(1).optional(),
-        port: z.number().int().min(0).max(65535).optional(),
-        corsOrigins: z.array(z.string().min(1)).optional(),
-        adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+        host: z.string().min(1).optional().meta({ description: 'Address "pushctl serve" listens on.', default: DEFAULTS.host }),
+        port: z.number().int().min(0).max(65535).optional().meta({ description: 'Port "pushctl serve" listens on (0: any free port).', default: DEFAULTS.port }),
+        corsOrigins: z
+          .array(z.string().min(1))
+          .optional()
+          .meta({ description: 'Origins of other sites whose pages may call the public subscribe API (CORS).', examples: [['https://www.example.com']] }),
+        adminToken: z
+          .string()
+          .min(ADMIN_TOKEN_MIN, `must be at least ${ADMIN_TOKEN_MIN} characters`)
+          .optional()
+          .meta({ description: `Bearer token for the admin API (at least ${ADMIN_TOKEN_MIN} characters); without one the admin API is off. Env: PUSHCTL_ADMIN_TOKEN.` }),
         rateLimit: z
           .strictObject({
-            windowSeconds: z.number().int().min(1).optional(),
-            max: z.number().int().min(1).optional(),
+            windowSeconds: z.number().int().min(1).optional().meta({ description: 'Length of the rate-limit window in seconds.', default: DEFAULTS.rateLimit.windowSeconds }),
+            max: z.number().int().min(1).optional().meta({ description: 'Public API requests one client address may make per window.', default: DEFAULTS.rateLimit.max }),
           })
-          .optional(),
+          .optional()
+          .describe('Per-address limit on the public subscribe API.'),
       })
-      .optional(),
-  });
+      .optional()
+      .describe('The HTTP receiver, "pushctl serve".'),
+  })
+  .describe('pushctl configuration (push.config.json, .pushctlrc*, pushctl.config.(js|mjs) or the "pushctl" key of package.json).');
 
 export type ConfigFile = z.infer<typeof fileSchema>;
 
@@ -75,14 +146,6 @@ export interface ConfigOverrides {
   db?: string | undefined;
 }
 
-export const DEFAULTS = {
-  database: 'pushctl.db',
-  defaultTtl: 86_400,
-  concurrency: 50,
-  host: '127.0.0.1',
-  port: 8080,
-  rateLimit: { windowSeconds: 60, max: 60 },
-};
 
 /** Loads, validates and resolves configuration. Precedence: flag > env > file > default. */
 export async function loadConfig(
@@ -94,26 +157,29 @@ export async function loadConfig(
     searchPlaces: CONFIG_SEARCH_PLACES,
     searchStrategy: 'global',
     cache: false,
+    loaders: { '.js': loadJsModule, '.mjs': loadJsModule },
   });
   let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
+  const explicit = overrides.config ? path.resolve(cwd, overrides.config) : undefined;
   try {
-    found = overrides.config ? await explorer.load(path.resolve(cwd, overrides.config)) : await explorer.search(cwd);
+    found = explicit ? await explorer.load(explicit) : await explorer.search(cwd);
   } catch (error) {
-    const where = overrides.config ? path.resolve(cwd, overrides.config) : 'configuration file';
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw usageError(`--config: ${where} does not exist`, { file: where });
-    throw usageError(`${where}: cannot be read: ${(error as Error).message.split('\n')[0]}`, { file: where });
+    throw unreadableConfig(error, explicit);
   }
   const file = found && !found.isEmpty ? parseFile(found.config ?? {}, found.filepath) : {};
   const fileDir = found ? path.dirname(found.filepath) : cwd;
 
-  const envOrigins = env.PUSHCTL_ENDPOINT_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean);
-  if (envOrigins) {
-    for (const origin of envOrigins) {
-      if (!originPattern.test(origin)) {
-        throw usageError(`PUSHCTL_ENDPOINT_ORIGINS: "${origin}" is not an origin like "https://push.example.net" or "http://127.0.0.1:8090"`, { env: 'PUSHCTL_ENDPOINT_ORIGINS' });
-      }
+  const envOrigins = env.PUSHCTL_ENDPOINT_ORIGINS?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const origin of envOrigins ?? []) {
+    if (!originPattern.test(origin)) {
+      throw usageError(`PUSHCTL_ENDPOINT_ORIGINS: "${origin}" ${originMessage}`, { env: 'PUSHCTL_ENDPOINT_ORIGINS' });
     }
+  }
+  const envSubject = nonEmpty(env.PUSHCTL_VAPID_SUBJECT);
+  if (envSubject) validateSubject(envSubject, 'PUSHCTL_VAPID_SUBJECT');
+  const envAdminToken = nonEmpty(env.PUSHCTL_ADMIN_TOKEN);
+  if (envAdminToken && envAdminToken.length < ADMIN_TOKEN_MIN) {
+    throw usageError(`PUSHCTL_ADMIN_TOKEN: must be at least ${ADMIN_TOKEN_MIN} characters`, { env: 'PUSHCTL_ADMIN_TOKEN' });
   }
   const envPublic = nonEmpty(env.PUSHCTL_VAPID_PUBLIC_KEY);
   const envPrivate = nonEmpty(env.PUSHCTL_VAPID_PRIVATE_KEY);
@@ -133,7 +199,7 @@ export async function loadConfig(
     configPath: found?.filepath,
     database,
     vapid: {
-      subject: nonEmpty(env.PUSHCTL_VAPID_SUBJECT) ?? file.vapid?.subject,
+      subject: envSubject ?? file.vapid?.subject,
       publicKey: envPublic,
       privateKey: envPrivate,
     },
@@ -146,7 +212,7 @@ export async function loadConfig(
       host: file.serve?.host ?? DEFAULTS.host,
       port: file.serve?.port ?? DEFAULTS.port,
       corsOrigins: file.serve?.corsOrigins ?? [],
-      adminToken: nonEmpty(env.PUSHCTL_ADMIN_TOKEN) ?? file.serve?.adminToken,
+      adminToken: envAdminToken ?? file.serve?.adminToken,
       rateLimit: {
         windowSeconds: file.serve?.rateLimit?.windowSeconds ?? DEFAULTS.rateLimit.windowSeconds,
         max: file.serve?.rateLimit?.max ?? DEFAULTS.rateLimit.max,
@@ -169,6 +235,44 @@ function parseFile(raw: unknown, filepath: string): ConfigFile {
   throw new PushctlError('usage', `${filepath}: ${key || '(top level)'}: ${message}`, { file: filepath, key });
 }
 
+/**
+ * A config file that cannot be read or parsed: name the file and give the parser's reason in one
+ * line (cosmiconfig's messages carry a multi-line code frame meant for a terminal).
+ */
+function unreadableConfig(error: unknown, explicit: string | undefined): PushctlError {
+  const err = error as NodeJS.ErrnoException;
+  if (explicit && err.code === 'ENOENT') return usageError(`--config: ${explicit} does not exist`, { file: explicit });
+  if (explicit && err.code === 'EISDIR') return usageError(`--config: ${explicit} is a directory`, { file: explicit });
+  const lines = String(err.message ?? error).split('\n');
+  const located = /^(?:JSON|YAML|TypeScript|JavaScript) Error in (.+):$/.exec(lines[0]!.trim());
+  const file = located?.[1] ?? explicit ?? 'configuration file';
+  const reason =
+    (located ? lines.slice(1) : lines)
+      .map((line) => line.trim())
+      .find((line) => line !== '' && !/^(>|\||\d+ \|)/.test(line))
+      ?.replace(/ while parsing .*$/, '') ?? 'cannot be parsed';
+  return usageError(`${file}: ${reason}`, { file });
+}
+
+/**
+ * cosmiconfig's own JS loader retries a failed import() with require() and reports that second,
+ * confusing error without the file name; this one keeps the real error and says which file.
+ */
+async function loadJsModule(filepath: string): Promise<unknown> {
+  try {
+    const { href } = pathToFileURL(await fs.promises.realpath(filepath));
+    return ((await import(href)) as { default?: unknown }).default;
+  } catch (error) {
+    throw new Error(`JavaScript Error in ${filepath}:\n${(error as Error).message}`);
+  }
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value : undefined;
+}
+
+/** The config file's JSON Schema, shipped as push.config.schema.json for editors (scripts/config-schema.mjs). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(fileSchema, { io: 'input' }) as Record<string, unknown>;
+  return { ...schema, title: 'pushctl configuration' };
 }

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { Context } from '../core/context.js';
+import type { OpenOptions } from '../store/db.js';
 import { Output, type GlobalOptions } from './output.js';
 
 export interface ActionEnv<O> {
@@ -13,8 +14,11 @@ export interface ActionEnv<O> {
   out: Output;
   command: Command;
   config(): Promise<Config>;
-  /** Opens the store (created on first use) and closes it when the action ends. */
-  context(): Promise<Context>;
+  /**
+   * Opens the store (created on first use, unless `mustExist`: read-only commands should not leave
+   * an empty database behind) and closes it when the action ends.
+   */
+  context(options?: OpenOptions): Promise<Context>;
 }
 
 export function action<O = Record<string, unknown>, A extends unknown[] = unknown[]>(
@@ -38,10 +42,10 @@ export function action<O = Record<string, unknown>, A extends unknown[] = unknow
         }
         return config;
       },
-      async context() {
+      async context(openOptions?: OpenOptions) {
         if (!ctx) {
           const { openContext } = await import('../core/context.js');
-          ctx = openContext(await env.config());
+          ctx = openContext(await env.config(), openOptions);
         }
         return ctx;
       },

@@ -31,9 +31,9 @@ export function registerKeys(program: Command): void {
     .command('show')
     .description('show the public key (the applicationServerKey a page needs), subject and usage')
     .action(
-      action(async ({ out, context }) => {
+      action(async ({ out, config, context }) => {
         const { showKeys, retiredKeys } = await import('../../core/keys.js');
-        const ctx = await context();
+        const ctx = await context({ mustExist: !(await config()).vapid.publicKey });
         const key = showKeys(ctx);
         const older = retiredKeys(ctx);
         out.result({ ...key, retired: older }, () => [
@@ -54,10 +54,10 @@ export function registerKeys(program: Command): void {
     .option('--pem', 'print PEM instead of JSON')
     .option('-o, --output <file>', 'write to a file (created with mode 0600)')
     .action(
-      action<{ private?: boolean; pem?: boolean; output?: string }>(async ({ options, out, context }) => {
+      action<{ private?: boolean; pem?: boolean; output?: string }>(async ({ options, out, config, context }) => {
         const { exportKeys } = await import('../../core/keys.js');
         const { keyPairToPem } = await import('../../core/vapid-keys.js');
-        const ctx = await context();
+        const ctx = await context({ mustExist: !(await config()).vapid.publicKey });
         const exported = exportKeys(ctx, { includePrivate: true });
         let text: string;
         if (options.pem) {
