@@ -276,3 +276,23 @@ export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(fileSchema, { io: 'input' }) as Record<string, unknown>;
   return { ...schema, title: 'pushctl configuration' };
 }
+
+export type RedactedConfig = Omit<Config, 'configPath' | 'vapid' | 'serve'> & {
+  configPath: string | null;
+  vapid: { subject: string | null; keysFrom: 'database' | 'environment'; publicKey: string | null };
+  serve: Omit<Config['serve'], 'adminToken'> & { adminToken: boolean };
+};
+
+/** The configuration with its secrets replaced by whether they are set, for display (null, not absent, in JSON). */
+export function redactedConfig(config: Config): RedactedConfig {
+  return {
+    ...config,
+    configPath: config.configPath ?? null,
+    vapid: {
+      subject: config.vapid.subject ?? null,
+      keysFrom: config.vapid.publicKey ? 'environment' : 'database',
+      publicKey: config.vapid.publicKey ?? null,
+    },
+    serve: { ...config.serve, adminToken: Boolean(config.serve.adminToken) },
+  };
+}

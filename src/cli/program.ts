@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
+import { registerConfig } from './commands/config.js';
 import { registerInit } from './commands/init.js';
 import { registerKeys } from './commands/keys.js';
 import { registerSend } from './commands/send.js';
@@ -12,7 +13,7 @@ const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
 
 /** Each command group registers itself here. */
-const registrations: ((program: Command) => void)[] = [registerInit, registerKeys, registerSend];
+const registrations: ((program: Command) => void)[] = [registerInit, registerKeys, registerSend, registerConfig];
 
 export function addRegistration(register: (program: Command) => void): void {
   registrations.push(register);
