@@ -53,6 +53,10 @@ export interface PushSenderOptions {
   concurrency: number;
   connectTimeoutMs?: number;
   responseTimeoutMs?: number;
+  /** Extra trusted CA certificate (PEM) for a private or test push service; NODE_EXTRA_CA_CERTS works too. */
+  ca?: string | Buffer | undefined;
+  /** Offer HTTP/2 (ALPN) to push services over TLS. */
+  http2?: boolean | undefined;
 }
 
 /** Largest plaintext one aes128gcm record can carry inside a 4096-byte push body (RFC 8291). */

@@ -1,0 +1,60 @@
+/**
+ * RFC 8291 payload encryption (aes128gcm, one record) through web-push's generateRequestDetails,
+ * asked for encryption only: `vapidDetails: null` skips its per-message JWT signing (we sign once
+ * per origin in vapid.ts) and the request itself goes out through our own transport.
+ */
+import webpush from 'web-push';
+import { inputError } from '../errors.js';
+import { MAX_PLAINTEXT_BYTES, type PushOptions, type PushTarget } from './types.js';
+
+export interface EncryptedRequest {
+  /** TTL, Urgency, Topic, Content-Encoding, Content-Type as strings, ready for the wire. */
+  headers: Record<string, string>;
+  /** salt | rs | keyid | ciphertext: at most 4096 bytes when the plaintext fits. */
+  body: Buffer;
+}
+
+/** Throws an input error when `payload` cannot fit in one aes128gcm record of a 4096-byte push body. */
+export function assertPayloadFits(payload: Buffer | string, source = 'payload'): void {
+  const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (bytes > MAX_PLAINTEXT_BYTES) {
+    throw inputError(
+      `${source} is ${bytes} bytes; a push message carries at most ${MAX_PLAINTEXT_BYTES} bytes (4096 encrypted). Shorten the body or move data behind the URL.`,
+      { field: source, bytes, limit: MAX_PLAINTEXT_BYTES },
+    );
+  }
+}
+
+/**
+ * Topic: at most 32 characters of the URL-safe base64 alphabet (RFC 8030 section 5.4). Returns
+ * a reason when `topic` is unusable, so callers decide whether that is a user error.
+ */
+export function topicProblem(topic: string): string | undefined {
+  if (topic.length > 32) return `topic "${topic}" is ${topic.length} characters; the limit is 32`;
+  if (!/^[A-Za-z0-9_-]+$/.test(topic)) return `topic "${topic}" may use only A-Z a-z 0-9 - _`;
+  return undefined;
+}
+
+/** One ECDH + HKDF + AES-128-GCM per call (a fresh sender key and salt each time, as RFC 8291 requires). */
+export function encryptPayload(target: PushTarget, payload: Buffer, options: PushOptions): EncryptedRequest {
+  assertPayloadFits(payload);
+  const details = webpush.generateRequestDetails(
+    { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
+    payload,
+    {
+      // null, not undefined: undefined would fall back to web-push's process-wide VAPID details.
+      vapidDetails: null as unknown as undefined,
+      TTL: options.ttl,
+      contentEncoding: 'aes128gcm',
+      ...(options.urgency ? { urgency: options.urgency } : {}),
+      ...(options.topic ? { topic: options.topic } : {}),
+    },
+  );
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(details.headers as Record<string, unknown>)) {
+    // undici sets Content-Length from the body itself.
+    if (name.toLowerCase() === 'content-length' || value === undefined || value === null) continue;
+    headers[name.toLowerCase()] = String(value);
+  }
+  return { headers, body: details.body };
+}

@@ -1,0 +1,135 @@
+/**
+ * One push request to one subscription: encrypt (encrypt.ts), authorise with the cached VAPID
+ * header for the push service's origin (vapid.ts), POST through the pooled transport
+ * (transport.ts), and say what the answer means (classify.ts). Never throws for anything a push
+ * service or the network does; those come back as a PushOutcome.
+ */
+import { classifyError, classifyResponse } from './classify.js';
+import { encryptPayload } from './encrypt.js';
+import { createTransport } from './transport.js';
+import {
+  MAX_PLAINTEXT_BYTES,
+  type PushOptions,
+  type PushOutcome,
+  type PushSender,
+  type PushSenderOptions,
+  type PushTarget,
+  type VapidCredentials,
+} from './types.js';
+import { createVapidSigner } from './vapid.js';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
+
+export interface PushSenderStats {
+  /** JWTs signed so far: one per (origin, key) per ~11 h when the cache works. */
+  readonly jwtSigned: number;
+}
+
+export function createPushSender(options: PushSenderOptions): PushSender & PushSenderStats {
+  const concurrency = Math.max(1, Math.floor(options.concurrency));
+  const signer = createVapidSigner();
+  const transport = createTransport({
+    connections: concurrency,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    responseTimeoutMs: options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
+    ca: options.ca,
+    http2: options.http2,
+  });
+  // Encrypt only when a connection slot is free, so a big fan-out never holds more than
+  // `concurrency` encrypted bodies per origin in memory.
+  const slots = createKeyedLimiter(concurrency);
+
+  async function sendNow(url: URL, target: PushTarget, payload: Buffer, options: PushOptions, vapid: VapidCredentials): Promise<PushOutcome> {
+    let headers: Record<string, string>;
+    let body: Buffer;
+    try {
+      ({ headers, body } = encryptPayload(target, payload, options));
+    } catch (error) {
+      return { kind: 'failed', message: `cannot encrypt for this subscription: ${errorText(error)}` };
+    }
+    try {
+      headers.authorization = signer.authorization(url.origin, vapid);
+    } catch (error) {
+      return { kind: 'failed', message: `cannot sign the VAPID JWT: ${errorText(error)}` };
+    }
+    try {
+      return classifyResponse(await transport.post(url, headers, body));
+    } catch (error) {
+      return classifyError(error);
+    }
+  }
+
+  return {
+    async send(target, payload, pushOptions, vapid) {
+      if (payload.length > MAX_PLAINTEXT_BYTES) {
+        return { kind: 'too-large', message: `payload is ${payload.length} bytes; at most ${MAX_PLAINTEXT_BYTES} fit in one push message` };
+      }
+      let url: URL;
+      try {
+        url = new URL(target.endpoint);
+      } catch {
+        return { kind: 'failed', message: `endpoint is not a URL: ${target.endpoint}` };
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        return { kind: 'failed', message: `endpoint must be https: (or http: for a test service): ${target.endpoint}` };
+      }
+      return slots.run(url.origin, () => sendNow(url, target, payload, pushOptions, vapid));
+    },
+    close: () => transport.close(),
+    get jwtSigned() {
+      return signer.signed;
+    },
+  };
+}
+
+interface KeyedLimiter {
+  run<T>(key: string, task: () => Promise<T>): Promise<T>;
+}
+
+/** At most `limit` tasks running per key; the rest wait in order (a freed slot passes straight to the next). */
+function createKeyedLimiter(limit: number): KeyedLimiter {
+  interface Lane {
+    running: number;
+    waiting: Array<() => void>;
+    head: number;
+  }
+  const lanes = new Map<string, Lane>();
+
+  function release(key: string, lane: Lane): void {
+    if (lane.head < lane.waiting.length) {
+      const next = lane.waiting[lane.head]!;
+      lane.head += 1;
+      // Compact now and then so a long queue costs O(1) per hand-over, not a shift of the array.
+      if (lane.head > 1024 && lane.head * 2 > lane.waiting.length) {
+        lane.waiting = lane.waiting.slice(lane.head);
+        lane.head = 0;
+      }
+      next();
+      return;
+    }
+    lane.running -= 1;
+    if (lane.running === 0) lanes.delete(key);
+  }
+
+  return {
+    async run(key, task) {
+      let lane = lanes.get(key);
+      if (!lane) {
+        lane = { running: 0, waiting: [], head: 0 };
+        lanes.set(key, lane);
+      }
+      if (lane.running < limit) lane.running += 1;
+      else await new Promise<void>((resolve) => lane.waiting.push(resolve));
+      try {
+        return await task();
+      } finally {
+        release(key, lane);
+      }
+    },
+  };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,293 @@
+/**
+ * The wire (src/push) against the push-service stand-in over real sockets: what arrives decrypts
+ * to what was sent, VAPID verifies and is signed once per origin and key, headers arrive, every
+ * kind of answer maps to the right outcome, stalls time out, and http and https both work.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPair } from '../src/core/vapid-keys.js';
+import { parseRetryAfter } from '../src/push/classify.js';
+import { assertPayloadFits } from '../src/push/encrypt.js';
+import { createPushSender } from '../src/push/sender.js';
+import { MAX_PLAINTEXT_BYTES, type PushTarget, type VapidCredentials } from '../src/push/types.js';
+import { createVapidSigner } from '../src/push/vapid.js';
+import { ROOT } from './support/cli.js';
+import { startPushService, testCertificate, verifyVapidRequest, type PushService, type ServiceSubscription } from './support/push-service.js';
+
+const vapid: VapidCredentials = { ...generateKeyPair(), subject: 'mailto:ops@example.com' };
+const options = { ttl: 3600 };
+
+function target(subscription: ServiceSubscription): PushTarget {
+  return { endpoint: subscription.endpoint, p256dh: subscription.keys.p256dh, auth: subscription.keys.auth };
+}
+
+const toClose: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  await Promise.all(toClose.splice(0).map((c) => c.close()));
+});
+
+async function service(opts: Parameters<typeof startPushService>[0] = {}): Promise<PushService> {
+  const s = await startPushService(opts);
+  toClose.push(s);
+  return s;
+}
+
+function sender(opts: Partial<Parameters<typeof createPushSender>[0]> = {}) {
+  const s = createPushSender({ concurrency: 4, ...opts });
+  toClose.push(s);
+  return s;
+}
+
+describe('delivery over http', () => {
+  it('delivers a payload that decrypts to the input, with verified VAPID and the requested headers', async () => {
+    const push = await service();
+    const sub = push.createSubscription(vapid.publicKey);
+    const payload = Buffer.from(JSON.stringify({ title: 'Hello', body: 'Grüße ✓' }));
+    const outcome = await sender().send(target(sub), payload, { ttl: 600, urgency: 'high', topic: 'news-42' }, vapid);
+
+    expect(outcome).toEqual({ kind: 'delivered', status: 201 });
+    expect(push.received).toHaveLength(1);
+    const got = push.received[0]!;
+    expect(got.subscriptionId).toBe(sub.id);
+    expect(got.payload).toBe(payload.toString('utf8'));
+    expect(got.headers).toMatchObject({ ttl: '600', urgency: 'high', topic: 'news-42', contentEncoding: 'aes128gcm' });
+    expect(got.claims.aud).toBe(push.origin);
+    expect(got.claims.sub).toBe(vapid.subject);
+    // exp is about 12 h ahead: well inside the 24 h push services allow.
+    const hoursAhead = (got.claims.exp * 1000 - Date.now()) / 3_600_000;
+    expect(hoursAhead).toBeGreaterThan(11);
+    expect(hoursAhead).toBeLessThanOrEqual(12);
+    // The standalone verifier (shared with the Firefox stand-in) agrees.
+    expect(verifyVapidRequest({ authorization: got.headers.authorization }, sub.endpoint, vapid.publicKey).ok).toBe(true);
+  });
+
+  it('sends Urgency normal and no Topic when none are given', async () => {
+    const push = await service();
+    const sub = push.createSubscription(vapid.publicKey);
+    expect((await sender().send(target(sub), Buffer.from('x'), options, vapid)).kind).toBe('delivered');
+    expect(push.received[0]!.headers).toMatchObject({ ttl: '3600', urgency: 'normal', topic: undefined });
+  });
+
+  it('carries the largest payload that fits (3993 bytes in a 4096-byte body) and refuses one byte more without sending', async () => {
+    const push = await service();
+    const sub = push.createSubscription(vapid.publicKey);
+    const s = sender();
+    const largest = Buffer.alloc(MAX_PLAINTEXT_BYTES, 'a');
+    expect((await s.send(target(sub), largest, options, vapid)).kind).toBe('delivered');
+    expect(push.received[0]!.bodyBytes).toBe(4096);
+    expect(push.received[0]!.payload).toBe(largest.toString());
+
+    const tooBig = await s.send(target(sub), Buffer.alloc(MAX_PLAINTEXT_BYTES + 1, 'a'), options, vapid);
+    expect(tooBig.kind).toBe('too-large');
+    expect(tooBig.message).toMatch(/3994 bytes/);
+    expect(push.requestCount).toBe(1);
+    expect(() => assertPayloadFits('é'.repeat(2000))).toThrow(/4000 bytes.*3993/);
+  });
+
+  it('signs one JWT per origin and key, and reuses it across requests', async () => {
+    const one = await service();
+    const two = await service();
+    const otherKey: VapidCredentials = { ...generateKeyPair(), subject: vapid.subject };
+    const s = sender();
+    const subs = one.createSubscriptions(5, vapid.publicKey);
+    await Promise.all(subs.map((sub) => s.send(target(sub), Buffer.from('a'), options, vapid)));
+    expect(s.jwtSigned).toBe(1);
+    expect(new Set(one.received.map((r) => r.headers.authorization)).size).toBe(1);
+
+    const onTwo = two.createSubscription(vapid.publicKey);
+    expect((await s.send(target(onTwo), Buffer.from('b'), options, vapid)).kind).toBe('delivered');
+    expect(two.received[0]!.claims.aud).toBe(two.origin);
+    expect(two.received[0]!.headers.authorization).not.toBe(one.received[0]!.headers.authorization);
+
+    // A subscription made under another key is signed with that key.
+    const underOther = one.createSubscription(otherKey.publicKey);
+    expect((await s.send(target(underOther), Buffer.from('c'), options, otherKey)).kind).toBe('delivered');
+    expect(one.received.at(-1)!.headers.authorization).toContain(`k=${otherKey.publicKey}`);
+    expect(s.jwtSigned).toBe(3);
+  });
+
+  it('keeps at most `concurrency` connections per origin and reuses them', async () => {
+    const push = await service();
+    const s = sender({ concurrency: 3 });
+    const subs = push.createSubscriptions(30, vapid.publicKey, { shareKeys: true });
+    const outcomes = await Promise.all(subs.map((sub) => s.send(target(sub), Buffer.from('hi'), options, vapid)));
+    expect(outcomes.every((o) => o.kind === 'delivered')).toBe(true);
+    expect(push.connections).toBeLessThanOrEqual(3);
+    expect(push.peakInFlight).toBeLessThanOrEqual(3);
+    expect(push.received).toHaveLength(30);
+  });
+});
+
+describe('what answers mean', () => {
+  let push: PushService;
+  let sub: ServiceSubscription;
+  beforeAll(async () => {
+    push = await startPushService();
+    sub = push.createSubscription(vapid.publicKey);
+  });
+  afterAll(() => push.close());
+  afterEach(() => push.clearBehaviour());
+
+  const cases = [
+    { status: 410, kind: 'gone' },
+    { status: 404, kind: 'gone' },
+    { status: 413, kind: 'too-large' },
+    { status: 500, kind: 'retry' },
+    { status: 503, kind: 'retry' },
+    { status: 400, kind: 'rejected' },
+    { status: 401, kind: 'rejected' },
+    { status: 403, kind: 'rejected' },
+  ] as const;
+  for (const { status, kind } of cases) {
+    it(`${status} -> ${kind}`, async () => {
+      push.behave({ status, first: 1, body: `reason for ${status}` });
+      const outcome = await sender().send(target(sub), Buffer.from('x'), options, vapid);
+      expect(outcome.kind).toBe(kind);
+      expect(outcome.status).toBe(status);
+      expect(outcome.message).toContain(`reason for ${status}`);
+    });
+  }
+
+  it('429 with Retry-After in seconds', async () => {
+    push.behave({ status: 429, retryAfter: '7', first: 1 });
+    const outcome = await sender().send(target(sub), Buffer.from('x'), options, vapid);
+    expect(outcome).toMatchObject({ kind: 'retry', status: 429, retryAfterMs: 7000 });
+  });
+
+  it('503 with Retry-After as an HTTP date', async () => {
+    const at = new Date(Date.now() + 120_000);
+    push.behave({ status: 503, retryAfter: at.toUTCString(), first: 1 });
+    const outcome = await sender().send(target(sub), Buffer.from('x'), options, vapid);
+    expect(outcome.kind).toBe('retry');
+    // The date has second precision and the request took some time.
+    expect(outcome.retryAfterMs).toBeGreaterThan(100_000);
+    expect(outcome.retryAfterMs).toBeLessThanOrEqual(120_000);
+  });
+
+  it('a subscription the service forgot is gone (410)', async () => {
+    const doomed = push.createSubscription(vapid.publicKey);
+    push.removeSubscription(doomed.id);
+    expect(await sender().send(target(doomed), Buffer.from('x'), options, vapid)).toMatchObject({ kind: 'gone', status: 410 });
+  });
+
+  it('the rule hits only the chosen subscriptions', async () => {
+    const other = push.createSubscription(vapid.publicKey);
+    push.behave({ status: 410, subscriptions: [other.id] });
+    const s = sender();
+    expect((await s.send(target(sub), Buffer.from('x'), options, vapid)).kind).toBe('delivered');
+    expect((await s.send(target(other), Buffer.from('x'), options, vapid)).kind).toBe('gone');
+  });
+
+  it('a stalled request times out as retry, and the connection is not reused for the next one', async () => {
+    push.behave({ stall: true, first: 1 });
+    const s = sender({ responseTimeoutMs: 300, concurrency: 1 });
+    const stalled = await s.send(target(sub), Buffer.from('x'), options, vapid);
+    expect(stalled).toMatchObject({ kind: 'retry', message: 'response timeout' });
+    expect(stalled.status).toBeUndefined();
+    expect((await s.send(target(sub), Buffer.from('x'), options, vapid)).kind).toBe('delivered');
+  });
+
+  it('a VAPID key that is not the subscription key is rejected (403), not gone', async () => {
+    const stranger: VapidCredentials = { ...generateKeyPair(), subject: vapid.subject };
+    const outcome = await sender().send(target(sub), Buffer.from('x'), options, stranger);
+    expect(outcome).toMatchObject({ kind: 'rejected', status: 403 });
+    expect(outcome.message).toMatch(/applicationServerKey/);
+  });
+});
+
+describe('network failures and bad input', () => {
+  it('a refused connection is retry', async () => {
+    const push = await startPushService();
+    const sub = push.createSubscription(vapid.publicKey);
+    await push.close();
+    const outcome = await sender({ connectTimeoutMs: 1000 }).send(target(sub), Buffer.from('x'), options, vapid);
+    expect(outcome.kind).toBe('retry');
+    expect(outcome.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('a broken subscription key or endpoint is failed, never thrown', async () => {
+    const push = await service();
+    const sub = push.createSubscription(vapid.publicKey);
+    const s = sender();
+    expect((await s.send({ ...target(sub), p256dh: 'AAAA' }, Buffer.from('x'), options, vapid)).kind).toBe('failed');
+    expect((await s.send({ ...target(sub), endpoint: 'not a url' }, Buffer.from('x'), options, vapid)).kind).toBe('failed');
+    expect((await s.send({ ...target(sub), endpoint: 'ftp://example.com/x' }, Buffer.from('x'), options, vapid)).kind).toBe('failed');
+    expect(push.requestCount).toBe(0);
+  });
+});
+
+describe('delivery over https', () => {
+  it('delivers when given the service CA', async () => {
+    const push = await service({ tls: true });
+    expect(push.origin).toMatch(/^https:/);
+    const sub = push.createSubscription(vapid.publicKey);
+    const outcome = await sender({ ca: push.ca }).send(target(sub), Buffer.from('over tls'), options, vapid);
+    expect(outcome.kind).toBe('delivered');
+    expect(push.received[0]!.payload).toBe('over tls');
+    expect(push.received[0]!.claims.aud).toBe(push.origin);
+  });
+
+  it('refuses an untrusted certificate as failed, naming the fix', async () => {
+    const push = await service({ tls: true });
+    const sub = push.createSubscription(vapid.publicKey);
+    const outcome = await sender().send(target(sub), Buffer.from('x'), options, vapid);
+    expect(outcome.kind).toBe('failed');
+    expect(outcome.message).toMatch(/NODE_EXTRA_CA_CERTS/);
+    expect(push.received).toHaveLength(0);
+  });
+
+  it('trusts a CA given through NODE_EXTRA_CA_CERTS (the built sender, in a child process)', async () => {
+    const built = path.join(ROOT, 'dist/push/sender.js');
+    if (!fs.existsSync(built)) throw new Error('run npm run build first: dist/push/sender.js is missing');
+    const push = await service({ tls: true });
+    const sub = push.createSubscription(vapid.publicKey);
+    const script = `
+      import { createPushSender } from ${JSON.stringify(built)};
+      const s = createPushSender({ concurrency: 1 });
+      const outcome = await s.send(${JSON.stringify(target(sub))}, Buffer.from('via env'), { ttl: 60 }, ${JSON.stringify(vapid)});
+      await s.close();
+      process.stdout.write(JSON.stringify(outcome));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: testCertificate().certFile },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ kind: 'delivered', status: 201 });
+    expect(push.received[0]!.payload).toBe('via env');
+  });
+});
+
+describe('pieces', () => {
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    expect(parseRetryAfter('0', now)).toBe(0);
+    expect(parseRetryAfter(' 120 ', now)).toBe(120_000);
+    expect(parseRetryAfter('Tue, 01 Jan 2030 00:01:30 GMT', now)).toBe(90_000);
+    expect(parseRetryAfter('Mon, 31 Dec 2029 23:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('-5', now)).toBeUndefined();
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+
+  it('renews the cached VAPID header about an hour before it expires', () => {
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const signer = createVapidSigner({ now: () => now });
+    const first = signer.authorization('https://push.example', vapid);
+    now += 10 * 3_600_000;
+    expect(signer.authorization('https://push.example', vapid)).toBe(first);
+    expect(signer.signed).toBe(1);
+    now += 1 * 3_600_000 + 1000; // 11 h in: within the last hour of the 12 h token
+    const renewed = signer.authorization('https://push.example', vapid);
+    expect(renewed).not.toBe(first);
+    expect(signer.signed).toBe(2);
+    const verdict = verifyVapidRequest({ authorization: renewed }, 'https://push.example/x', vapid.publicKey, now);
+    expect(verdict.ok && verdict.claims.exp).toBe(now / 1000 + 12 * 3600);
+  });
+});
