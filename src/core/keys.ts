@@ -15,7 +15,10 @@ export const PLACEHOLDER_SUBJECT = 'mailto:webpush@example.com';
 export interface KeyInfo {
   id: number;
   publicKey: string;
+  /** The subject pushes are signed with: the configured one if any, else the one stored with the key. */
   subject: string;
+  /** The subject stored with the key (what --subject set); differs from `subject` when configuration overrides it. */
+  storedSubject: string;
   createdAt: string;
   subscriptions: number;
   source: 'database' | 'environment';
@@ -144,6 +147,7 @@ function describe(ctx: Context, row: keyStore.VapidKeyRow, source: KeyInfo['sour
     id: row.id,
     publicKey: row.public_key,
     subject,
+    storedSubject: row.subject,
     createdAt: new Date(row.created_at).toISOString(),
     subscriptions: keyStore.subscriptionCountByKey(ctx.db, row.id),
     source,

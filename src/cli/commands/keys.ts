@@ -1,6 +1,8 @@
 /** `pushctl keys generate|show|export|import` */
 import type { Command } from 'commander';
+import type { KeyInfo } from '../../core/keys.js';
 import { readTextInput, writeSecretFile } from '../input.js';
+import type { Output } from '../output.js';
 import { action } from '../run.js';
 
 export function registerKeys(program: Command): void {
@@ -21,9 +23,7 @@ export function registerKeys(program: Command): void {
           `public key: ${key.publicKey}`,
           `subject:    ${key.subject}`,
         ]);
-        if (key.placeholderSubject) {
-          out.warn(`subject is the placeholder ${key.subject}; set a real one with --subject or vapid.subject in push.config.json`);
-        }
+        warnAboutSubject(out, key);
       }),
     );
 
@@ -38,7 +38,7 @@ export function registerKeys(program: Command): void {
         const older = retiredKeys(ctx);
         out.result({ ...key, retired: older }, () => [
           `public key:    ${key.publicKey}`,
-          `subject:       ${key.subject}${key.placeholderSubject ? out.color.yellow(' (placeholder: set a real one)') : ''}`,
+          `subject:       ${key.subject}${key.placeholderSubject ? out.color.yellow(' (placeholder: set a real one)') : ''}${key.storedSubject !== key.subject ? ` (configured; stored with the key: ${key.storedSubject})` : ''}`,
           `created:       ${key.createdAt}`,
           `source:        ${key.source}`,
           `subscriptions: ${key.subscriptions}`,
@@ -89,6 +89,17 @@ export function registerKeys(program: Command): void {
         const ctx = await context();
         const key = importKeys(ctx, text, { source, subject: options.subject, force: options.force });
         out.result(key, () => [out.color.green('✓ ') + 'VAPID keys imported', `public key: ${key.publicKey}`, `subject:    ${key.subject}`]);
+        warnAboutSubject(out, key);
       }),
     );
+}
+
+function warnAboutSubject(out: Output, key: KeyInfo): void {
+  if (key.placeholderSubject) {
+    out.warn(`subject is the placeholder ${key.subject}; set a real one with --subject or vapid.subject in push.config.json`);
+  } else if (key.storedSubject !== key.subject) {
+    out.warn(
+      `pushes will be signed with the configured subject ${key.subject} (PUSHCTL_VAPID_SUBJECT or vapid.subject), which overrides ${key.storedSubject} stored with the key`,
+    );
+  }
 }
