@@ -29,15 +29,16 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     // Create the file ourselves so it is never world-readable, even for an instant.
     fs.closeSync(fs.openSync(file, 'a', 0o600));
   }
+  const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
   let db: Db;
   try {
-    db = new Database(file);
+    // The busy timeout applies from the start: switching to WAL waits for a migration in another process.
+    db = new Database(file, { timeout: busyTimeoutMs });
     db.pragma('journal_mode = WAL');
   } catch (error) {
     throw new PushctlError('input', `database ${file}: cannot open: ${(error as Error).message}`, { file });
   }
   db.pragma('foreign_keys = ON');
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
   db.pragma('synchronous = NORMAL');
   migrate(db, file);
   return db;
