@@ -8,12 +8,13 @@ import { registerConfig } from './commands/config.js';
 import { registerInit } from './commands/init.js';
 import { registerKeys } from './commands/keys.js';
 import { registerSend } from './commands/send.js';
+import { registerServe } from './commands/serve.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
 
 /** Each command group registers itself here. */
-const registrations: ((program: Command) => void)[] = [registerInit, registerKeys, registerSend, registerConfig];
+const registrations: ((program: Command) => void)[] = [registerInit, registerKeys, registerSend, registerConfig, registerServe];
 
 export function addRegistration(register: (program: Command) => void): void {
   registrations.push(register);

@@ -1,0 +1,227 @@
+/**
+ * The admin API (bearer token, see admin-auth.ts): a test push to everyone, notifications
+ * (create, list, read, cancel-and-delete) and categories. JSON field names are snake_case; the
+ * core's camelCase views are converted at the edge, top-level keys only (payloads stay as sent).
+ */
+import { addCategory, deleteCategory, listCategories, updateCategory, type CategoryInfo } from '../core/categories.js';
+import type { Context } from '../core/context.js';
+import { DEFAULT_LEASE_MS, deliverNotification, newOwnerId } from '../core/delivery.js';
+import type { NotificationSpec } from '../core/notification-spec.js';
+import { cancelNotificationOrRule, deleteNotificationOrRule } from '../core/recurrence.js';
+import {
+  createNotification,
+  getNotification,
+  listNotifications,
+  recentFailures,
+  type NotificationView,
+} from '../core/notifications.js';
+import { PushctlError } from '../errors.js';
+import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
+import { badRequest } from './http-error.js';
+import { notificationSpecFromJson } from './notification-body.js';
+import type { PublicInfoCache } from './routes-public.js';
+import type { RequestInfo, Router } from './router.js';
+import type { BackgroundTasks } from './server.js';
+
+const TEST_TITLE = 'pushctl test notification';
+const TEST_BODY = 'If you can read this, push notifications work.';
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 500;
+
+export function registerAdminRoutes(router: Router, ctx: Context, background: BackgroundTasks, publicInfo: PublicInfoCache): void {
+  /**
+   * Creates a notification holding its sending lease (so a dispatcher in this or another process
+   * cannot claim it first) and starts the fan-out in the background. A repeated Idempotency-Key
+   * returns the first notification; its lease is not ours, so no second fan-out starts.
+   */
+  function createAndSend(spec: NotificationSpec): { view: NotificationView; delivery: Promise<unknown> | undefined } {
+    const sendNow = !spec.schedule;
+    const owner = newOwnerId();
+    const view = createNotification(ctx, spec, sendNow ? { leaseFor: { owner, leaseMs: DEFAULT_LEASE_MS } } : {});
+    if (!sendNow || view.status !== 'sending') return { view, delivery: undefined };
+    const delivery = background.start(`notification ${view.id}`, (signal) => deliverNotification(ctx, view.id, { owner, signal }).catch(ignoreLeaseConflict));
+    return { view, delivery };
+  }
+
+  router.add({
+    method: 'POST',
+    pattern: '/push',
+    group: 'admin',
+    handler: async ({ req }) => {
+      const body = hasBody(req) ? await readJsonObject(req) : {};
+      assertKnownFields(body, ['title', 'body', 'url']);
+      const spec = notificationSpecFromJson(body, undefined, ctx.now());
+      if (spec.message.title === undefined && spec.message.body === undefined) {
+        spec.message.title = TEST_TITLE;
+        spec.message.body = TEST_BODY;
+      }
+      spec.target = { all: true };
+      const { view, delivery } = createAndSend(spec);
+      // A test push waits for its answer, so the caller sees the counts at once.
+      if (delivery) await delivery;
+      const final = getNotification(ctx, view.id);
+      return { status: 201, json: { id: final.id, status: final.status, counts: final.counts } };
+    },
+  });
+
+  router.add({
+    method: 'GET',
+    pattern: '/v1/pushnotification',
+    group: 'admin',
+    handler: ({ query }) => {
+      assertKnownQuery(query, ['limit', 'offset', 'status']);
+      const limit = intParam(query, 'limit', DEFAULT_PAGE, 1, MAX_PAGE);
+      const offset = intParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+      const status = query.get('status') ?? undefined;
+      const items = listNotifications(ctx, { status, limit: limit + 1, offset });
+      const page = items.slice(0, limit);
+      return {
+        status: 200,
+        json: {
+          notifications: page.map(notificationJson),
+          limit,
+          offset,
+          next_offset: items.length > limit ? offset + limit : null,
+        },
+      };
+    },
+  });
+
+  router.add({
+    method: 'POST',
+    pattern: '/v1/pushnotification',
+    group: 'admin',
+    handler: async ({ req }) => {
+      const body = await readJsonObject(req);
+      const key = headerValue(req.headers['idempotency-key']);
+      const spec = notificationSpecFromJson(body, key, ctx.now());
+      const { view } = createAndSend(spec);
+      return { status: 201, json: { id: view.id, status: view.status } };
+    },
+  });
+
+  router.add({
+    method: 'GET',
+    pattern: '/v1/pushnotification/categories',
+    group: 'admin',
+    handler: () => ({ status: 200, json: { categories: listCategories(ctx).map(categoryJson) } }),
+  });
+
+  router.add({
+    method: 'POST',
+    pattern: '/v1/pushnotification/categories',
+    group: 'admin',
+    handler: async ({ req }) => {
+      const body = await readJsonObject(req);
+      assertKnownFields(body, ['name', 'description']);
+      if (typeof body.name !== 'string') throw badRequest('name: must be a string', 'name');
+      const category = addCategory(ctx, body.name, optionalText(body, 'description'));
+      publicInfo.invalidate();
+      return { status: 201, json: categoryJson(category) };
+    },
+  });
+
+  router.add({
+    method: 'PUT',
+    pattern: '/v1/pushnotification/categories/{categoryId}',
+    group: 'admin',
+    handler: async ({ req, params }) => {
+      const body = await readJsonObject(req);
+      assertKnownFields(body, ['name', 'description']);
+      if (body.name !== undefined && typeof body.name !== 'string') throw badRequest('name: must be a string', 'name');
+      if (body.name === undefined && body.description === undefined) throw badRequest('give a new name or description', 'name');
+      const category = updateCategory(ctx, params.categoryId!, { name: body.name as string | undefined, description: optionalText(body, 'description') });
+      publicInfo.invalidate();
+      return { status: 200, json: categoryJson(category) };
+    },
+  });
+
+  router.add({
+    method: 'DELETE',
+    pattern: '/v1/pushnotification/categories/{categoryId}',
+    group: 'admin',
+    handler: ({ params }) => {
+      deleteCategory(ctx, params.categoryId!);
+      publicInfo.invalidate();
+      return { status: 204 };
+    },
+  });
+
+  router.add({
+    method: 'GET',
+    pattern: '/v1/pushnotification/{id}',
+    group: 'admin',
+    handler: ({ params }) => {
+      const id = notificationId(params.id!);
+      const view = getNotification(ctx, id);
+      return { status: 200, json: { ...notificationJson(view), failures: recentFailures(ctx, id, 10).map(snakeKeys) } };
+    },
+  });
+
+  router.add({
+    method: 'DELETE',
+    pattern: '/v1/pushnotification/{id}',
+    group: 'admin',
+    handler: ({ params }) => {
+      const id = notificationId(params.id!);
+      const view = getNotification(ctx, id);
+      // Cancel first so a send in progress (here or in a dispatcher) stops after its requests in flight.
+      if (view.status === 'scheduled' || view.status === 'sending') cancelNotificationOrRule(ctx, id);
+      deleteNotificationOrRule(ctx, id);
+      return { status: 204 };
+    },
+  });
+}
+
+/** A concurrent owner (a dispatcher, or the first of two idempotent requests) already sends it. */
+function ignoreLeaseConflict(error: unknown): undefined {
+  if (error instanceof PushctlError && (error.kind === 'conflict' || error.kind === 'not-found')) return undefined;
+  throw error;
+}
+
+export function notificationJson(view: NotificationView): JsonObject {
+  return snakeKeys(view as unknown as JsonObject);
+}
+
+function categoryJson(category: CategoryInfo): JsonObject {
+  return snakeKeys(category as unknown as JsonObject);
+}
+
+/** camelCase -> snake_case for the top-level keys only. */
+export function snakeKeys(value: object): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, v] of Object.entries(value)) out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  return out;
+}
+
+function notificationId(text: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(text)) throw badRequest(`notification id must be a positive integer, got "${text.slice(0, 40)}"`, 'id');
+  return Number(text);
+}
+
+function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const raw = query.get(name);
+  if (raw === null) return fallback;
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw badRequest(`${name}: must be an integer from ${min} to ${max}`, name);
+  return Number(raw);
+}
+
+function assertKnownQuery(query: URLSearchParams, allowed: string[]): void {
+  for (const key of query.keys()) if (!allowed.includes(key)) throw badRequest(`unknown query parameter "${key.slice(0, 40)}" (allowed: ${allowed.join(', ')})`, key);
+}
+
+function optionalText(body: JsonObject, field: string): string | null | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return value;
+  if (typeof value !== 'string') throw badRequest(`${field}: must be a string`, field);
+  return value;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function hasBody(req: RequestInfo['req']): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}

@@ -1,0 +1,121 @@
+/**
+ * The endpoints a website's visitors reach (through the subscribe page or the same script on the
+ * operator's own site): the public key and categories to offer, subscribe, unsubscribe, and the
+ * re-subscription a service worker posts after `pushsubscriptionchange`.
+ */
+import type { Context } from '../core/context.js';
+import { ensureActiveKey } from '../core/keys.js';
+import { listCategories } from '../core/categories.js';
+import { removeSubscription, replaceSubscription, saveSubscription } from '../core/subscriptions.js';
+import { MAX_USER_AGENT_LENGTH } from '../core/subscription-rules.js';
+import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
+import { badRequest } from './http-error.js';
+import type { RequestInfo, Router } from './router.js';
+
+const SUBSCRIPTION_FIELDS = ['endpoint', 'expirationTime', 'keys'] as const;
+const KEY_FIELDS = ['p256dh', 'auth'] as const;
+const WRAPPER_FIELDS = ['subscription', 'categories', 'old_endpoint'] as const;
+/** More categories than any page offers; keeps one request's work small. */
+const MAX_CATEGORIES = 100;
+/** The key and category list change rarely; every page view asks for them. */
+const PUBLIC_INFO_TTL_MS = 5_000;
+
+export interface PublicInfoCache {
+  invalidate(): void;
+}
+
+export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCache {
+  let cached: { value: unknown; until: number } | undefined;
+  const cache: PublicInfoCache = { invalidate: () => (cached = undefined) };
+
+  router.add({
+    method: 'GET',
+    pattern: '/subscription',
+    group: 'public',
+    handler: () => {
+      const now = Date.now();
+      if (!cached || cached.until <= now) {
+        const { key } = ensureActiveKey(ctx, false);
+        const categories = listCategories(ctx).map((c) => ({ name: c.name, description: c.description ?? null }));
+        cached = { value: { public_key: key.publicKey, categories }, until: now + PUBLIC_INFO_TTL_MS };
+      }
+      return { status: 200, json: cached.value };
+    },
+  });
+
+  router.add({
+    method: 'POST',
+    pattern: '/subscription',
+    group: 'public',
+    handler: async (request) => {
+      const body = await readJsonObject(request.req);
+      const { subscription, categories, oldEndpoint, wrapped } = parseSubscribeBody(body);
+      const options = { categories, userAgent: userAgentOf(request), where: wrapped ? 'subscription' : undefined };
+      const result = oldEndpoint
+        ? replaceSubscription(ctx, oldEndpoint, subscription, options)
+        : saveSubscription(ctx, subscription, options);
+      return { status: result.created ? 201 : 200, json: { id: result.id } };
+    },
+  });
+
+  router.add({
+    method: 'DELETE',
+    pattern: '/subscription',
+    group: 'public',
+    handler: async (request) => {
+      const body = await readJsonObject(request.req);
+      assertKnownFields(body, ['endpoint']);
+      const endpoint = endpointField(body.endpoint, 'endpoint');
+      // 204 whether or not it existed: unsubscribing twice is fine, and the answer reveals nothing.
+      removeSubscription(ctx, endpoint);
+      return { status: 204 };
+    },
+  });
+
+  return cache;
+}
+
+/**
+ * Either the browser's PushSubscription JSON as it is, or
+ * `{"subscription": {...}, "categories": [...], "old_endpoint"?: "..."}`.
+ */
+export function parseSubscribeBody(body: JsonObject): { subscription: JsonObject; categories: string[] | undefined; oldEndpoint: string | undefined; wrapped: boolean } {
+  if (!('subscription' in body)) {
+    assertSubscriptionShape(body, '');
+    return { subscription: body, categories: undefined, oldEndpoint: undefined, wrapped: false };
+  }
+  assertKnownFields(body, WRAPPER_FIELDS);
+  const subscription = body.subscription;
+  if (!isObject(subscription)) throw badRequest('subscription: must be a PushSubscription object {endpoint, keys: {p256dh, auth}}', 'subscription');
+  assertSubscriptionShape(subscription, 'subscription');
+  let categories: string[] | undefined;
+  if (body.categories !== undefined) {
+    const value = body.categories;
+    if (!Array.isArray(value) || value.some((name) => typeof name !== 'string')) throw badRequest('categories: must be a list of category names', 'categories');
+    if (value.length > MAX_CATEGORIES) throw badRequest(`categories: at most ${MAX_CATEGORIES} names`, 'categories');
+    categories = value as string[];
+  }
+  const oldEndpoint = body.old_endpoint === undefined || body.old_endpoint === null ? undefined : endpointField(body.old_endpoint, 'old_endpoint');
+  return { subscription, categories, oldEndpoint, wrapped: true };
+}
+
+function assertSubscriptionShape(value: JsonObject, where: string): void {
+  assertKnownFields(value, SUBSCRIPTION_FIELDS, where);
+  if (isObject(value.keys)) assertKnownFields(value.keys, KEY_FIELDS, where ? `${where}.keys` : 'keys');
+}
+
+/** An endpoint URL (never an id: the public API must not delete by guessable numbers). */
+function endpointField(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !/^https?:\/\//i.test(value)) throw badRequest(`${field}: must be the subscription's endpoint URL`, field);
+  if (value.length > 2048) throw badRequest(`${field}: is longer than 2048 characters`, field);
+  return value;
+}
+
+function userAgentOf(request: RequestInfo): string | undefined {
+  const header = request.req.headers['user-agent'];
+  return header ? header.slice(0, MAX_USER_AGENT_LENGTH) : undefined;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
