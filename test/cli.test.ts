@@ -1,0 +1,172 @@
+/**
+ * The command line as a whole: --help and --version (and that they load no heavy module), global
+ * options before or after the subcommand, exit codes, --json output and errors.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, cliEnv, ROOT, runCli, runJson, tempDir } from './support/cli.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function workdir(): string {
+  const dir = fs.realpathSync(tempDir('pushctl-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const packageVersion = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/**
+ * Runs the CLI with an ESM resolve hook that records every module URL it loads, so a test can
+ * say which packages a command pulled in.
+ */
+function loadedPackages(args: string[], cwd: string): { code: number | null; packages: Set<string> } {
+  const trace = path.join(cwd, 'trace.txt');
+  const hooks = path.join(cwd, 'trace-hooks.mjs');
+  const register = path.join(cwd, 'trace-register.mjs');
+  fs.writeFileSync(
+    hooks,
+    `import fs from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  fs.appendFileSync(${JSON.stringify(trace)}, result.url + '\\n');
+  return result;
+}
+`,
+  );
+  fs.writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+  fs.writeFileSync(trace, '');
+  const result = spawnSync(process.execPath, ['--import', pathToFileURL(register).href, BIN, ...args], { cwd, env: cliEnv({ HOME: cwd }), encoding: 'utf8' });
+  const packages = new Set(
+    fs
+      .readFileSync(trace, 'utf8')
+      .split('\n')
+      .map((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1])
+      .filter((name): name is string => Boolean(name)),
+  );
+  return { code: result.status, packages };
+}
+
+const HEAVY = ['better-sqlite3', 'web-push', '@inquirer/prompts', 'undici', 'cosmiconfig', 'zod', 'cli-table3', 'cli-progress', 'luxon', 'croner'];
+
+describe('help and version', () => {
+  it('--version prints the package version', async () => {
+    const result = await runCli(['--version']);
+    expect(result).toMatchObject({ code: 0, stdout: `${packageVersion}\n` });
+    expect((await runCli(['-V'])).stdout).toBe(`${packageVersion}\n`);
+  });
+
+  it('--help lists the commands and the global options', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    for (const text of ['init', 'keys', 'config', '--config <path>', '--db <path>', '--json', '--no-color', '--quiet', '--verbose']) {
+      expect(result.stdout).toContain(text);
+    }
+    const keysHelp = await runCli(['keys', 'generate', '--help']);
+    expect(keysHelp.code).toBe(0);
+    expect(keysHelp.stdout).toContain('--subject <url>');
+    expect(keysHelp.stdout).toContain('--force');
+    // Global options are shown on subcommands too, since they are accepted there.
+    expect(keysHelp.stdout).toContain('--db <path>');
+  });
+
+  it('--help and --version load no heavy module; a command that needs SQLite does', () => {
+    const dir = workdir();
+    for (const args of [['--help'], ['--version'], ['keys', '--help'], ['keys', 'generate', '--help']]) {
+      const { code, packages } = loadedPackages(args, dir);
+      expect(code, args.join(' ')).toBe(0);
+      expect(packages.has('commander'), 'the trace works').toBe(true);
+      expect(HEAVY.filter((name) => packages.has(name)), args.join(' ')).toEqual([]);
+    }
+    const show = loadedPackages(['keys', 'generate', '--subject', 'mailto:ops@example.com'], dir);
+    expect(show.code).toBe(0);
+    expect(show.packages.has('better-sqlite3')).toBe(true);
+    expect(show.packages.has('cosmiconfig')).toBe(true);
+  });
+});
+
+describe('global options', () => {
+  it('are accepted before or after the subcommand', async () => {
+    const dir = workdir();
+    await runJson(['keys', 'generate', '--subject', 'mailto:ops@example.com', '--db', 'x.db'], { cwd: dir });
+    const variants = [
+      ['--db', 'x.db', '--json', 'keys', 'show'],
+      ['--db', 'x.db', 'keys', '--json', 'show'],
+      ['keys', 'show', '--json', '--db', 'x.db'],
+      ['--json', 'keys', 'show', '--db=x.db', '--no-color', '--quiet'],
+      ['--no-color', '--verbose', 'keys', 'show', '--json', '--db', 'x.db'],
+    ];
+    const outputs = [];
+    for (const args of variants) {
+      const result = await runCli(args, { cwd: dir });
+      expect(result.code, args.join(' ')).toBe(0);
+      outputs.push(JSON.parse(result.stdout) as { publicKey: string });
+    }
+    expect(new Set(outputs.map((o) => o.publicKey)).size).toBe(1);
+    expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(false);
+  });
+
+  it('--quiet silences warnings but not results or errors', async () => {
+    const dir = workdir();
+    const loud = await runCli(['keys', 'generate'], { cwd: dir });
+    expect(loud.stderr).toContain('warning:');
+    const quiet = await runCli(['keys', 'generate', '--force', '-q'], { cwd: dir });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.stdout).toContain('public key:');
+    const failing = await runCli(['keys', 'generate', '-q'], { cwd: dir });
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toContain('error:');
+  });
+
+  it('no colour codes when output is not a terminal, even without NO_COLOR', async () => {
+    const dir = workdir();
+    const plain = await runCli(['keys', 'generate'], { cwd: dir, env: { NO_COLOR: undefined } });
+    expect(plain.stdout + plain.stderr).not.toContain('\u001b[');
+  });
+});
+
+describe('exit codes and errors', () => {
+  const usage: string[][] = [
+    ['bogus'],
+    ['keys', 'bogus'],
+    ['keys', 'generate', '--bogus'],
+    ['keys', 'import'],
+    ['keys', 'generate', '--subject'],
+  ];
+  for (const args of usage) {
+    it(`exits 2 for a usage error: pushctl ${args.join(' ')}`, async () => {
+      const result = await runCli(args, { cwd: workdir() });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/error: /);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+
+  it('exits 0 on success, 1 when the operation fails, 2 for bad input', async () => {
+    const dir = workdir();
+    expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
+    expect((await runCli(['keys', 'generate'], { cwd: dir })).code).toBe(1);
+    expect((await runCli(['keys', 'generate', '--subject', 'mailto:me@localhost', '--force'], { cwd: dir })).code).toBe(2);
+  });
+
+  it('--json: the result on stdout and errors on stderr are JSON', async () => {
+    const dir = workdir();
+    const ok = await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com', '--json'], { cwd: dir });
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toHaveProperty('publicKey');
+    expect(ok.stderr).toBe('');
+    const failed = await runCli(['keys', 'generate', '--json'], { cwd: dir });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe('');
+    expect(JSON.parse(failed.stderr)).toMatchObject({ error: { message: expect.stringContaining('already exist'), details: { kind: 'conflict' } } });
+    const config = await runCli(['config', 'show', '--json'], { cwd: dir });
+    expect(JSON.parse(config.stdout)).toHaveProperty('database', path.join(dir, 'pushctl.db'));
+  });
+});
