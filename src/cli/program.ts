@@ -9,12 +9,17 @@ import { registerInit } from './commands/init.js';
 import { registerKeys } from './commands/keys.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
+import { registerSchedule } from './commands/schedule.js';
+import { registerNotifications } from './commands/notifications.js';
+import { registerDispatch } from './commands/dispatch.js';
+import { registerSubscriptions } from './commands/subscriptions.js';
+import { registerCategories } from './commands/categories.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
 
 /** Each command group registers itself here. */
-const registrations: ((program: Command) => void)[] = [registerInit, registerKeys, registerSend, registerConfig, registerServe];
+const registrations: ((program: Command) => void)[] = [registerInit, registerKeys, registerSend, registerConfig, registerServe, registerSubscriptions, registerCategories, registerSchedule, registerNotifications, registerDispatch];
 
 export function addRegistration(register: (program: Command) => void): void {
   registrations.push(register);

@@ -1,0 +1,137 @@
+/** `pushctl categories add|list|show|update|delete|assign|unassign` */
+import type { Command } from 'commander';
+import type { Output } from '../output.js';
+import { action } from '../run.js';
+
+interface CategoryView {
+  id: number;
+  name: string;
+  description: string | null;
+  subscribers: number;
+  createdAt: string;
+}
+
+export function registerCategories(program: Command): void {
+  const categories = program.command('categories').description('categories visitors opt into (names: lowercase a-z, 0-9, "-", "_", at most 64)');
+
+  categories
+    .command('add')
+    .description('create a category')
+    .argument('<name>', 'lowercase slug, e.g. "news" or "offers-eu"')
+    .option('--description <text>', 'what subscribers get')
+    .action(
+      action<{ description?: string }, [string]>(async ({ options, out, context }, name) => {
+        const { addCategory } = await import('../../core/categories.js');
+        const category = addCategory(await context(), name, options.description);
+        out.result(category, () => out.color.green('✓ ') + `category ${category.name} added`);
+      }),
+    );
+
+  categories
+    .command('list')
+    .description('list categories with their subscriber counts')
+    .action(
+      action(async ({ out, context }) => {
+        const { listCategories } = await import('../../core/categories.js');
+        const list = listCategories(await context());
+        if (out.json) {
+          out.result(list, () => {});
+          return;
+        }
+        if (list.length === 0) {
+          out.info('no categories yet: add one with "pushctl categories add NAME"');
+          return;
+        }
+        const rows = list.map((c) => [c.name, c.subscribers, c.description ?? '', c.createdAt.slice(0, 10)]);
+        process.stdout.write((await out.table(['NAME', 'SUBSCRIBERS', 'DESCRIPTION', 'CREATED'], rows)) + '\n');
+      }),
+    );
+
+  categories
+    .command('show')
+    .description('show one category')
+    .argument('<name>', 'category name (or id)')
+    .action(
+      action<Record<string, never>, [string]>(async ({ out, context }, name) => {
+        const { getCategory } = await import('../../core/categories.js');
+        const category = getCategory(await context(), name);
+        out.result(category, () => describe(category));
+      }),
+    );
+
+  categories
+    .command('update')
+    .description('rename a category or change its description (memberships are kept)')
+    .argument('<name>', 'category name (or id)')
+    .option('--name <new>', 'new name')
+    .option('--description <text>', 'new description ("" clears it)')
+    .action(
+      action<{ name?: string; description?: string }, [string]>(async ({ options, out, context }, name) => {
+        const { updateCategory } = await import('../../core/categories.js');
+        const { usageError } = await import('../../errors.js');
+        if (options.name === undefined && options.description === undefined) throw usageError('update: nothing to change: give --name and/or --description');
+        const category = updateCategory(await context(), name, { name: options.name, description: options.description });
+        out.result(category, () => [out.color.green('✓ ') + `category ${category.name} updated`, ...describe(category)]);
+      }),
+    );
+
+  categories
+    .command('delete')
+    .description('delete a category; its subscriptions stay, only their membership goes')
+    .argument('<name>', 'category name (or id)')
+    .option('-y, --yes', 'do not ask (required when not interactive)')
+    .action(
+      action<{ yes?: boolean }, [string]>(async ({ options, out, context }, name) => {
+        const { getCategory, deleteCategory } = await import('../../core/categories.js');
+        const { confirmOrRefuse } = await import('../prompts.js');
+        const ctx = await context();
+        const category = getCategory(ctx, name);
+        const members = `${category.subscribers} subscription${category.subscribers === 1 ? '' : 's'}`;
+        const ok = await confirmOrRefuse(
+          out,
+          `Delete category "${category.name}"? ${members} will lose it (the subscriptions stay).`,
+          options.yes,
+          `refusing to delete category "${category.name}" (${members})`,
+        );
+        if (!ok) {
+          out.info('not deleted');
+          process.exitCode = 1;
+          return;
+        }
+        const deleted = deleteCategory(ctx, category.id);
+        out.result({ deleted: deleted.name, subscribers: deleted.subscribers }, () => out.color.green('✓ ') + `category ${deleted.name} deleted (${members} kept, without it)`);
+      }),
+    );
+
+  for (const verb of ['assign', 'unassign'] as const) {
+    categories
+      .command(verb)
+      .description(verb === 'assign' ? 'add subscriptions to a category' : 'take subscriptions out of a category')
+      .argument('<name>', 'category name (or id)')
+      .requiredOption('--subscription <id...>', 'subscription ids (or endpoints)')
+      .action(
+        action<{ subscription: string[] }, [string]>(async ({ options, out, context }, name) => {
+          const { assignCategory, unassignCategory } = await import('../../core/categories.js');
+          const change = (verb === 'assign' ? assignCategory : unassignCategory)(await context(), name, options.subscription);
+          out.result(change, () => membershipLine(out, verb, change));
+        }),
+      );
+  }
+}
+
+function membershipLine(out: Output, verb: 'assign' | 'unassign', change: { category: string; changed: number; unchanged: number }): string {
+  const n = (k: number) => `${k} subscription${k === 1 ? '' : 's'}`;
+  return verb === 'assign'
+    ? out.color.green('✓ ') + `${n(change.changed)} added to ${change.category}${change.unchanged ? ` (${change.unchanged} already in it)` : ''}`
+    : out.color.green('✓ ') + `${n(change.changed)} removed from ${change.category}${change.unchanged ? ` (${change.unchanged} were not in it)` : ''}`;
+}
+
+function describe(c: CategoryView): string[] {
+  return [
+    `name:        ${c.name}`,
+    `id:          ${c.id}`,
+    `description: ${c.description ?? ''}`,
+    `subscribers: ${c.subscribers}`,
+    `created:     ${c.createdAt}`,
+  ];
+}

@@ -1,0 +1,282 @@
+/** `pushctl subscriptions import|list|count|show|remove|export|prune` */
+import type { Command } from 'commander';
+import { action } from '../run.js';
+
+interface ImportFlags {
+  category: string[];
+  createCategories?: boolean;
+  strict?: boolean;
+  dryRun?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerSubscriptions(program: Command): void {
+  const subs = program.command('subscriptions').alias('subs').description('browser push subscriptions: import, list, export, remove, prune');
+
+  subs
+    .command('import')
+    .description('import subscriptions from a JSON array, NDJSON, or {"subscriptions": [...]} (detected); upserts by endpoint')
+    .argument('<file>', 'file to read, or - for standard input')
+    .option('--category <name>', 'put every imported subscription in this category (repeatable)', collect, [])
+    .option('--create-categories', 'create categories named by --category or by records that do not exist yet')
+    .option('--strict', 'write nothing if any record is bad')
+    .option('--dry-run', 'validate and report what would happen; write nothing')
+    .addHelpText('after', `
+Bad records are reported with their line (or index) and reason. Without --strict the good ones
+are imported and the command exits 1; with --strict nothing is written and it exits 2.
+
+Examples:
+  pushctl subscriptions import subs.ndjson --category news
+  other-system-export | pushctl subscriptions import - --strict --dry-run`)
+    .action(
+      action<ImportFlags, [string]>(async ({ options, out, context }, file) => {
+        const { openInputStream } = await import('../input.js');
+        const { importSubscriptions } = await import('../../core/subscription-import.js');
+        const { stream, source } = openInputStream(file, 'subscriptions import');
+        const ctx = await context();
+        const fs = await import('node:fs');
+        const size = source === 'stdin' ? 0 : fs.statSync(file).size;
+        const progress = size > 4 << 20 ? await out.progress(size, 'importing', ' bytes') : undefined;
+        let summary;
+        try {
+          summary = await importSubscriptions(ctx, stream as AsyncIterable<Buffer>, {
+            categories: options.category,
+            createCategories: options.createCategories,
+            strict: options.strict,
+            dryRun: options.dryRun,
+            onRejected: (rejection) => {
+              if (!out.json) out.warn(`rejected ${rejection.message}`);
+            },
+            onProgress: (bytes) => progress?.update(bytes),
+          });
+        } finally {
+          progress?.stop();
+        }
+        out.result({ source, ...summary }, () => {
+          const what = summary.dryRun ? 'would import' : summary.written ? 'imported' : 'would have imported';
+          const lines = [`${what} ${summary.imported}, updated ${summary.updated}, rejected ${summary.rejected} (${summary.records} records, ${summary.format})`];
+          if (summary.createdCategories.length) lines.push(`${summary.dryRun ? 'would create' : 'created'} categories: ${summary.createdCategories.join(', ')}`);
+          if (summary.dryRun) lines.push('dry run: nothing written');
+          else if (!summary.written) lines.push(`--strict: nothing written because ${summary.rejected} record${summary.rejected === 1 ? ' is' : 's are'} bad`);
+          return lines;
+        });
+        if (summary.rejected > 0) process.exitCode = summary.strict ? 2 : 1;
+      }),
+    );
+
+  subs
+    .command('list')
+    .description('list subscriptions (a table shows the first 100 unless --limit; --json streams all)')
+    .option('--category <name>', 'only members of this category')
+    .option('--limit <n>', 'at most this many')
+    .action(
+      action<{ category?: string; limit?: string }>(async ({ options, out, context }) => {
+        const { listSubscriptions, countSubscriptions } = await import('../../core/subscriptions.js');
+        const limit = options.limit === undefined ? undefined : positiveInt(options.limit, '--limit', await errors());
+        const ctx = await context();
+        if (out.json) {
+          await writeJsonArray(listSubscriptions(ctx, { category: options.category, limit }));
+          return;
+        }
+        const shown = limit ?? 100;
+        const rows: string[][] = [];
+        for (const s of listSubscriptions(ctx, { category: options.category, limit: shown })) {
+          rows.push([String(s.id), shortEndpoint(s.endpoint), s.categories.join(','), s.label ?? '', s.createdAt.slice(0, 19).replace('T', ' '), s.lastSuccessAt?.slice(0, 19).replace('T', ' ') ?? '', String(s.failureCount)]);
+        }
+        if (rows.length === 0) {
+          out.info('no subscriptions');
+          return;
+        }
+        process.stdout.write((await out.table(['ID', 'ENDPOINT', 'CATEGORIES', 'LABEL', 'CREATED (UTC)', 'LAST SUCCESS', 'FAILURES'], rows)) + '\n');
+        const total = countSubscriptions(ctx, { category: options.category });
+        if (limit === undefined && total > rows.length) out.info(`showing ${rows.length} of ${total}: use --limit N, --json or "subscriptions export" for more`);
+      }),
+    );
+
+  subs
+    .command('count')
+    .description('print the number of subscriptions (a bare number, for scripts)')
+    .option('--category <name>', 'only members of this category')
+    .action(
+      action<{ category?: string }>(async ({ options, context }) => {
+        const { countSubscriptions } = await import('../../core/subscriptions.js');
+        process.stdout.write(`${countSubscriptions(await context(), { category: options.category })}\n`);
+      }),
+    );
+
+  subs
+    .command('show')
+    .description('show one subscription')
+    .argument('<id-or-endpoint>', 'subscription id or endpoint URL')
+    .action(
+      action<Record<string, never>, [string]>(async ({ out, context }, ref) => {
+        const { getSubscription } = await import('../../core/subscriptions.js');
+        const s = getSubscription(await context(), ref);
+        out.result(s, () => [
+          `id:            ${s.id}`,
+          `endpoint:      ${s.endpoint}`,
+          `categories:    ${s.categories.join(', ') || '(none)'}`,
+          `label:         ${s.label ?? ''}`,
+          `user agent:    ${s.userAgent ?? ''}`,
+          `keys.p256dh:   ${s.keys.p256dh}`,
+          `keys.auth:     ${s.keys.auth}`,
+          `expiration:    ${s.expirationTime === null ? 'none' : new Date(s.expirationTime).toISOString()}`,
+          `VAPID key:     ${s.vapidPublicKey ? `${s.vapidPublicKey.slice(0, 16)}... (id ${s.keyId})` : '(none)'}`,
+          `created:       ${s.createdAt}`,
+          `updated:       ${s.updatedAt}`,
+          `last success:  ${s.lastSuccessAt ?? 'never'}`,
+          `failures:      ${s.failureCount}`,
+        ]);
+      }),
+    );
+
+  subs
+    .command('remove')
+    .alias('rm')
+    .description('remove subscriptions by id or endpoint')
+    .argument('<id-or-endpoint...>', 'subscription ids or endpoint URLs')
+    .action(
+      action<Record<string, never>, [string[]]>(async ({ out, context }, refs) => {
+        const { removeSubscription } = await import('../../core/subscriptions.js');
+        const { notFound } = await errors();
+        const ctx = await context();
+        const removed: string[] = [];
+        const missing: string[] = [];
+        for (const ref of refs) (removeSubscription(ctx, ref) ? removed : missing).push(ref);
+        out.result({ removed, missing }, () => (removed.length ? [`removed ${removed.length} subscription${removed.length === 1 ? '' : 's'}`] : []));
+        if (missing.length) throw notFound(`no such subscription${missing.length === 1 ? '' : 's'}: ${missing.join(', ')}`, { missing });
+      }),
+    );
+
+  subs
+    .command('export')
+    .description('write subscriptions as NDJSON that "subscriptions import" reads back (includes keys: treat as sensitive)')
+    .argument('[file]', 'output file (created with mode 0600); default standard output')
+    .option('--category <name>', 'only members of this category')
+    .action(
+      action<{ category?: string }, [string | undefined]>(async ({ options, out, context }, file) => {
+        const { exportSubscriptions } = await import('../../core/subscriptions.js');
+        const ctx = await context();
+        const records = exportSubscriptions(ctx, { category: options.category });
+        const count = await writeNdjson(records, file);
+        if (file) out.success(`exported ${count} subscription${count === 1 ? '' : 's'} to ${file}`);
+      }),
+    );
+
+  subs
+    .command('prune')
+    .description('drop stale subscriptions (both conditions must hold when both are given)')
+    .option('--older-than <duration>', 'no successful push (or, never successful, created) for this long, e.g. 60d')
+    .option('--failed-more-than <n>', 'more than N failed pushes in a row')
+    .option('--dry-run', 'only count what would be removed')
+    .action(
+      action<{ olderThan?: string; failedMoreThan?: string; dryRun?: boolean }>(async ({ options, out, context }) => {
+        const { pruneSubscriptions } = await import('../../core/subscriptions.js');
+        const { parseDuration } = await import('../../core/durations.js');
+        const olderThanMs = options.olderThan === undefined ? undefined : parseDuration(options.olderThan, '--older-than');
+        const failedMoreThan = options.failedMoreThan === undefined ? undefined : nonNegativeInt(options.failedMoreThan, '--failed-more-than', await errors());
+        const result = pruneSubscriptions(await context(), { olderThanMs, failedMoreThan, dryRun: options.dryRun });
+        out.result(result, () =>
+          result.dryRun
+            ? `would remove ${result.matched} subscription${result.matched === 1 ? '' : 's'} (dry run)`
+            : `removed ${result.removed} stale subscription${result.removed === 1 ? '' : 's'}`,
+        );
+      }),
+    );
+}
+
+async function errors() {
+  return import('../../errors.js');
+}
+
+function positiveInt(text: string, flag: string, e: typeof import('../../errors.js')): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw e.usageError(`${flag}: "${text}" is not a whole number above 0`, { flag });
+  return Number(text);
+}
+
+function nonNegativeInt(text: string, flag: string, e: typeof import('../../errors.js')): number {
+  if (!/^\d+$/.test(text)) throw e.usageError(`${flag}: "${text}" is not a whole number, 0 or more`, { flag });
+  return Number(text);
+}
+
+function shortEndpoint(endpoint: string): string {
+  return endpoint.length <= 60 ? endpoint : `${endpoint.slice(0, 44)}...${endpoint.slice(-12)}`;
+}
+
+/** Writes text with backpressure, in chunks of lines. */
+class ChunkedWriter {
+  private pending = '';
+  constructor(private readonly stream: NodeJS.WritableStream) {}
+
+  async write(text: string): Promise<void> {
+    this.pending += text;
+    if (this.pending.length >= 1 << 16) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.pending) return;
+    const text = this.pending;
+    this.pending = '';
+    if (!this.stream.write(text)) {
+      await new Promise((resolve) => this.stream.once('drain', resolve));
+    }
+  }
+}
+
+/** Quietly stop when the reader of standard output goes away (`... | head`). */
+function tolerateClosedStdout(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
+async function writeJsonArray(items: Iterable<unknown>): Promise<void> {
+  tolerateClosedStdout();
+  const writer = new ChunkedWriter(process.stdout);
+  let first = true;
+  await writer.write('[');
+  for (const item of items) {
+    await writer.write(`${first ? '\n' : ',\n'}${JSON.stringify(item)}`);
+    first = false;
+  }
+  await writer.write(first ? ']\n' : '\n]\n');
+  await writer.flush();
+}
+
+/** NDJSON to a file (mode 0600, replaced atomically) or standard output; returns the count. */
+async function writeNdjson(records: Iterable<unknown>, file: string | undefined): Promise<number> {
+  const fs = await import('node:fs');
+  let count = 0;
+  if (!file) {
+    tolerateClosedStdout();
+    const writer = new ChunkedWriter(process.stdout);
+    for (const record of records) {
+      await writer.write(JSON.stringify(record) + '\n');
+      count++;
+    }
+    await writer.flush();
+    return count;
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  const stream = fs.createWriteStream(tmp, { mode: 0o600 });
+  const failed = new Promise<never>((_, reject) => stream.on('error', reject));
+  failed.catch(() => {});
+  try {
+    const writer = new ChunkedWriter(stream);
+    for (const record of records) {
+      await Promise.race([writer.write(JSON.stringify(record) + '\n'), failed]);
+      count++;
+    }
+    await Promise.race([writer.flush(), failed]);
+    await Promise.race([new Promise<void>((resolve) => stream.end(resolve)), failed]);
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    stream.destroy();
+    fs.rmSync(tmp, { force: true });
+    const { inputError } = await errors();
+    throw inputError(`${file}: cannot write: ${(error as Error).message}`, { file });
+  }
+  return count;
+}
