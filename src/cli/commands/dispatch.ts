@@ -1,0 +1,183 @@
+/** `pushctl dispatch [--watch]` (send what is due; the cron entry point) and `pushctl cron` (a crontab line for it). */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import type { Config } from '../../config.js';
+import { stopOnSignals } from '../delivery-report.js';
+import { parseConcurrency } from '../notification-flags.js';
+import { usageError } from '../../errors.js';
+import { action } from '../run.js';
+import type { DispatchEvent, DispatchResult } from '../../core/dispatcher.js';
+import type { Output } from '../output.js';
+
+interface DispatchFlags {
+  watch?: boolean;
+  interval?: string;
+  lease?: string;
+  concurrency?: string;
+}
+
+export function registerDispatch(program: Command): void {
+  program
+    .command('dispatch')
+    .description('send every due notification, finish interrupted sends, start due occurrences of recurring ones; safe to run from cron, overlapping or after a crash')
+    .option('--watch', 'keep running: send within about a second of each due time (SIGINT/SIGTERM stop after the requests in flight)')
+    .option('--interval <duration>', 'with --watch: longest time between full passes', '15s')
+    .option('--lease <duration>', 'how long a claimed notification stays ours without renewal (renewed every third of it while sending)', '60s')
+    .option('--concurrency <n>', 'requests in flight at once (default: push.concurrency)')
+    .action(
+      action<DispatchFlags>(async ({ options, out, context }) => {
+        const { parseDuration } = await import('../../core/durations.js');
+        const leaseMs = parseDuration(options.lease ?? '60s', '--lease');
+        if (leaseMs < 1000) throw usageError('--lease: must be at least 1s', { field: '--lease' });
+        const intervalMs = parseDuration(options.interval ?? '15s', '--interval');
+        if (intervalMs < 100) throw usageError('--interval: must be at least 100ms', { field: '--interval' });
+        const concurrency = parseConcurrency(options.concurrency);
+        const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
+        const { newOwnerId } = await import('../../core/delivery.js');
+        const ctx = await context();
+        const owner = newOwnerId();
+        out.debug(`dispatcher ${owner}, lease ${leaseMs} ms`);
+        const stop = stopOnSignals();
+        const onEvent = (event: DispatchEvent) => logEvent(out, event);
+        try {
+          if (options.watch) {
+            out.info(`${stamp()} watching for due notifications (full pass every ${options.interval ?? '15s'}; Ctrl-C to stop)`);
+            await watch(ctx, {
+              owner,
+              leaseMs,
+              concurrency,
+              intervalMs,
+              signal: stop.signal,
+              onEvent,
+              onPass: (result) => {
+                if (out.json && didSomething(result)) out.line(JSON.stringify({ at: new Date().toISOString(), ...result }));
+              },
+              onPassError: (error) => out.error(`${stamp()} dispatch pass failed: ${error.message} (trying again next pass)`),
+            });
+            out.info(`${stamp()} stopped`);
+            return;
+          }
+          const result = await dispatchOnce(ctx, { owner, leaseMs, concurrency, signal: stop.signal, onEvent });
+          if (out.json) out.result(result, () => undefined);
+          else if (didSomething(result) || !out.quiet) out.line(`${stamp()} ${summaryLine(result)}`);
+          process.exitCode = result.interrupted ? 130 : dispatchSucceeded(result) ? 0 : 1;
+        } finally {
+          stop.dispose();
+        }
+      }),
+    );
+
+  program
+    .command('cron')
+    .description('print a crontab line that runs "pushctl dispatch" every minute for this installation')
+    .option('--schedule <expr>', 'when cron runs it', '* * * * *')
+    .option('--log <file>', 'where its output goes (default: pushctl-dispatch.log next to the config or database)')
+    .action(
+      action<{ schedule?: string; log?: string }>(async ({ options, out, config }) => {
+        const resolved = await config();
+        const line = crontabLine(resolved, { schedule: options.schedule ?? '* * * * *', log: options.log, dbFlag: options.db, env: process.env });
+        out.result(line, () => line.line);
+        out.info(`install it with: (crontab -l 2>/dev/null; pushctl cron${options.config ? ` --config ${options.config}` : ''}) | crontab -`);
+        for (const warning of line.warnings) out.warn(warning);
+      }),
+    );
+}
+
+function didSomething(r: DispatchResult): boolean {
+  return r.delivered.length > 0 || r.skipped.length > 0 || r.errors.length > 0 || r.occurrencesCreated > 0 || r.occurrencesMissed > 0 || r.interrupted;
+}
+
+function summaryLine(r: DispatchResult): string {
+  if (!didSomething(r)) return 'dispatch: nothing due';
+  const parts = [
+    `${r.delivered.length} notification${r.delivered.length === 1 ? '' : 's'} handled`,
+    `${r.totals.sent} sent, ${r.totals.gone} gone, ${r.totals.failed} failed, ${r.totals.pending} pending`,
+  ];
+  if (r.skipped.length) parts.push(`${r.skipped.length} skipped (stale)`);
+  if (r.occurrencesCreated || r.occurrencesMissed) parts.push(`${r.occurrencesCreated} occurrences started, ${r.occurrencesMissed} missed slots`);
+  if (r.errors.length) parts.push(`${r.errors.length} errors`);
+  if (r.interrupted) parts.push('interrupted: the rest is resumed by the next run');
+  return `dispatch: ${parts.join('; ')}`;
+}
+
+function logEvent(out: Output, event: DispatchEvent): void {
+  if (out.json) return;
+  switch (event.type) {
+    case 'materialised':
+      if (event.created.length) out.info(`${stamp()} recurring: started occurrence ${event.created.join(', ')}${event.missed ? ` (${event.missed} missed slots recorded as skipped)` : ''}`);
+      if (event.finished.length) out.info(`${stamp()} recurring: rule ${event.finished.join(', ')} produced its last occurrence`);
+      break;
+    case 'claimed':
+      out.info(`${stamp()} notification ${event.id}: ${event.resumed ? 'resuming an interrupted send' : 'sending'}`);
+      break;
+    case 'skipped':
+      out.warn(`${stamp()} notification ${event.id} ${event.reason}`);
+      break;
+    case 'delivered': {
+      const s = event.summary;
+      const c = s.counts;
+      const line = `${stamp()} notification ${s.id}: ${s.status}, ${c.total} recipients: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
+      if (s.status === 'sent' || s.status === 'cancelled') out.info(line);
+      else out.warn(line);
+      break;
+    }
+    case 'error':
+      out.error(`${stamp()} notification ${event.id}: ${event.message}`);
+      break;
+  }
+}
+
+function stamp(): string {
+  return new Date().toISOString();
+}
+
+export interface CrontabLine {
+  line: string;
+  schedule: string;
+  cwd: string;
+  node: string;
+  bin: string;
+  config: string | null;
+  database: string;
+  log: string;
+  warnings: string[];
+}
+
+/**
+ * A crontab line for this installation: absolute paths everywhere (cron runs with a bare PATH and
+ * HOME as the working directory), the config or database made explicit, output appended to a log.
+ */
+export function crontabLine(config: Config, options: { schedule: string; log?: string | undefined; dbFlag?: string | undefined; env: NodeJS.ProcessEnv }): CrontabLine {
+  const fields = options.schedule.trim().split(/\s+/);
+  if (fields.length !== 5 && !/^@(hourly|daily|weekly|monthly|yearly|annually|midnight)$/.test(options.schedule.trim())) {
+    throw usageError('--schedule: a crontab schedule has 5 fields, like "* * * * *"', { field: '--schedule' });
+  }
+  const bin = fileURLToPath(new URL('../../../bin/pushctl.js', import.meta.url));
+  const home = config.configPath ? path.dirname(config.configPath) : path.dirname(config.database);
+  const log = path.resolve(options.log ?? path.join(home, 'pushctl-dispatch.log'));
+  const args = [shellQuote(process.execPath), shellQuote(bin)];
+  if (config.configPath) args.push('--config', shellQuote(config.configPath));
+  // The database is implied by the config unless it came from --db or PUSHCTL_DB (cron sees neither).
+  if (!config.configPath || options.dbFlag || options.env.PUSHCTL_DB) args.push('--db', shellQuote(config.database));
+  args.push('dispatch', '--quiet');
+  const warnings: string[] = [];
+  const envOnly = ['PUSHCTL_VAPID_PUBLIC_KEY', 'PUSHCTL_VAPID_PRIVATE_KEY', 'PUSHCTL_VAPID_SUBJECT', 'PUSHCTL_ENDPOINT_ORIGINS'].filter((name) => options.env[name]);
+  if (envOnly.length) warnings.push(`${envOnly.join(', ')} ${envOnly.length === 1 ? 'is' : 'are'} set here, but cron will not see ${envOnly.length === 1 ? 'it' : 'them'}: put the settings in the config file or the crontab`);
+  const line = `${options.schedule.trim()} cd ${shellQuote(home)} && ${args.join(' ')} >> ${shellQuote(log)} 2>&1`;
+  return {
+    line: line.replace(/%/g, '\\%'), // cron turns an unescaped % into a newline
+    schedule: options.schedule.trim(),
+    cwd: home,
+    node: process.execPath,
+    bin,
+    config: config.configPath ?? null,
+    database: config.database,
+    log,
+    warnings,
+  };
+}
+
+function shellQuote(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,195 @@
+/** `pushctl notifications list|show|cancel|delete|resume`: the history of what was (or will be) sent. */
+import type { Command } from 'commander';
+import { colourStatus, exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
+import { parseConcurrency } from '../notification-flags.js';
+import { confirmOrRefuse } from '../prompts.js';
+import { action } from '../run.js';
+import { usageError } from '../../errors.js';
+import type { NotificationView } from '../../core/notifications.js';
+
+export function registerNotifications(program: Command): void {
+  const notifications = program.command('notifications').description('scheduled, recurring and sent notifications: list, show, cancel, delete, resume');
+
+  notifications
+    .command('list')
+    .description('newest first: id, status, title, target, due or sent time, counts')
+    .option('--status <status>', 'only this status: scheduled, sending, sent, partial, failed, cancelled or skipped')
+    .option('--since <time|duration>', 'only those due, sent or created since a time (2030-05-01T09:00) or this long ago (2h, 7d)')
+    .option('--limit <n>', 'at most this many (default 50, at most 1000)')
+    .action(
+      action<{ status?: string; since?: string; limit?: string }>(async ({ options, out, context }) => {
+        const { listNotifications, describeTarget } = await import('../../core/notifications.js');
+        const { parseSince } = await import('../../core/schedule-time.js');
+        const ctx = await context();
+        const since = options.since === undefined ? undefined : parseSince(options.since, ctx.now());
+        const limit = options.limit === undefined ? undefined : parseLimit(options.limit);
+        const views = listNotifications(ctx, { status: options.status, since, limit });
+        const rows = views.map((v) => [
+          v.id,
+          colourStatus(out, v.status),
+          truncate(v.title ?? '', 30),
+          truncate(describeTarget(v.target), 24),
+          when(v),
+          v.counts.sent,
+          v.counts.gone,
+          v.counts.failed,
+          v.counts.pending,
+        ]);
+        const table = rows.length ? await out.table(['id', 'status', 'title', 'target', 'due / sent', 'sent', 'gone', 'failed', 'pending'], rows) : '';
+        out.result(views, () => (views.length ? table : out.color.dim('no notifications')));
+      }),
+    );
+
+  notifications
+    .command('show')
+    .description('content, options, schedule, counts and recent failures (with status codes)')
+    .argument('<id>', 'notification id')
+    .action(
+      action<Record<string, never>, [string]>(async ({ out, context }, idText) => {
+        const { getNotification, recentFailures, describeTarget } = await import('../../core/notifications.js');
+        const { listOccurrences, upcomingSlots, ruleOf } = await import('../../core/recurrence.js');
+        const { formatInZone, describeDuration } = await import('../../core/schedule-time.js');
+        const ctx = await context();
+        const view = getNotification(ctx, parseId(idText));
+        const failures = recentFailures(ctx, view.id, 10);
+        const occurrences = view.cron ? listOccurrences(ctx, view.id, 10) : undefined;
+        const next =
+          view.cron && view.status === 'scheduled' && view.sendAt
+            ? [Date.parse(view.sendAt), ...upcomingSlots({ ...ruleOf(view), remaining: view.remaining === null ? null : view.remaining - 1 }, Date.parse(view.sendAt), 4)]
+            : [];
+        const value = { ...view, recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
+        const zone = view.tz ?? 'UTC';
+        const lines: string[] = [
+          `notification ${view.id}: ${colourStatus(out, view.status)}${view.error ? ` (${view.error})` : ''}`,
+          `title:     ${view.title ?? ''}`,
+          `payload:   ${JSON.stringify(view.payload)}`,
+          `target:    ${describeTarget(view.target)}`,
+          `options:   ttl ${view.ttl} s, urgency ${view.urgency ?? 'normal'}, topic ${view.topic ?? '-'}`,
+        ];
+        if (view.cron) {
+          lines.push(`rule:      "${view.cron}" in ${zone}${view.until ? `, until ${formatInZone(Date.parse(view.until), zone)}` : ''}${view.remaining !== null ? `, ${view.remaining} left` : ''}`);
+          next.forEach((t, i) => lines.push(`${i === 0 ? 'next:     ' : '          '} ${formatInZone(t, zone)}`));
+        } else if (view.sendAt) {
+          lines.push(`due:       ${formatInZone(Date.parse(view.sendAt), zone)}`);
+        }
+        if (view.parentId !== null) lines.push(`rule:      occurrence of ${view.parentId} for slot ${view.slotAt ?? ''}`);
+        if (view.staleAfterMs !== null) lines.push(`stale:     skipped if a run starts more than ${describeDuration(view.staleAfterMs)} late`);
+        lines.push(`created:   ${view.createdAt}`);
+        if (view.startedAt) lines.push(`started:   ${view.startedAt}`);
+        if (view.finishedAt) lines.push(`finished:  ${view.finishedAt}`);
+        const c = view.counts;
+        if (!view.cron) lines.push(`counts:    ${c.total} recipients: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending`);
+        if (occurrences) {
+          lines.push(`occurrences: ${occurrences.total}`);
+          if (occurrences.recent.length) {
+            lines.push(
+              await out.table(
+                ['id', 'slot', 'status', 'sent', 'gone', 'failed', 'pending'],
+                occurrences.recent.map((o) => [o.id, o.slotAt ? formatInZone(Date.parse(o.slotAt), zone) : '', colourStatus(out, o.status), o.counts.sent, o.counts.gone, o.counts.failed, o.counts.pending]),
+              ),
+            );
+          }
+        }
+        if (failures.length) {
+          lines.push('recent failures:');
+          lines.push(await out.table(['subscription', 'state', 'status', 'attempts', 'error', 'at'], failures.map((f) => [f.subscriptionId, f.state, f.statusCode, f.attempts, truncate(f.error ?? '', 50), f.at])));
+        }
+        out.result(value, () => lines);
+      }),
+    );
+
+  notifications
+    .command('cancel')
+    .description('a scheduled one never goes out; one being sent stops after the requests in flight; a recurring rule stops')
+    .argument('<id>', 'notification id')
+    .action(
+      action<Record<string, never>, [string]>(async ({ out, context }, idText) => {
+        const { cancelNotificationOrRule } = await import('../../core/recurrence.js');
+        const ctx = await context();
+        const before = (await import('../../core/notifications.js')).getNotification(ctx, parseId(idText));
+        const view = cancelNotificationOrRule(ctx, before.id);
+        out.result(view, () =>
+          out.color.green('✓ ') +
+          (view.cron
+            ? `recurring notification ${view.id} cancelled: no more occurrences${view.cancelledOccurrences ? ` (${view.cancelledOccurrences} due occurrence cancelled too)` : ''}`
+            : before.status === 'sending'
+              ? `notification ${view.id} cancelled: the sender stops after the requests in flight (${view.counts.sent} sent so far)`
+              : `notification ${view.id} cancelled: it will not be sent`),
+        );
+      }),
+    );
+
+  notifications
+    .command('delete')
+    .description('remove a notification and its delivery records (a recurring rule: with its occurrences); refused while sending')
+    .argument('<id>', 'notification id')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(
+      action<{ yes?: boolean }, [string]>(async ({ options, out, context }, idText) => {
+        const { getNotification } = await import('../../core/notifications.js');
+        const { deleteNotificationOrRule } = await import('../../core/recurrence.js');
+        const ctx = await context();
+        const view = getNotification(ctx, parseId(idText));
+        const ok = await confirmOrRefuse(out, `Delete notification ${view.id} (${view.status}) and its delivery records?`, options.yes, 'deleting needs confirmation');
+        if (!ok) {
+          out.info('nothing deleted');
+          return;
+        }
+        const result = deleteNotificationOrRule(ctx, view.id);
+        out.result({ deleted: true, ...result }, () =>
+          out.color.green('✓ ') + `notification ${view.id} deleted${result.deletedOccurrences ? ` with ${result.deletedOccurrences} occurrences` : ''}`,
+        );
+      }),
+    );
+
+  notifications
+    .command('resume')
+    .description('finish an interrupted send now, in this process (also one stopped by a push-service key problem)')
+    .argument('<id>', 'notification id')
+    .option('--concurrency <n>', 'requests in flight at once (default: push.concurrency)')
+    .action(
+      action<{ concurrency?: string }, [string]>(async ({ options, out, context }, idText) => {
+        const { resumeNotification } = await import('../../core/dispatcher.js');
+        const { newOwnerId } = await import('../../core/delivery.js');
+        const { getNotification } = await import('../../core/notifications.js');
+        const concurrency = parseConcurrency(options.concurrency);
+        const ctx = await context();
+        const id = parseId(idText);
+        const before = getNotification(ctx, id);
+        const { progress, onProgress } = await startProgress(out, before.counts.pending || before.counts.total);
+        const stop = stopOnSignals();
+        const started = Date.now();
+        try {
+          const summary = await resumeNotification(ctx, id, { owner: newOwnerId(), concurrency, signal: stop.signal, onProgress });
+          progress.stop();
+          await printSummary(out, summary, Date.now() - started);
+          process.exitCode = exitCodeForSummary(summary);
+        } finally {
+          progress.stop();
+          stop.dispose();
+        }
+      }),
+    );
+}
+
+function when(v: NotificationView): string {
+  const time = v.finishedAt ?? v.sendAt;
+  const text = time ? time.replace('T', ' ').replace(/\.\d{3}Z$/, 'Z') : '';
+  return v.cron ? `${v.status === 'scheduled' ? 'next ' : ''}${text} (${v.cron})` : text;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max - 1) + '…' : text;
+}
+
+export function parseId(text: string): number {
+  if (!/^\d+$/.test(text.trim())) {
+    throw usageError(`"${text}" is not a notification id (a whole number, see "pushctl notifications list")`, { field: 'id' });
+  }
+  return Number(text.trim());
+}
+
+function parseLimit(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw usageError(`--limit: "${text}" must be a whole number, at least 1`, { field: '--limit' });
+  return Number(text);
+}

@@ -1,0 +1,204 @@
+/**
+ * The dispatcher: what cron (or `dispatch --watch`) runs. Each pass materialises the due slots of
+ * recurring rules, then claims due notifications one at a time (atomically, under a lease that the
+ * delivery engine renews while it works), skips the ones that are too late to be worth sending,
+ * and hands the rest to deliverNotification. Overlapping, crashed or late runs are safe because
+ * the claim is atomic, the lease expires, and the delivery ledger says what is left to do.
+ */
+import { conflict, notFound } from '../errors.js';
+import type { PushSender } from '../push/types.js';
+import * as dispatchStore from '../store/dispatch.js';
+import * as store from '../store/notifications.js';
+import type { Context } from './context.js';
+import { DEFAULT_LEASE_MS, deliverNotification, type DeliverySummary } from './delivery.js';
+import type { NotificationCounts } from './notification-spec.js';
+import { materialiseDue } from './recurrence.js';
+import { describeDuration } from './schedule-time.js';
+
+export interface DispatchOptions {
+  owner: string;
+  leaseMs?: number | undefined;
+  concurrency?: number | undefined;
+  signal?: AbortSignal | undefined;
+  sender?: PushSender | undefined;
+  /** Called as each notification starts and ends, for logs and progress. */
+  onEvent?: ((event: DispatchEvent) => void) | undefined;
+  onProgress?: ((id: number, counts: NotificationCounts) => void) | undefined;
+}
+
+export type DispatchEvent =
+  | { type: 'materialised'; created: number[]; missed: number; finished: number[] }
+  | { type: 'claimed'; id: number; resumed: boolean }
+  | { type: 'skipped'; id: number; reason: string }
+  | { type: 'delivered'; summary: DeliverySummary; elapsedMs: number }
+  | { type: 'error'; id: number; message: string };
+
+export interface DispatchResult {
+  /** Notifications this run sent (or finished), with how each ended. */
+  delivered: { id: number; status: string; counts: NotificationCounts; resumed: boolean; stoppedReason?: string | undefined; elapsedMs: number }[];
+  skipped: { id: number; reason: string }[];
+  errors: { id: number; message: string }[];
+  occurrencesCreated: number;
+  occurrencesMissed: number;
+  rulesFinished: number;
+  interrupted: boolean;
+  /** Deliveries across the run. */
+  totals: { sent: number; gone: number; failed: number; pending: number };
+}
+
+/** Does everything that is due now, then returns. Sends nothing (and succeeds) when nothing is due. */
+export async function dispatchOnce(ctx: Context, options: DispatchOptions): Promise<DispatchResult> {
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const result: DispatchResult = {
+    delivered: [],
+    skipped: [],
+    errors: [],
+    occurrencesCreated: 0,
+    occurrencesMissed: 0,
+    rulesFinished: 0,
+    interrupted: false,
+    totals: { sent: 0, gone: 0, failed: 0, pending: 0 },
+  };
+  const handled: number[] = [];
+  for (;;) {
+    if (options.signal?.aborted) {
+      result.interrupted = true;
+      break;
+    }
+    // Rules first, on every turn: a long send must not make the next slot wait for the next run.
+    const made = materialiseDue(ctx);
+    if (made.created.length || made.missed || made.finished.length) {
+      result.occurrencesCreated += made.created.length;
+      result.occurrencesMissed += made.missed;
+      result.rulesFinished += made.finished.length;
+      options.onEvent?.({ type: 'materialised', ...made });
+    }
+
+    const now = ctx.now();
+    const row = dispatchStore.claimNext(ctx.db, options.owner, now, leaseMs, handled);
+    if (!row) break;
+    handled.push(row.id);
+
+    const lateBy = now - (row.send_at ?? now);
+    if (row.started_at === null && row.stale_after_ms !== null && lateBy > row.stale_after_ms) {
+      const reason =
+        `stale: due ${new Date(row.send_at!).toISOString()}, the dispatcher started ${describeDuration(lateBy)} late ` +
+        `(--stale-after ${describeDuration(row.stale_after_ms)}); skipped, not sent late`;
+      if (dispatchStore.markSkipped(ctx.db, row.id, options.owner, reason, now)) {
+        result.skipped.push({ id: row.id, reason });
+        options.onEvent?.({ type: 'skipped', id: row.id, reason });
+      }
+      continue;
+    }
+
+    const resumed = row.started_at !== null;
+    options.onEvent?.({ type: 'claimed', id: row.id, resumed });
+    const started = Date.now();
+    try {
+      const summary = await deliverNotification(ctx, row.id, {
+        owner: options.owner,
+        alreadyLeased: true,
+        leaseMs,
+        concurrency: options.concurrency,
+        sender: options.sender,
+        signal: options.signal,
+        onProgress: options.onProgress ? (counts) => options.onProgress!(row.id, counts) : undefined,
+      });
+      const elapsedMs = Date.now() - started;
+      result.delivered.push({ id: row.id, status: summary.status, counts: summary.counts, resumed, stoppedReason: summary.stoppedReason, elapsedMs });
+      for (const key of ['sent', 'gone', 'failed', 'pending'] as const) result.totals[key] += summary.counts[key];
+      options.onEvent?.({ type: 'delivered', summary, elapsedMs });
+      if (summary.stoppedReason === 'interrupted') result.interrupted = true;
+    } catch (error) {
+      // One broken notification must not stop the others; its lease expires and a later run retries.
+      const message = (error as Error).message;
+      result.errors.push({ id: row.id, message });
+      options.onEvent?.({ type: 'error', id: row.id, message });
+      store.releaseLease(ctx.db, row.id, options.owner);
+    }
+  }
+  return result;
+}
+
+/** True when the run did everything it found without failures. */
+export function dispatchSucceeded(result: DispatchResult): boolean {
+  if (result.errors.length || result.interrupted) return false;
+  return result.delivered.every((d) => d.status === 'sent' || d.status === 'cancelled');
+}
+
+export interface WatchOptions extends DispatchOptions {
+  /** Longest sleep between full passes (default 15 s). */
+  intervalMs?: number | undefined;
+  /** How often to look at the store for work that appeared meanwhile (default 1 s). */
+  peekMs?: number | undefined;
+  onPass?: ((result: DispatchResult) => void) | undefined;
+  onPassError?: ((error: Error) => void) | undefined;
+}
+
+/**
+ * Keeps dispatching until the signal aborts: a pass whenever something is due (checked with one
+ * cheap query every peekMs, so a notification scheduled by another process goes out within about
+ * a second of its time), and a full pass at least every intervalMs. Abort stops after the requests
+ * in flight; the interrupted send stays resumable.
+ */
+export async function watch(ctx: Context, options: WatchOptions): Promise<void> {
+  const intervalMs = options.intervalMs ?? 15_000;
+  const peekMs = Math.min(options.peekMs ?? 1_000, intervalMs);
+  const { signal } = options;
+  while (!signal?.aborted) {
+    try {
+      const result = await dispatchOnce(ctx, options);
+      options.onPass?.(result);
+    } catch (error) {
+      options.onPassError?.(error as Error);
+    }
+    const lastPass = Date.now();
+    for (;;) {
+      if (signal?.aborted) return;
+      await sleep(peekMs, signal);
+      if (signal?.aborted) return;
+      if (Date.now() - lastPass >= intervalMs) break;
+      let next: number | null = null;
+      try {
+        next = dispatchStore.nextWorkAt(ctx.db);
+      } catch {
+        next = null; // busy or locked: the interval pass will try again
+      }
+      if (next !== null && next <= ctx.now()) break;
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Finishes an interrupted send now, in this process (`notifications resume`). A failed or partial
+ * send that still has pending deliveries is reopened first (e.g. after a VAPID key was fixed).
+ */
+export async function resumeNotification(
+  ctx: Context,
+  id: number,
+  options: { owner: string; leaseMs?: number; concurrency?: number | undefined; signal?: AbortSignal; onProgress?: (counts: NotificationCounts) => void },
+): Promise<DeliverySummary> {
+  const row = store.notificationById(ctx.db, id);
+  if (!row) throw notFound(`notification ${id} does not exist`, { id });
+  if (row.cron) throw conflict(`notification ${id} is a recurring rule; its occurrences are sent by "pushctl dispatch"`, { id });
+  if (row.status === 'scheduled') {
+    throw conflict(`notification ${id} is scheduled for ${new Date(row.send_at ?? ctx.now()).toISOString()}; "pushctl dispatch" sends it when it is due`, { id, status: row.status });
+  }
+  if (row.status !== 'sending' && !dispatchStore.reopenForResume(ctx.db, id)) {
+    throw conflict(`notification ${id} is ${row.status}; nothing is left to resume`, { id, status: row.status });
+  }
+  return deliverNotification(ctx, id, { owner: options.owner, leaseMs: options.leaseMs, concurrency: options.concurrency, signal: options.signal, onProgress: options.onProgress });
+}
