@@ -45,7 +45,7 @@ export function action<O = Record<string, unknown>, A extends unknown[] = unknow
       async context(openOptions?: OpenOptions) {
         if (!ctx) {
           const { openContext } = await import('../core/context.js');
-          ctx = openContext(await env.config(), openOptions);
+          ctx = openContext(await env.config(), { ...openOptions, ...(await import('./clock.js')).clockFromEnv() });
         }
         return ctx;
       },
