@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { usageError } from '../../errors.js';
+import { conflict, usageError } from '../../errors.js';
 import { writeSecretFile } from '../input.js';
 import { action } from '../run.js';
 
@@ -18,18 +18,18 @@ interface InitOptions {
 export function registerInit(program: Command): void {
   program
     .command('init')
-    .description('set up pushctl here: write push.config.json and generate VAPID keys')
+    .description('set up pushctl here: write push.config.json (or the --config file) and generate VAPID keys')
     .option('--subject <url>', 'contact for push services: mailto:you@example.com or https://your.site')
     .option('--database <path>', 'SQLite file, relative to the config file', 'pushctl.db')
     .option('--port <port>', 'port for "pushctl serve"', '8080')
     .option('-y, --yes', 'accept the defaults and flags without asking')
-    .option('--force', 'overwrite an existing push.config.json')
+    .option('--force', 'overwrite an existing config file')
     .action(
       action<InitOptions>(async ({ options, out }) => {
         const { validateSubject } = await import('../../core/vapid-keys.js');
-        const configFile = path.resolve('push.config.json');
+        const configFile = path.resolve(options.config ?? 'push.config.json');
         if (fs.existsSync(configFile) && !options.force) {
-          throw usageError(`${configFile} already exists; re-run with --force to overwrite it`, { file: configFile });
+          throw conflict(`${configFile} already exists; re-run with --force to overwrite it`, { file: configFile });
         }
         let subject = options.subject;
         let database = options.database ?? 'pushctl.db';
@@ -59,6 +59,8 @@ export function registerInit(program: Command): void {
           ...(subject ? { vapid: { subject } } : {}),
           serve: { port, adminToken },
         };
+        // The database path is relative to the config file; make its directory so the first open works.
+        fs.mkdirSync(path.dirname(path.resolve(path.dirname(configFile), database)), { recursive: true });
         writeSecretFile(configFile, JSON.stringify(fileConfig, null, 2) + '\n');
 
         const { loadConfig } = await import('../../config.js');
@@ -72,6 +74,7 @@ export function registerInit(program: Command): void {
             out.color.green('✓ ') + `wrote ${configFile} (mode 0600: it holds the admin token)`,
             out.color.green('✓ ') + `${created ? 'generated' : 'kept existing'} VAPID keys in ${ctx.config.database}`,
             `public key: ${key.publicKey}`,
+            `admin API token: serve.adminToken in ${path.basename(configFile)}`,
             '',
             'Next: pushctl serve   (subscribe page on http://127.0.0.1:' + port + '/)',
           ]);
