@@ -49,7 +49,7 @@ export function newOwnerId(): string {
 export async function deliverNotification(ctx: Context, id: number, options: DeliverOptions): Promise<DeliverySummary> {
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const { owner } = options;
-  if (!options.alreadyLeased && !store.tryAcquireLease(ctx.db, id, owner, ctx.now(), leaseMs)) {
+  if (!options.alreadyLeased && !acquireLease(ctx, id, owner, leaseMs)) {
     const row = store.notificationById(ctx.db, id);
     if (!row) throw notFound(`notification ${id} does not exist`, { id });
     if (row.status !== 'scheduled' && row.status !== 'sending') {
@@ -63,6 +63,29 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
     return await run.execute();
   } finally {
     run.dispose();
+  }
+}
+
+/**
+ * Takes the lease when it is free or expired, or when its owner is a process on this host that no
+ * longer exists (killed mid-send): then `resume` need not wait for the lease to run out.
+ */
+export function acquireLease(ctx: Context, id: number, owner: string, leaseMs: number): boolean {
+  if (store.tryAcquireLease(ctx.db, id, owner, ctx.now(), leaseMs)) return true;
+  const holder = store.leaseHolder(ctx.db, id).owner;
+  return holder !== null && ownerIsDead(holder) && store.takeOverLease(ctx.db, id, holder, owner, ctx.now(), leaseMs);
+}
+
+/** Owner ids are host:pid:nonce (newOwnerId); only a process on this host can be checked. */
+export function ownerIsDead(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  const pid = Number(pidText);
+  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
@@ -142,8 +165,9 @@ class DeliveryRun {
     let cursor = 0;
     let exhausted = false;
     const take = (): store.PendingDelivery | undefined => {
+      if (this.shouldStop()) return undefined;
       if (index >= page.length) {
-        if (exhausted || this.shouldStop()) return undefined;
+        if (exhausted) return undefined;
         this.checkStatus();
         if (this.shouldStop()) return undefined;
         page = store.pendingPage(this.ctx.db, this.id, cursor, this.ctx.now(), PAGE_SIZE);

@@ -117,6 +117,19 @@ export function tryAcquireLease(db: Db, id: number, owner: string, now: number, 
   );
 }
 
+/** Takes over a lease from an owner known to be dead (a crashed process on this host). */
+export function takeOverLease(db: Db, id: number, deadOwner: string, owner: string, now: number, leaseMs: number): boolean {
+  return (
+    db
+      .prepare(
+        `UPDATE notifications SET lease_owner = @owner, lease_expires_at = @until,
+           status = CASE WHEN status = 'scheduled' THEN 'sending' ELSE status END
+         WHERE id = @id AND status IN ('scheduled', 'sending') AND lease_owner = @deadOwner`,
+      )
+      .run({ id, owner, deadOwner, until: now + leaseMs }).changes > 0
+  );
+}
+
 /** Extends our lease; false when it is no longer ours (expired and taken over). */
 export function renewLease(db: Db, id: number, owner: string, now: number, leaseMs: number): boolean {
   return (

@@ -1,0 +1,263 @@
+/**
+ * `pushctl send` end to end: the CLI as a subprocess, a real SQLite file, and the push-service
+ * stand-in over real sockets, which verifies VAPID and decrypts every message.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openDb, runCli, runJson, startCli, tempDir } from './support/cli.js';
+import { startPushService, type PushService, type ServiceSubscription } from './support/push-service.js';
+
+interface Summary {
+  id: number;
+  status: string;
+  counts: { total: number; sent: number; gone: number; failed: number; pending: number };
+  error: string | null;
+  stoppedReason?: string;
+}
+
+let svc: PushService;
+let dir: string;
+let env: Record<string, string>;
+let publicKey: string;
+
+beforeAll(async () => {
+  svc = await startPushService();
+});
+afterAll(async () => {
+  await svc.close();
+});
+
+beforeEach(async () => {
+  dir = tempDir('pushctl-send-');
+  env = { PUSHCTL_ENDPOINT_ORIGINS: svc.origin };
+  svc.clearBehaviour();
+  svc.resetCounts();
+  svc.received.length = 0;
+  svc.answers.length = 0;
+  const key = await runJson<{ publicKey: string }>(['keys', 'generate', '--subject', 'mailto:ops@example.org'], { cwd: dir, env });
+  publicKey = key.publicKey;
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Subscribes `count` browsers at the stand-in and imports them (into categories, when given). */
+async function subscribe(count: number, categories: string[] = []): Promise<ServiceSubscription[]> {
+  const subs = count > 50 ? svc.createSubscriptions(count, publicKey, { shareKeys: true }) : Array.from({ length: count }, () => svc.createSubscription(publicKey));
+  const file = path.join(dir, `subs-${Date.now()}-${Math.random()}.ndjson`);
+  fs.writeFileSync(file, subs.map((s) => JSON.stringify({ endpoint: s.endpoint, keys: s.keys })).join('\n') + '\n');
+  for (const name of categories) {
+    const exists = await runCli(['categories', 'show', name], { cwd: dir, env });
+    if (exists.code !== 0) await runJson(['categories', 'add', name], { cwd: dir, env });
+  }
+  const result = await runCli(['subscriptions', 'import', file, ...categories.flatMap((c) => ['--category', c])], { cwd: dir, env });
+  expect(result.code, result.stderr).toBe(0);
+  return subs;
+}
+
+function storeIds(endpoints: string[]): number[] {
+  const db = openDb(path.join(dir, 'pushctl.db'));
+  try {
+    return endpoints.map((e) => (db.prepare('SELECT id FROM subscriptions WHERE endpoint = ?').get(e) as { id: number }).id);
+  } finally {
+    db.close();
+  }
+}
+
+function storeCount(sql: string, ...params: unknown[]): number {
+  const db = openDb(path.join(dir, 'pushctl.db'));
+  try {
+    return (db.prepare(sql).get(...params) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+async function send(args: string[]): Promise<{ code: number | null; summary: Summary | undefined; stderr: string }> {
+  const result = await runCli(['send', ...args, '--json'], { cwd: dir, env });
+  let summary: Summary | undefined;
+  try {
+    summary = JSON.parse(result.stdout) as Summary;
+  } catch {
+    summary = undefined;
+  }
+  return { code: result.code, summary, stderr: result.stderr };
+}
+
+describe('pushctl send', () => {
+  it('delivers the exact payload, encrypted and VAPID-signed, with TTL, Urgency and Topic', async () => {
+    const subs = await subscribe(3);
+    const { code, summary, stderr } = await send(['--all', '--title', 'Hello ☃', '--body', 'First push', '--url', 'https://example.com/a', '--tag', 'greeting', '--data', '{"orderId":42}', '--ttl', '90m', '--urgency', 'high', '--topic', 'greeting-1']);
+    expect(code, stderr).toBe(0);
+    expect(summary!.status).toBe('sent');
+    expect(summary!.counts).toEqual({ total: 3, sent: 3, gone: 0, failed: 0, pending: 0 });
+    expect(svc.received).toHaveLength(3);
+    expect(new Set(svc.received.map((r) => r.subscriptionId))).toEqual(new Set(subs.map((s) => s.id)));
+    for (const push of svc.received) {
+      expect(JSON.parse(push.payload!)).toEqual({ title: 'Hello ☃', body: 'First push', url: 'https://example.com/a', tag: 'greeting', data: { orderId: 42 } });
+      expect(push.headers).toMatchObject({ ttl: '5400', urgency: 'high', topic: 'greeting-1', contentEncoding: 'aes128gcm' });
+      expect(push.claims.aud).toBe(svc.origin);
+      expect(push.claims.sub).toBe('mailto:ops@example.org');
+    }
+    // The ledger says the same as the stand-in.
+    expect(storeCount(`SELECT count(*) AS n FROM deliveries WHERE notification_id = ? AND state = 'sent'`, summary!.id)).toBe(3);
+  });
+
+  it('sends a raw payload from a file unchanged, and sets a per-notification Topic by default', async () => {
+    await subscribe(1);
+    const payload = '{"type":"sync","items":[1,2,3]}';
+    fs.writeFileSync(path.join(dir, 'payload.json'), payload);
+    const { code, summary } = await send(['--all', '--payload', '@payload.json']);
+    expect(code).toBe(0);
+    expect(svc.received[0]!.payload).toBe(payload);
+    expect(svc.received[0]!.headers.topic).toBe(`pushctl-${summary!.id}`);
+  });
+
+  it('targets categories (one copy for a subscriber in two) and single subscriptions', async () => {
+    const news = await subscribe(2, ['news']);
+    const both = await subscribe(1, ['news', 'offers']);
+    const offers = await subscribe(2, ['offers']);
+    await subscribe(2); // in no category
+    let result = await send(['--category', 'news', '--category', 'offers', '--title', 'Sale']);
+    expect(result.code, result.stderr).toBe(0);
+    const ids = svc.received.map((r) => r.subscriptionId).sort();
+    expect(ids).toEqual([...news, ...both, ...offers].map((s) => s.id).sort());
+
+    svc.received.length = 0;
+    result = await send(['--category', 'offers', '--title', 'Only offers']);
+    expect(svc.received.map((r) => r.subscriptionId).sort()).toEqual([...both, ...offers].map((s) => s.id).sort());
+
+    svc.received.length = 0;
+    const [id] = storeIds([news[1]!.endpoint]);
+    result = await send(['--subscription', String(id), '--title', 'Just you']);
+    expect(result.code).toBe(0);
+    expect(svc.received.map((r) => r.subscriptionId)).toEqual([news[1]!.id]);
+
+    svc.received.length = 0;
+    result = await send(['--subscription', offers[0]!.endpoint, '--title', 'By endpoint']);
+    expect(svc.received.map((r) => r.subscriptionId)).toEqual([offers[0]!.id]);
+  });
+
+  it('deletes subscriptions the push service says are gone (410, 404)', async () => {
+    const subs = await subscribe(4);
+    svc.behave({ status: 410, subscriptions: [subs[0]!.id] });
+    svc.behave({ status: 404, subscriptions: [subs[1]!.id] });
+    const { code, summary } = await send(['--all', '--title', 'x']);
+    expect(code).toBe(0);
+    expect(summary!.counts).toMatchObject({ total: 4, sent: 2, gone: 2, failed: 0, pending: 0 });
+    expect(storeCount('SELECT count(*) AS n FROM subscriptions')).toBe(2);
+    expect(storeCount('SELECT count(*) AS n FROM subscriptions WHERE endpoint IN (?, ?)', subs[0]!.endpoint, subs[1]!.endpoint)).toBe(0);
+  });
+
+  it('retries 429 (honouring Retry-After) and 500, then delivers', async () => {
+    const subs = await subscribe(3);
+    svc.behave({ status: 429, retryAfter: '1', subscriptions: [subs[0]!.id], first: 1 });
+    svc.behave({ status: 500, subscriptions: [subs[1]!.id], first: 2 });
+    const { code, summary } = await send(['--all', '--title', 'retry me']);
+    expect(code).toBe(0);
+    expect(summary!.counts).toMatchObject({ sent: 3, failed: 0, pending: 0 });
+    const to = (id: string) => svc.answers.filter((a) => a.subscriptionId === id).map((a) => a.status);
+    expect(to(subs[0]!.id)).toEqual([429, 201]);
+    expect(to(subs[1]!.id)).toEqual([500, 500, 201]);
+    const retried = svc.answers.filter((a) => a.subscriptionId === subs[0]!.id);
+    expect(retried[1]!.at - retried[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('gives up on a delivery that keeps failing after the bounded attempts, and exits 1', async () => {
+    const subs = await subscribe(2);
+    svc.behave({ status: 503, subscriptions: [subs[0]!.id] });
+    const { code, summary } = await send(['--all', '--title', 'x']);
+    expect(code).toBe(1);
+    expect(summary!.status).toBe('partial');
+    expect(summary!.counts).toMatchObject({ sent: 1, failed: 1, pending: 0 });
+    expect(svc.answers.filter((a) => a.subscriptionId === subs[0]!.id)).toHaveLength(5);
+    expect(storeCount('SELECT count(*) AS n FROM subscriptions')).toBe(2);
+  }, 120_000);
+
+  it('stops on 413 and keeps every subscriber', async () => {
+    await subscribe(5);
+    svc.behave({ status: 413 });
+    const { code, summary } = await send(['--all', '--title', 'x', '--concurrency', '1']);
+    expect(code).toBe(1);
+    expect(summary!.status).toBe('failed');
+    expect(summary!.error).toMatch(/413/);
+    expect(svc.requestCount).toBe(1);
+    expect(storeCount('SELECT count(*) AS n FROM subscriptions')).toBe(5);
+  });
+
+  it('stops after a streak of 403s from one push service, deleting nobody', async () => {
+    await subscribe(40);
+    svc.behave({ status: 403 });
+    const { code, summary } = await send(['--all', '--title', 'x', '--concurrency', '2']);
+    expect(code).toBe(1);
+    expect(summary!.status).toBe('failed');
+    expect(summary!.error).toMatch(/VAPID key/);
+    expect(svc.requestCount).toBeLessThanOrEqual(5 + 2);
+    expect(summary!.counts.pending).toBeGreaterThan(0);
+    expect(storeCount('SELECT count(*) AS n FROM subscriptions')).toBe(40);
+  });
+
+  it('refuses an oversize payload before any request', async () => {
+    await subscribe(2);
+    const result = await runCli(['send', '--all', '--title', 't', '--body', 'x'.repeat(4000)], { cwd: dir, env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/3993 bytes/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(svc.requestCount).toBe(0);
+    expect(storeCount('SELECT count(*) AS n FROM notifications')).toBe(0);
+  });
+
+  it('dry run counts recipients and sends nothing', async () => {
+    await subscribe(3, ['news']);
+    await subscribe(1);
+    const result = await runJson<{ recipients: number; payloadBytes: number; dryRun: boolean }>(['send', '--category', 'news', '--title', 'T', '--dry-run'], { cwd: dir, env });
+    expect(result).toMatchObject({ dryRun: true, recipients: 3, payloadBytes: Buffer.byteLength('{"title":"T"}') });
+    expect(svc.requestCount).toBe(0);
+    expect(storeCount('SELECT count(*) AS n FROM notifications')).toBe(0);
+  });
+
+  it('rejects bad flags with exit 2 and a message naming the flag', async () => {
+    await subscribe(1);
+    const cases: [string[], RegExp][] = [
+      [['--title', 'x'], /--all, --category/],
+      [['--all', '--category', 'news', '--title', 'x'], /not several/],
+      [['--all'], /title or a body/],
+      [['--all', '--title', 'x', '--ttl', 'soon'], /--ttl/],
+      [['--all', '--title', 'x', '--urgency', 'urgent'], /urgency/],
+      [['--all', '--title', 'x', '--data', '{oops'], /--data/],
+      [['--all', '--title', 'x', '--topic', 'has spaces'], /topic/],
+      [['--category', 'nope', '--title', 'x'], /"nope" does not exist/],
+      [['--subscription', '999', '--title', 'x'], /"999" does not exist/],
+      [['--all', '--title', 'x', '--concurrency', '0'], /--concurrency/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(['send', ...args], { cwd: dir, env });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+    expect(svc.requestCount).toBe(0);
+  });
+
+  it('finishes a send killed with SIGKILL: everyone gets it, repeats at most the requests in flight', async () => {
+    const subs = await subscribe(2000);
+    const concurrency = 8;
+    const { child, done } = startCli(['send', '--all', '--title', 'crash test', '--concurrency', String(concurrency)], { cwd: dir, env });
+    while (svc.requestCount < 400) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGKILL');
+    await done;
+    const delivered = new Set(svc.received.map((r) => r.subscriptionId));
+    expect(delivered.size).toBeLessThan(2000);
+    const id = storeCount('SELECT max(id) AS n FROM notifications');
+    const resumed = await runCli(['notifications', 'resume', String(id), '--json'], { cwd: dir, env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const summary = JSON.parse(resumed.stdout) as Summary;
+    expect(summary.status).toBe('sent');
+    expect(summary.counts).toMatchObject({ total: 2000, sent: 2000, pending: 0 });
+    const perSubscriber = new Map<string, number>();
+    for (const push of svc.received) perSubscriber.set(push.subscriptionId, (perSubscriber.get(push.subscriptionId) ?? 0) + 1);
+    expect(new Set(perSubscriber.keys())).toEqual(new Set(subs.map((s) => s.id)));
+    const duplicates = svc.received.length - perSubscriber.size;
+    expect(duplicates).toBeLessThanOrEqual(concurrency);
+  }, 120_000);
+});
