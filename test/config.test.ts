@@ -110,6 +110,17 @@ describe('config discovery', () => {
     expect(config.push.concurrency).toBe(2);
   });
 
+  it('falls back to ~/.config/pushctl/config.json', async () => {
+    const dir = home();
+    const file = write(path.join(dir, '.config', 'pushctl', 'config.json'), { push: { concurrency: 9 } });
+    fs.mkdirSync(path.join(dir, 'site'));
+    const config = await show(path.join(dir, 'site'));
+    expect(config.configPath).toBe(file);
+    expect(config.push.concurrency).toBe(9);
+    const nearer = write(path.join(dir, 'site', 'push.config.json'), { push: { concurrency: 4 } });
+    expect((await show(path.join(dir, 'site'))).configPath).toBe(nearer);
+  });
+
   it('--config names a file explicitly, before or after the subcommand, and the search is skipped', async () => {
     const dir = home();
     write(path.join(dir, 'push.config.json'), { push: { concurrency: 1 } });
