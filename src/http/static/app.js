@@ -15,7 +15,7 @@
   var server = ((script && script.getAttribute('data-server')) || location.origin).replace(/\/+$/, '');
   var swPath = (script && script.getAttribute('data-sw')) || '/sw.js';
   /** A browser whose push service cannot be reached never settles subscribe(); do not wait forever. */
-  var SUBSCRIBE_TIMEOUT_MS = 20000;
+  var SUBSCRIBE_TIMEOUT_MS = 15000;
 
   var root = document.getElementById('pushctl');
   if (!root) return;
@@ -66,12 +66,12 @@
     return node;
   }
 
-  /** state: loading | unsupported | blocked | unsubscribed | working | subscribed | error */
+  /** state: loading | unsupported | blocked | unavailable | unsubscribed | working | subscribed | error */
   function show(state, message) {
     ui.status.setAttribute('data-state', state);
     ui.status.textContent = message;
     var busy = state === 'loading' || state === 'working';
-    ui.subscribe.hidden = state !== 'unsubscribed' && state !== 'error';
+    ui.subscribe.hidden = state !== 'unsubscribed' && state !== 'error' && state !== 'unavailable';
     ui.save.hidden = state !== 'subscribed';
     ui.unsubscribe.hidden = state !== 'subscribed';
     ui.subscribe.disabled = busy;
@@ -213,8 +213,13 @@
           return withTimeout(
             reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(info.public_key) }),
             SUBSCRIBE_TIMEOUT_MS,
-            'The browser\'s push service did not answer, so push notifications are unavailable in this browser right now.',
-          );
+            'the browser\'s push service did not answer',
+          ).catch(function (error) {
+            // Private windows, browsers without their vendor's push service, offline machines.
+            var unavailable = new Error('Push notifications are unavailable in this browser (' + (error.message || error.name) + ').');
+            unavailable.state = 'unavailable';
+            throw unavailable;
+          });
         });
       })
       .then(function (subscription) {
