@@ -63,6 +63,25 @@ describe('delivery over http', () => {
     expect(verifyVapidRequest({ authorization: got.headers.authorization }, sub.endpoint, vapid.publicKey).ok).toBe(true);
   });
 
+  it('encrypts on worker threads once they are up, and on the calling thread with none', async () => {
+    const push = await service();
+    const sub = push.createSubscription(vapid.publicKey);
+    const threaded = sender({ encryptionThreads: 2 });
+    // The first messages go out while the threads start; keep sending until they take over.
+    for (let i = 0; i < 500 && threaded.encryptedOffThread < 5; i++) {
+      expect((await threaded.send(target(sub), Buffer.from(`message ${i}`), options, vapid)).kind).toBe('delivered');
+    }
+    expect(threaded.encryptedOffThread).toBe(5);
+    expect(push.received.map((r) => r.payload)).toEqual(push.received.map((_, i) => `message ${i}`));
+    // A key web-push refuses is a failed outcome from a thread too.
+    expect((await threaded.send({ ...target(sub), p256dh: 'AAAA' }, Buffer.from('x'), options, vapid)).kind).toBe('failed');
+
+    const inline = sender({ encryptionThreads: 0 });
+    expect((await inline.send(target(sub), Buffer.from('inline'), options, vapid)).kind).toBe('delivered');
+    expect(inline.encryptedOffThread).toBe(0);
+    expect(push.received.at(-1)!.payload).toBe('inline');
+  });
+
   it('sends Urgency normal and no Topic when none are given', async () => {
     const push = await service();
     const sub = push.createSubscription(vapid.publicKey);

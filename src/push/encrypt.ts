@@ -38,7 +38,13 @@ export function topicProblem(topic: string): string | undefined {
 /** One ECDH + HKDF + AES-128-GCM per call (a fresh sender key and salt each time, as RFC 8291 requires). */
 export function encryptPayload(target: PushTarget, payload: Buffer, options: PushOptions): EncryptedRequest {
   assertPayloadFits(payload);
-  const details = webpush.generateRequestDetails(
+  const details = webpush.generateRequestDetails(...webPushArguments(target, payload, options));
+  return { headers: wireHeaders(details.headers as Record<string, unknown>), body: details.body };
+}
+
+/** The arguments for generateRequestDetails, shared with the encryption worker threads. */
+export function webPushArguments(target: PushTarget, payload: Buffer, options: PushOptions) {
+  return [
     { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
     payload,
     {
@@ -49,12 +55,15 @@ export function encryptPayload(target: PushTarget, payload: Buffer, options: Pus
       ...(options.urgency ? { urgency: options.urgency } : {}),
       ...(options.topic ? { topic: options.topic } : {}),
     },
-  );
+  ] as const;
+}
+
+/** web-push's header object as lower-case string headers, without Content-Length (undici sets it). */
+export function wireHeaders(raw: Record<string, unknown>): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(details.headers as Record<string, unknown>)) {
-    // undici sets Content-Length from the body itself.
+  for (const [name, value] of Object.entries(raw)) {
     if (name.toLowerCase() === 'content-length' || value === undefined || value === null) continue;
     headers[name.toLowerCase()] = String(value);
   }
-  return { headers, body: details.body };
+  return headers;
 }

@@ -5,7 +5,8 @@
  * service or the network does; those come back as a PushOutcome.
  */
 import { classifyError, classifyResponse } from './classify.js';
-import { encryptPayload } from './encrypt.js';
+import os from 'node:os';
+import { createEncryptionPool, inlineEncryptor } from './encrypt-pool.js';
 import { createTransport } from './transport.js';
 import {
   MAX_PLAINTEXT_BYTES,
@@ -21,9 +22,16 @@ import { createVapidSigner } from './vapid.js';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
 
+/** Worker threads for encryption when the caller does not say: the cores but one (that one sends), at most 4. */
+export function defaultEncryptionThreads(): number {
+  return Math.min(Math.max(os.availableParallelism() - 1, 0), 4);
+}
+
 export interface PushSenderStats {
   /** JWTs signed so far: one per (origin, key) per ~11 h when the cache works. */
   readonly jwtSigned: number;
+  /** Messages encrypted on worker threads (the rest were encrypted on the calling thread). */
+  readonly encryptedOffThread: number;
 }
 
 export function createPushSender(options: PushSenderOptions): PushSender & PushSenderStats {
@@ -39,12 +47,16 @@ export function createPushSender(options: PushSenderOptions): PushSender & PushS
   // Encrypt only when a connection slot is free, so a big fan-out never holds more than
   // `concurrency` encrypted bodies per origin in memory.
   const slots = createKeyedLimiter(concurrency);
+  const threads = Math.max(0, Math.floor(options.encryptionThreads ?? defaultEncryptionThreads()));
+  // Started on the first send, not here: a sender that never sends costs no threads.
+  let encryptor = threads === 0 ? inlineEncryptor : undefined;
 
   async function sendNow(url: URL, target: PushTarget, payload: Buffer, options: PushOptions, vapid: VapidCredentials): Promise<PushOutcome> {
     let headers: Record<string, string>;
     let body: Buffer;
     try {
-      ({ headers, body } = encryptPayload(target, payload, options));
+      encryptor ??= createEncryptionPool(threads);
+      ({ headers, body } = await encryptor.encrypt(target, payload, options));
     } catch (error) {
       return { kind: 'failed', message: `cannot encrypt for this subscription: ${errorText(error)}` };
     }
@@ -76,9 +88,14 @@ export function createPushSender(options: PushSenderOptions): PushSender & PushS
       }
       return slots.run(url.origin, () => sendNow(url, target, payload, pushOptions, vapid));
     },
-    close: () => transport.close(),
+    async close() {
+      await Promise.all([transport.close(), encryptor?.close()]);
+    },
     get jwtSigned() {
       return signer.signed;
+    },
+    get encryptedOffThread() {
+      return encryptor?.offThread ?? 0;
     },
   };
 }

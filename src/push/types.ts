@@ -57,6 +57,8 @@ export interface PushSenderOptions {
   ca?: string | Buffer | undefined;
   /** Offer HTTP/2 (ALPN) to push services over TLS. */
   http2?: boolean | undefined;
+  /** Worker threads for encryption; 0 encrypts on the calling thread. Default: one per core but one, at most 4. */
+  encryptionThreads?: number | undefined;
 }
 
 /** Largest plaintext one aes128gcm record can carry inside a 4096-byte push body (RFC 8291). */

@@ -72,6 +72,11 @@ export interface PushServiceOptions {
   decrypt?: boolean;
   /** Keep `received` and `answers` (default true); the benchmark turns it off and reads counts. */
   record?: boolean;
+  /**
+   * Check VAPID on every request (default true). The benchmark turns it off so the stand-in,
+   * sharing the CPU, costs both senders the same (web-push signs a new JWT per message).
+   */
+  verify?: boolean;
   /** Clock for the exp checks (ms since epoch). */
   now?: () => number;
 }
@@ -96,6 +101,11 @@ export interface PushService {
   readonly connections: number;
   /** Most requests ever in flight at once. */
   readonly peakInFlight: number;
+  /** When the first and the latest request arrived (ms since epoch; 0 before any). */
+  readonly firstRequestAt: number;
+  readonly lastRequestAt: number;
+  /** Forget counts and timestamps (between benchmark runs). */
+  resetCounts(): void;
   behave(rule: BehaviourRule): void;
   clearBehaviour(): void;
   close(): Promise<void>;
@@ -111,6 +121,7 @@ interface Subscriber extends ServiceSubscription {
 export async function startPushService(options: PushServiceOptions = {}): Promise<PushService> {
   const decrypt = options.decrypt ?? true;
   const record = options.record ?? true;
+  const verify = options.verify ?? true;
   const now = options.now ?? Date.now;
   const subscribers = new Map<string, Subscriber>();
   const removed = new Set<string>();
@@ -124,6 +135,8 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
   let connections = 0;
   let inFlight = 0;
   let peakInFlight = 0;
+  let firstRequestAt = 0;
+  let lastRequestAt = 0;
 
   const service: PushService = {
     origin: '',
@@ -140,6 +153,18 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     },
     get peakInFlight() {
       return peakInFlight;
+    },
+    get firstRequestAt() {
+      return firstRequestAt;
+    },
+    get lastRequestAt() {
+      return lastRequestAt;
+    },
+    resetCounts() {
+      requestCount = connections = peakInFlight = firstRequestAt = lastRequestAt = 0;
+      service.statusCounts = {};
+      service.received.length = 0;
+      service.answers.length = 0;
     },
     createSubscription(applicationServerKey) {
       return addSubscriber(applicationServerKey, newKeyPair());
@@ -207,6 +232,8 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
 
   function handle(request: http.IncomingMessage, response: http.ServerResponse, body: Buffer, bodyBytes: number): void {
     requestCount += 1;
+    lastRequestAt = Date.now();
+    if (!firstRequestAt) firstRequestAt = lastRequestAt;
     const match = /^\/push\/([A-Za-z0-9_-]+)$/.exec(request.url ?? '');
     const id = match?.[1];
     if (request.method !== 'POST' || !id) return answer(response, undefined, 404, 'no such endpoint');
@@ -228,7 +255,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
 
     const authorization = headerValue(request.headers.authorization);
     const cacheKey = `${authorization}\n${subscriber.applicationServerKey}`;
-    let claims = verifiedTokens.get(cacheKey);
+    let claims = verify ? verifiedTokens.get(cacheKey) : UNVERIFIED;
     if (!claims) {
       const verdict = verifyVapidToken(authorization, subscriber.appKeyBytes);
       if (!verdict.ok) return answer(response, id, verdict.status, verdict.reason);
@@ -236,7 +263,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
       if (verifiedTokens.size > 10_000) verifiedTokens.clear();
       verifiedTokens.set(cacheKey, claims);
     }
-    const claimProblem = checkClaims(claims, subscriber.endpoint, now());
+    const claimProblem = verify ? checkClaims(claims, subscriber.endpoint, now()) : undefined;
     if (claimProblem) return answer(response, id, 401, claimProblem);
 
     const ttl = headerValue(request.headers.ttl);
@@ -304,6 +331,8 @@ export interface JwtClaims {
   exp: number;
   sub: string;
 }
+
+const UNVERIFIED: JwtClaims = { aud: '', exp: 0, sub: '' };
 
 export type VapidVerdict =
   | { ok: true; claims: JwtClaims; publicKey: string }
