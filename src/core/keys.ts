@@ -75,17 +75,45 @@ export function exportKeys(ctx: Context, options: { includePrivate: boolean }): 
     : { publicKey: key.publicKey, subject: key.subject };
 }
 
+export interface KeyFile {
+  pair: VapidKeyPair;
+  subject?: string;
+}
+
 /**
- * Imports a key pair from the JSON `web-push generate-vapid-keys --json` prints, pushctl's own
- * export, or a PEM private key. `source` names the file in error messages.
+ * Reads a key pair from the JSON `web-push generate-vapid-keys --json` prints, pushctl's own
+ * export, or a PEM private key, checking that the halves match. `source` names the file in errors.
+ * Separate from importKeys so a bad file is refused before the store is opened (or created).
  */
-export function importKeys(ctx: Context, text: string, options: { source: string; subject?: string | undefined; force?: boolean }): KeyInfo {
+export function parseKeyFile(text: string, source: string): KeyFile {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('-----BEGIN')) return { pair: keyPairFromPem(trimmed, source) };
+  let json: unknown;
+  try {
+    json = JSON.parse(trimmed);
+  } catch {
+    throw inputError(`${source}: neither JSON ({"publicKey","privateKey"}) nor a PEM private key`, { file: source });
+  }
+  if (!json || typeof json !== 'object') throw inputError(`${source}: expected a JSON object with publicKey and privateKey`, { file: source });
+  const record = json as Record<string, unknown>;
+  for (const field of ['publicKey', 'privateKey']) {
+    if (typeof record[field] !== 'string' || record[field] === '') {
+      throw inputError(`${source}: field "${field}" is missing${field === 'privateKey' ? ' (export with --private to include it)' : ''}`, { file: source, field });
+    }
+  }
+  const pair = { publicKey: normalizeB64(record.publicKey as string), privateKey: normalizeB64(record.privateKey as string) };
+  assertKeyPairMatches(pair, source);
+  const subject = typeof record.subject === 'string' ? record.subject : undefined;
+  return subject ? { pair, subject } : { pair };
+}
+
+/** Stores an imported key pair as the active key (the same pair again is a no-op; another needs `force`). */
+export function importKeys(ctx: Context, file: KeyFile, options: { subject?: string | undefined; force?: boolean }): KeyInfo {
   rejectWhenKeysFromEnvironment(ctx);
-  const parsed = parseKeyFile(text, options.source);
-  const subject = resolveSubject(ctx, options.subject ?? parsed.subject);
+  const subject = resolveSubject(ctx, options.subject ?? file.subject);
   const existing = keyStore.activeKey(ctx.db);
-  if (existing && existing.public_key !== parsed.pair.publicKey && !options.force) throw replaceRefusal(ctx, existing.id);
-  const row = keyStore.insertActiveKey(ctx.db, { ...parsed.pair, subject, createdAt: ctx.now() });
+  if (existing && existing.public_key !== file.pair.publicKey && !options.force) throw replaceRefusal(ctx, existing.id);
+  const row = keyStore.insertActiveKey(ctx.db, { ...file.pair, subject, createdAt: ctx.now() });
   return describe(ctx, row, 'database');
 }
 
@@ -167,31 +195,6 @@ function replaceRefusal(ctx: Context, activeId: number): PushctlError {
 
 function noKeys(): PushctlError {
   return notFound('no VAPID keys yet: run "pushctl keys generate --subject mailto:you@example.com" (or "pushctl init")');
-}
-
-function parseKeyFile(text: string, source: string): { pair: VapidKeyPair; subject?: string } {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('-----BEGIN')) {
-    const pair = keyPairFromPem(trimmed, source);
-    return { pair };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(trimmed);
-  } catch {
-    throw inputError(`${source}: neither JSON ({"publicKey","privateKey"}) nor a PEM private key`, { file: source });
-  }
-  if (!json || typeof json !== 'object') throw inputError(`${source}: expected a JSON object with publicKey and privateKey`, { file: source });
-  const record = json as Record<string, unknown>;
-  for (const field of ['publicKey', 'privateKey']) {
-    if (typeof record[field] !== 'string' || record[field] === '') {
-      throw inputError(`${source}: field "${field}" is missing${field === 'privateKey' ? ' (export with --private to include it)' : ''}`, { file: source, field });
-    }
-  }
-  const pair = { publicKey: normalizeB64(record.publicKey as string), privateKey: normalizeB64(record.privateKey as string) };
-  assertKeyPairMatches(pair, source);
-  const subject = typeof record.subject === 'string' ? record.subject : undefined;
-  return subject ? { pair, subject } : { pair };
 }
 
 function normalizeB64(value: string): string {

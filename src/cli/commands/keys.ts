@@ -84,10 +84,11 @@ export function registerKeys(program: Command): void {
     .option('--force', 'replace existing keys (subscriptions made under the old key keep using it)')
     .action(
       action<{ subject?: string; force?: boolean }, [string]>(async ({ options, out, context }, file) => {
-        const { importKeys } = await import('../../core/keys.js');
+        const { importKeys, parseKeyFile } = await import('../../core/keys.js');
         const { text, source } = await readTextInput(file, 'keys import');
+        const keyFile = parseKeyFile(text, source);
         const ctx = await context();
-        const key = importKeys(ctx, text, { source, subject: options.subject, force: options.force });
+        const key = importKeys(ctx, keyFile, { subject: options.subject, force: options.force });
         out.result(key, () => [out.color.green('✓ ') + 'VAPID keys imported', `public key: ${key.publicKey}`, `subject:    ${key.subject}`]);
         warnAboutSubject(out, key);
       }),
