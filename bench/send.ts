@@ -78,7 +78,18 @@ try {
   report(c);
   const b = await webPushBaseline(subscriptionsFile, store.vapid);
   report(b);
-  report(await wireAlone(subscriptionsFile, store.vapid, false));
+  report(await wireAlone(service, subscriptionsFile, store.vapid, false));
+  {
+    // Same again against a stand-in that offers HTTP/2, to see whether multiplexing helps.
+    const h2Service = await startPushService({ tls: true, http2: true, decrypt: false, record: false, verify: false });
+    try {
+      const h2File = path.join(store.dir, 'subscriptions-h2.jsonl');
+      writeSubscriptions(h2Service, store.vapid, N, h2File);
+      report(await wireAlone(h2Service, h2File, store.vapid, true));
+    } finally {
+      await h2Service.close();
+    }
+  }
   const sendAvailable = await pushctlSendAvailable();
   let a: SendRun | undefined;
   if (sendAvailable === true) {
@@ -184,8 +195,8 @@ async function webPushBaseline(subscriptionsFile: string, vapid: Vapid): Promise
 }
 
 /** Diagnostic: pushctl's wire layer (dist/push/sender.js) without store or engine, in its own process. */
-async function wireAlone(subscriptionsFile: string, vapid: Vapid, http2: boolean): Promise<SendRun> {
-  service.resetCounts();
+async function wireAlone(push: PushService, subscriptionsFile: string, vapid: Vapid, http2: boolean): Promise<SendRun> {
+  push.resetCounts();
   const job = { root: ROOT, subscriptionsFile, payload: PAYLOAD, ttl: TTL, concurrency: CONCURRENCY, http2, vapid };
   const { stdout, code, stderr } = await runNode([path.join(HERE, 'send-wire.js'), JSON.stringify(job)], { env: { ...process.env, NODE_EXTRA_CA_CERTS: certificate.certFile } });
   if (code !== 0) throw new Error(`wire-only run failed (${code}): ${stderr}`);
@@ -198,7 +209,7 @@ async function wireAlone(subscriptionsFile: string, vapid: Vapid, http2: boolean
     seconds,
     rate: result.sent / seconds,
     peakRssMb: result.maxRssKb / 1024,
-    serviceSeconds: (service.lastRequestAt - service.firstRequestAt) / 1000,
+    serviceSeconds: (push.lastRequestAt - push.firstRequestAt) / 1000,
     note: `JWTs signed: ${result.jwtSigned}`,
   };
 }

@@ -49,6 +49,7 @@ describe('delivery over http', () => {
 
     expect(outcome).toEqual({ kind: 'delivered', status: 201 });
     expect(push.received).toHaveLength(1);
+    expect(push.received[0]!.httpVersion).toBe('1.1');
     const got = push.received[0]!;
     expect(got.subscriptionId).toBe(sub.id);
     expect(got.payload).toBe(payload.toString('utf8'));
@@ -246,6 +247,19 @@ describe('delivery over https', () => {
     expect(outcome.kind).toBe('delivered');
     expect(push.received[0]!.payload).toBe('over tls');
     expect(push.received[0]!.claims.aud).toBe(push.origin);
+  });
+
+  it('speaks HTTP/2 to a push service that offers it, answers included', async () => {
+    const push = await service({ tls: true, http2: true });
+    const subs = push.createSubscriptions(10, vapid.publicKey);
+    const s = sender({ ca: push.ca, http2: true, concurrency: 4 });
+    const outcomes = await Promise.all(subs.map((sub, i) => s.send(target(sub), Buffer.from(`h2 ${i}`), { ttl: 60, topic: 'h2' }, vapid)));
+    expect(outcomes.every((o) => o.kind === 'delivered')).toBe(true);
+    expect(push.received.map((r) => r.payload).sort()).toEqual(subs.map((_, i) => `h2 ${i}`).sort());
+    expect(push.received[0]!.headers).toMatchObject({ ttl: '60', topic: 'h2', contentEncoding: 'aes128gcm' });
+    expect(new Set(push.received.map((r) => r.httpVersion))).toEqual(new Set(['2.0']));
+    push.behave({ status: 429, retryAfter: '3', first: 1 });
+    expect(await s.send(target(subs[0]!), Buffer.from('x'), options, vapid)).toMatchObject({ kind: 'retry', status: 429, retryAfterMs: 3000 });
   });
 
   it('refuses an untrusted certificate as failed, naming the fix', async () => {

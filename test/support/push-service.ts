@@ -10,8 +10,9 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -42,6 +43,8 @@ export interface ReceivedPush {
   /** Decrypted plaintext (utf8); undefined when decryption is off. */
   payload: string | undefined;
   bodyBytes: number;
+  /** '1.1' or '2.0' */
+  httpVersion: string;
   /** ms since epoch */
   at: number;
 }
@@ -68,6 +71,8 @@ export type BehaviourRule = Behaviour & {
 export interface PushServiceOptions {
   /** Serve HTTPS with a self-signed certificate made at start (see testCertificate()). */
   tls?: boolean;
+  /** With tls: offer HTTP/2 by ALPN (HTTP/1.1 stays available), as FCM does. */
+  http2?: boolean;
   /** Decrypt each body and fail the request when that is impossible (default true). */
   decrypt?: boolean;
   /** Keep `received` and `answers` (default true); the benchmark turns it off and reads counts. */
@@ -129,7 +134,6 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
   // Signature checks cost more than everything else here; a JWT verified once stays verified
   // (its claims are still checked against the clock and the endpoint on every request).
   const verifiedTokens = new Map<string, JwtClaims>();
-  const stalled = new Set<http.ServerResponse>();
   const certificate = options.tls ? testCertificate() : undefined;
   let requestCount = 0;
   let connections = 0;
@@ -184,10 +188,9 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
       rules.length = 0;
     },
     async close() {
-      for (const response of stalled) response.destroy();
-      stalled.clear();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
     },
   };
 
@@ -242,8 +245,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     if (rule && 'stall' in rule) {
       service.statusCounts.stalled = (service.statusCounts.stalled ?? 0) + 1;
       if (record) service.answers.push({ subscriptionId: id, status: 'stalled', reason: 'told to stall', at: now() });
-      stalled.add(response);
-      response.on('close', () => stalled.delete(response));
+      // Left open: close() ends it with its connection.
       return;
     }
     if (rule) {
@@ -293,6 +295,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
         claims,
         payload,
         bodyBytes,
+        httpVersion: request.httpVersion,
         at: now(),
       });
     }
@@ -312,10 +315,20 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     });
     request.on('end', () => handle(request, response, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), bodyBytes));
   };
-  const server = certificate ? https.createServer({ key: certificate.key, cert: certificate.cert }, listener) : http.createServer(listener);
-  server.on(certificate ? 'secureConnection' : 'connection', () => (connections += 1));
+  // The HTTP/2 compatibility API hands the listener objects shaped like http's.
+  const server = !certificate
+    ? http.createServer(listener)
+    : options.http2
+      ? http2.createSecureServer({ key: certificate.key, cert: certificate.cert, allowHTTP1: true }, listener as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+      : https.createServer({ key: certificate.key, cert: certificate.cert }, listener);
+  const sockets = new Set<Socket>();
+  server.on(certificate ? 'secureConnection' : 'connection', (socket: Socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
   // Senders keep connections open across a whole fan-out.
-  server.keepAliveTimeout = 65_000;
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   service.origin = `${certificate ? 'https' : 'http'}://127.0.0.1:${port}`;
