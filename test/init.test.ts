@@ -190,6 +190,29 @@ describe.skipIf(!hasTmux)('init in a terminal (tmux)', () => {
     expect(fs.existsSync(path.join(dir, 'push.config.json'))).toBe(false);
   });
 
+  it('colours output in a terminal, and not with --no-color or NO_COLOR', async () => {
+    const dir = workdir();
+    const screens: Record<string, string> = {};
+    const variants: Record<string, string> = { plain: '', flag: '--no-color', env: '' };
+    for (const [name, flag] of Object.entries(variants)) {
+      const session = `colour-${name}-${Date.now()}`;
+      const env = name === 'env' ? 'NO_COLOR=1 ' : '';
+      tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '40',
+        `cd '${dir}' && HOME='${dir}' ${env}'${process.execPath}' '${BIN}' keys generate --force --db ${name}.db --subject mailto:ops@example.com ${flag}; echo "EXIT=$?"; sleep 30`);
+      try {
+        await waitForScreen(session, /EXIT=\d+/);
+        screens[name] = tmux('capture-pane', '-p', '-e', '-t', session);
+      } finally {
+        spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]);
+      }
+    }
+    expect(screens.plain).toContain('\u001b[32m');
+    expect(screens.flag).toContain('VAPID keys generated');
+    expect(screens.flag).not.toContain('\u001b[32m');
+    expect(screens.env).toContain('VAPID keys generated');
+    expect(screens.env).not.toContain('\u001b[32m');
+  });
+
   it('--yes in a terminal does not ask', async () => {
     const dir = workdir();
     const session = `yes-${Date.now()}`;
