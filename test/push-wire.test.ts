@@ -236,6 +236,15 @@ describe('network failures and bad input', () => {
     expect((await s.send({ ...target(sub), endpoint: 'ftp://example.com/x' }, Buffer.from('x'), options, vapid)).kind).toBe('failed');
     expect(push.requestCount).toBe(0);
   });
+
+  it('asks the endpoint check before each request and sends nothing it refuses', async () => {
+    const push = await service();
+    const [allowed, refused] = push.createSubscriptions(2, vapid.publicKey);
+    const s = sender({ endpointRefusal: (endpoint) => (endpoint === refused!.endpoint ? 'origin no longer allowed' : undefined) });
+    expect((await s.send(target(allowed!), Buffer.from('x'), options, vapid)).kind).toBe('delivered');
+    expect(await s.send(target(refused!), Buffer.from('x'), options, vapid)).toEqual({ kind: 'failed', message: 'not sent: origin no longer allowed' });
+    expect(push.requestCount).toBe(1);
+  });
 });
 
 describe('delivery over https', () => {

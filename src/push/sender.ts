@@ -86,6 +86,8 @@ export function createPushSender(options: PushSenderOptions): PushSender & PushS
       if (url.protocol !== 'https:' && url.protocol !== 'http:') {
         return { kind: 'failed', message: `endpoint must be https: (or http: for a test service): ${target.endpoint}` };
       }
+      const refusal = options.endpointRefusal?.(target.endpoint);
+      if (refusal) return { kind: 'failed', message: `not sent: ${refusal}` };
       return slots.run(url.origin, () => sendNow(url, target, payload, pushOptions, vapid));
     },
     async close() {

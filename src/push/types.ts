@@ -57,6 +57,11 @@ export interface PushSenderOptions {
   ca?: string | Buffer | undefined;
   /** Offer HTTP/2 (ALPN) to push services over TLS. */
   http2?: boolean | undefined;
+  /**
+   * Last check before a request leaves: the reason an endpoint may not be contacted (say, its
+   * origin is no longer allowed by the configuration), or undefined. A refusal is a `failed` outcome.
+   */
+  endpointRefusal?: ((endpoint: string) => string | undefined) | undefined;
   /** Worker threads for encryption; 0 encrypts on the calling thread. Default: one per core but one, at most 4. */
   encryptionThreads?: number | undefined;
 }
