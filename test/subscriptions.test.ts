@@ -396,10 +396,13 @@ describe('subscriptions list, count, show, remove, prune', () => {
 
 describe('curve check', () => {
   it('agrees with OpenSSL on real points and on off-curve points', async () => {
-    const { isOnP256 } = (await import('../dist/core/subscription-rules.js')) as { isOnP256(point: Buffer): boolean };
+    // The built module (the CLI runs dist/ too); a variable path keeps tsc from resolving it.
+    const modulePath = '../dist/core/subscription-rules.js';
+    const { isOnP256 } = (await import(modulePath)) as { isOnP256(point: Buffer): boolean };
     for (let i = 0; i < 200; i++) {
       const point = Buffer.from(fakeSubscription().keys.p256dh, 'base64url');
-      if (i % 2) point[1 + (i % 64)] ^= 1 << (i % 8);
+      const at = 1 + (i % 64);
+      if (i % 2) point[at] = point[at]! ^ (1 << (i % 8));
       let openssl = true;
       try {
         crypto.ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'compressed');

@@ -95,7 +95,7 @@ export function normalizeEndpoint(endpoint: string, policy: EndpointPolicy, labe
 export function endpointRefusal(endpoint: string, policy: EndpointPolicy): string | undefined {
   if (endpoint.length > MAX_ENDPOINT_LENGTH) return `longer than ${MAX_ENDPOINT_LENGTH} characters`;
   // The URL parser quietly drops whitespace and control characters; a real endpoint has none.
-  if (/[\s\x00-\x1f\x7f]/.test(endpoint)) return 'contains whitespace or control characters';
+  if (hasSpaceOrControl(endpoint)) return 'contains whitespace or control characters';
   let url: URL;
   try {
     url = new URL(endpoint);
@@ -124,6 +124,14 @@ export function endpointRefusal(endpoint: string, policy: EndpointPolicy): strin
   }
   if (url.protocol === 'http:') return `plain http is allowed only for an origin listed in push.endpointOrigins (for local testing), and "${where}" is not listed`;
   return `${where} is not a known push service; add it to push.endpointOrigins if you trust it`;
+}
+
+function hasSpaceOrControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0xfeff) return true;
+  }
+  return false;
 }
 
 function matches(rule: OriginRule, url: URL): boolean {

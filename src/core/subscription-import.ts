@@ -11,11 +11,13 @@
  * stream-json builds every value token by token, several times slower) and lets one malformed
  * element be reported and skipped instead of ending the import.
  *
- * Writing: records are validated as they arrive and written in batches (one transaction per batch,
- * each record's row and categories together), so an interrupted import leaves whole records only.
- * With --strict the whole import is one transaction (batches are savepoints inside it): one pass
- * over the input (standard input cannot be read twice), and nothing is committed unless every
- * record is good; after the first bad record it only validates, to report them all.
+ * Writing: each record is validated and written as it arrives (nothing accumulates in memory),
+ * in transactions of up to 5000 records that never stay open while waiting for input; a record's
+ * row and categories are in the same transaction, so an interrupted import leaves whole records
+ * only. With --strict the whole import is one transaction: one pass over the input (standard
+ * input cannot be read twice, and a validate-then-write second pass would need a spool file),
+ * committed only if every record is good; after the first bad record it only validates, to report
+ * them all. The price is that other writers wait (busy timeout) while a large strict import runs.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { inputError, PushctlError, usageError } from '../errors.js';
@@ -76,8 +78,10 @@ export interface ImportSummary {
 
 export const MAX_REPORTED = 1000;
 export const MAX_RECORD_CHARS = 1 << 20;
+/** Commit when the input pauses this long. */
+const IDLE_COMMIT_MS = 50;
 
-/** A record that passed validation, waiting for its batch to be written. */
+/** A record that passed validation. */
 interface PendingRecord {
   position: RecordPosition;
   write: store.SubscriptionWrite;
@@ -96,7 +100,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       throw usageError(`--category: category "${name}" does not exist (create it with "pushctl categories add ${name}", or pass --create-categories)`, { flag: '--category', category: name });
     }
   }
-  const batchSize = opts.batchSize ?? 2000;
+  const batchSize = opts.batchSize ?? 5000;
   const summary: ImportSummary = {
     format: 'empty', records: 0, imported: 0, updated: 0, rejected: 0, written: false,
     dryRun: Boolean(opts.dryRun), strict: Boolean(opts.strict), createdCategories: [], rejections: [],
@@ -110,20 +114,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
     opts.onRejected?.(rejection);
   };
 
-  let batch: PendingRecord[] = [];
-  const onRecord = (value: unknown, position: RecordPosition) => {
-    summary.records++;
-    try {
-      const pending = prepareRecord(value, position, policy, keyIds, activeKeyId, flagCategories, ctx.now());
-      batch.push(pending);
-      if (batch.length >= batchSize) flush();
-    } catch (error) {
-      if (!(error instanceof PushctlError)) throw error;
-      reject(position, error.message, error.details?.field as string | undefined);
-    }
-  };
-
-  /** Resolves category names, creating them when allowed; unknown names reject the record. */
+  /** Category ids for the record, creating categories when allowed; unknown names reject it. */
   const resolveCategories = (pending: PendingRecord): number[] | undefined => {
     if (!pending.categories) return undefined;
     const ids: number[] = [];
@@ -133,7 +124,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
         if (!opts.createCategories) {
           throw inputError(`${where(pending.position)}: categories: category "${name}" does not exist (create it first, or pass --create-categories)`, { field: 'categories' });
         }
-        if (opts.dryRun) {
+        if (!writing()) {
           dryRunCategories.add(name);
           continue;
         }
@@ -146,59 +137,55 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
     return ids;
   };
 
-  const writeBatch = ctx.db.transaction((records: PendingRecord[]) => {
-    for (const pending of records) {
-      let ids: number[] | undefined;
-      try {
-        ids = resolveCategories(pending);
-      } catch (error) {
-        reject(pending.position, (error as Error).message, 'categories');
-        continue;
+  // Without --strict, records are written as they arrive inside a transaction committed every
+  // batchSize records, or when the input pauses (a slow pipe), so a transaction never sits
+  // waiting on input while other writers (the receiver) wait on it; and validated records are
+  // not held in memory. With --strict, one transaction spans the import.
+  const strict = opts.strict && !opts.dryRun ? store.beginWrite(ctx.db) : undefined;
+  let open: { commit(): void; rollback(): void } | undefined = strict;
+  let inTransaction = 0;
+  /** Writing stops with --dry-run, and once a strict import has a bad record. */
+  const writing = () => !opts.dryRun && !(strict && summary.rejected > 0);
+  const commitBatch = () => {
+    if (open && !strict) {
+      open.commit();
+      open = undefined;
+    }
+    inTransaction = 0;
+  };
+
+  const onRecord = (value: unknown, position: RecordPosition) => {
+    summary.records++;
+    try {
+      const pending = prepareRecord(value, position, policy, keyIds, activeKeyId, flagCategories, ctx.now());
+      if (!writing()) {
+        resolveCategories(pending);
+        if (store.subscriptionIdByEndpoint(ctx.db, pending.write.endpoint) === undefined) summary.imported++;
+        else summary.updated++;
+        return;
       }
-      if (opts.strict && summary.rejected > 0) {
-        // A refused strict import: keep counting what would have happened.
-        predict(pending);
-        continue;
-      }
+      open ??= store.beginWrite(ctx.db);
+      // Categories first: an unknown one rejects the record before its row is written.
+      const ids = resolveCategories(pending);
       const result = store.upsertSubscription(ctx.db, pending.write);
       if (ids) store.setCategories(ctx.db, result.id, ids, result.created);
       if (result.created) summary.imported++;
       else summary.updated++;
-    }
-  });
-
-  const predict = (pending: PendingRecord) => {
-    if (store.subscriptionIdByEndpoint(ctx.db, pending.write.endpoint) === undefined) summary.imported++;
-    else summary.updated++;
-  };
-  const predictBatch = (records: PendingRecord[]) => {
-    for (const pending of records) {
-      try {
-        resolveCategories(pending);
-      } catch (error) {
-        reject(pending.position, (error as Error).message, 'categories');
-        continue;
-      }
-      predict(pending);
+      if (++inTransaction >= batchSize) commitBatch();
+    } catch (error) {
+      if (!(error instanceof PushctlError)) throw error;
+      reject(position, error.message, error.details?.field as string | undefined);
     }
   };
 
-  function flush(): void {
-    const records = batch;
-    batch = [];
-    if (records.length === 0) return;
-    if (opts.dryRun) predictBatch(records);
-    else if (opts.strict && summary.rejected > 0) predictBatch(records);
-    else writeBatch(records);
-  }
-
-  const strictTransaction = opts.strict && !opts.dryRun ? store.beginWrite(ctx.db) : undefined;
   try {
     const reader = new RecordReader(onRecord, (position, message) => reject(position, message));
     const decoder = new StringDecoder('utf8');
     let bytes = 0;
+    let idle: NodeJS.Timeout | undefined;
     try {
       for await (const chunk of input) {
+        clearTimeout(idle);
         if (typeof chunk === 'string') {
           bytes += Buffer.byteLength(chunk);
           reader.feed(chunk);
@@ -206,8 +193,11 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
           bytes += chunk.length;
           reader.feed(decoder.write(chunk));
         }
+        // Runs only while waiting for the next chunk, never in the middle of a record.
+        if (open && !strict) idle = setTimeout(commitBatch, IDLE_COMMIT_MS);
         opts.onProgress?.(bytes, summary.records);
       }
+      clearTimeout(idle);
       reader.feed(decoder.end());
       reader.end();
     } catch (error) {
@@ -217,17 +207,17 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       reject({ line: Number(error.details?.line ?? 0) }, error.message);
     }
     summary.format = reader.format;
-    flush();
-    if (strictTransaction) {
-      if (summary.rejected > 0) strictTransaction.rollback();
-      else strictTransaction.commit();
+    commitBatch();
+    if (strict) {
+      if (summary.rejected > 0) strict.rollback();
+      else strict.commit();
     }
   } catch (error) {
-    strictTransaction?.rollback();
+    open?.rollback();
     throw error;
   }
   summary.written = !summary.dryRun && !(summary.strict && summary.rejected > 0);
-  summary.createdCategories = summary.dryRun ? [...dryRunCategories] : summary.written ? summary.createdCategories : [];
+  summary.createdCategories = [...new Set(summary.written ? summary.createdCategories : [...summary.createdCategories, ...dryRunCategories])];
   return summary;
 }
 

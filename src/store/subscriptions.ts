@@ -62,10 +62,12 @@ function statements(db: Db): Statements {
   if (!s) {
     s = {
       idByEndpoint: db.prepare('SELECT id FROM subscriptions WHERE endpoint = ?'),
+      // DO NOTHING on a known endpoint: the common case (new) costs one statement, not a lookup first.
       insert: db.prepare(`
         INSERT INTO subscriptions (endpoint, p256dh, auth, key_id, expiration_time, label, user_agent,
                                    created_at, updated_at, last_success_at, failure_count)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (endpoint) DO NOTHING`),
       update: db.prepare(`
         UPDATE subscriptions SET
           p256dh = ?, auth = ?, key_id = ?, expiration_time = ?,
@@ -86,6 +88,11 @@ function statements(db: Db): Statements {
 /** Inserts, or updates the row with the same endpoint. Call inside a transaction with setCategories. */
 export function upsertSubscription(db: Db, w: SubscriptionWrite): { id: number; created: boolean } {
   const s = statements(db);
+  const info = s.insert.run(
+    w.endpoint, w.p256dh, w.auth, w.keyId, w.expirationTime, w.label ?? null, w.userAgent ?? null,
+    w.createdAt ?? w.updatedAt, w.updatedAt, w.lastSuccessAt ?? null, w.failureCount ?? 0,
+  );
+  if (info.changes === 1) return { id: Number(info.lastInsertRowid), created: true };
   const existing = s.idByEndpoint.get(w.endpoint);
   if (existing) {
     s.update.run(
@@ -99,11 +106,7 @@ export function upsertSubscription(db: Db, w: SubscriptionWrite): { id: number; 
     );
     return { id: existing.id, created: false };
   }
-  const info = s.insert.run(
-    w.endpoint, w.p256dh, w.auth, w.keyId, w.expirationTime, w.label ?? null, w.userAgent ?? null,
-    w.createdAt ?? w.updatedAt, w.updatedAt, w.lastSuccessAt ?? null, w.failureCount ?? 0,
-  );
-  return { id: Number(info.lastInsertRowid), created: true };
+  throw new Error(`subscription ${w.endpoint}: neither inserted nor found`);
 }
 
 /** Whether a subscription with this endpoint exists (dry runs use it to predict insert vs update). */
@@ -194,8 +197,10 @@ export function deletePrunable(db: Db, filter: PruneFilter): number {
 }
 
 /**
- * A write transaction that spans asynchronous reading (a strict import). Batches inside it run
- * as better-sqlite3 transactions, which nest as savepoints.
+ * A write transaction begun and ended by hand: an import's transaction spans many record
+ * callbacks (and with --strict, the whole input), which a better-sqlite3 transaction function
+ * cannot. IMMEDIATE takes the write lock up front, so it waits (busy timeout) rather than failing
+ * half way.
  */
 export function beginWrite(db: Db): { commit(): void; rollback(): void } {
   db.prepare('BEGIN IMMEDIATE').run();

@@ -9,6 +9,8 @@ interface ImportFlags {
   dryRun?: boolean;
 }
 
+const MAX_SHOWN_REJECTIONS = 100;
+
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerSubscriptions(program: Command): void {
@@ -38,6 +40,7 @@ Examples:
         const fs = await import('node:fs');
         const size = source === 'stdin' ? 0 : fs.statSync(file).size;
         const progress = size > 4 << 20 ? await out.progress(size, 'importing', ' bytes') : undefined;
+        let shown = 0;
         let summary;
         try {
           summary = await importSubscriptions(ctx, stream as AsyncIterable<Buffer>, {
@@ -46,7 +49,8 @@ Examples:
             strict: options.strict,
             dryRun: options.dryRun,
             onRejected: (rejection) => {
-              if (!out.json) out.warn(`rejected ${rejection.message}`);
+              // A file of a million bad lines should not become a million lines of warnings.
+              if (!out.json && shown++ < MAX_SHOWN_REJECTIONS) out.warn(`rejected ${rejection.message}`);
             },
             onProgress: (bytes) => progress?.update(bytes),
           });
@@ -55,7 +59,8 @@ Examples:
         }
         out.result({ source, ...summary }, () => {
           const what = summary.dryRun ? 'would import' : summary.written ? 'imported' : 'would have imported';
-          const lines = [`${what} ${summary.imported}, updated ${summary.updated}, rejected ${summary.rejected} (${summary.records} records, ${summary.format})`];
+          const lines = shown > MAX_SHOWN_REJECTIONS ? [`(${shown - MAX_SHOWN_REJECTIONS} more rejections not shown; --json lists the first ${summary.rejections.length})`] : [];
+          lines.push(`${what} ${summary.imported}, updated ${summary.updated}, rejected ${summary.rejected} (${summary.records} records, ${summary.format})`);
           if (summary.createdCategories.length) lines.push(`${summary.dryRun ? 'would create' : 'created'} categories: ${summary.createdCategories.join(', ')}`);
           if (summary.dryRun) lines.push('dry run: nothing written');
           else if (!summary.written) lines.push(`--strict: nothing written because ${summary.rejected} record${summary.rejected === 1 ? ' is' : 's are'} bad`);
