@@ -72,6 +72,10 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
   const background = new BackgroundTasks((error, name) => writeError(`${name}: ${(error as Error)?.message ?? String(error)}`));
   const staticFile = loadStaticFiles(options.staticDir);
 
+  /** Set on shutdown: a keep-alive connection must not outlive the response in flight on it. */
+  let closing = false;
+  const send = (res: http.ServerResponse, reply: Reply) => writeReply(res, closing ? { ...reply, headers: { ...reply.headers, connection: 'close' } } : reply);
+
   const router = new Router();
   for (const path of ['/', '/index.html', '/app.js', '/sw.js', '/style.css']) {
     router.add({
@@ -160,6 +164,7 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
       });
     },
     async close(graceMs = 10_000) {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
@@ -183,7 +188,7 @@ function clientIp(req: http.IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
 
-function send(res: http.ServerResponse, reply: Reply): void {
+function writeReply(res: http.ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...reply.headers };
   let body: Buffer | string | undefined;

@@ -65,9 +65,11 @@ export function registerServe(program: Command): void {
               process.exit(1);
             }
             stopping = true;
-            out.info(`${signal}: finishing requests in flight, then closing the database`);
+            // Stop accepting first (synchronously, inside close), then say so.
+            const closed = app.close(SHUTDOWN_GRACE_MS);
+            out.info(`${signal}: no new connections; finishing requests in flight, then closing the database`);
             void (async () => {
-              await app.close(SHUTDOWN_GRACE_MS);
+              await closed;
               await dispatcher?.stop();
               resolve();
             })();
