@@ -173,7 +173,7 @@ Examples:
     .command('prune')
     .description('drop stale subscriptions (both conditions must hold when both are given)')
     .option('--older-than <duration>', 'no successful push (or, never successful, created) for this long, e.g. 60d')
-    .option('--failed-more-than <n>', 'more than N failed pushes in a row')
+    .option('--failed-more-than <n>', 'failure count above N')
     .option('--dry-run', 'only count what would be removed')
     .action(
       action<{ olderThan?: string; failedMoreThan?: string; dryRun?: boolean }>(async ({ options, out, context }) => {
