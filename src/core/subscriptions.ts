@@ -76,7 +76,8 @@ export function saveSubscription(ctx: Context, raw: unknown, opts: SaveOptions =
 export function replaceSubscription(ctx: Context, oldEndpoint: string, raw: unknown, opts: SaveOptions = {}): { id: number; created: boolean } {
   const { write, categories } = prepareSave(ctx, raw, opts);
   return ctx.db.transaction(() => {
-    const old = findRow(ctx, oldEndpoint);
+    // By endpoint only: the old endpoint comes from a visitor, and must never name a row by id.
+    const old = findRow(ctx, oldEndpoint, true);
     let categoryIds = categories ? categoryIdsFor(ctx, categories, prefixed(opts.where, 'categories')) : undefined;
     if (old && old.endpoint !== write.endpoint) {
       categoryIds ??= store.categoryIdsOf(ctx.db, old.id);
@@ -185,10 +186,10 @@ interface FoundRow {
   userAgent: string | null;
 }
 
-function findRow(ctx: Context, idOrEndpoint: string | number): FoundRow | undefined {
+function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = false): FoundRow | undefined {
   const text = String(idOrEndpoint).trim();
   let row: store.SubscriptionRow | undefined;
-  if (/^\d+$/.test(text)) row = store.subscriptionById(ctx.db, Number(text));
+  if (/^\d+$/.test(text)) row = endpointOnly ? undefined : store.subscriptionById(ctx.db, Number(text));
   else {
     row = store.subscriptionByEndpoint(ctx.db, text);
     // Stored endpoints are in URL's canonical form; accept what an operator pastes.

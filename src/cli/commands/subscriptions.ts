@@ -39,7 +39,7 @@ Examples:
         const ctx = await context();
         const fs = await import('node:fs');
         const size = source === 'stdin' ? 0 : fs.statSync(file).size;
-        const progress = size > 4 << 20 ? await out.progress(size, 'importing', ' bytes') : undefined;
+        const progress = size > 4 << 20 ? await out.progress(size, 'importing', ' bytes, {records} records') : undefined;
         let shown = 0;
         let summary;
         try {
@@ -52,15 +52,19 @@ Examples:
               // A file of a million bad lines should not become a million lines of warnings.
               if (!out.json && shown++ < MAX_SHOWN_REJECTIONS) out.warn(`rejected ${rejection.message}`);
             },
-            onProgress: (bytes) => progress?.update(bytes),
+            onProgress: (bytes, records) => progress?.update(bytes, { records }),
           });
         } finally {
           progress?.stop();
         }
         out.result({ source, ...summary }, () => {
-          const what = summary.dryRun ? 'would import' : summary.written ? 'imported' : 'would have imported';
+          const what = summary.dryRun
+            ? `would import ${summary.imported}, update ${summary.updated}, reject ${summary.rejected}`
+            : summary.written
+              ? `imported ${summary.imported}, updated ${summary.updated}, rejected ${summary.rejected}`
+              : `would have imported ${summary.imported}, updated ${summary.updated}; rejected ${summary.rejected}`;
           const lines = shown > MAX_SHOWN_REJECTIONS ? [`(${shown - MAX_SHOWN_REJECTIONS} more rejections not shown; --json lists the first ${summary.rejections.length})`] : [];
-          lines.push(`${what} ${summary.imported}, updated ${summary.updated}, rejected ${summary.rejected} (${summary.records} records, ${summary.format})`);
+          lines.push(`${what} (${summary.records} records, ${summary.format})`);
           if (summary.createdCategories.length) lines.push(`${summary.dryRun ? 'would create' : 'created'} categories: ${summary.createdCategories.join(', ')}`);
           if (summary.dryRun) lines.push('dry run: nothing written');
           else if (!summary.written) lines.push(`--strict: nothing written because ${summary.rejected} record${summary.rejected === 1 ? ' is' : 's are'} bad`);
