@@ -110,11 +110,11 @@ export async function dispatchOnce(ctx: Context, options: DispatchOptions): Prom
       options.onEvent?.({ type: 'delivered', summary, elapsedMs });
       if (summary.stoppedReason === 'interrupted') result.interrupted = true;
     } catch (error) {
-      // One broken notification must not stop the others; its lease expires and a later run retries.
+      // One broken notification must not stop the others. Its lease is kept until it expires, so
+      // neither this watcher nor another dispatcher retries it more than once per lease length.
       const message = (error as Error).message;
       result.errors.push({ id: row.id, message });
       options.onEvent?.({ type: 'error', id: row.id, message });
-      store.releaseLease(ctx.db, row.id, options.owner);
     }
   }
   return result;

@@ -35,7 +35,7 @@ export function registerDispatch(program: Command): void {
         const concurrency = parseConcurrency(options.concurrency);
         const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
         const { newOwnerId } = await import('../../core/delivery.js');
-        const ctx = await context();
+        const ctx = await context({ mustExist: true });
         const owner = newOwnerId();
         out.debug(`dispatcher ${owner}, lease ${leaseMs} ms`);
         const stop = stopOnSignals();
