@@ -286,6 +286,27 @@ describe('recurring rules over a simulated span (injected clock, two dispatchers
     for (const c of sent) expect(receivedBySubscription(svc, c.topic).size).toBe(3);
   });
 
+  it('every 20 minutes with --stale-after 10m: each slot is sent, missed, or skipped as stale, as the run times dictate', async () => {
+    await inst.subscribe(2);
+    const rule = createRule({ cron: '*/20 * * * *', tz: 'UTC', staleAfter: '10m' }, '2030-06-01T00:00:30Z');
+    const runs = await simulate('2030-06-01T00:01:00Z', '2030-06-01T06:00:00Z');
+    const made = children(rule).filter((c) => c.slot_at <= Date.parse('2030-06-01T06:00:00Z'));
+    expect(made).toHaveLength(18);
+    for (const c of made) {
+      const firstRun = runs.find((r) => r >= c.slot_at)!;
+      const expected = firstRun >= c.slot_at + 1_200_000 ? 'skipped' : firstRun - c.slot_at > 600_000 ? 'skipped' : 'sent';
+      expect([c.slot, c.status]).toEqual([c.slot, expected]);
+      if (expected === 'skipped') expect(c.error).toMatch(firstRun >= c.slot_at + 1_200_000 ? /^missed: / : /^stale: due .* started \d+m( \d+s)? late \(--stale-after 10m\)/);
+    }
+    const statuses = new Set(made.map((c) => c.status));
+    expect(statuses).toEqual(new Set(['sent', 'skipped']));
+    // The uneven walk produces all three outcomes.
+    expect(made.some((c) => c.error?.startsWith('stale:'))).toBe(true);
+    expect(made.some((c) => c.error?.startsWith('missed:'))).toBe(true);
+    const sent = made.filter((c) => c.status === 'sent').length;
+    expect(svc.received).toHaveLength(sent * 2);
+  });
+
   it('daily 02:30 in Europe/Berlin with --count 2 across the gap fires at 02:30 CET, then 03:00 CEST, then ends', async () => {
     await inst.subscribe(2);
     const rule = createRule({ cron: '30 2 * * *', tz: 'Europe/Berlin', count: '2' }, '2030-03-29T12:00:00Z');
