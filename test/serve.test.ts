@@ -151,6 +151,18 @@ describe('public subscription endpoints', () => {
     expect((await call(serve.url, 'DELETE', '/subscription', { json: { endpoint: sub.endpoint } })).status).toBe(204);
   });
 
+  it('concurrent subscribes commit together, and a bad one among them fails alone', async () => {
+    const before = rows(serve.db).length;
+    const subs = Array.from({ length: 40 }, () => fakeSubscription());
+    const responses = await Promise.all(
+      subs.map((sub, i) => call(serve.url, 'POST', '/subscription', { json: { subscription: sub, categories: i % 4 === 0 ? ['missing'] : ['news'] } })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(subs.map((_, i) => (i % 4 === 0 ? 400 : 201)));
+    const stored = new Set(rows(serve.db).map((r) => r.endpoint));
+    expect(stored.size).toBe(before + 30);
+    subs.forEach((sub, i) => expect(stored.has(sub.endpoint)).toBe(i % 4 !== 0));
+  });
+
   it('answers CORS only for the listed origins, and never on the admin API', async () => {
     const preflight = await call(serve.url, 'OPTIONS', '/subscription', { headers: { origin: site, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
     expect(preflight.status).toBe(204);

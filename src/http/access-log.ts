@@ -9,17 +9,38 @@ export interface AccessEntry {
   ms: number;
 }
 
-export type AccessLogger = (entry: AccessEntry) => void;
+export interface AccessLogger {
+  (entry: AccessEntry): void;
+  /** Writes what is buffered now (on shutdown). */
+  flush(): void;
+}
 
-export function createAccessLogger(options: { json: boolean; write?: (line: string) => void }): AccessLogger {
-  const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
-  return (entry) => {
+/**
+ * Lines are collected and written once per event-loop turn: under load that is one write to
+ * stdout for many requests instead of one each (stdout to a pipe or file is a synchronous write).
+ */
+export function createAccessLogger(options: { json: boolean; write?: (text: string) => void }): AccessLogger {
+  const write = options.write ?? ((text: string) => process.stdout.write(text));
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (!pending.length) return;
+    const text = pending.join('\n') + '\n';
+    pending = [];
+    write(text);
+  };
+  const log = (entry: AccessEntry) => {
     const time = new Date().toISOString();
     const path = printablePath(entry.path);
     const ms = Math.round(entry.ms * 10) / 10;
-    if (options.json) write(JSON.stringify({ time, method: entry.method, path, status: entry.status, ms }));
-    else write(`${time} ${entry.method} ${path} ${entry.status} ${ms}ms`);
+    pending.push(options.json ? JSON.stringify({ time, method: entry.method, path, status: entry.status, ms }) : `${time} ${entry.method} ${path} ${entry.status} ${ms}ms`);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
   };
+  return Object.assign(log, { flush });
 }
 
 /** The path only, at most 200 characters, with anything unprintable percent-encoded. */

@@ -8,6 +8,7 @@ import { ensureActiveKey } from '../core/keys.js';
 import { listCategories } from '../core/categories.js';
 import { removeSubscription, replaceSubscription, saveSubscription } from '../core/subscriptions.js';
 import { MAX_USER_AGENT_LENGTH } from '../core/subscription-rules.js';
+import { createWriteBatcher } from '../core/write-batch.js';
 import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
 import { badRequest } from './http-error.js';
 import type { RequestInfo, Router } from './router.js';
@@ -25,22 +26,25 @@ export interface PublicInfoCache {
 }
 
 export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCache {
-  let cached: { value: unknown; until: number } | undefined;
+  const writes = createWriteBatcher(ctx);
+  let cached: { body: { public_key: string; categories: unknown[] }; keyId: number; until: number } | undefined;
   const cache: PublicInfoCache = { invalidate: () => (cached = undefined) };
+  /** The key pages subscribe with and the categories they offer, read at most every few seconds. */
+  const publicInfo = () => {
+    const now = Date.now();
+    if (!cached || cached.until <= now) {
+      const { key } = ensureActiveKey(ctx, false);
+      const categories = listCategories(ctx).map((c) => ({ name: c.name, description: c.description ?? null }));
+      cached = { body: { public_key: key.publicKey, categories }, keyId: key.id, until: now + PUBLIC_INFO_TTL_MS };
+    }
+    return cached;
+  };
 
   router.add({
     method: 'GET',
     pattern: '/subscription',
     group: 'public',
-    handler: () => {
-      const now = Date.now();
-      if (!cached || cached.until <= now) {
-        const { key } = ensureActiveKey(ctx, false);
-        const categories = listCategories(ctx).map((c) => ({ name: c.name, description: c.description ?? null }));
-        cached = { value: { public_key: key.publicKey, categories }, until: now + PUBLIC_INFO_TTL_MS };
-      }
-      return { status: 200, json: cached.value };
-    },
+    handler: () => ({ status: 200, json: publicInfo().body }),
   });
 
   router.add({
@@ -50,10 +54,11 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
     handler: async (request) => {
       const body = await readJsonObject(request.req);
       const { subscription, categories, oldEndpoint, wrapped } = parseSubscribeBody(body);
-      const options = { categories, userAgent: userAgentOf(request), where: wrapped ? 'subscription' : undefined };
-      const result = oldEndpoint
-        ? replaceSubscription(ctx, oldEndpoint, subscription, options)
-        : saveSubscription(ctx, subscription, options);
+      // The key recorded is the one this server hands to pages (same few seconds of caching as GET).
+      const options = { categories, userAgent: userAgentOf(request), where: wrapped ? 'subscription' : undefined, keyId: publicInfo().keyId };
+      const result = await writes.run(() =>
+        oldEndpoint ? replaceSubscription(ctx, oldEndpoint, subscription, options) : saveSubscription(ctx, subscription, options),
+      );
       return { status: result.created ? 201 : 200, json: { id: result.id } };
     },
   });
@@ -67,7 +72,7 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
       assertKnownFields(body, ['endpoint']);
       const endpoint = endpointField(body.endpoint, 'endpoint');
       // 204 whether or not it existed: unsubscribing twice is fine, and the answer reveals nothing.
-      removeSubscription(ctx, endpoint);
+      await writes.run(() => removeSubscription(ctx, endpoint));
       return { status: 204 };
     },
   });

@@ -20,8 +20,8 @@ import { loadStaticFiles } from './static-files.js';
 export interface ServerOptions {
   /** Access-log lines as JSON. */
   jsonLog?: boolean;
-  /** Where access-log lines go (default stdout). */
-  writeLog?: (line: string) => void;
+  /** Where access-log text goes (default stdout): whole lines, each ending in a newline. */
+  writeLog?: (text: string) => void;
   /** Where unexpected errors go (default stderr); never to the client. */
   writeError?: (line: string) => void;
   staticDir?: string;
@@ -171,6 +171,7 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
       await closed;
       clearTimeout(timer);
       await background.stop();
+      log.flush();
     },
   };
 }
