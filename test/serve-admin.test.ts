@@ -193,6 +193,25 @@ describe('admin API', () => {
     expect(left).toBe(0);
   });
 
+  it('DELETE of a notification being sent cancels the send in progress and removes it', async () => {
+    push.behave({ status: 503, retryAfter: '1' });
+    try {
+      const created = await call(serve.url, 'POST', '/v1/pushnotification', { admin: true, json: { title: 'Retry me', all: true } });
+      expect(created.json.status).toBe('sending');
+      await until('the first attempts', () => (push.answers.some((a) => a.status === 503) ? true : undefined));
+      expect((await call(serve.url, 'GET', `/v1/pushnotification/${created.json.id}`, { admin: true })).json.status).toBe('sending');
+      expect((await call(serve.url, 'DELETE', `/v1/pushnotification/${created.json.id}`, { admin: true })).status).toBe(204);
+      expect((await call(serve.url, 'GET', `/v1/pushnotification/${created.json.id}`, { admin: true })).status).toBe(404);
+      const attempts = push.answers.length;
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      // The sender saw the notification go and stopped retrying.
+      expect(push.answers.length).toBe(attempts);
+      expect(serve.stderr()).not.toMatch(/FOREIGN KEY|notification \d+:/);
+    } finally {
+      push.clearBehaviour();
+    }
+  });
+
   it('a subscription the push service forgot is pruned by the next send', async () => {
     const forgotten = await subscribe('carol', ['news']);
     push.removeSubscription(forgotten);
