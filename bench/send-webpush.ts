@@ -17,6 +17,11 @@ interface Job {
 }
 
 const job = JSON.parse(process.argv[2]!) as Job;
+/** Peak RSS (KB) and CPU time of the whole process, all threads, start-up included (µs). */
+const usage = () => {
+  const u = process.resourceUsage();
+  return { maxRssKb: u.maxRSS, cpuUs: u.userCPUTime + u.systemCPUTime };
+};
 const subscriptions = fs
   .readFileSync(job.subscriptionsFile, 'utf8')
   .split('\n')
@@ -43,4 +48,4 @@ await Promise.all(
 );
 const ms = performance.now() - started;
 agent.destroy();
-process.stdout.write(`${JSON.stringify({ sent, failed, ms, maxRssKb: process.resourceUsage().maxRSS })}\n`);
+process.stdout.write(`${JSON.stringify({ sent, failed, ms, ...usage() })}\n`);

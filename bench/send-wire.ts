@@ -20,6 +20,11 @@ interface Job {
 }
 
 const job = JSON.parse(process.argv[2]!) as Job;
+/** Peak RSS (KB) and CPU time of the whole process, all threads, start-up included (µs). */
+const usage = () => {
+  const u = process.resourceUsage();
+  return { maxRssKb: u.maxRSS, cpuUs: u.userCPUTime + u.systemCPUTime };
+};
 const { createPushSender } = (await import(pathToFileURL(path.join(job.root, 'dist/push/sender.js')).href)) as typeof import('../src/push/sender.js');
 const targets = fs
   .readFileSync(job.subscriptionsFile, 'utf8')
@@ -47,4 +52,4 @@ await Promise.all(
 );
 const ms = performance.now() - started;
 await sender.close();
-process.stdout.write(`${JSON.stringify({ sent, failed, ms, maxRssKb: process.resourceUsage().maxRSS, jwtSigned: sender.jwtSigned })}\n`);
+process.stdout.write(`${JSON.stringify({ sent, failed, ms, ...usage(), jwtSigned: sender.jwtSigned })}\n`);

@@ -57,6 +57,8 @@ interface SendRun {
   seconds: number;
   rate: number;
   peakRssMb?: number;
+  /** CPU time of the sending process (all threads) per message, µs */
+  cpuUsPerMessage?: number;
   /** first to last request as the stand-in saw them */
   serviceSeconds: number;
   note?: string;
@@ -103,6 +105,10 @@ try {
   if (a) {
     console.log(`a/b (pushctl vs web-push sendNotification): ${(a.rate / b.rate).toFixed(2)}   target >= 3`);
     console.log(`a/c (pushctl vs encryption ceiling):        ${(a.rate / c.rate).toFixed(2)}   target >= 0.5 (the stand-in shares the CPU)`);
+    console.log(
+      `CPU per message: pushctl ${a.cpuUsPerMessage!.toFixed(0)} µs, encryption alone ${c.cpuUsPerMessage!.toFixed(0)} µs, web-push ${b.cpuUsPerMessage!.toFixed(0)} µs: ` +
+        `encryption is ${((c.cpuUsPerMessage! / a.cpuUsPerMessage!) * 100).toFixed(0)}% of pushctl's CPU (wall-clock rates move with other load on the machine; CPU per message barely does)`,
+    );
   } else {
     console.log(`b/c (web-push vs encryption ceiling):       ${(b.rate / c.rate).toFixed(2)}   (a/b and a/c need pushctl send)`);
   }
@@ -122,9 +128,10 @@ try {
 
 function report(run: SendRun): void {
   const rss = run.peakRssMb === undefined ? '' : `  peak RSS ${run.peakRssMb.toFixed(1)} MB`;
+  const cpu = run.cpuUsPerMessage === undefined ? '' : `  CPU ${run.cpuUsPerMessage.toFixed(0)} µs/msg`;
   const window = run.serviceSeconds ? `  (stand-in saw ${(run.ok / run.serviceSeconds).toFixed(0)}/s)` : '';
   console.log(
-    `${run.label.padEnd(36)} ${run.rate.toFixed(0).padStart(7)} msg/s  ${run.ok}/${run.messages} in ${run.seconds.toFixed(2)} s${window}${rss}${run.note ? `  ${run.note}` : ''}`,
+    `${run.label.padEnd(36)} ${run.rate.toFixed(0).padStart(7)} msg/s  ${run.ok}/${run.messages} in ${run.seconds.toFixed(2)} s${window}${cpu}${rss}${run.note ? `  ${run.note}` : ''}`,
   );
 }
 
@@ -153,6 +160,7 @@ function writeSubscriptions(push: PushService, vapid: Vapid, count: number, file
 async function encryptionCeiling(count: number): Promise<SendRun> {
   const sample = service.createSubscription((await newKeyOnly()).publicKey);
   const perWorker = Math.ceil(count / cores);
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: cores }, () => {
@@ -166,8 +174,17 @@ async function encryptionCeiling(count: number): Promise<SendRun> {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const total = perWorker * cores;
-  return { label: `(c) encryption alone, ${cores} threads`, messages: total, ok: total, seconds, rate: total / seconds, serviceSeconds: 0 };
+  return {
+    label: `(c) encryption alone, ${cores} threads`,
+    messages: total,
+    ok: total,
+    seconds,
+    rate: total / seconds,
+    serviceSeconds: 0,
+    cpuUsPerMessage: (cpu.user + cpu.system) / total,
+  };
 }
 
 async function newKeyOnly(): Promise<{ publicKey: string }> {
@@ -181,7 +198,7 @@ async function webPushBaseline(subscriptionsFile: string, vapid: Vapid): Promise
   const job = { subscriptionsFile, payload: PAYLOAD, ttl: TTL, concurrency: CONCURRENCY, caFile: certificate.certFile, vapid };
   const { stdout, code, stderr } = await runNode([path.join(HERE, 'send-webpush.js'), JSON.stringify(job)]);
   if (code !== 0) throw new Error(`web-push baseline failed (${code}): ${stderr}`);
-  const result = JSON.parse(stdout) as { sent: number; failed: number; ms: number; maxRssKb: number };
+  const result = JSON.parse(stdout) as { sent: number; failed: number; ms: number; maxRssKb: number; cpuUs: number };
   const seconds = result.ms / 1000;
   return {
     label: `(b) web-push sendNotification, c=${CONCURRENCY}`,
@@ -190,6 +207,7 @@ async function webPushBaseline(subscriptionsFile: string, vapid: Vapid): Promise
     seconds,
     rate: result.sent / seconds,
     peakRssMb: result.maxRssKb / 1024,
+    cpuUsPerMessage: result.cpuUs / (result.sent + result.failed),
     serviceSeconds: (service.lastRequestAt - service.firstRequestAt) / 1000,
   };
 }
@@ -200,7 +218,7 @@ async function wireAlone(push: PushService, subscriptionsFile: string, vapid: Va
   const job = { root: ROOT, subscriptionsFile, payload: PAYLOAD, ttl: TTL, concurrency: CONCURRENCY, http2, vapid };
   const { stdout, code, stderr } = await runNode([path.join(HERE, 'send-wire.js'), JSON.stringify(job)], { env: { ...process.env, NODE_EXTRA_CA_CERTS: certificate.certFile } });
   if (code !== 0) throw new Error(`wire-only run failed (${code}): ${stderr}`);
-  const result = JSON.parse(stdout) as { sent: number; failed: number; ms: number; maxRssKb: number; jwtSigned: number };
+  const result = JSON.parse(stdout) as { sent: number; failed: number; ms: number; maxRssKb: number; cpuUs: number; jwtSigned: number };
   const seconds = result.ms / 1000;
   return {
     label: `(-) wire layer alone${http2 ? ' (HTTP/2)' : ''}, c=${CONCURRENCY}`,
@@ -209,6 +227,7 @@ async function wireAlone(push: PushService, subscriptionsFile: string, vapid: Va
     seconds,
     rate: result.sent / seconds,
     peakRssMb: result.maxRssKb / 1024,
+    cpuUsPerMessage: result.cpuUs / (result.sent + result.failed),
     serviceSeconds: (push.lastRequestAt - push.firstRequestAt) / 1000,
     note: `JWTs signed: ${result.jwtSigned}`,
   };
@@ -234,6 +253,7 @@ async function pushctlSend(store: Store, subscriptionsFile: string, count: numbe
   const args = ['send', '--all', '--title', TITLE, '--body', BODY, '--yes', '--json', '--concurrency', String(CONCURRENCY), '--db', store.db];
   const run = await runNode(['--import', rssRecorder(rssFile), BIN, ...args], { cwd: store.dir, env: cliEnv(env) });
   if (run.code !== 0) throw new Error(`pushctl send failed (${run.code}): ${run.stderr}`);
+  const usage = JSON.parse(fs.readFileSync(rssFile, 'utf8')) as { maxRssKb: number; cpuUs: number };
   const summary = JSON.parse(run.stdout) as { counts: { total: number; sent: number }; elapsedMs: number };
   const seconds = summary.elapsedMs / 1000;
   return {
@@ -242,14 +262,15 @@ async function pushctlSend(store: Store, subscriptionsFile: string, count: numbe
     ok: summary.counts.sent,
     seconds,
     rate: summary.counts.sent / seconds,
-    peakRssMb: Number(fs.readFileSync(rssFile, 'utf8')) / 1024,
+    peakRssMb: usage.maxRssKb / 1024,
+    cpuUsPerMessage: usage.cpuUs / summary.counts.total,
     serviceSeconds: (service.lastRequestAt - service.firstRequestAt) / 1000,
   };
 }
 
-/** A preload module (data: URL) that writes the process's peak RSS (KB) to `file` as it exits. */
+/** A preload module (data: URL) that writes the process's peak RSS (KB) and CPU time (µs) to `file` as it exits. */
 function rssRecorder(file: string): string {
-  const source = `import fs from 'node:fs'; process.on('exit', () => fs.writeFileSync(${JSON.stringify(file)}, String(process.resourceUsage().maxRSS)));`;
+  const source = `import fs from 'node:fs'; process.on('exit', () => { const u = process.resourceUsage(); fs.writeFileSync(${JSON.stringify(file)}, JSON.stringify({ maxRssKb: u.maxRSS, cpuUs: u.userCPUTime + u.systemCPUTime })); });`;
   return `data:text/javascript,${encodeURIComponent(source)}`;
 }
 

@@ -26,36 +26,74 @@ export const inlineEncryptor: Encryptor = {
 // Plain CommonJS run with `eval`, so the same pool works from dist/ and from the TypeScript
 // sources under test; web-push is loaded by absolute path because an eval worker resolves
 // modules from the current directory, not from this package.
+//
+// The messages are compact because copying them between threads is the pool's main overhead:
+// in, each distinct payload and options object once plus two key strings per message; out, all
+// bodies in one transferred buffer and web-push's headers once per options object (they do not
+// vary between subscribers). The endpoint plays no part in encryption.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const webpush = require(workerData.webPushPath);
-parentPort.on('message', (batch) => {
+parentPort.on('message', ({ payloads, options, keys, refs }) => {
+  const buffers = payloads.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+  const count = refs.length / 2;
+  const lengths = new Int32Array(count);
+  const headers = options.map(() => null);
+  const errors = {};
   const bodies = [];
-  const replies = batch.map(([subscription, payload, options]) => {
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const o = refs[2 * i + 1];
     try {
-      const details = webpush.generateRequestDetails(subscription, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), options);
-      // A small Buffer is a slice of an 8 KB pool: copy it out so only its own bytes travel.
-      const body = new Uint8Array(details.body);
-      bodies.push(body.buffer);
-      return { headers: details.headers, body };
+      const subscription = { endpoint: 'https://push.invalid/', keys: { p256dh: keys[2 * i], auth: keys[2 * i + 1] } };
+      const details = webpush.generateRequestDetails(subscription, buffers[refs[2 * i]], options[o]);
+      bodies.push(details.body);
+      lengths[i] = details.body.length;
+      total += details.body.length;
+      if (!headers[o]) headers[o] = details.headers;
     } catch (error) {
-      return { error: error instanceof Error ? error.message : String(error) };
+      lengths[i] = -1;
+      errors[i] = error instanceof Error ? error.message : String(error);
     }
-  });
-  parentPort.postMessage(replies, bodies);
+  }
+  const data = new Uint8Array(total);
+  let offset = 0;
+  for (const body of bodies) {
+    data.set(body, offset);
+    offset += body.length;
+  }
+  parentPort.postMessage({ data, lengths, headers, errors }, [data.buffer, lengths.buffer]);
 });
 parentPort.postMessage('ready');
 `;
 
-type WorkerArgs = [subscription: { endpoint: string; keys: { p256dh: string; auth: string } }, payload: Uint8Array, options: ReturnType<typeof webPushArguments>[2]];
-type Job = { target: PushTarget; payload: Buffer; options: PushOptions; args: WorkerArgs; resolve: (r: EncryptedRequest) => void; reject: (e: Error) => void };
-type Reply = { headers: Record<string, unknown>; body: Uint8Array } | { error: string };
+interface Job {
+  target: PushTarget;
+  payload: Buffer;
+  options: PushOptions;
+  resolve: (r: EncryptedRequest) => void;
+  reject: (e: Error) => void;
+}
+
+interface Reply {
+  data: Uint8Array;
+  lengths: Int32Array;
+  /** web-push's headers per options index of the batch (null when every message with it failed). */
+  headers: Array<Record<string, unknown> | null>;
+  errors: Record<number, string>;
+}
+
+interface Batch {
+  jobs: Job[];
+  /** options index of each job, to find its headers in the reply */
+  optionRefs: number[];
+}
 
 interface Lane {
   worker: Worker;
   ready: boolean;
   /** Batches sent and not yet answered, oldest first: replies come back in the same order. */
-  inFlight: Job[][];
+  inFlight: Batch[];
   outstanding: number;
 }
 
@@ -66,45 +104,42 @@ export function createEncryptionPool(threads: number): Encryptor {
   let flushScheduled = false;
   let closed = false;
   let offThread = 0;
-  // The payload is one Buffer per notification, usually a slice of an 8 KB pool; a worker gets
-  // an exact copy made once, not the pool once per message.
-  const exactCopies = new WeakMap<Buffer, Uint8Array>();
-  function exactCopy(payload: Buffer): Uint8Array {
-    let copy = exactCopies.get(payload);
-    if (!copy) {
-      copy = new Uint8Array(payload);
-      exactCopies.set(payload, copy);
-    }
-    return copy;
-  }
 
   for (let i = 0; i < threads; i++) {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { webPushPath } });
     // Idle workers must not keep a finished CLI alive.
     worker.unref();
     const lane: Lane = { worker, ready: false, inFlight: [], outstanding: 0 };
-    worker.on('message', (message: 'ready' | Reply[]) => {
+    worker.on('message', (message: 'ready' | Reply) => {
       if (message === 'ready') {
         lane.ready = true;
         return;
       }
-      const batch = lane.inFlight.shift() ?? [];
-      lane.outstanding -= batch.length;
+      const batch = lane.inFlight.shift();
+      if (!batch) return;
+      lane.outstanding -= batch.jobs.length;
       if (lane.outstanding === 0) lane.worker.unref();
-      batch.forEach((job, index) => settle(job, message[index]));
+      settle(batch, message);
     });
     worker.on('error', (error) => failLane(lane, error));
     worker.on('exit', () => failLane(lane, new Error('encryption worker stopped')));
     lanes.push(lane);
   }
 
-  function settle(job: Job, reply: Reply | undefined): void {
-    if (!reply) job.reject(new Error('encryption worker sent no reply'));
-    else if ('error' in reply) job.reject(new Error(reply.error));
-    else {
+  function settle(batch: Batch, reply: Reply): void {
+    const headersByOption = reply.headers.map((raw) => (raw ? wireHeaders(raw) : {}));
+    let offset = 0;
+    batch.jobs.forEach((job, i) => {
+      const length = reply.lengths[i]!;
+      if (length < 0) {
+        job.reject(new Error(reply.errors[i] ?? 'encryption failed'));
+        return;
+      }
       offThread += 1;
-      job.resolve({ headers: wireHeaders(reply.headers), body: Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength) });
-    }
+      // Each request gets its own header object: the sender adds Authorization to it.
+      job.resolve({ headers: { ...headersByOption[batch.optionRefs[i]!] }, body: Buffer.from(reply.data.buffer, reply.data.byteOffset + offset, length) });
+      offset += length;
+    });
   }
 
   function failLane(lane: Lane, error: Error): void {
@@ -114,7 +149,7 @@ export function createEncryptionPool(threads: number): Encryptor {
     lane.worker.unref();
     if (!closed) process.emitWarning(`pushctl: an encryption thread stopped (${error.message}); encrypting on the main thread`);
     // Whatever the lane held is encrypted again on this thread.
-    for (const job of lane.inFlight.flat()) runInline(job);
+    for (const batch of lane.inFlight) batch.jobs.forEach(runInline);
     lane.inFlight = [];
   }
 
@@ -126,7 +161,38 @@ export function createEncryptionPool(threads: number): Encryptor {
     }
   }
 
-  /** Hands everything queued during this turn of the event loop to the least busy ready worker. */
+  function post(lane: Lane, jobs: Job[]): void {
+    const payloadIndex = new Map<Buffer, number>();
+    const optionIndex = new Map<PushOptions, number>();
+    const payloads: Uint8Array[] = [];
+    const options: unknown[] = [];
+    const keys: string[] = [];
+    const refs = new Uint32Array(jobs.length * 2);
+    const optionRefs: number[] = [];
+    jobs.forEach((job, i) => {
+      let p = payloadIndex.get(job.payload);
+      if (p === undefined) {
+        p = payloads.push(new Uint8Array(job.payload)) - 1; // an exact copy, not its 8 KB pool
+        payloadIndex.set(job.payload, p);
+      }
+      let o = optionIndex.get(job.options);
+      if (o === undefined) {
+        o = options.push(webPushArguments(job.target, job.payload, job.options)[2]) - 1;
+        optionIndex.set(job.options, o);
+      }
+      keys.push(job.target.p256dh, job.target.auth);
+      refs[2 * i] = p;
+      refs[2 * i + 1] = o;
+      optionRefs.push(o);
+    });
+    lane.inFlight.push({ jobs, optionRefs });
+    // A worker with work to do keeps the process alive; an idle one does not.
+    if (lane.outstanding === 0) lane.worker.ref();
+    lane.outstanding += jobs.length;
+    lane.worker.postMessage({ payloads, options, keys, refs }, [refs.buffer]);
+  }
+
+  /** Hands everything queued during this turn of the event loop to the ready workers, least busy first. */
   function flush(): void {
     flushScheduled = false;
     const jobs = queued;
@@ -136,24 +202,16 @@ export function createEncryptionPool(threads: number): Encryptor {
       jobs.forEach(runInline);
       return;
     }
-    // Spread a big turn over all workers; a small one goes to whichever has least to do.
     const share = Math.ceil(jobs.length / ready.length);
     for (let start = 0; start < jobs.length; start += share) {
-      const lane = ready.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
-      const batch = jobs.slice(start, start + share);
-      lane.inFlight.push(batch);
-      // A worker with work to do keeps the process alive; an idle one does not.
-      if (lane.outstanding === 0) lane.worker.ref();
-      lane.outstanding += batch.length;
-      lane.worker.postMessage(batch.map((job) => job.args));
+      post(ready.reduce((a, b) => (b.outstanding < a.outstanding ? b : a)), jobs.slice(start, start + share));
     }
   }
 
   return {
     encrypt(target, payload, options) {
       return new Promise<EncryptedRequest>((resolve, reject) => {
-        const [subscription, , webPushOptions] = webPushArguments(target, payload, options);
-        queued.push({ target, payload, options, args: [subscription, exactCopy(payload), webPushOptions], resolve, reject });
+        queued.push({ target, payload, options, resolve, reject });
         if (!flushScheduled) {
           flushScheduled = true;
           setImmediate(flush);
@@ -166,7 +224,7 @@ export function createEncryptionPool(threads: number): Encryptor {
     async close() {
       closed = true;
       const all = lanes.splice(0);
-      for (const lane of all) for (const job of lane.inFlight.flat()) runInline(job);
+      for (const lane of all) for (const batch of lane.inFlight) batch.jobs.forEach(runInline);
       await Promise.all(all.map((lane) => lane.worker.terminate()));
     },
   };
