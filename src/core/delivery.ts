@@ -24,6 +24,8 @@ const BACKOFF_BASE_MS = 1_000;
 const BACKOFF_CAP_MS = 60_000;
 /** A Retry-After longer than this is honoured by the next run (dispatch), not by waiting here. */
 const MAX_WAIT_MS = 120_000;
+/** How soon a cancel from another process stops new requests. */
+const STATUS_CHECK_MS = 100;
 
 export interface DeliverOptions {
   /** Who holds the lease (see newOwnerId). */
@@ -101,6 +103,7 @@ class DeliveryRun {
   private stopStatus: 'failed' | undefined;
   private lostLease = false;
   private cancelled = false;
+  private lastStatusCheck = 0;
 
   constructor(
     private readonly ctx: Context,
@@ -165,11 +168,10 @@ class DeliveryRun {
     let cursor = 0;
     let exhausted = false;
     const take = (): store.PendingDelivery | undefined => {
+      this.checkStatusEvery(STATUS_CHECK_MS);
       if (this.shouldStop()) return undefined;
       if (index >= page.length) {
         if (exhausted) return undefined;
-        this.checkStatus();
-        if (this.shouldStop()) return undefined;
         page = store.pendingPage(this.ctx.db, this.id, cursor, this.ctx.now(), PAGE_SIZE);
         index = 0;
         if (!page.length) {
@@ -288,7 +290,15 @@ class DeliveryRun {
     return Boolean(this.stopReason) || this.cancelled || this.lostLease || Boolean(this.options.signal?.aborted);
   }
 
-  /** Picks up a cancel issued by another process (`notifications cancel`) between pages. */
+  /** At most one status read per interval: a cancel is seen within it, and costs nothing per message. */
+  private checkStatusEvery(intervalMs: number): void {
+    const now = Date.now();
+    if (now - this.lastStatusCheck < intervalMs) return;
+    this.lastStatusCheck = now;
+    this.checkStatus();
+  }
+
+  /** Picks up a cancel issued by another process (`notifications cancel`). */
   private checkStatus(): void {
     const row = store.notificationById(this.ctx.db, this.id);
     if (!row || row.status === 'cancelled') this.cancelled = true;
