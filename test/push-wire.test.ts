@@ -237,6 +237,21 @@ describe('network failures and bad input', () => {
     expect(push.requestCount).toBe(0);
   });
 
+  it('a VAPID private key that cannot sign is rejected (a key problem), and nothing is sent', async () => {
+    const push = await service();
+    const sub = push.createSubscription(vapid.publicKey);
+    const s = sender();
+    const invalid = await s.send(target(sub), Buffer.from('x'), options, { ...vapid, privateKey: Buffer.alloc(32).toString('base64url') });
+    expect(invalid.kind).toBe('rejected');
+    expect(invalid.message).toMatch(/cannot sign the VAPID JWT.*not a valid P-256 private key/);
+    const mismatched = await s.send(target(sub), Buffer.from('x'), options, { ...vapid, privateKey: generateKeyPair().privateKey });
+    expect(mismatched.kind).toBe('rejected');
+    expect(mismatched.message).toMatch(/does not belong to the public key/);
+    expect(push.requestCount).toBe(0);
+    // The right key still works with the same sender: nothing wrong was cached.
+    expect((await s.send(target(sub), Buffer.from('x'), options, vapid)).kind).toBe('delivered');
+  });
+
   it('asks the endpoint check before each request and sends nothing it refuses', async () => {
     const push = await service();
     const [allowed, refused] = push.createSubscriptions(2, vapid.publicKey);

@@ -25,16 +25,6 @@ export function assertPayloadFits(payload: Buffer | string, source = 'payload'):
   }
 }
 
-/**
- * Topic: at most 32 characters of the URL-safe base64 alphabet (RFC 8030 section 5.4). Returns
- * a reason when `topic` is unusable, so callers decide whether that is a user error.
- */
-export function topicProblem(topic: string): string | undefined {
-  if (topic.length > 32) return `topic "${topic}" is ${topic.length} characters; the limit is 32`;
-  if (!/^[A-Za-z0-9_-]+$/.test(topic)) return `topic "${topic}" may use only A-Z a-z 0-9 - _`;
-  return undefined;
-}
-
 /** One ECDH + HKDF + AES-128-GCM per call (a fresh sender key and salt each time, as RFC 8291 requires). */
 export function encryptPayload(target: PushTarget, payload: Buffer, options: PushOptions): EncryptedRequest {
   assertPayloadFits(payload);

@@ -4,8 +4,8 @@
  * (transport.ts), and say what the answer means (classify.ts). Never throws for anything a push
  * service or the network does; those come back as a PushOutcome.
  */
-import { classifyError, classifyResponse } from './classify.js';
 import os from 'node:os';
+import { classifyError, classifyResponse } from './classify.js';
 import { createEncryptionPool, inlineEncryptor } from './encrypt-pool.js';
 import { createTransport } from './transport.js';
 import {
@@ -63,7 +63,8 @@ export function createPushSender(options: PushSenderOptions): PushSender & PushS
     try {
       headers.authorization = signer.authorization(url.origin, vapid);
     } catch (error) {
-      return { kind: 'failed', message: `cannot sign the VAPID JWT: ${errorText(error)}` };
+      // A key problem, like a push service's 401/403: the engine stops after a few, deleting nobody.
+      return { kind: 'rejected', message: `cannot sign the VAPID JWT with key ${vapid.publicKey.slice(0, 12)}...: ${errorText(error)}` };
     }
     try {
       return classifyResponse(await transport.post(url, headers, body));

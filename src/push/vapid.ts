@@ -41,17 +41,18 @@ export function createVapidSigner(options: VapidSignerOptions = {}): VapidSigner
   let signed = 0;
 
   function privateKeyFor(vapid: VapidCredentials): crypto.KeyObject {
-    let key = privateKeys.get(vapid.publicKey);
+    const cacheKey = `${vapid.publicKey}\n${vapid.privateKey}`;
+    let key = privateKeys.get(cacheKey);
     if (!key) {
       key = importPrivateKey(vapid);
-      privateKeys.set(vapid.publicKey, key);
+      privateKeys.set(cacheKey, key);
     }
     return key;
   }
 
   return {
     authorization(origin, vapid) {
-      const cacheKey = `${origin}\n${vapid.publicKey}\n${vapid.subject}`;
+      const cacheKey = `${origin}\n${vapid.publicKey}\n${vapid.privateKey}\n${vapid.subject}`;
       const nowMs = now();
       const cached = headers.get(cacheKey);
       if (cached && nowMs < cached.renewAtMs) return cached.value;
@@ -75,10 +76,21 @@ export function signJwt(claims: { aud: string; exp: number; sub: string }, key: 
   return `${unsigned}.${signature.toString('base64url')}`;
 }
 
-/** The raw 32-byte scalar plus the public point, as a JWK node:crypto can import. */
+/**
+ * The raw 32-byte scalar plus the public point, as a JWK node:crypto can import. node:crypto
+ * signs with whatever scalar it is given, so check first that it is the public key's private
+ * half: otherwise every push service would answer 401/403 and say less about why.
+ */
 export function importPrivateKey(vapid: Pick<VapidCredentials, 'publicKey' | 'privateKey'>): crypto.KeyObject {
   const pub = Buffer.from(vapid.publicKey, 'base64url');
   if (pub.length !== 65 || pub[0] !== 4) throw new Error('VAPID public key must be a 65-byte uncompressed P-256 point');
+  const ecdh = crypto.createECDH('prime256v1');
+  try {
+    ecdh.setPrivateKey(Buffer.from(vapid.privateKey, 'base64url'));
+  } catch {
+    throw new Error('VAPID private key is not a valid P-256 private key');
+  }
+  if (!ecdh.getPublicKey().equals(pub)) throw new Error('VAPID private key does not belong to the public key');
   return crypto.createPrivateKey({
     format: 'jwk',
     key: {
