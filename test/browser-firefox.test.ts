@@ -126,6 +126,36 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     expect(subscriptionRows(serve.db)).toHaveLength(0);
   }, 180_000);
 
+  it('re-posts the subscription after pushsubscriptionchange: the new endpoint replaces the old and keeps its categories', async () => {
+    await subscribeWith(['news']);
+    const [before] = subscriptionRows(serve.db);
+    expect(before!.categories).toBe('news');
+    // The push service forgets this browser: Firefox drops its subscriptions and the service worker resubscribes.
+    push.resetUaid();
+    const after = await push.waitFor(
+      'the service worker to post its new subscription',
+      () => {
+        const rows = subscriptionRows(serve.db);
+        return rows.length === 1 && rows[0]!.endpoint !== before!.endpoint ? rows[0] : undefined;
+      },
+      30_000,
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}; rows: ${JSON.stringify(subscriptionRows(serve.db))}`);
+    });
+    expect(after.categories).toBe('news');
+    expect(after.endpoint.startsWith(`${push.origin}/push/`)).toBe(true);
+    expect(serve.stdout()).toMatch(/POST \/subscription 201 /);
+
+    const sent = await runCli(['send', '--category', 'news', '--title', 'Still here', '--yes', '--json'], { cwd: serve.dir });
+    expect(sent.code, sent.stderr).toBe(0);
+    expect((JSON.parse(sent.stdout) as { counts: { sent: number } }).counts.sent).toBe(1);
+    const received = await firefox.waitFor<string>('(document.getElementById("pushctl-last").dataset.payload ?? "").includes("Still here") && document.getElementById("pushctl-last").dataset.payload', 'the push to the new subscription');
+    expect(JSON.parse(received)).toEqual({ title: 'Still here' });
+    await firefox.click('#pushctl-unsubscribe');
+    await firefox.waitFor(`${state} === "unsubscribed"`, 'the page to unsubscribe');
+    expect(subscriptionRows(serve.db)).toHaveLength(0);
+  }, 120_000);
+
   it('kept the access log to method, path, status and time', () => {
     const log = serve.stdout();
     expect(log).toMatch(/POST \/subscription 201 /);

@@ -37,6 +37,8 @@ export function firefoxPrefs(pushServerUrl: string): Record<string, string | num
     'dom.push.testing.ignorePermission': true,
     'dom.push.connection.enabled': true,
     'dom.push.enabled': true,
+    // Reconnect quickly after the stand-in drops the connection (default 5 s, doubling).
+    'dom.push.retryBaseInterval': 500,
     'dom.serviceWorkers.enabled': true,
     'dom.serviceWorkers.testing.enabled': true,
     'alerts.useSystemBackend': false,

@@ -56,6 +56,11 @@ export interface FirefoxPushService {
   /** Resolves when Firefox's push client has said hello (subscribe() before that is lost). */
   waitForHello(timeoutMs?: number): Promise<void>;
   waitFor<T>(what: string, check: () => T | undefined, timeoutMs?: number): Promise<T>;
+  /**
+   * Drops the browser's connection and answers its next hello with a new UAID, as a push service
+   * that lost its records would: Firefox drops every subscription and fires pushsubscriptionchange.
+   */
+  resetUaid(): void;
   close(): Promise<void>;
 }
 
@@ -66,6 +71,7 @@ export async function startFirefoxPushService(): Promise<FirefoxPushService> {
   const acks: Ack[] = [];
   let socket: WebSocket | undefined;
   let helloSeen = false;
+  let newUaidNext = false;
   const listeners = new Set<() => void>();
   const changed = () => {
     for (const listener of [...listeners]) listener();
@@ -123,10 +129,13 @@ export async function startFirefoxPushService(): Promise<FirefoxPushService> {
       }
       const reply = (value: unknown) => ws.send(JSON.stringify(value));
       switch (message.messageType) {
-        case 'hello':
+        case 'hello': {
           helloSeen = true;
-          reply({ messageType: 'hello', uaid: typeof message.uaid === 'string' && message.uaid ? message.uaid : crypto.randomBytes(16).toString('hex'), status: 200, use_webpush: true, broadcasts: {} });
+          const known = typeof message.uaid === 'string' && message.uaid && !newUaidNext ? message.uaid : undefined;
+          newUaidNext = false;
+          reply({ messageType: 'hello', uaid: known ?? crypto.randomBytes(16).toString('hex'), status: 200, use_webpush: true, broadcasts: {} });
           break;
+        }
         case 'register': {
           const channelID = String(message.channelID);
           const endpoint = `${service.origin}/push/${channelID}`;
@@ -189,6 +198,10 @@ export async function startFirefoxPushService(): Promise<FirefoxPushService> {
         }, timeoutMs);
         if (!attempt()) listeners.add(attempt);
       });
+    },
+    resetUaid() {
+      newUaidNext = true;
+      for (const client of wss.clients) client.terminate();
     },
     async close() {
       for (const client of wss.clients) client.terminate();
