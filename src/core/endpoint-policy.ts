@@ -87,43 +87,52 @@ export function assertEndpointAllowed(endpoint: string, policy: EndpointPolicy, 
 
 /** The endpoint in canonical form (as URL serialises it), or an input error. */
 export function normalizeEndpoint(endpoint: string, policy: EndpointPolicy, label = 'endpoint'): string {
-  assertEndpointAllowed(endpoint, policy, label);
-  return new URL(endpoint).href;
+  const checked = checkEndpoint(endpoint, policy);
+  if (checked.reason !== undefined) throw inputError(`${label}: ${checked.reason}`, { field: 'endpoint' });
+  return checked.url.href;
 }
 
 /** Why the endpoint is refused, or undefined when it is allowed. */
 export function endpointRefusal(endpoint: string, policy: EndpointPolicy): string | undefined {
-  if (endpoint.length > MAX_ENDPOINT_LENGTH) return `longer than ${MAX_ENDPOINT_LENGTH} characters`;
+  return checkEndpoint(endpoint, policy).reason;
+}
+
+/** The parsed URL of an allowed endpoint, or why it is refused. */
+export function checkEndpoint(endpoint: string, policy: EndpointPolicy): { url: URL; reason?: undefined } | { url?: undefined; reason: string } {
+  const reason = (text: string) => ({ reason: text });
+  if (endpoint.length > MAX_ENDPOINT_LENGTH) return reason(`longer than ${MAX_ENDPOINT_LENGTH} characters`);
   // The URL parser quietly drops whitespace and control characters; a real endpoint has none.
-  if (hasSpaceOrControl(endpoint)) return 'contains whitespace or control characters';
+  if (hasSpaceOrControl(endpoint)) return reason('contains whitespace or control characters');
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
-    return `"${clip(endpoint)}" is not an absolute URL`;
+    return reason(`"${clip(endpoint)}" is not an absolute URL`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `scheme ${url.protocol} is not allowed (https only)`;
-  if (url.username || url.password) return 'credentials in the URL are not allowed';
-  if (url.hash) return 'a #fragment is not allowed';
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return reason(`scheme ${url.protocol} is not allowed (https only)`);
+  if (url.username || url.password) return reason('credentials in the URL are not allowed');
+  if (url.hash) return reason('a #fragment is not allowed');
   const host = url.hostname;
 
-  if (policy.configured.some((rule) => matches(rule, url))) return undefined;
-  if (policy.builtin.some((rule) => matches(rule, url))) return undefined;
+  if (policy.configured.some((rule) => matches(rule, url))) return { url };
+  if (policy.builtin.some((rule) => matches(rule, url))) return { url };
 
   const where = `${url.protocol}//${url.host}`;
   if (isIpLiteral(host)) {
     const address = host.replace(/^\[|\]$/g, '');
     const range = privateRange(address);
-    return range
-      ? `${address} is a ${range} address; list "${where}" in push.endpointOrigins to allow it`
-      : `IP address ${address} is not a push service; list "${where}" in push.endpointOrigins to allow it`;
+    return reason(
+      range
+        ? `${address} is a ${range} address; list "${where}" in push.endpointOrigins to allow it`
+        : `IP address ${address} is not a push service; list "${where}" in push.endpointOrigins to allow it`,
+    );
   }
   if (policy.builtin.some((rule) => hostMatches(rule, host))) {
-    if (url.protocol !== 'https:') return `${host} is a push service but must be reached over https`;
-    return `port ${url.port} is not allowed for ${host} (push services use the default https port)`;
+    if (url.protocol !== 'https:') return reason(`${host} is a push service but must be reached over https`);
+    return reason(`port ${url.port} is not allowed for ${host} (push services use the default https port)`);
   }
-  if (url.protocol === 'http:') return `plain http is allowed only for an origin listed in push.endpointOrigins (for local testing), and "${where}" is not listed`;
-  return `${where} is not a known push service; add it to push.endpointOrigins if you trust it`;
+  if (url.protocol === 'http:') return reason(`plain http is allowed only for an origin listed in push.endpointOrigins (for local testing), and "${where}" is not listed`);
+  return reason(`${where} is not a known push service; add it to push.endpointOrigins if you trust it`);
 }
 
 function hasSpaceOrControl(text: string): boolean {

@@ -12,7 +12,7 @@
  * element be reported and skipped instead of ending the import.
  *
  * Writing: each record is validated and written as it arrives (nothing accumulates in memory),
- * in transactions of up to 5000 records that never stay open while waiting for input; a record's
+ * in transactions of up to 25,000 records that never stay open while waiting for input; a record's
  * row and categories are in the same transaction, so an interrupted import leaves whole records
  * only. With --strict the whole import is one transaction: one pass over the input (standard
  * input cannot be read twice, and a validate-then-write second pass would need a spool file),
@@ -82,7 +82,7 @@ export const MAX_RECORD_CHARS = 1 << 20;
 const IDLE_COMMIT_MS = 50;
 
 /** A record that passed validation. */
-interface PendingRecord {
+interface CheckedRecord {
   position: RecordPosition;
   write: store.SubscriptionWrite;
   /** record categories plus --category; undefined leaves an existing row's membership alone */
@@ -100,7 +100,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       throw usageError(`--category: category "${name}" does not exist (create it with "pushctl categories add ${name}", or pass --create-categories)`, { flag: '--category', category: name });
     }
   }
-  const batchSize = opts.batchSize ?? 5000;
+  const batchSize = opts.batchSize ?? 25_000;
   const summary: ImportSummary = {
     format: 'empty', records: 0, imported: 0, updated: 0, rejected: 0, written: false,
     dryRun: Boolean(opts.dryRun), strict: Boolean(opts.strict), createdCategories: [], rejections: [],
@@ -115,14 +115,14 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
   };
 
   /** Category ids for the record, creating categories when allowed; unknown names reject it. */
-  const resolveCategories = (pending: PendingRecord): number[] | undefined => {
-    if (!pending.categories) return undefined;
+  const resolveCategories = (record: CheckedRecord): number[] | undefined => {
+    if (!record.categories) return undefined;
     const ids: number[] = [];
-    for (const name of pending.categories) {
+    for (const name of record.categories) {
       let id = categoryIds.get(name);
       if (id === undefined) {
         if (!opts.createCategories) {
-          throw inputError(`${where(pending.position)}: categories: category "${name}" does not exist (create it first, or pass --create-categories)`, { field: 'categories' });
+          throw inputError(`${where(record.position)}: categories: category "${name}" does not exist (create it first, or pass --create-categories)`, { field: 'categories' });
         }
         if (!writing()) {
           dryRunCategories.add(name);
@@ -183,9 +183,18 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
     const decoder = new StringDecoder('utf8');
     let bytes = 0;
     let idle: NodeJS.Timeout | undefined;
+    let idleError: unknown;
+    const idleCommit = () => {
+      try {
+        commitBatch();
+      } catch (error) {
+        idleError = error;
+      }
+    };
     try {
       for await (const chunk of input) {
         clearTimeout(idle);
+        if (idleError) throw idleError;
         if (typeof chunk === 'string') {
           bytes += Buffer.byteLength(chunk);
           reader.feed(chunk);
@@ -194,10 +203,11 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
           reader.feed(decoder.write(chunk));
         }
         // Runs only while waiting for the next chunk, never in the middle of a record.
-        if (open && !strict) idle = setTimeout(commitBatch, IDLE_COMMIT_MS);
+        if (open && !strict) idle = setTimeout(idleCommit, IDLE_COMMIT_MS);
         opts.onProgress?.(bytes, summary.records);
       }
       clearTimeout(idle);
+      if (idleError) throw idleError;
       reader.feed(decoder.end());
       reader.end();
     } catch (error) {
@@ -230,14 +240,21 @@ function prepareRecord(
   activeKeyId: number,
   flagCategories: string[],
   now: number,
-): PendingRecord {
+): CheckedRecord {
   const at = where(position);
   const valid = validateSubscription(value, policy, at);
   const record = value as Record<string, unknown>;
-  const write: store.SubscriptionWrite = { ...valid, keyId: activeKeyId, updatedAt: now };
+  const write: store.SubscriptionWrite = {
+    endpoint: valid.endpoint,
+    p256dh: valid.p256dh,
+    auth: valid.auth,
+    expirationTime: valid.expirationTime,
+    keyId: activeKeyId,
+    updatedAt: now,
+  };
 
-  if ('label' in record) write.label = validateOptionalText(record.label, `${at}: label`, 'label', MAX_LABEL_LENGTH);
-  if ('userAgent' in record) write.userAgent = validateOptionalText(record.userAgent, `${at}: userAgent`, 'userAgent', MAX_USER_AGENT_LENGTH);
+  if (record.label !== undefined) write.label = validateOptionalText(record.label, at, 'label', MAX_LABEL_LENGTH);
+  if (record.userAgent !== undefined) write.userAgent = validateOptionalText(record.userAgent, at, 'userAgent', MAX_USER_AGENT_LENGTH);
   if (record.vapidPublicKey !== undefined && record.vapidPublicKey !== null) {
     const keyId = typeof record.vapidPublicKey === 'string' ? keyIds.get(record.vapidPublicKey) : undefined;
     if (keyId === undefined) {
@@ -245,11 +262,11 @@ function prepareRecord(
     }
     write.keyId = keyId;
   }
-  const createdAt = optionalTime(record.createdAt, `${at}: createdAt`, 'createdAt');
+  const createdAt = optionalTime(record.createdAt, at, 'createdAt');
   if (createdAt !== undefined && createdAt !== null) write.createdAt = createdAt;
-  const updatedAt = optionalTime(record.updatedAt, `${at}: updatedAt`, 'updatedAt');
+  const updatedAt = optionalTime(record.updatedAt, at, 'updatedAt');
   if (updatedAt !== undefined && updatedAt !== null) write.updatedAt = updatedAt;
-  const lastSuccessAt = optionalTime(record.lastSuccessAt, `${at}: lastSuccessAt`, 'lastSuccessAt');
+  const lastSuccessAt = optionalTime(record.lastSuccessAt, at, 'lastSuccessAt');
   if (lastSuccessAt !== undefined) write.lastSuccessAt = lastSuccessAt;
   if (record.failureCount !== undefined && record.failureCount !== null) {
     if (typeof record.failureCount !== 'number' || !Number.isSafeInteger(record.failureCount) || record.failureCount < 0) {
@@ -263,16 +280,16 @@ function prepareRecord(
     if (!Array.isArray(record.categories)) throw inputError(`${at}: categories must be an array of category names`, { field: 'categories' });
     categories = record.categories.map((name) => validateCategoryName(name, `${at}: categories`));
   }
-  if (flagCategories.length) categories = [...new Set([...(categories ?? []), ...flagCategories])];
+  if (flagCategories.length) categories = categories ? [...new Set([...categories, ...flagCategories])] : flagCategories;
   return { position, write, categories };
 }
 
 /** ISO 8601 text or ms since the epoch; undefined when absent, null when null. */
-function optionalTime(value: unknown, label: string, field: string): number | null | undefined {
+function optionalTime(value: unknown, at: string, field: string): number | null | undefined {
   if (value === undefined) return undefined;
   if (value === null) return null;
   const ms = typeof value === 'number' ? value : typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 0) throw inputError(`${label} must be an ISO 8601 time or milliseconds since the epoch`, { field });
+  if (!Number.isSafeInteger(ms) || ms < 0) throw inputError(`${at}: ${field} must be an ISO 8601 time or milliseconds since the epoch`, { field });
   return ms;
 }
 
@@ -386,9 +403,9 @@ class NdjsonReader {
     }
   }
 
-  private handle(raw: string): void {
-    const text = raw.trim();
-    if (text === '') return;
+  private handle(text: string): void {
+    // JSON.parse skips surrounding whitespace (and a CR); only blank lines need a look.
+    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) return;
     let value: unknown;
     try {
       value = JSON.parse(text);

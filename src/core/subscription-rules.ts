@@ -4,7 +4,7 @@
  * every way a subscription arrives (import, the HTTP receiver, pushsubscriptionchange).
  */
 import { inputError, PushctlError } from '../errors.js';
-import { normalizeEndpoint, type EndpointPolicy } from './endpoint-policy.js';
+import { checkEndpoint, type EndpointPolicy } from './endpoint-policy.js';
 
 export interface ValidSubscription {
   endpoint: string;
@@ -24,32 +24,33 @@ export const MAX_USER_AGENT_LENGTH = 512;
  * error message, so the operator knows which record and which field is wrong.
  */
 export function validateSubscription(raw: unknown, policy: EndpointPolicy, where?: string): ValidSubscription {
-  const at = (field: string) => (where ? `${where}: ${field}` : field);
+  // Messages are built only on failure: an import validates a million of these.
   if (!isObject(raw)) throw inputError(`${where ? `${where}: ` : ''}expected a subscription object {endpoint, keys: {p256dh, auth}}, got ${describeType(raw)}`, { field: '' });
 
   const endpoint = raw.endpoint;
-  if (typeof endpoint !== 'string' || endpoint === '') throw fieldError(at('endpoint'), 'endpoint', endpoint === undefined ? 'is missing' : 'must be a non-empty string');
-  const normalized = normalizeEndpoint(endpoint, policy, at('endpoint'));
+  if (typeof endpoint !== 'string' || endpoint === '') throw fieldError(where, 'endpoint', endpoint === undefined ? 'is missing' : 'must be a non-empty string');
+  const checked = checkEndpoint(endpoint, policy);
+  if (checked.reason !== undefined) throw fieldError(where, 'endpoint', checked.reason, ': ');
 
   const keys = raw.keys;
-  if (!isObject(keys)) throw fieldError(at('keys'), 'keys', keys === undefined ? 'is missing (expected {p256dh, auth})' : 'must be an object {p256dh, auth}');
-  const p256dh = decodeKey(keys.p256dh, at('keys.p256dh'), 'keys.p256dh', 65);
-  if (p256dh[0] !== 0x04) throw fieldError(at('keys.p256dh'), 'keys.p256dh', 'must be an uncompressed P-256 point (first byte 0x04)');
-  if (!isOnP256(p256dh)) throw fieldError(at('keys.p256dh'), 'keys.p256dh', 'is not a point on the P-256 curve');
-  const auth = decodeKey(keys.auth, at('keys.auth'), 'keys.auth', 16);
+  if (!isObject(keys)) throw fieldError(where, 'keys', keys === undefined ? 'is missing (expected {p256dh, auth})' : 'must be an object {p256dh, auth}');
+  const p256dh = decodeKey(keys.p256dh, where, 'keys.p256dh', 65);
+  if (p256dh[0] !== 0x04) throw fieldError(where, 'keys.p256dh', 'must be an uncompressed P-256 point (first byte 0x04)');
+  if (!isOnP256(p256dh)) throw fieldError(where, 'keys.p256dh', 'is not a point on the P-256 curve');
+  const auth = decodeKey(keys.auth, where, 'keys.auth', 16);
 
   return {
-    endpoint: normalized,
+    endpoint: checked.url.href,
     p256dh: p256dh.toString('base64url'),
     auth: auth.toString('base64url'),
-    expirationTime: validateExpiration(raw.expirationTime, at('expirationTime')),
+    expirationTime: validateExpiration(raw.expirationTime, where),
   };
 }
 
-function validateExpiration(value: unknown, label: string): number | null {
+function validateExpiration(value: unknown, where: string | undefined): number | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw fieldError(label, 'expirationTime', 'must be null or a time in milliseconds since the epoch');
+    throw fieldError(where, 'expirationTime', 'must be null or a time in milliseconds since the epoch');
   }
   return value;
 }
@@ -57,13 +58,14 @@ function validateExpiration(value: unknown, label: string): number | null {
 const base64Chars = /^[A-Za-z0-9_-]*$/;
 
 /** Decodes base64url or standard base64, padded or not; anything else is refused. */
-function decodeKey(value: unknown, label: string, field: string, bytes: number): Buffer {
-  if (value === undefined || value === null) throw fieldError(label, field, 'is missing');
-  if (typeof value !== 'string') throw fieldError(label, field, 'must be a base64url string');
-  const text = value.replace(/={1,2}$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-  if (!base64Chars.test(text) || text.length % 4 === 1) throw fieldError(label, field, 'is not valid base64url');
+function decodeKey(value: unknown, where: string | undefined, field: string, bytes: number): Buffer {
+  if (value === undefined || value === null) throw fieldError(where, field, 'is missing');
+  if (typeof value !== 'string') throw fieldError(where, field, 'must be a base64url string');
+  // Browsers send unpadded base64url already; only other forms need rewriting.
+  const text = base64Chars.test(value) ? value : value.replace(/={1,2}$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  if (!base64Chars.test(text) || text.length % 4 === 1) throw fieldError(where, field, 'is not valid base64url');
   const decoded = Buffer.from(text, 'base64url');
-  if (decoded.length !== bytes) throw fieldError(label, field, `must be ${bytes} bytes, got ${decoded.length}`);
+  if (decoded.length !== bytes) throw fieldError(where, field, `must be ${bytes} bytes, got ${decoded.length}`);
   return decoded;
 }
 
@@ -86,16 +88,17 @@ export function isOnP256(point: Buffer): boolean {
 }
 
 /** Optional label and user agent: strings of bounded length, or null. */
-export function validateOptionalText(value: unknown, label: string, field: string, max: number): string | null {
+export function validateOptionalText(value: unknown, where: string | undefined, field: string, max: number): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw fieldError(label, field, 'must be a string');
+  if (typeof value !== 'string') throw fieldError(where, field, 'must be a string');
   const text = value.trim();
-  if (text.length > max) throw fieldError(label, field, `must be at most ${max} characters`);
+  if (text.length > max) throw fieldError(where, field, `must be at most ${max} characters`);
   return text === '' ? null : text;
 }
 
-function fieldError(label: string, field: string, problem: string): PushctlError {
-  return inputError(`${label} ${problem}`, { field });
+/** "line 3: keys.auth must be 16 bytes, got 12" */
+function fieldError(where: string | undefined, field: string, problem: string, separator = ' '): PushctlError {
+  return inputError(`${where ? `${where}: ` : ''}${field}${separator}${problem}`, { field });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -98,8 +98,8 @@ function prepareSave(ctx: Context, raw: unknown, opts: SaveOptions): { write: st
     keyId: opts.keyId ?? activeSigningKey(ctx).id,
     updatedAt: ctx.now(),
   };
-  if (opts.label !== undefined) write.label = validateOptionalText(opts.label, prefixed(opts.where, 'label'), 'label', MAX_LABEL_LENGTH);
-  if (opts.userAgent !== undefined) write.userAgent = validateOptionalText(opts.userAgent, prefixed(opts.where, 'userAgent'), 'userAgent', MAX_USER_AGENT_LENGTH);
+  if (opts.label !== undefined) write.label = validateOptionalText(opts.label, opts.where, 'label', MAX_LABEL_LENGTH);
+  if (opts.userAgent !== undefined) write.userAgent = validateOptionalText(opts.userAgent, opts.where, 'userAgent', MAX_USER_AGENT_LENGTH);
   return { write, categories: opts.categories };
 }
 
