@@ -251,6 +251,32 @@ describe('rate limit, access log and shutdown', () => {
     }
   });
 
+  it('waits for another process holding the write lock, and answers 503 when it holds it too long', async () => {
+    const serve = await startServe({ config: serveConfig() });
+    const Database = (await import('better-sqlite3')).default;
+    const other = new Database(serve.db);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const waiting = call(serve.url, 'POST', '/subscription', { json: fakeSubscription() });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      other.exec('COMMIT');
+      expect((await waiting).status).toBe(201);
+
+      other.exec('BEGIN IMMEDIATE');
+      const busy = await call(serve.url, 'POST', '/subscription', { json: fakeSubscription() });
+      other.exec('ROLLBACK');
+      expect(busy.status).toBe(503);
+      expect(busy.json.error.code).toBe('busy');
+      expect(busy.headers.get('retry-after')).toBe('2');
+      expect(rows(serve.db)).toHaveLength(1);
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await serve.stop();
+    }
+    expect(serve.stderr()).not.toMatch(/\n\s+at /);
+  }, 30_000);
+
   it('on SIGTERM stops accepting, finishes the request in flight, then exits 0', async () => {
     const serve = await startServe({ config: serveConfig() });
     const { port } = new URL(serve.url);

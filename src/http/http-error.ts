@@ -50,7 +50,16 @@ export function errorReply(error: unknown): ErrorReply {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
     return { status, headers: {}, body: { error: withField(CODES[error.kind], error.message, field) }, unexpected: false };
   }
+  if (isBusy(error)) {
+    // Another process (an import, a send) held the write lock for longer than the busy timeout.
+    return { status: 503, headers: { 'retry-after': '2' }, body: { error: { code: 'busy', message: 'the database is busy; try again shortly' } }, unexpected: false };
+  }
   return { status: 500, headers: {}, body: { error: { code: 'internal_error', message: 'internal error' } }, unexpected: true };
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 function withField(code: string, message: string, field: string | undefined) {
