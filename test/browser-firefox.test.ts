@@ -19,9 +19,10 @@ function subscriptionRows(db: string) {
   try {
     return conn
       .prepare(
-        `SELECT s.id, s.endpoint, s.user_agent, group_concat(c.name) AS categories FROM subscriptions s
-         LEFT JOIN subscription_categories sc ON sc.subscription_id = s.id LEFT JOIN categories c ON c.id = sc.category_id
-         GROUP BY s.id ORDER BY s.id`,
+        `SELECT s.id, s.endpoint, s.user_agent,
+                (SELECT group_concat(name, ',') FROM (SELECT c.name FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
+                  WHERE sc.subscription_id = s.id ORDER BY c.name)) AS categories
+         FROM subscriptions s ORDER BY s.id`,
       )
       .all() as { id: number; endpoint: string; user_agent: string | null; categories: string | null }[];
   } finally {
@@ -126,10 +127,14 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     expect(subscriptionRows(serve.db)).toHaveLength(0);
   }, 180_000);
 
-  it('re-posts the subscription after pushsubscriptionchange: the new endpoint replaces the old and keeps its categories', async () => {
+  it('saves changed topics, and re-posts the subscription after pushsubscriptionchange: the new endpoint replaces the old and keeps its categories', async () => {
     await subscribeWith(['news']);
+    // The visitor changes their mind about topics while subscribed.
+    await firefox.click('#pushctl-category-offers');
+    await firefox.click('#pushctl-save');
+    await firefox.waitFor(`${state} === "subscribed" && document.getElementById("pushctl-status").textContent.includes("offers")`, 'the page to save the topics');
     const [before] = subscriptionRows(serve.db);
-    expect(before!.categories).toBe('news');
+    expect(before!.categories).toBe('news,offers');
     // The push service forgets this browser: Firefox drops its subscriptions and the service worker resubscribes.
     push.resetUaid();
     const after = await push.waitFor(
@@ -142,7 +147,7 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     ).catch(async (error: Error) => {
       throw new Error(`${error.message}; rows: ${JSON.stringify(subscriptionRows(serve.db))}`);
     });
-    expect(after.categories).toBe('news');
+    expect(after.categories).toBe('news,offers');
     expect(after.endpoint.startsWith(`${push.origin}/push/`)).toBe(true);
     expect(serve.stdout()).toMatch(/POST \/subscription 201 /);
 
