@@ -6,7 +6,7 @@
  * Generates N valid subscriptions (default 1,000,000) as NDJSON, imports them with the built CLI
  * (a child process, so its peak RSS is its own), then inserts the same rows bare. Prints
  * subscriptions/s for both, the ratio (target: at least 1/3), and the import's peak RSS next to
- * that of an import of N/20 records (target: peak RSS does not grow with N).
+ * those of imports of N/20 and N/4 records (target: peak RSS does not grow with N).
  *
  * Plain JavaScript over dist/ (Node 20 cannot run TypeScript directly): run `npm run build` first;
  * the npm script does.
@@ -35,12 +35,15 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushctl-bench-'));
 try {
   const file = path.join(dir, 'subs.ndjson');
   const small = path.join(dir, 'small.ndjson');
+  const medium = path.join(dir, 'medium.ndjson');
   let t = performance.now();
   generate(file, N);
   generate(small, Math.max(1000, Math.round(N / 20)));
+  generate(medium, Math.max(1000, Math.round(N / 4)));
   console.log(`generated ${fmt(N)} subscriptions (${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB NDJSON) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   const smallRun = await importFile(small, 'small');
+  const mediumRun = await importFile(medium, 'medium');
   const run = await importFile(file, 'large');
   const bare = bareInsert(file, path.join(dir, 'bare.db'));
 
@@ -51,7 +54,8 @@ try {
   console.log(`pushctl subscriptions import: ${fmt(Math.round(importRate))} subscriptions/s (${run.seconds.toFixed(2)} s, incl. process start, parsing, validation, upsert)`);
   console.log(`bare prepared INSERT:         ${fmt(Math.round(bareRate))} subscriptions/s (${bare.seconds.toFixed(2)} s, one transaction, rows prebuilt in memory)`);
   console.log(`ratio import/bare:            ${ratio.toFixed(2)} (target >= 0.33: ${ratio >= 1 / 3 ? 'met' : 'NOT met'})`);
-  console.log(`peak RSS of import:           ${mib(run.rssKb)} MiB for ${fmt(N)} records, ${mib(smallRun.rssKb)} MiB for ${fmt(smallRun.records)} (growth ${((run.rssKb / smallRun.rssKb - 1) * 100).toFixed(0)}%)`);
+  console.log(`peak RSS of import:           ${[smallRun, mediumRun, run].map((r) => `${mib(r.rssKb)} MiB for ${fmt(r.records)}`).join(', ')} records`);
+  console.log(`                              (x${(N / smallRun.records).toFixed(0)} records: x${(run.rssKb / smallRun.rssKb).toFixed(2)} RSS)`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
