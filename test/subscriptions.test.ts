@@ -1,11 +1,12 @@
 /**
  * `pushctl subscriptions ...` through the built CLI, with the results checked in the SQLite file.
  */
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDb, runCli, runJson, startCli, tempDir, type RunOptions } from './support/cli.js';
+import { BIN, cliEnv, openDb, runCli, runJson, startCli, tempDir, type RunOptions } from './support/cli.js';
 import { allowOrigins, fakeSubscription, manySubscriptions, offCurvePoint, TEST_ORIGIN, writeNdjson } from './support/subscriptions.js';
 
 const dirs: string[] = [];
@@ -301,6 +302,29 @@ describe('subscriptions import: upsert and round trip', () => {
     const result = await ws.run(['subscriptions', 'import', '-', '--json'], { input: ndjson([{ ...fakeSubscription(), vapidPublicKey: other.getPublicKey().toString('base64url') }]) });
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/vapidPublicKey is not a VAPID key in this store/);
+  });
+
+  it('commits what arrived when a piped input pauses, so the import never holds the database while waiting', async () => {
+    const ws = await workspace();
+    const subs = [...manySubscriptions(20)];
+    // startCli ends stdin at once, so spawn the CLI here to keep its input open.
+    const importer = spawn(process.execPath, [BIN, 'subscriptions', 'import', '-', '--json'], { cwd: ws.dir, env: cliEnv(ws.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    importer.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => importer.on('close', resolve));
+    importer.stdin.write(ndjson(subs.slice(0, 10)));
+    let seen = 0;
+    for (let i = 0; i < 200 && seen < 10; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (fs.existsSync(ws.db)) seen = query<{ n: number }>(ws.db, 'SELECT count(*) AS n FROM subscriptions')[0]!.n;
+    }
+    // The first ten are committed and visible while the importer still waits for more input.
+    expect(seen).toBe(10);
+    expect(importer.exitCode).toBeNull();
+    importer.stdin.end(ndjson(subs.slice(10)));
+    expect(await exited).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ imported: 20, rejected: 0 });
+    expect(ws.rows()).toHaveLength(20);
   });
 
   it('an interrupted import leaves whole records only (row and categories together)', async () => {
