@@ -12,6 +12,8 @@ import type { DeliveryOptions, NotificationCounts, NotificationSpec, Notificatio
 export const URGENCIES = ['very-low', 'low', 'normal', 'high'] as const;
 /** Push services keep a message at most 28 days (FCM's ceiling); RFC 8030 sets none. */
 export const MAX_TTL_SECONDS = 2_419_200;
+/** A repeated Idempotency-Key returns the first notification for this long; later it starts a new one. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 export const STATUSES: NotificationStatus[] = ['scheduled', 'sending', 'sent', 'partial', 'failed', 'cancelled', 'skipped'];
 
 export interface NotificationView {
@@ -68,7 +70,8 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
   const insert = ctx.db.transaction(() => {
     if (spec.idempotencyKey) {
       const existing = store.notificationByIdempotencyKey(ctx.db, spec.idempotencyKey);
-      if (existing) return { id: existing.id, repeated: true };
+      if (existing && now - existing.created_at < IDEMPOTENCY_WINDOW_MS) return { id: existing.id, repeated: true };
+      if (existing) store.clearIdempotencyKey(ctx.db, existing.id);
     }
     const id = store.insertNotification(ctx.db, {
       payload: built.text,

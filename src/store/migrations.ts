@@ -13,6 +13,8 @@ export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     description: 'keys, subscriptions, categories, notifications, deliveries',
+    // AUTOINCREMENT: ids are never reused, so a ledger row of a pruned subscription can never
+    // point at a newer subscriber, and API clients never see an old id come back as another thing.
     sql: `
       CREATE TABLE vapid_keys (
         id          INTEGER PRIMARY KEY,
@@ -26,7 +28,7 @@ export const MIGRATIONS: Migration[] = [
       CREATE UNIQUE INDEX vapid_keys_one_active ON vapid_keys(active) WHERE active = 1;
 
       CREATE TABLE subscriptions (
-        id              INTEGER PRIMARY KEY,
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
         endpoint        TEXT NOT NULL UNIQUE,
         p256dh          TEXT NOT NULL,
         auth            TEXT NOT NULL,
@@ -42,7 +44,7 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX subscriptions_key ON subscriptions(key_id);
 
       CREATE TABLE categories (
-        id          INTEGER PRIMARY KEY,
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
         name        TEXT NOT NULL UNIQUE,
         description TEXT,
         created_at  INTEGER NOT NULL
@@ -56,7 +58,7 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX subscription_categories_by_category ON subscription_categories(category_id, subscription_id);
 
       CREATE TABLE notifications (
-        id               INTEGER PRIMARY KEY,
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
         payload          TEXT NOT NULL,            -- the JSON text the service worker receives
         target           TEXT NOT NULL,            -- JSON: {"all":true} | {"categories":[..]} | {"subscriptions":[ids]}
         ttl              INTEGER NOT NULL,

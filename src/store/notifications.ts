@@ -61,6 +61,11 @@ export function notificationByIdempotencyKey(db: Db, key: string): NotificationR
   return db.prepare('SELECT * FROM notifications WHERE idempotency_key = ?').get(key) as NotificationRow | undefined;
 }
 
+/** Frees an expired idempotency key for reuse. */
+export function clearIdempotencyKey(db: Db, id: number): void {
+  db.prepare('UPDATE notifications SET idempotency_key = NULL WHERE id = ?').run(id);
+}
+
 export function listNotificationRows(db: Db, filter: { status?: string | undefined; since?: number | undefined; limit: number; offset: number }): NotificationRow[] {
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: filter.limit, offset: filter.offset };
