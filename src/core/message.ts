@@ -19,7 +19,7 @@ export function buildPayload(message: MessageInput): BuiltPayload {
   const fieldsGiven = (['title', 'body', 'url', 'icon', 'badge', 'tag', 'data'] as const).filter((f) => message[f] !== undefined);
   let text: string;
   if (message.payload !== undefined) {
-    if (fieldsGiven.length) throw usageError(`payload: a raw payload cannot be combined with ${fieldsGiven.map((f) => `--${f}`).join(', ')}`, { field: 'payload' });
+    if (fieldsGiven.length) throw usageError(`payload: a raw payload cannot be combined with ${fieldsGiven.join(', ')}`, { field: 'payload' });
     text = typeof message.payload === 'string' ? message.payload : JSON.stringify(message.payload);
     if (!text.length) throw inputError('payload: is empty', { field: 'payload' });
   } else {

@@ -198,7 +198,7 @@ export function resolveTarget(ctx: Context, target: Target | Record<string, unkn
   const t = target as Record<string, unknown>;
   const kinds = ['all', 'categories', 'subscriptions'].filter((k) => t[k] !== undefined && t[k] !== false);
   if (kinds.length !== 1) {
-    throw usageError(kinds.length ? `choose one target, not ${kinds.join(' and ')}` : 'choose a target: all, categories or subscriptions (--all, --category NAME, --subscription ID)', { field: 'target' });
+    throw usageError(kinds.length ? `choose one target, not ${kinds.join(' and ')}` : 'choose a target: all, categories or subscriptions', { field: 'target' });
   }
   if (t.all !== undefined) {
     if (t.all !== true) throw inputError('all: must be true', { field: 'all' });
