@@ -36,6 +36,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** npm runs scripts in the package root; the harness itself is compiled elsewhere. */
 const ROOT = process.cwd();
 const BIN = path.join(ROOT, 'bin/pushctl.js');
+/** Temp directories this run made, removed at the end. */
+const scratch: string[] = [];
 if (!fs.existsSync(BIN)) throw new Error(`run from the package root (npm run bench:send): ${BIN} is missing`);
 
 interface Vapid {
@@ -132,6 +134,7 @@ machine; the CPU-per-message figures are the steadier comparison. Tried: HTTP/2 
 more CPU per message than keep-alive HTTP/1.1 with ${CONCURRENCY} connections, so it stays off by default).`);
 } finally {
   await service.close();
+  for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 function report(run: SendRun): void {
@@ -145,7 +148,7 @@ function report(run: SendRun): void {
 
 /** A fresh pushctl database with a VAPID key; the private half is needed for (b). */
 async function newStore(): Promise<Store> {
-  const dir = tempDir('pushctl-bench-');
+  const dir = tempDir('pushctl-bench-send-');
   const db = path.join(dir, 'bench.db');
   await runJson(['keys', 'generate', '--subject', 'mailto:bench@example.com', '--db', db], { cwd: dir });
   const vapid = await runJson<Vapid>(['keys', 'export', '--private', '--db', db], { cwd: dir });
@@ -298,7 +301,9 @@ async function runJson<T>(args: string[], options: { cwd?: string; env?: Record<
 }
 
 function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
 }
 
 function runNode(nodeArgs: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
