@@ -52,7 +52,7 @@ export function updateCategory(ctx: Context, idOrName: string | number, change: 
   const row = resolveCategory(ctx, idOrName);
   const update: { name?: string; description?: string | null } = {};
   if (change.name !== undefined && change.name !== row.name) {
-    validateCategoryName(change.name, '--name');
+    validateCategoryName(change.name, 'name');
     if (store.categoryByName(ctx.db, change.name)) throw conflict(`category "${change.name}" already exists`, { name: change.name });
     update.name = change.name;
   }
@@ -152,7 +152,7 @@ function canonicalUrl(text: string): string {
 function validateDescription(description: string | null | undefined): string | null {
   if (description === undefined || description === null) return null;
   const text = description.trim();
-  if (text.length > MAX_DESCRIPTION_LENGTH) throw inputError(`--description: at most ${MAX_DESCRIPTION_LENGTH} characters`, { field: 'description' });
+  if (text.length > MAX_DESCRIPTION_LENGTH) throw inputError(`description: at most ${MAX_DESCRIPTION_LENGTH} characters`, { field: 'description' });
   return text === '' ? null : text;
 }
 
