@@ -208,6 +208,18 @@ describe('pushctl send', () => {
     expect(storeCount('SELECT count(*) AS n FROM notifications')).toBe(0);
   });
 
+  it('never posts to an endpoint whose origin the configuration no longer allows', async () => {
+    await subscribe(3);
+    const result = await runCli(['send', '--all', '--title', 'x', '--json'], { cwd: dir, env: { PUSHCTL_ENDPOINT_ORIGINS: 'http://127.0.0.1:9' } });
+    expect(result.code).toBe(1);
+    const summary = JSON.parse(result.stdout) as Summary;
+    expect(summary.counts).toMatchObject({ total: 3, sent: 0, failed: 3 });
+    expect(svc.requestCount).toBe(0);
+    expect(storeCount('SELECT count(*) AS n FROM subscriptions')).toBe(3);
+    const reasons = openDb(path.join(dir, 'pushctl.db')).prepare('SELECT DISTINCT error FROM deliveries').all() as { error: string }[];
+    expect(reasons.map((r) => r.error).join()).toMatch(/not sent: 127.0.0.1 is a loopback/);
+  });
+
   it('dry run counts recipients and sends nothing', async () => {
     await subscribe(3, ['news']);
     await subscribe(1);

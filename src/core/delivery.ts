@@ -69,6 +69,27 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
 }
 
 /**
+ * The push sender for this installation: the wire refuses, at the last moment, any endpoint the
+ * configured origin policy no longer allows (defence in depth against stored bad endpoints).
+ */
+export async function createSenderFor(ctx: Context, concurrency: number): Promise<PushSender> {
+  const [{ createPushSender }, { endpointPolicyFromConfig, endpointRefusal }] = await Promise.all([import('../push/sender.js'), import('./endpoint-policy.js')]);
+  const policy = endpointPolicyFromConfig(ctx.config);
+  return createPushSender({ concurrency, endpointRefusal: (endpoint) => endpointRefusal(endpoint, policy) });
+}
+
+/** A sender made on first use, so a run that finds nothing to send starts no pools or threads. */
+export function lazySender(create: () => Promise<PushSender>): PushSender {
+  let real: Promise<PushSender> | undefined;
+  return {
+    send: async (target, payload, options, vapid) => (await (real ??= create())).send(target, payload, options, vapid),
+    close: async () => {
+      if (real) await (await real).close();
+    },
+  };
+}
+
+/**
  * Takes the lease when it is free or expired, or when its owner is a process on this host that no
  * longer exists (killed mid-send): then `resume` need not wait for the lease to run out.
  */
@@ -152,9 +173,8 @@ class DeliveryRun {
   }
 
   private async createSender(): Promise<PushSender> {
-    const { createPushSender } = await import('../push/sender.js');
     this.ownSender = true;
-    return createPushSender({ concurrency: this.concurrency });
+    return createSenderFor(this.ctx, this.concurrency);
   }
 
   private get concurrency(): number {

@@ -10,7 +10,7 @@ import type { PushSender } from '../push/types.js';
 import * as dispatchStore from '../store/dispatch.js';
 import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
-import { DEFAULT_LEASE_MS, deliverNotification, type DeliverySummary } from './delivery.js';
+import { createSenderFor, DEFAULT_LEASE_MS, deliverNotification, lazySender, type DeliverySummary } from './delivery.js';
 import type { NotificationCounts } from './notification-spec.js';
 import { materialiseDue } from './recurrence.js';
 import { describeDuration } from './schedule-time.js';
@@ -48,6 +48,18 @@ export interface DispatchResult {
 
 /** Does everything that is due now, then returns. Sends nothing (and succeeds) when nothing is due. */
 export async function dispatchOnce(ctx: Context, options: DispatchOptions): Promise<DispatchResult> {
+  if (options.sender) return dispatchRun(ctx, options);
+  // One sender (connection pools, encryption threads, cached VAPID JWTs) for the whole run,
+  // made only if something is actually sent.
+  const sender = lazySender(() => createSenderFor(ctx, options.concurrency ?? ctx.config.push.concurrency));
+  try {
+    return await dispatchRun(ctx, { ...options, sender });
+  } finally {
+    await sender.close();
+  }
+}
+
+async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<DispatchResult> {
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const result: DispatchResult = {
     delivered: [],
