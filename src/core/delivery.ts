@@ -1,8 +1,8 @@
 /**
  * Fan-out of one notification: fixes its recipients, sends what is pending with bounded
- * concurrency, retries what can be retried, and records every answer in the ledger at once, so a
- * send killed at any moment is resumed by the next owner of the lease and repeats at most the
- * requests that were in flight.
+ * concurrency, retries what can be retried, and commits every answer to the ledger before the
+ * worker starts another request, so a send killed at any moment is resumed by the next owner of
+ * the lease and repeats at most the requests that were in flight.
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
@@ -125,6 +125,8 @@ class DeliveryRun {
   private lostLease = false;
   private cancelled = false;
   private lastStatusCheck = 0;
+  private unwritten: store.DeliveryUpdate[] = [];
+  private commit: Promise<void> | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -214,7 +216,7 @@ class DeliveryRun {
     const now = () => this.ctx.now();
     if (d.endpoint === null || d.p256dh === null || d.auth === null) {
       // Removed (unsubscribed or pruned) since the recipient list was fixed.
-      this.record(d, { kind: 'gone', message: 'subscription removed before delivery' }, now());
+      await this.record(d, { kind: 'gone', message: 'subscription removed before delivery' }, now());
       return;
     }
     let outcome: PushOutcome;
@@ -224,10 +226,15 @@ class DeliveryRun {
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }
-    this.record(d, outcome, now(), originOf(d.endpoint));
+    await this.record(d, outcome, now(), originOf(d.endpoint));
   }
 
-  private record(d: store.PendingDelivery, outcome: PushOutcome, now: number, origin?: string): void {
+  /**
+   * Records one answer. Answers that arrive in the same event-loop turn are committed together,
+   * and the worker waits for that commit before it starts another request: what a crash can
+   * repeat stays bounded by the requests in flight, without a transaction per message.
+   */
+  private record(d: store.PendingDelivery, outcome: PushOutcome, now: number, origin?: string): Promise<void> {
     const attempts = d.attempts + 1;
     let state: store.DeliveryState;
     let nextAttemptAt: number | null = null;
@@ -256,7 +263,7 @@ class DeliveryRun {
         break;
     }
     if (origin) this.trackRejections(origin, outcome);
-    this.ledger.record({
+    const committed = this.queueWrite({
       notificationId: this.id,
       subscriptionId: d.subscription_id,
       state,
@@ -265,11 +272,31 @@ class DeliveryRun {
       nextAttemptAt,
       now,
     });
-    if (state !== 'pending') {
-      this.counts.pending -= 1;
-      this.counts[state] += 1;
-      this.options.onProgress?.({ ...this.counts });
-    }
+    return committed.then(() => {
+      if (state !== 'pending') {
+        this.counts.pending -= 1;
+        this.counts[state] += 1;
+        this.options.onProgress?.({ ...this.counts });
+      }
+    });
+  }
+
+  private queueWrite(update: store.DeliveryUpdate): Promise<void> {
+    this.unwritten.push(update);
+    this.commit ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        const batch = this.unwritten;
+        this.unwritten = [];
+        this.commit = undefined;
+        try {
+          this.ledger.recordMany(batch);
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    return this.commit;
   }
 
   /** 400/401/403 in a row from one push service mean a key problem: stop before touching more subscribers. */

@@ -251,17 +251,17 @@ export function prepareLedgerWriter(db: Db) {
   const markSuccess = db.prepare('UPDATE subscriptions SET last_success_at = ?, failure_count = 0 WHERE id = ?');
   const markFailure = db.prepare('UPDATE subscriptions SET failure_count = failure_count + 1 WHERE id = ?');
   const deleteSubscription = db.prepare('DELETE FROM subscriptions WHERE id = ?');
-  /**
-   * Records one push service answer. Written at once (not batched), so what a crash can repeat
-   * is at most the requests in flight.
-   */
-  const record = db.transaction((u: DeliveryUpdate) => {
+  const apply = (u: DeliveryUpdate) => {
     updateDelivery.run(u);
     if (u.state === 'sent') markSuccess.run(u.now, u.subscriptionId);
     else if (u.state === 'gone') deleteSubscription.run(u.subscriptionId);
     else if (u.state === 'failed' || (u.state === 'pending' && u.statusCode !== null)) markFailure.run(u.subscriptionId);
+  };
+  /** Records push-service answers, several in one transaction (group commit). */
+  const recordMany = db.transaction((updates: DeliveryUpdate[]) => {
+    for (const u of updates) apply(u);
   });
-  return { record: (u: DeliveryUpdate) => record(u) };
+  return { recordMany: (updates: DeliveryUpdate[]) => recordMany(updates) };
 }
 
 export interface DeliveryCounts {
