@@ -149,6 +149,20 @@ describe('exit codes and errors', () => {
     });
   }
 
+  it('a missing command shows help on stderr and exits 2; asking for help exits 0', async () => {
+    for (const args of [[], ['keys'], ['subscriptions']]) {
+      const result = await runCli(args, { cwd: workdir() });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(/Usage: pushctl/);
+      expect(result.stdout).toBe('');
+    }
+    for (const args of [['help'], ['--help'], ['help', 'keys'], ['keys', '--help']]) {
+      const result = await runCli(args, { cwd: workdir() });
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout).toMatch(/Usage: pushctl/);
+    }
+  });
+
   it('exits 0 on success, 1 when the operation fails, 2 for bad input', async () => {
     const dir = workdir();
     expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);

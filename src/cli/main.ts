@@ -7,8 +7,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
-    const ok = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help';
-    process.exitCode = ok ? 0 : 2;
+    // Help asked for (--help, help, --version) exits 0; help shown because a command was missing
+    // (`pushctl`, `pushctl keys`) is a usage error like any other.
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else {
     process.stderr.write(`error: ${(error as Error).message}\n`);
     process.exitCode = 1;
