@@ -29,6 +29,7 @@ export function registerSend(program: Command): void {
         ]);
         return;
       }
+      if (preview.recipients === 0) out.warn('no subscription matches the target: the notification is recorded, but nobody gets it');
       if (preview.recipients >= CONFIRM_FROM && !options.yes && out.interactive) {
         const ok = await confirmOrRefuse(out, `Send to ${preview.recipients} subscribers?`, false, 'confirmation needed');
         if (!ok) {
