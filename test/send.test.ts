@@ -139,6 +139,22 @@ describe('pushctl send', () => {
     expect(svc.received.map((r) => r.subscriptionId)).toEqual([offers[0]!.id]);
   });
 
+  it('after a key rotation, signs each subscription with the key it was made under', async () => {
+    const old = await subscribe(2);
+    const rotated = await runJson<{ publicKey: string }>(['keys', 'generate', '--force', '--subject', 'mailto:ops@example.org'], { cwd: dir, env });
+    expect(rotated.publicKey).not.toBe(publicKey);
+    publicKey = rotated.publicKey;
+    const fresh = await subscribe(2);
+    const { code, summary, stderr } = await send(['--all', '--title', 'after rotation']);
+    expect(code, stderr).toBe(0);
+    expect(summary!.counts).toMatchObject({ total: 4, sent: 4, failed: 0 });
+    // The stand-in accepts a push only when the JWT verifies under the subscription's own
+    // applicationServerKey and `k` names it; check which key signed what, too.
+    const keyOf = (id: string) => /k=([A-Za-z0-9_-]+)/.exec(svc.received.find((r) => r.subscriptionId === id)!.headers.authorization!)![1];
+    for (const sub of [...old, ...fresh]) expect(keyOf(sub.id)).toBe(sub.applicationServerKey);
+    expect(new Set([...old, ...fresh].map((s) => s.applicationServerKey)).size).toBe(2);
+  });
+
   it('deletes subscriptions the push service says are gone (410, 404)', async () => {
     const subs = await subscribe(4);
     svc.behave({ status: 410, subscriptions: [subs[0]!.id] });
