@@ -3,11 +3,11 @@
  * wizard (driven here through tmux, a real terminal). Either way it writes a 0600 config file that
  * pushctl then reads, and generates keys.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BIN, openDb, runCli, runJson, tempDir } from './support/cli.js';
+import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
 
 interface InitResult {
   config: string;
@@ -124,25 +124,7 @@ describe('init without a terminal', () => {
   }
 });
 
-/** A real terminal: tmux on a private socket, so nothing else's sessions are touched. */
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const socket = `pushctl-init-test-${process.pid}`;
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-
-afterAll(() => {
-  if (hasTmux) spawnSync('tmux', ['-L', socket, 'kill-server']);
-});
-
-async function waitForScreen(session: string, pattern: RegExp, deadlineMs = 20_000): Promise<string> {
-  const until = Date.now() + deadlineMs;
-  let screen = '';
-  while (Date.now() < until) {
-    screen = tmux('capture-pane', '-p', '-J', '-t', session);
-    if (pattern.test(screen)) return screen;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`terminal never showed ${pattern}; it shows:\n${screen}`);
-}
+afterAll(() => killTerminals());
 
 describe.skipIf(!hasTmux)('init in a terminal (tmux)', () => {
   function start(dir: string, name: string): string {
@@ -169,7 +151,7 @@ describe.skipIf(!hasTmux)('init in a terminal (tmux)', () => {
       expect(screen).toContain('EXIT=0');
       expect(screen).toContain('generated VAPID keys');
     } finally {
-      spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]);
+      killSession(session);
     }
     expect(readConfig(path.join(dir, 'push.config.json'))).toMatchObject({ database: 'store.db', vapid: { subject: 'mailto:ops@example.com' }, serve: { port: 9292 } });
     expect(activeKey(path.join(dir, 'store.db'))?.subject).toBe('mailto:ops@example.com');
@@ -185,7 +167,7 @@ describe.skipIf(!hasTmux)('init in a terminal (tmux)', () => {
       expect(screen).toContain('EXIT=130');
       expect(screen).not.toMatch(/\n\s+at /);
     } finally {
-      spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]);
+      killSession(session);
     }
     expect(fs.existsSync(path.join(dir, 'push.config.json'))).toBe(false);
   });
@@ -203,7 +185,7 @@ describe.skipIf(!hasTmux)('init in a terminal (tmux)', () => {
         await waitForScreen(session, /EXIT=\d+/);
         screens[name] = tmux('capture-pane', '-p', '-e', '-t', session);
       } finally {
-        spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]);
+        killSession(session);
       }
     }
     expect(screens.plain).toContain('\u001b[32m');
@@ -222,7 +204,7 @@ describe.skipIf(!hasTmux)('init in a terminal (tmux)', () => {
       expect(screen).toContain('EXIT=0');
       expect(screen).not.toContain('Contact for push services');
     } finally {
-      spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]);
+      killSession(session);
     }
   });
 });

@@ -5,8 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openDb, runCli, runJson, startCli, tempDir } from './support/cli.js';
+import { BIN, openDb, runCli, runJson, startCli, tempDir } from './support/cli.js';
 import { startPushService, type PushService, type ServiceSubscription } from './support/push-service.js';
+import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
 
 interface Summary {
   id: number;
@@ -25,6 +26,7 @@ beforeAll(async () => {
   svc = await startPushService();
 });
 afterAll(async () => {
+  killTerminals();
   await svc.close();
 });
 
@@ -288,4 +290,44 @@ describe('pushctl send', () => {
     const duplicates = svc.received.length - perSubscriber.size;
     expect(duplicates).toBeLessThanOrEqual(concurrency);
   }, 120_000);
+
+  describe.skipIf(!hasTmux)('in a terminal (tmux)', () => {
+    function start(name: string): string {
+      const session = `${name}-${Date.now()}`;
+      tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '30',
+        `cd '${dir}' && PUSHCTL_ENDPOINT_ORIGINS='${svc.origin}' NO_COLOR=1 '${process.execPath}' '${BIN}' send --all --title 'Hello there'; echo "EXIT=$?"; sleep 30`);
+      return session;
+    }
+
+    it('asks before sending to many subscribers: "no" sends and records nothing', async () => {
+      await subscribe(12);
+      const session = start('decline');
+      try {
+        await waitForScreen(session, /Send to 12 subscribers\?/);
+        tmux('send-keys', '-t', session, 'n', 'Enter');
+        const screen = await waitForScreen(session, /EXIT=\d+/);
+        expect(screen).toMatch(/nothing sent/);
+        expect(screen).toMatch(/EXIT=0/);
+      } finally {
+        killSession(session);
+      }
+      expect(svc.requestCount).toBe(0);
+      expect(storeCount('SELECT count(*) AS n FROM notifications')).toBe(0);
+    });
+
+    it('"yes" sends, and the summary table shows the counts', async () => {
+      await subscribe(12);
+      const session = start('accept');
+      try {
+        await waitForScreen(session, /Send to 12 subscribers\?/);
+        tmux('send-keys', '-t', session, 'y', 'Enter');
+        const screen = await waitForScreen(session, /EXIT=\d+/);
+        expect(screen).toMatch(/EXIT=0/);
+        expect(screen).toMatch(/│ 1\s+│ sent\s+│ 12\s+│ 12\s+│ 0\s+│ 0\s+│ 0\s+│/);
+      } finally {
+        killSession(session);
+      }
+      expect(svc.received).toHaveLength(12);
+    });
+  });
 });
