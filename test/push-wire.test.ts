@@ -321,6 +321,34 @@ describe('delivery over https', () => {
   });
 });
 
+describe('encryption threads', () => {
+  it('start in a process run with --input-type=module (the worker must not inherit it)', async () => {
+    const built = path.join(ROOT, 'dist/push/sender.js');
+    const push = await service({});
+    const sub = push.createSubscription(vapid.publicKey);
+    const script = `
+      import { createPushSender } from ${JSON.stringify(built)};
+      const s = createPushSender({ concurrency: 1, encryptionThreads: 1 });
+      const send = () => s.send(${JSON.stringify(target(sub))}, Buffer.from('threaded'), { ttl: 60 }, ${JSON.stringify(vapid)});
+      await send();
+      for (let i = 0; i < 50 && s.encryptedOffThread === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        await send();
+      }
+      await s.close();
+      process.stdout.write(String(s.encryptedOffThread));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(Number(stdout)).toBeGreaterThan(0);
+  });
+});
+
 describe('pieces', () => {
   it('parses Retry-After as seconds or an HTTP date', () => {
     const now = Date.parse('2030-01-01T00:00:00Z');

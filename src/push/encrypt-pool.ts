@@ -106,7 +106,10 @@ export function createEncryptionPool(threads: number): Encryptor {
   let offThread = 0;
 
   for (let i = 0; i < threads; i++) {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { webPushPath } });
+    // The worker source is CommonJS: a parent started with --input-type=module must not pass
+    // that flag on, or the worker fails at once (require is not defined).
+    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { webPushPath } });
     // Idle workers must not keep a finished CLI alive.
     worker.unref();
     const lane: Lane = { worker, ready: false, inFlight: [], outstanding: 0 };
