@@ -35,10 +35,7 @@ export interface SigningKey {
 export function generateKeys(ctx: Context, options: { subject?: string | undefined; force?: boolean }): KeyInfo {
   rejectWhenKeysFromEnvironment(ctx);
   const subject = resolveSubject(ctx, options.subject);
-  const existing = keyStore.activeKey(ctx.db);
-  if (existing && !options.force) throw replaceRefusal(ctx, existing.id);
-  const pair = generateKeyPair();
-  const row = keyStore.insertActiveKey(ctx.db, { ...pair, subject, createdAt: ctx.now() });
+  const row = storeActiveKey(ctx, { ...generateKeyPair(), subject, createdAt: ctx.now() }, Boolean(options.force));
   return describe(ctx, row, 'database');
 }
 
@@ -111,9 +108,7 @@ export function parseKeyFile(text: string, source: string): KeyFile {
 export function importKeys(ctx: Context, file: KeyFile, options: { subject?: string | undefined; force?: boolean }): KeyInfo {
   rejectWhenKeysFromEnvironment(ctx);
   const subject = resolveSubject(ctx, options.subject ?? file.subject);
-  const existing = keyStore.activeKey(ctx.db);
-  if (existing && existing.public_key !== file.pair.publicKey && !options.force) throw replaceRefusal(ctx, existing.id);
-  const row = keyStore.insertActiveKey(ctx.db, { ...file.pair, subject, createdAt: ctx.now() });
+  const row = storeActiveKey(ctx, { ...file.pair, subject, createdAt: ctx.now() }, Boolean(options.force));
   return describe(ctx, row, 'database');
 }
 
@@ -149,7 +144,14 @@ function environmentKey(ctx: Context): keyStore.VapidKeyRow | undefined {
   const existing = keyStore.keyByPublicKey(ctx.db, publicKey);
   if (existing?.active === 1) return existing;
   const subject = resolveSubject(ctx, existing?.subject);
-  return keyStore.insertActiveKey(ctx.db, { publicKey, privateKey: '', subject, createdAt: ctx.now() });
+  return storeActiveKey(ctx, { publicKey, privateKey: '', subject, createdAt: ctx.now() }, true);
+}
+
+/** Makes a key the active one; refuses (unless `force`) when another is active, checked in the same transaction. */
+function storeActiveKey(ctx: Context, key: { publicKey: string; privateKey: string; subject: string; createdAt: number }, force: boolean): keyStore.VapidKeyRow {
+  const result = keyStore.insertActiveKey(ctx.db, key, { replace: force });
+  if ('blockedBy' in result) throw replaceRefusal(ctx, result.blockedBy.id);
+  return result.row;
 }
 
 function rejectWhenKeysFromEnvironment(ctx: Context): void {

@@ -34,15 +34,36 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   try {
     // The busy timeout applies from the start: switching to WAL waits for a migration in another process.
     db = new Database(file, { timeout: busyTimeoutMs });
-    db.pragma('journal_mode = WAL');
+    const wal = db;
+    whileBusy(() => wal.pragma('journal_mode = WAL'), busyTimeoutMs);
   } catch (error) {
     throw new PushctlError('input', `database ${file}: cannot open: ${(error as Error).message}`, { file });
   }
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
-  migrate(db, file);
+  whileBusy(() => migrate(db, file), busyTimeoutMs);
   return db;
 }
+
+/**
+ * Retries while SQLite says the database is busy. The busy timeout covers most waits, but SQLite
+ * answers SQLITE_BUSY at once where waiting could deadlock (e.g. switching a fresh file to WAL
+ * while another process is migrating it); retrying the whole step is safe there.
+ */
+function whileBusy<T>(step: () => T, timeoutMs: number): T {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return step();
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (!code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw error;
+      Atomics.wait(PAUSE, 0, 0, 10 + Math.random() * 40);
+    }
+  }
+}
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 function migrate(db: Db, file: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;

@@ -26,19 +26,30 @@ export function allKeys(db: Db): VapidKeyRow[] {
   return db.prepare('SELECT * FROM vapid_keys ORDER BY id').all() as VapidKeyRow[];
 }
 
-/** Inserts a key (or reuses an identical one) and makes it the active key, in one transaction. */
-export function insertActiveKey(db: Db, key: { publicKey: string; privateKey: string; subject: string; createdAt: number }): VapidKeyRow {
+/**
+ * Inserts a key (or reuses an identical one) and makes it the active key, in one IMMEDIATE
+ * transaction. With `replace: false` it changes nothing and returns the other key when a different
+ * key is already active: the check and the write are one step, so two processes generating keys
+ * at once cannot both "succeed" with one silently retiring the other's key.
+ */
+export function insertActiveKey(
+  db: Db,
+  key: { publicKey: string; privateKey: string; subject: string; createdAt: number },
+  options: { replace: boolean } = { replace: true },
+): { row: VapidKeyRow } | { blockedBy: VapidKeyRow } {
   return db.transaction(() => {
+    const active = activeKey(db);
+    if (active && active.public_key !== key.publicKey && !options.replace) return { blockedBy: active };
     db.prepare('UPDATE vapid_keys SET active = 0 WHERE active = 1').run();
     const existing = keyByPublicKey(db, key.publicKey);
     if (existing) {
       db.prepare('UPDATE vapid_keys SET active = 1, subject = ? WHERE id = ?').run(key.subject, existing.id);
-      return keyById(db, existing.id)!;
+      return { row: keyById(db, existing.id)! };
     }
     const info = db
       .prepare('INSERT INTO vapid_keys (public_key, private_key, subject, created_at, active) VALUES (?, ?, ?, ?, 1)')
       .run(key.publicKey, key.privateKey, key.subject, key.createdAt);
-    return keyById(db, Number(info.lastInsertRowid))!;
+    return { row: keyById(db, Number(info.lastInsertRowid))! };
   }).immediate();
 }
 
