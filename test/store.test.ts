@@ -149,7 +149,7 @@ describe('opening the store', () => {
 
   it('two processes creating the same fresh database at once: one migration, both finish cleanly', async () => {
     const dir = workdir();
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 10; round++) {
       const db = `r${round}.db`;
       const runs = [0, 1].map(() => startCli(['--db', db, 'keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir }).done);
       const results = await Promise.all(runs);
