@@ -2,7 +2,7 @@
  * One error type for everything pushctl reports to a person or a client. The kind decides the
  * CLI exit code and the HTTP status, so both faces agree on what a failure means.
  */
-export type ErrorKind = 'usage' | 'input' | 'not-found' | 'conflict' | 'auth' | 'push' | 'internal';
+export type ErrorKind = 'usage' | 'input' | 'not-found' | 'conflict' | 'auth' | 'push' | 'busy' | 'internal';
 
 export class PushctlError extends Error {
   readonly kind: ErrorKind;
@@ -46,7 +46,28 @@ export function httpStatusFor(error: unknown): number {
       return 401;
     case 'push':
       return 502;
+    case 'busy':
+      return 503;
     default:
       return 500;
   }
+}
+
+/**
+ * SQLite errors a person can act on, as PushctlErrors (undefined for anything else): another
+ * process holding the write lock past the busy timeout, and a unique value taken by a concurrent
+ * writer between our check and our insert. Both faces translate through here.
+ */
+export function fromStoreError(error: unknown): PushctlError | undefined {
+  if (error instanceof PushctlError || !(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new PushctlError('busy', 'the database is busy: another process held its write lock too long; try again shortly');
+  }
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    const column = /UNIQUE constraint failed: ([\w.]+)/.exec(error.message)?.[1] ?? 'a unique value';
+    return new PushctlError('conflict', `${column}: already exists (another process wrote it at the same time)`);
+  }
+  return undefined;
 }

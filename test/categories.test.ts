@@ -43,6 +43,18 @@ const memberships = (ws: Awaited<ReturnType<typeof workspace>>) =>
   ws.query<{ sub: number; name: string }>('SELECT sc.subscription_id AS sub, c.name FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id ORDER BY c.name, sc.subscription_id');
 
 describe('categories', () => {
+  it('two processes adding the same category at once: one adds it, the other is told it exists', async () => {
+    const ws = await workspace();
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.all([0, 1].map(() => ws.run(['categories', 'add', `race-${round}`])));
+      expect(results.map((r) => r.code).sort(), results.map((r) => r.stderr).join()).toEqual([0, 1]);
+      const refused = results.find((r) => r.code === 1)!;
+      expect(refused.stderr).toMatch(/already exists/);
+      expect(refused.stderr).not.toMatch(/internal error/);
+    }
+    expect(ws.query<{ n: number }>("SELECT count(*) AS n FROM categories WHERE name LIKE 'race-%'")[0]!.n).toBe(10);
+  });
+
   it('adds, lists with subscriber counts, shows and updates', async () => {
     const ws = await workspace();
     const news = await ws.json<Category>(['categories', 'add', 'news', '--description', 'Daily headlines']);

@@ -61,7 +61,8 @@ export function action<O = Record<string, unknown>, A extends unknown[] = unknow
 }
 
 export async function reportError(out: Output, error: unknown): Promise<void> {
-  const { PushctlError, exitCodeFor } = await import('../errors.js');
+  const { PushctlError, exitCodeFor, fromStoreError } = await import('../errors.js');
+  error = fromStoreError(error) ?? error;
   if (error instanceof PushctlError) {
     out.error(error.message, error.details ? { kind: error.kind, ...error.details } : { kind: error.kind });
   } else if (isPromptAbort(error)) {

@@ -4,7 +4,7 @@
  * their status from httpStatusFor; anything unexpected becomes a bare 500 with no detail, so a
  * client never sees a stack trace, a file path or SQL.
  */
-import { httpStatusFor, PushctlError, type ErrorKind } from '../errors.js';
+import { fromStoreError, httpStatusFor, PushctlError, type ErrorKind } from '../errors.js';
 
 /** A failure that exists only on the HTTP face (media type, size, rate, route, auth header). */
 export class HttpError extends Error {
@@ -35,12 +35,18 @@ const CODES: Record<ErrorKind, string> = {
   conflict: 'conflict',
   auth: 'unauthorized',
   push: 'push_failed',
+  busy: 'busy',
   internal: 'internal_error',
 };
 
-export function errorReply(error: unknown): ErrorReply {
+export function errorReply(raw: unknown): ErrorReply {
+  const error = fromStoreError(raw) ?? raw;
   if (error instanceof HttpError) {
     return { status: error.status, headers: error.headers, body: { error: withField(error.code, error.message, error.field) }, unexpected: false };
+  }
+  if (error instanceof PushctlError && error.kind === 'busy') {
+    // Another process (an import, a send) held the write lock for longer than the busy timeout.
+    return { status: 503, headers: { 'retry-after': '2' }, body: { error: { code: 'busy', message: 'the database is busy; try again shortly' } }, unexpected: false };
   }
   if (error instanceof PushctlError) {
     const status = httpStatusFor(error);
@@ -50,16 +56,7 @@ export function errorReply(error: unknown): ErrorReply {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
     return { status, headers: {}, body: { error: withField(CODES[error.kind], error.message, field) }, unexpected: false };
   }
-  if (isBusy(error)) {
-    // Another process (an import, a send) held the write lock for longer than the busy timeout.
-    return { status: 503, headers: { 'retry-after': '2' }, body: { error: { code: 'busy', message: 'the database is busy; try again shortly' } }, unexpected: false };
-  }
   return { status: 500, headers: {}, body: { error: { code: 'internal_error', message: 'internal error' } }, unexpected: true };
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 function withField(code: string, message: string, field: string | undefined) {
