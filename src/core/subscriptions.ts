@@ -30,22 +30,10 @@ export interface SubscriptionInfo {
 }
 
 /**
- * One line of `subscriptions export`: the browser's PushSubscription JSON plus pushctl's fields.
- * `subscriptions import` reads it back unchanged.
+ * One line of `subscriptions export`: the browser's PushSubscription JSON plus pushctl's fields
+ * (everything but the store's own ids). `subscriptions import` reads it back unchanged.
  */
-export interface ExportRecord {
-  endpoint: string;
-  expirationTime: number | null;
-  keys: { p256dh: string; auth: string };
-  categories: string[];
-  label: string | null;
-  userAgent: string | null;
-  vapidPublicKey: string | null;
-  createdAt: string;
-  updatedAt: string;
-  lastSuccessAt: string | null;
-  failureCount: number;
-}
+export type ExportRecord = Omit<SubscriptionInfo, 'id' | 'keyId'>;
 
 export interface SaveOptions {
   /** Replaces the subscription's categories when given; every name must exist. */
