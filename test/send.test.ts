@@ -2,6 +2,7 @@
  * `pushctl send` end to end: the CLI as a subprocess, a real SQLite file, and the push-service
  * stand-in over real sockets, which verifies VAPID and decrypts every message.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -155,6 +156,28 @@ describe('pushctl send', () => {
     const keyOf = (id: string) => /k=([A-Za-z0-9_-]+)/.exec(svc.received.find((r) => r.subscriptionId === id)!.headers.authorization!)![1];
     for (const sub of [...old, ...fresh]) expect(keyOf(sub.id)).toBe(sub.applicationServerKey);
     expect(new Set([...old, ...fresh].map((s) => s.applicationServerKey)).size).toBe(2);
+  });
+
+  it('stops with everyone pending when the signing key is missing, and resume finishes once it is back', async () => {
+    const ecdh = crypto.createECDH('prime256v1');
+    ecdh.generateKeys();
+    const envKeys = { PUSHCTL_VAPID_PUBLIC_KEY: ecdh.getPublicKey().toString('base64url'), PUSHCTL_VAPID_PRIVATE_KEY: ecdh.getPrivateKey().toString('base64url') };
+    publicKey = envKeys.PUSHCTL_VAPID_PUBLIC_KEY;
+    env = { ...env, ...envKeys };
+    const subs = await subscribe(3);
+    // A cron job that does not see the environment the keys live in.
+    env = { PUSHCTL_ENDPOINT_ORIGINS: svc.origin };
+    const { code, summary } = await send(['--all', '--title', 'needs the key']);
+    expect(code).toBe(1);
+    expect(summary!.status).toBe('failed');
+    expect(summary!.error).toMatch(/PUSHCTL_VAPID_PRIVATE_KEY/);
+    expect(summary!.counts).toMatchObject({ total: 3, sent: 0, failed: 0, pending: 3 });
+    expect(svc.requestCount).toBe(0);
+    env = { ...env, ...envKeys };
+    const resumed = await runCli(['notifications', 'resume', String(summary!.id), '--json'], { cwd: dir, env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((JSON.parse(resumed.stdout) as Summary).counts).toMatchObject({ sent: 3, pending: 0 });
+    expect(new Set(svc.received.map((r) => r.subscriptionId))).toEqual(new Set(subs.map((s) => s.id)));
   });
 
   it('deletes subscriptions the push service says are gone (410, 404)', async () => {

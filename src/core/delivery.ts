@@ -219,9 +219,17 @@ class DeliveryRun {
       await this.record(d, { kind: 'gone', message: 'subscription removed before delivery' }, now());
       return;
     }
+    let key: SigningKey;
+    try {
+      key = this.keyFor(d.key_id);
+    } catch (error) {
+      // A configuration problem (say, keys kept in environment variables this process lacks), not
+      // this subscriber's: stop with everyone still pending, so a resume finishes once it is fixed.
+      this.stop(`cannot sign pushes: ${(error as Error).message}`);
+      return;
+    }
     let outcome: PushOutcome;
     try {
-      const key = this.keyFor(d.key_id);
       outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload, pushOptions, key);
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
