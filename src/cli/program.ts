@@ -18,12 +18,19 @@ import { registerCategories } from './commands/categories.js';
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
 
-/** Each command group registers itself here. */
-const registrations: ((program: Command) => void)[] = [registerInit, registerKeys, registerSend, registerConfig, registerServe, registerSubscriptions, registerCategories, registerSchedule, registerNotifications, registerDispatch];
-
-export function addRegistration(register: (program: Command) => void): void {
-  registrations.push(register);
-}
+/** Each command group registers itself here, in the order an operator meets them (that is --help's order). */
+const registrations: ((program: Command) => void)[] = [
+  registerInit,
+  registerConfig,
+  registerKeys,
+  registerSubscriptions,
+  registerCategories,
+  registerSend,
+  registerSchedule,
+  registerNotifications,
+  registerDispatch,
+  registerServe,
+];
 
 export function buildProgram(): Command {
   const program = new Command('pushctl')
@@ -39,5 +46,17 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const register of registrations) register(program);
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  pushctl init                                   config file and VAPID keys
+  pushctl serve                                  subscribe page and API on http://127.0.0.1:8080/
+  pushctl send --category news --title "Hi" --url https://example.com/post
+  pushctl schedule --all --title "Digest" --cron "0 9 * * 1" --tz Europe/Berlin
+  pushctl notifications list                     what was sent, what is due, with counts
+
+Exit codes: 0 success, 1 failed or refused, 2 usage or input error, 130 interrupted.`,
+  );
   return program;
 }
