@@ -3,15 +3,27 @@
  * socket per test process, so no one else's sessions are touched.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 
 export const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const socket = `pushctl-test-${process.pid}`;
+// One server per test file (files may share a worker process, so the pid alone is not enough).
+const socket = `pushctl-test-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+let serverStarted = false;
 
-export const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+export const tmux = (...args: string[]): string => {
+  if (!serverStarted) {
+    // A session that outlives the tests: tmux exits when its last session ends, and a
+    // new-session racing that exit fails with "server exited unexpectedly".
+    execFileSync('tmux', ['-L', socket, 'new-session', '-d', '-s', 'keeper', 'sleep 3600']);
+    serverStarted = true;
+  }
+  return execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+};
 
 /** Ends every session of this test process (call from afterAll). */
 export function killTerminals(): void {
-  if (hasTmux) spawnSync('tmux', ['-L', socket, 'kill-server']);
+  if (hasTmux && serverStarted) spawnSync('tmux', ['-L', socket, 'kill-server']);
+  serverStarted = false;
 }
 
 export function killSession(session: string): void {
