@@ -234,7 +234,9 @@ class DeliveryRun {
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }
-    await this.record(d, outcome, now(), originOf(d.endpoint));
+    // The origin matters only to the 400/401/403 streak; no URL parse per message otherwise.
+    const tracksStreak = outcome.kind === 'rejected' || (outcome.kind === 'delivered' && this.rejectionStreak.size > 0);
+    await this.record(d, outcome, now(), tracksStreak ? originOf(d.endpoint) : undefined);
   }
 
   /**

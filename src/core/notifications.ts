@@ -53,10 +53,6 @@ export function previewNotification(ctx: Context, spec: NotificationSpec): { rec
   return { recipients: store.countRecipients(ctx.db, targetQuery(target)), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
 }
 
-export function countTargetRecipients(ctx: Context, target: Target): number {
-  return store.countRecipients(ctx.db, targetQuery(resolveTarget(ctx, target)));
-}
-
 export function createNotification(ctx: Context, spec: NotificationSpec, options: CreateOptions = {}): NotificationView {
   const built = buildPayload(spec.message);
   const target = resolveTarget(ctx, spec.target);
