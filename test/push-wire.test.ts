@@ -306,14 +306,7 @@ describe('delivery over https', () => {
       const outcome = await s.send(${JSON.stringify(target(sub))}, Buffer.from('via env'), { ttl: 60 }, ${JSON.stringify(vapid)});
       await s.close();
       process.stdout.write(JSON.stringify(outcome));`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: testCertificate().certFile },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise((resolve) => child.on('close', resolve));
+    const { code, stdout, stderr } = await runModuleScript(script, { NODE_EXTRA_CA_CERTS: testCertificate().certFile });
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ kind: 'delivered', status: 201 });
@@ -337,17 +330,23 @@ describe('encryption threads', () => {
       }
       await s.close();
       process.stdout.write(String(s.encryptedOffThread));`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise((resolve) => child.on('close', resolve));
+    const { code, stdout, stderr } = await runModuleScript(script);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(Number(stdout)).toBeGreaterThan(0);
   });
 });
+
+/** Runs an ES module script in a fresh node process (as a user's program would load the built sender). */
+async function runModuleScript(script: string, env: Record<string, string> = {}): Promise<{ code: unknown; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}
 
 describe('pieces', () => {
   it('parses Retry-After as seconds or an HTTP date', () => {
