@@ -116,6 +116,11 @@ export const fileSchema = z
           })
           .optional()
           .describe('Per-address limit on the public subscribe API.'),
+        metrics: z.boolean().optional().meta({ description: 'Serve Prometheus metrics at GET /metrics.', default: false }),
+        metricsPublic: z
+          .boolean()
+          .optional()
+          .meta({ description: 'Serve /metrics without the admin token (for a scraper on a private network); otherwise it needs "Authorization: Bearer <adminToken>".', default: false }),
       })
       .optional()
       .describe('The HTTP receiver, "pushctl serve".'),
@@ -136,6 +141,8 @@ export interface Config {
     corsOrigins: string[];
     adminToken: string | undefined;
     rateLimit: { windowSeconds: number; max: number };
+    metrics: boolean;
+    metricsPublic: boolean;
   };
 }
 
@@ -217,6 +224,8 @@ export async function loadConfig(
         windowSeconds: file.serve?.rateLimit?.windowSeconds ?? DEFAULTS.rateLimit.windowSeconds,
         max: file.serve?.rateLimit?.max ?? DEFAULTS.rateLimit.max,
       },
+      metrics: file.serve?.metrics ?? false,
+      metricsPublic: file.serve?.metricsPublic ?? false,
     },
   };
 }

@@ -14,7 +14,7 @@ interface ShownConfig {
   database: string;
   vapid: { subject: string | null; keysFrom: string; publicKey: string | null };
   push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number };
-  serve: { host: string; port: number; corsOrigins: string[]; adminToken: boolean; rateLimit: { windowSeconds: number; max: number } };
+  serve: { host: string; port: number; corsOrigins: string[]; adminToken: boolean; rateLimit: { windowSeconds: number; max: number }; metrics: boolean; metricsPublic: boolean };
 }
 
 const dirs: string[] = [];
@@ -55,7 +55,7 @@ describe('config discovery', () => {
       database: path.join(dir, 'pushctl.db'),
       vapid: { subject: null, keysFrom: 'database', publicKey: null },
       push: { endpointOrigins: [], defaultTtl: 86_400, concurrency: 50 },
-      serve: { host: '127.0.0.1', port: 8080, corsOrigins: [], adminToken: false, rateLimit: { windowSeconds: 60, max: 60 } },
+      serve: { host: '127.0.0.1', port: 8080, corsOrigins: [], adminToken: false, rateLimit: { windowSeconds: 60, max: 60 }, metrics: false, metricsPublic: false },
     });
     expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(false);
   });

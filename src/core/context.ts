@@ -4,11 +4,14 @@
  */
 import type { Config } from '../config.js';
 import { openDatabase, type Db, type OpenOptions } from '../store/db.js';
+import type { DeliveryObserver } from './delivery-observer.js';
 
 export interface Context {
   config: Config;
   db: Db;
   now: () => number;
+  /** Told of every delivery answer (metrics); set by a face, absent otherwise. */
+  deliveryObserver?: DeliveryObserver | undefined;
 }
 
 export function openContext(config: Config, options: OpenOptions & { now?: () => number } = {}): Context {

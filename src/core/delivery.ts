@@ -229,11 +229,13 @@ class DeliveryRun {
       return;
     }
     let outcome: PushOutcome;
+    const started = performance.now();
     try {
       outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload, pushOptions, key);
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }
+    this.ctx.deliveryObserver?.pushResponse(d.endpoint, outcome.status, (performance.now() - started) / 1000);
     // The origin matters only to the 400/401/403 streak; no URL parse per message otherwise.
     const tracksStreak = outcome.kind === 'rejected' || (outcome.kind === 'delivered' && this.rejectionStreak.size > 0);
     await this.record(d, outcome, now(), tracksStreak ? originOf(d.endpoint) : undefined);
@@ -273,6 +275,7 @@ class DeliveryRun {
         break;
     }
     if (origin) this.trackRejections(origin, outcome);
+    this.ctx.deliveryObserver?.deliveryRecorded(state === 'pending' ? 'retried' : state, d.endpoint);
     const committed = this.queueWrite({
       notificationId: this.id,
       subscriptionId: d.subscription_id,

@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from './http-error.js';
 
-export type RouteGroup = 'public' | 'admin' | 'static';
+/** ops: probes, metrics and the API description (no CORS, no rate limit, no token). */
+export type RouteGroup = 'public' | 'admin' | 'static' | 'ops';
 
 export interface RequestInfo {
   req: IncomingMessage;
@@ -52,6 +53,11 @@ export class Router {
   add(route: Route): this {
     this.routes.push({ ...route, segments: route.pattern.split('/').slice(1) });
     return this;
+  }
+
+  /** What is registered, in order (the OpenAPI drift test reads it). */
+  list(): { method: string; pattern: string; group: RouteGroup }[] {
+    return this.routes.map(({ method, pattern, group }) => ({ method, pattern, group }));
   }
 
   match(method: string, path: string): Match {

@@ -12,7 +12,9 @@ import { AdminAuth } from './admin-auth.js';
 import { CorsPolicy } from './cors.js';
 import { errorReply, HttpError, routeNotFound } from './http-error.js';
 import { RateLimiter } from './rate-limit.js';
+import { PushctlMetrics } from './metrics.js';
 import { registerAdminRoutes } from './routes-admin.js';
+import { registerOpsRoutes } from './routes-ops.js';
 import { registerPublicRoutes } from './routes-public.js';
 import { Router, type Reply, type RequestInfo } from './router.js';
 import { loadStaticFiles } from './static-files.js';
@@ -57,6 +59,7 @@ export class BackgroundTasks {
 
 export interface PushctlServer {
   server: http.Server;
+  router: Router;
   background: BackgroundTasks;
   listen(port: number, host: string): Promise<AddressInfo>;
   /** Stops accepting, lets requests in flight finish (at most graceMs), stops background work. */
@@ -91,6 +94,12 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
   }
   const publicInfo = registerPublicRoutes(router, ctx);
   registerAdminRoutes(router, ctx, background, publicInfo);
+  // Metrics also count the deliveries of this process's sends (admin API, serve --dispatch).
+  const metrics = ctx.config.serve.metrics ? new PushctlMetrics({ http: true }) : undefined;
+  if (metrics) ctx.deliveryObserver = metrics.deliveryObserver;
+  registerOpsRoutes(router, ctx, metrics);
+  /** The matched route pattern of each request, for metrics labels (never the raw path). */
+  const routeOf = new WeakMap<http.ServerResponse, string>();
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
@@ -108,6 +117,7 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
         return;
       }
       if (match.kind === 'none') throw routeNotFound();
+      if (match.kind === 'route') routeOf.set(res, match.route.pattern);
       const group = match.kind === 'route' ? match.route.group : match.group;
       if (group === 'admin') auth.check(req);
       if (group === 'public') corsHeaders = cors.headersFor(req);
@@ -136,7 +146,9 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
     const done = () => {
       if (logged) return;
       logged = true;
-      log({ method: req.method ?? '?', path: req.url ?? '/', status: res.headersSent ? res.statusCode : 499, ms: performance.now() - started });
+      const status = res.headersSent ? res.statusCode : 499;
+      log({ method: req.method ?? '?', path: req.url ?? '/', status, ms: performance.now() - started });
+      metrics?.httpRequest(req.method ?? '?', routeOf.get(res) ?? 'unmatched', status);
     };
     res.on('finish', done);
     res.on('close', done);
@@ -153,6 +165,7 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
 
   return {
     server,
+    router,
     background,
     listen(port, host) {
       return new Promise((resolve, reject) => {

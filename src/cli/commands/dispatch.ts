@@ -15,6 +15,7 @@ interface DispatchFlags {
   interval?: string;
   lease?: string;
   concurrency?: string;
+  metricsPort?: string;
 }
 
 export function registerDispatch(program: Command): void {
@@ -25,6 +26,7 @@ export function registerDispatch(program: Command): void {
     .option('--interval <duration>', 'with --watch: longest time between full passes', '15s')
     .option('--lease <duration>', 'how long a claimed notification stays ours without renewal (renewed every third of it while sending)', '60s')
     .option('--concurrency <n>', 'requests in flight at once (default: push.concurrency)')
+    .option('--metrics-port <port>', 'with --watch: serve Prometheus metrics at http://<serve.host>:<port>/metrics (admin token unless serve.metricsPublic)')
     .action(
       action<DispatchFlags>(async ({ options, out, context }) => {
         const { parseDuration } = await import('../../core/durations.js');
@@ -33,6 +35,8 @@ export function registerDispatch(program: Command): void {
         const intervalMs = parseDuration(options.interval ?? '15s', '--interval');
         if (intervalMs < 100) throw usageError('--interval: must be at least 100ms', { field: '--interval' });
         const concurrency = parseConcurrency(options.concurrency);
+        if (options.metricsPort !== undefined && !options.watch) throw usageError('--metrics-port: only with --watch', { flag: '--metrics-port' });
+        const metricsPort = options.metricsPort === undefined ? undefined : parseMetricsPort(options.metricsPort);
         const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
         const { newOwnerId } = await import('../../core/delivery.js');
         const ctx = await context({ mustExist: true });
@@ -40,8 +44,16 @@ export function registerDispatch(program: Command): void {
         out.debug(`dispatcher ${owner}, lease ${leaseMs} ms`);
         const stop = stopOnSignals();
         const onEvent = (event: DispatchEvent) => logEvent(out, event);
+        let metricsServer: { close(): Promise<void> } | undefined;
         try {
           if (options.watch) {
+            if (metricsPort !== undefined) {
+              const { startMetricsServer } = await import('../../http/metrics-server.js');
+              const started = await startMetricsServer(ctx, metricsPort, ctx.config.serve.host);
+              metricsServer = started;
+              const host = started.address.family === 'IPv6' ? `[${started.address.address}]` : started.address.address;
+              out.info(`${stamp()} metrics on http://${host}:${started.address.port}/metrics`);
+            }
             out.info(`${stamp()} watching for due notifications (full pass every ${options.interval ?? '15s'}; Ctrl-C to stop)`);
             await watch(ctx, {
               owner,
@@ -64,6 +76,7 @@ export function registerDispatch(program: Command): void {
           process.exitCode = result.interrupted ? 130 : dispatchSucceeded(result) ? 0 : 1;
         } finally {
           stop.dispose();
+          await metricsServer?.close();
         }
       }),
     );
@@ -82,6 +95,11 @@ export function registerDispatch(program: Command): void {
         for (const warning of line.warnings) out.warn(warning);
       }),
     );
+}
+
+function parseMetricsPort(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw usageError(`--metrics-port: "${value}" is not a port number (0-65535)`, { flag: '--metrics-port' });
+  return Number(value);
 }
 
 function didSomething(r: DispatchResult): boolean {
