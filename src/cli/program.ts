@@ -14,6 +14,7 @@ import { registerNotifications } from './commands/notifications.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerSubscriptions } from './commands/subscriptions.js';
 import { registerCategories } from './commands/categories.js';
+import { registerCompletion } from './commands/completion.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -30,6 +31,7 @@ const registrations: ((program: Command) => void)[] = [
   registerNotifications,
   registerDispatch,
   registerServe,
+  registerCompletion,
 ];
 
 export function buildProgram(): Command {
