@@ -9,6 +9,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from './support/cli.js';
 
+function hasCommand(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('pushctl completion', () => {
   let dir: string;
   let script: string;
@@ -76,6 +85,42 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(complete('pushctl dispatch --interval ')).toEqual([]);
   });
 
+  const shellEnv = () => ({ PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, HOME: dir, NO_COLOR: '1' });
+
+  it.skipIf(!hasCommand('zsh'))('zsh: the same function through bashcompinit', async () => {
+    const file = path.join(dir, 'pushctl.zsh');
+    fs.writeFileSync(file, (await runCli(['completion', 'zsh'], { cwd: dir })).stdout);
+    // bashcompinit calls the function with ksharrays on (0-based arrays, as in bash).
+    const run = (words: string[]) =>
+      execFileSync('zsh', ['-f', '-c', `source ${JSON.stringify(file)}; setopt ksharrays; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _pushctl; print -l "\${COMPREPLY[@]}"`], {
+        cwd: dir,
+        env: shellEnv(),
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
+        .split('\n')
+        .filter(Boolean)
+        .sort();
+    expect(run(['pushctl', 'keys', ''])).toEqual(['export', 'generate', 'import', 'show']);
+    expect(run(['pushctl', 'send', '--category', ''])).toEqual(['news', 'offers']);
+  });
+
+  it.skipIf(!hasCommand('fish'))('fish: complete -C on partial command lines', async () => {
+    const file = path.join(dir, 'pushctl.fish');
+    fs.writeFileSync(file, (await runCli(['completion', 'fish'], { cwd: dir })).stdout);
+    const run = (line: string) =>
+      execFileSync('fish', ['--no-config', '-c', `source ${JSON.stringify(file)}; complete -C ${JSON.stringify(line)}`], { cwd: dir, env: shellEnv(), encoding: 'utf8', timeout: 60_000 })
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t')[0])
+        .sort();
+    expect(run('pushctl keys ')).toEqual(['export', 'generate', 'import', 'show']);
+    expect(run('pushctl subs im')).toEqual(['import']);
+    expect(run('pushctl send --category ')).toEqual(['news', 'offers']);
+    expect(run('pushctl --db other.db send --category ')).toEqual(['elsewhere']);
+    expect(run('pushctl dispatch --metrics')).toEqual(['--metrics-port']);
+  });
+
   it('prints zsh and fish scripts, and refuses other shells with exit 2', async () => {
     const zsh = await runCli(['completion', 'zsh'], { cwd: dir });
     expect(zsh.code).toBe(0);
@@ -84,7 +129,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     const fish = await runCli(['completion', 'fish'], { cwd: dir });
     expect(fish.code).toBe(0);
     expect(fish.stdout).toContain("complete -c pushctl -n '__pushctl_at \\'keys\\'' -a 'generate'");
-    expect(fish.stdout).toContain("-l category -r -a '(__pushctl_categories)'");
+    expect(fish.stdout).toContain("-l category -x -a '(__pushctl_categories)'");
     const other = await runCli(['completion', 'tcsh'], { cwd: dir });
     expect(other.code).toBe(2);
     expect(other.stderr).toContain('bash, zsh, fish');

@@ -141,35 +141,36 @@ ${fn}_values() {
       COMPREPLY=($(compgen -W "$(${name} "$@" categories list --json 2>/dev/null | grep -o '"name": *"[^"]*"' | sed 's/.*"\\([^"]*\\)"$/\\1/')" -- "$cur")) ;;
   esac
 }
+# Not "path": zsh ties that name to $PATH.
 ${fn}() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" path="" word sub kind i
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="" word sub kind i
   local -a store=()
   COMPREPLY=()
   for ((i = 1; i < COMP_CWORD; i++)); do
     word="\${COMP_WORDS[i]}"
     if [[ "$word" == -* ]]; then
-      if kind=$(${fn}_option_value "$path" "$word"); then
+      if kind=$(${fn}_option_value "$cmdpath" "$word"); then
         case "$word" in -c|--config|--db) store+=("$word" "\${COMP_WORDS[i+1]}") ;; esac
         ((i++))
       fi
-    elif sub=$(${fn}_subcommand_of "$path" "$word"); then
-      path="\${path:+$path }$sub"
+    elif sub=$(${fn}_subcommand_of "$cmdpath" "$word"); then
+      cmdpath="\${cmdpath:+$cmdpath }$sub"
     fi
   done
   ((COMP_CWORD > 1)) && prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  if [[ "$prev" == -* ]] && kind=$(${fn}_option_value "$path" "$prev"); then
+  if [[ "$prev" == -* ]] && kind=$(${fn}_option_value "$cmdpath" "$prev"); then
     ${fn}_values "$kind" "$cur" "\${store[@]}"
     return 0
   fi
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "$(${fn}_options "$path")" -- "$cur"))
+    COMPREPLY=($(compgen -W "$(${fn}_options "$cmdpath")" -- "$cur"))
     return 0
   fi
   local subs
-  subs=$(${fn}_subcommands "$path")
+  subs=$(${fn}_subcommands "$cmdpath")
   if [[ -n "$subs" ]]; then
     COMPREPLY=($(compgen -W "$subs" -- "$cur"))
-  elif kind=$(${fn}_argument "$path"); then
+  elif kind=$(${fn}_argument "$cmdpath"); then
     ${fn}_values "$kind" "$cur" "\${store[@]}"
   fi
   return 0
@@ -239,8 +240,9 @@ end`);
       // The root's options are global: offered everywhere.
       if (spec.path.length) parts.push(`-n ${fq(at)}`);
       for (const n of flag.names) parts.push(n.startsWith('--') ? `-l ${n.slice(2)}` : `-s ${n.slice(1)}`);
-      if (flag.value) parts.push('-r');
-      if (flag.value === 'file') parts.push('-F');
+      // -r: takes a value; -F: files allowed (only for files), -x: a value but no files.
+      if (flag.value === 'file') parts.push('-r -F');
+      else if (flag.value) parts.push('-x');
       if (flag.value === 'category') parts.push(`-a ${fq('(__pushctl_categories)')}`);
       parts.push(`-d ${fq(firstLine(flag.description))}`);
       lines.push(parts.join(' '));
