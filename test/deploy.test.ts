@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasCommand } from './support/commands.js';
 import { BIN, ROOT, runCli, tempDir } from './support/cli.js';
 import { startServe, type ServeHandle } from './support/serve.js';
 
@@ -33,10 +34,6 @@ function parseUnit(text: string): Map<string, Map<string, string[]>> {
     current.set(key, [...(current.get(key) ?? []), line.slice(eq + 1).trim()]);
   }
   return sections;
-}
-
-function hasCommand(name: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }
 
 describe('systemd units (deploy/systemd)', () => {
