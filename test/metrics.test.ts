@@ -94,6 +94,17 @@ describe('serve metrics', () => {
 });
 
 describe('metrics settings', () => {
+  it('warns when /metrics would need a token that is not set', async () => {
+    const serve = await startServe({ config: { vapid: { subject: 'mailto:tests@example.com' }, serve: { metrics: true } } });
+    try {
+      expect((await call(serve.url, 'GET', '/metrics')).status).toBe(404);
+      // stderr and stdout are separate pipes: wait for the line rather than assume it came first.
+      await until(() => serve.stderr().includes('serve.metrics is on but /metrics needs the admin token'), 30_000, 20);
+    } finally {
+      await serve.stop();
+    }
+  });
+
   it('/metrics does not exist unless serve.metrics is on', async () => {
     const serve = await startServe({ config: serveConfig() });
     try {

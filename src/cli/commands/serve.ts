@@ -39,6 +39,9 @@ export function registerServe(program: Command): void {
           out.warn(`the VAPID subject is the placeholder ${key.subject}: set a real contact with vapid.subject in push.config.json or PUSHCTL_VAPID_SUBJECT (mailto:you@example.com or https://your.site)`);
         }
         if (!ctx.config.serve.adminToken) out.info('admin API off: set serve.adminToken in push.config.json (or PUSHCTL_ADMIN_TOKEN) to turn it on');
+        if (ctx.config.serve.metrics && !ctx.config.serve.metricsPublic && !ctx.config.serve.adminToken) {
+          out.warn('serve.metrics is on but /metrics needs the admin token, and none is set: set serve.adminToken, or serve.metricsPublic: true');
+        }
 
         const app = createPushctlServer(ctx, { jsonLog: out.json });
         const address = await app.listen(port, host).catch((error: NodeJS.ErrnoException) => {
