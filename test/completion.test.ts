@@ -58,7 +58,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
   });
 
   it('completes each command\'s own flags and the global ones', () => {
-    expect(complete('pushctl dispatch --watch --metrics-')).toEqual(['--metrics-port']);
+    expect(complete('pushctl dispatch --watch --metrics-')).toEqual(['--metrics-host', '--metrics-port']);
     expect(complete('pushctl send --categ')).toEqual(['--category']);
     expect(complete('pushctl keys generate --')).toEqual(expect.arrayContaining(['--subject', '--force', '--help', '--db', '--config', '--json']));
     expect(complete('pushctl keys generate --')).not.toContain('--category');
@@ -110,7 +110,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(run('pushctl subs im')).toEqual(['import']);
     expect(run('pushctl send --category ')).toEqual(['news', 'offers']);
     expect(run('pushctl --db other.db send --category ')).toEqual(['elsewhere']);
-    expect(run('pushctl dispatch --metrics')).toEqual(['--metrics-port']);
+    expect(run('pushctl dispatch --metrics')).toEqual(['--metrics-host', '--metrics-port']);
   });
 
   it('prints zsh and fish scripts, and refuses other shells with exit 2', async () => {

@@ -145,6 +145,9 @@ describe('dispatch --watch --metrics-port', () => {
       const once = await inst.cli(['dispatch', '--metrics-port', '0']);
       expect(once.code).toBe(2);
       expect(once.stderr).toContain('--metrics-port: only with --watch');
+      const hostAlone = await inst.cli(['dispatch', '--watch', '--metrics-host', '127.0.0.1']);
+      expect(hostAlone.code).toBe(2);
+      expect(hostAlone.stderr).toContain('--metrics-host: only with --metrics-port');
       const noAuth = await inst.cli(['dispatch', '--watch', '--metrics-port', '0']);
       expect(noAuth.code).toBe(2);
       expect(noAuth.stderr).toContain('serve.adminToken');
@@ -158,7 +161,7 @@ describe('dispatch --watch --metrics-port', () => {
     fs.writeFileSync(path.join(inst.dir, 'push.config.json'), JSON.stringify({ serve: { metricsPublic: true } }));
     const subs = await inst.subscribe(2);
     push.behave({ status: 410, subscriptions: [subs[1]!.id] });
-    const worker = inst.start(['dispatch', '--watch', '--interval', '200ms', '--metrics-port', '0']);
+    const worker = inst.start(['dispatch', '--watch', '--interval', '200ms', '--metrics-port', '0', '--metrics-host', '127.0.0.1']);
     try {
       let stderr = '';
       worker.child.stderr!.on('data', (d: string) => (stderr += d));

@@ -16,6 +16,7 @@ interface DispatchFlags {
   lease?: string;
   concurrency?: string;
   metricsPort?: string;
+  metricsHost?: string;
 }
 
 export function registerDispatch(program: Command): void {
@@ -26,7 +27,8 @@ export function registerDispatch(program: Command): void {
     .option('--interval <duration>', 'with --watch: longest time between full passes', '15s')
     .option('--lease <duration>', 'how long a claimed notification stays ours without renewal (renewed every third of it while sending)', '60s')
     .option('--concurrency <n>', 'requests in flight at once (default: push.concurrency)')
-    .option('--metrics-port <port>', 'with --watch: serve Prometheus metrics at http://<serve.host>:<port>/metrics (admin token unless serve.metricsPublic)')
+    .option('--metrics-port <port>', 'with --watch: serve Prometheus metrics at http://<host>:<port>/metrics (admin token unless serve.metricsPublic)')
+    .option('--metrics-host <host>', 'address for --metrics-port (default: serve.host, else 127.0.0.1)')
     .action(
       action<DispatchFlags>(async ({ options, out, context }) => {
         const { parseDuration } = await import('../../core/durations.js');
@@ -37,6 +39,7 @@ export function registerDispatch(program: Command): void {
         const concurrency = parseConcurrency(options.concurrency);
         if (options.metricsPort !== undefined && !options.watch) throw usageError('--metrics-port: only with --watch', { flag: '--metrics-port' });
         const metricsPort = options.metricsPort === undefined ? undefined : parseMetricsPort(options.metricsPort);
+        if (options.metricsHost !== undefined && metricsPort === undefined) throw usageError('--metrics-host: only with --metrics-port', { flag: '--metrics-host' });
         const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
         const { newOwnerId } = await import('../../core/delivery.js');
         const ctx = await context({ mustExist: true });
@@ -49,7 +52,7 @@ export function registerDispatch(program: Command): void {
           if (options.watch) {
             if (metricsPort !== undefined) {
               const { startMetricsServer } = await import('../../http/metrics-server.js');
-              const started = await startMetricsServer(ctx, metricsPort, ctx.config.serve.host);
+              const started = await startMetricsServer(ctx, metricsPort, options.metricsHost ?? ctx.config.serve.host);
               metricsServer = started;
               const host = started.address.family === 'IPv6' ? `[${started.address.address}]` : started.address.address;
               out.info(`${stamp()} metrics on http://${host}:${started.address.port}/metrics`);
