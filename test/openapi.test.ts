@@ -12,7 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { closeContext, openContext, type Context } from '../src/core/context.js';
 import { OPENAPI_FILE } from '../src/http/routes-ops.js';
 import { createPushctlServer, type PushctlServer } from '../src/http/server.js';
-import { tempDir } from './support/cli.js';
+import { ROOT, tempDir } from './support/cli.js';
 import { ADMIN_TOKEN, call } from './support/serve.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
@@ -24,6 +24,7 @@ const NOT_YET_SERVED = new Set(['POST /push_v1/']);
 
 interface OpenApiDocument {
   openapi: string;
+  info: { version: string };
   paths: Record<string, Record<string, unknown>>;
   components: { schemas: { Error: { properties: { error: { properties: Record<string, unknown>; required: string[] } } } } };
 }
@@ -62,6 +63,8 @@ describe('OpenAPI document', () => {
     expect(result.valid).toBe(true);
     expect(validator.version).toBe('3.1');
     expect(() => validator.resolveRefs()).not.toThrow();
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(doc.info.version).toBe(version);
   });
 
   it('documents every route the server registers, and the server serves every documented one', () => {
