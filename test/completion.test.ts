@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasCommand } from './support/commands.js';
+import { hasCommand, skipWithout } from './support/commands.js';
 import { BIN, runCli, tempDir } from './support/cli.js';
 
 describe('pushctl completion', () => {
@@ -79,7 +79,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
 
   const shellEnv = () => ({ PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, HOME: dir, NO_COLOR: '1' });
 
-  it.skipIf(!hasCommand('zsh'))('zsh: the same function through bashcompinit', async () => {
+  it.skipIf(skipWithout(hasCommand('zsh')))('zsh: the same function through bashcompinit', async () => {
     const file = path.join(dir, 'pushctl.zsh');
     fs.writeFileSync(file, (await runCli(['completion', 'zsh'], { cwd: dir })).stdout);
     // bashcompinit calls the function with ksharrays on (0-based arrays, as in bash).
@@ -97,7 +97,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(run(['pushctl', 'send', '--category', ''])).toEqual(['news', 'offers']);
   });
 
-  it.skipIf(!hasCommand('fish'))('fish: complete -C on partial command lines', async () => {
+  it.skipIf(skipWithout(hasCommand('fish')))('fish: complete -C on partial command lines', async () => {
     const file = path.join(dir, 'pushctl.fish');
     fs.writeFileSync(file, (await runCli(['completion', 'fish'], { cwd: dir })).stdout);
     const run = (line: string) =>

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/cli.js';
-import { hasCommand } from './support/commands.js';
+import { hasCommand, skipWithout } from './support/commands.js';
 import { testCertificate } from './support/push-service.js';
 import { serveConfig, startServe, type ServeHandle } from './support/serve.js';
 
@@ -36,7 +36,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!NGINX)('the nginx example (docs/production.md)', () => {
+describe.skipIf(skipWithout(NGINX !== undefined))('the nginx example (docs/production.md)', () => {
   let dir: string;
   let serve: ServeHandle;
   let nginx: ChildProcess;
@@ -61,9 +61,9 @@ describe.skipIf(!NGINX)('the nginx example (docs/production.md)', () => {
       `daemon off;\nmaster_process off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/logs/error.log;\nevents {}\nhttp {\n` +
         `access_log off;\nclient_body_temp_path ${dir}/body;\nproxy_temp_path ${dir}/proxy;\nfastcgi_temp_path ${dir}/fastcgi;\nuwsgi_temp_path ${dir}/uwsgi;\nscgi_temp_path ${dir}/scgi;\n${site}\n}\n`,
     );
-    const check = spawnSync(NGINX!, ['-t', '-p', dir, '-c', path.join(dir, 'nginx.conf')], { encoding: 'utf8' });
+    const check = spawnSync((NGINX ?? 'nginx'), ['-t', '-p', dir, '-c', path.join(dir, 'nginx.conf')], { encoding: 'utf8' });
     expect(check.status, check.stderr).toBe(0);
-    nginx = spawn(NGINX!, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+    nginx = spawn((NGINX ?? 'nginx'), ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
     base = `https://localhost:${tlsPort}`;
     dispatcher = new Agent({ connect: { ca: certificate.cert } });
     // Wait for the listener, not for time.
