@@ -26,6 +26,9 @@ export const DEFAULTS = {
   database: 'pushctl.db',
   defaultTtl: 86_400,
   concurrency: 50,
+  timeoutSeconds: 30,
+  maxAttempts: 5,
+  retryDelaySeconds: 1,
   host: '127.0.0.1',
   port: 8080,
   rateLimit: { windowSeconds: 60, max: 60 },
@@ -93,6 +96,32 @@ export const fileSchema = z
           .max(1000)
           .optional()
           .meta({ description: 'Requests in flight at once while sending one notification.', default: DEFAULTS.concurrency }),
+        timeoutSeconds: z
+          .number()
+          .min(0.05)
+          .max(600)
+          .optional()
+          .meta({
+            description:
+              'One deadline for each push request, from asking for a connection to the answer (headers and the part of the body that is kept). A request without an answer by then is retried.',
+            default: DEFAULTS.timeoutSeconds,
+          }),
+        maxAttempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(20)
+          .optional()
+          .meta({ description: 'Attempts per recipient (the first included) before a timeout, 429 or 5xx counts as failed.', default: DEFAULTS.maxAttempts }),
+        retryDelaySeconds: z
+          .number()
+          .min(0)
+          .max(3600)
+          .optional()
+          .meta({
+            description: 'Wait before the first retry of a recipient; it doubles with each attempt (with jitter, at most 60 s), and a longer Retry-After from the push service wins.',
+            default: DEFAULTS.retryDelaySeconds,
+          }),
       })
       .optional()
       .describe('Delivery through the browsers\' push services.'),
@@ -134,7 +163,7 @@ export interface Config {
   configPath: string | undefined;
   database: string;
   vapid: { subject: string | undefined; publicKey: string | undefined; privateKey: string | undefined };
-  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number };
+  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number; timeoutSeconds: number; maxAttempts: number; retryDelaySeconds: number };
   serve: {
     host: string;
     port: number;
@@ -214,6 +243,9 @@ export async function loadConfig(
       endpointOrigins: envOrigins ?? file.push?.endpointOrigins ?? [],
       defaultTtl: file.push?.defaultTtl ?? DEFAULTS.defaultTtl,
       concurrency: file.push?.concurrency ?? DEFAULTS.concurrency,
+      timeoutSeconds: file.push?.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
+      maxAttempts: file.push?.maxAttempts ?? DEFAULTS.maxAttempts,
+      retryDelaySeconds: file.push?.retryDelaySeconds ?? DEFAULTS.retryDelaySeconds,
     },
     serve: {
       host: file.serve?.host ?? DEFAULTS.host,

@@ -230,6 +230,15 @@ export function nextRetryAt(db: Db, id: number): { pending: number; earliest: nu
     .get(id) as { pending: number; earliest: number | null };
 }
 
+/** Earliest retry time after `after` among pending deliveries (retries recorded since then), or null. */
+export function earliestRetryAfter(db: Db, id: number, after: number): number | null {
+  return (
+    db
+      .prepare(`SELECT min(next_attempt_at) AS t FROM deliveries WHERE notification_id = ? AND state = 'pending' AND next_attempt_at > ?`)
+      .get(id, after) as { t: number | null }
+  ).t;
+}
+
 export type DeliveryState = 'pending' | 'sent' | 'gone' | 'failed';
 
 export interface DeliveryUpdate {
