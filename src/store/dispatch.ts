@@ -116,6 +116,23 @@ export function nextWorkAt(db: Db): number | null {
   return row.t;
 }
 
+/**
+ * Sends that nobody is working on whose pending deliveries all wait for a retry time still to
+ * come (a push service's Retry-After, or a backoff), with how many wait and when the first is due.
+ */
+export function deferredSends(db: Db, now: number): { id: number; deliveries: number; dueAt: number }[] {
+  return db
+    .prepare(
+      `SELECT n.id AS id, count(*) AS deliveries, min(d.next_attempt_at) AS dueAt
+       FROM notifications n JOIN deliveries d ON d.notification_id = n.id AND d.state = 'pending'
+       WHERE n.status = 'sending' AND (n.lease_owner IS NULL OR n.lease_expires_at IS NULL OR n.lease_expires_at <= @now)
+       GROUP BY n.id
+       HAVING min(coalesce(d.next_attempt_at, 0)) > @now
+       ORDER BY dueAt, n.id`,
+    )
+    .all({ now }) as { id: number; deliveries: number; dueAt: number }[];
+}
+
 /** The occurrences a rule has produced, newest slot first. */
 export function occurrenceRows(db: Db, parentId: number, limit: number): NotificationRow[] {
   return db.prepare('SELECT * FROM notifications WHERE parent_id = ? ORDER BY slot_at DESC LIMIT ?').all(parentId, limit) as NotificationRow[];

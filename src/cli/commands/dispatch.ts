@@ -106,7 +106,7 @@ function parseMetricsPort(value: string): number {
 }
 
 function didSomething(r: DispatchResult): boolean {
-  return r.delivered.length > 0 || r.skipped.length > 0 || r.errors.length > 0 || r.occurrencesCreated > 0 || r.occurrencesMissed > 0 || r.interrupted;
+  return r.delivered.length > 0 || r.skipped.length > 0 || r.errors.length > 0 || r.occurrencesCreated > 0 || r.occurrencesMissed > 0 || r.interrupted || r.deferred.length > 0;
 }
 
 function summaryLine(r: DispatchResult): string {
@@ -115,11 +115,19 @@ function summaryLine(r: DispatchResult): string {
     `${r.delivered.length} notification${r.delivered.length === 1 ? '' : 's'} handled`,
     `${r.totals.sent} sent, ${r.totals.gone} gone, ${r.totals.failed} failed, ${r.totals.pending} pending`,
   ];
+  if (r.deferred.length) parts.push(deferredText(r.deferred));
   if (r.skipped.length) parts.push(`${r.skipped.length} skipped (stale)`);
   if (r.occurrencesCreated || r.occurrencesMissed) parts.push(`${r.occurrencesCreated} occurrences started, ${r.occurrencesMissed} missed slots`);
   if (r.errors.length) parts.push(`${r.errors.length} errors`);
   if (r.interrupted) parts.push('interrupted: the rest is resumed by the next run');
   return `dispatch: ${parts.join('; ')}`;
+}
+
+/** "3 deliveries deferred (notification 5), the first due 2030-01-01T10:00:00.000Z": what exit 1 waits for. */
+function deferredText(deferred: DispatchResult['deferred']): string {
+  const deliveries = deferred.reduce((sum, d) => sum + d.deliveries, 0);
+  const ids = deferred.map((d) => d.id).join(', ');
+  return `${deliveries} ${deliveries === 1 ? 'delivery' : 'deliveries'} deferred (notification${deferred.length === 1 ? '' : 's'} ${ids}), the first due ${deferred[0]!.dueAt}: a later run sends them`;
 }
 
 function logEvent(out: Output, event: DispatchEvent): void {
