@@ -271,11 +271,14 @@ class DeliveryRun {
     }
   }
 
-  /** Waits up to `ms`, less when a request finishes; wakes every 250 ms to notice a cancel. */
+  /**
+   * Waits up to `ms`, less when a request finishes. A timed wait looks at the status every 250 ms
+   * so a cancel ends it; an endless one (requests in flight) ends with the next of them.
+   */
   private async pause(ms: number): Promise<void> {
-    const step = Math.max(0, Math.min(ms, 250));
+    const timed = Number.isFinite(ms);
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, step);
+      const timer = timed ? setTimeout(done, Math.max(0, Math.min(ms, 250))) : undefined;
       function done() {
         clearTimeout(timer);
         resolve();
@@ -283,7 +286,7 @@ class DeliveryRun {
       this.wake = done;
     });
     this.wake = undefined;
-    if (step >= 250) this.checkStatus();
+    if (timed && ms >= 250) this.checkStatus();
   }
 
   private async deliverOne(d: store.PendingDelivery, payload: Buffer, pushOptions: PushOptionsOf): Promise<void> {
