@@ -215,77 +215,68 @@ describe('what answers mean', () => {
     expect(outcome).toMatchObject({ kind: 'rejected', status: 403 });
     expect(outcome.message).toMatch(/applicationServerKey/);
   });
-});
 
-describe('every request ends by its deadline, whatever the body does', () => {
-  let push: PushService;
-  let sub: ServiceSubscription;
-  beforeAll(async () => {
-    push = await startPushService();
-    sub = push.createSubscription(vapid.publicKey);
-  });
-  afterAll(() => push.close());
-  afterEach(() => push.clearBehaviour());
+  describe('every request ends by its deadline, whatever the body does', () => {
+    /** Sends once and says how long the answer took, in multiples of the request deadline. */
+    async function timed(opts: Partial<Parameters<typeof createPushSender>[0]>) {
+      const s = sender({ concurrency: 1, ...opts });
+      const started = Date.now();
+      const outcome = await s.send(target(sub), Buffer.from('x'), options, vapid);
+      return { outcome, deadlines: (Date.now() - started) / (opts.requestTimeoutMs ?? 30_000), s };
+    }
 
-  /** Sends once and says how long the answer took, in multiples of the request deadline. */
-  async function timed(opts: Partial<Parameters<typeof createPushSender>[0]>) {
-    const s = sender({ concurrency: 1, ...opts });
-    const started = Date.now();
-    const outcome = await s.send(target(sub), Buffer.from('x'), options, vapid);
-    return { outcome, deadlines: (Date.now() - started) / (opts.requestTimeoutMs ?? 30_000), s };
-  }
+    it('a 201 whose body trickles a byte at a time is delivered at once, and the next request still goes through', async () => {
+      push.behave({ status: 201, body: { trickleMs: 20 }, first: 1 });
+      const { outcome, deadlines, s } = await timed({ requestTimeoutMs: 20_000 });
+      expect(outcome).toEqual({ kind: 'delivered', status: 201 });
+      expect(deadlines).toBeLessThan(0.5);
+      expect((await s.send(target(sub), Buffer.from('y'), options, vapid)).kind).toBe('delivered');
+      expect(push.received.at(-1)!.payload).toBe('y');
+    });
 
-  it('a 201 whose body trickles a byte at a time is delivered at once, and the next request still goes through', async () => {
-    push.behave({ status: 201, body: { trickleMs: 20 }, first: 1 });
-    const { outcome, deadlines, s } = await timed({ requestTimeoutMs: 20_000 });
-    expect(outcome).toEqual({ kind: 'delivered', status: 201 });
-    expect(deadlines).toBeLessThan(0.5);
-    expect((await s.send(target(sub), Buffer.from('y'), options, vapid)).kind).toBe('delivered');
-    expect(push.received.at(-1)!.payload).toBe('y');
-  });
+    it('a 201 whose body never comes, or never ends, is delivered at once', async () => {
+      push.behave({ status: 201, body: { trickleMs: 3_600_000 }, first: 1 });
+      push.behave({ status: 201, body: { endless: true }, first: 1 });
+      const silent = await timed({ requestTimeoutMs: 20_000 });
+      expect(silent.outcome).toEqual({ kind: 'delivered', status: 201 });
+      expect(silent.deadlines).toBeLessThan(0.5);
+      const endless = await timed({ requestTimeoutMs: 20_000 });
+      expect(endless.outcome).toEqual({ kind: 'delivered', status: 201 });
+      expect(endless.deadlines).toBeLessThan(0.5);
+    });
 
-  it('a 201 whose body never comes, or never ends, is delivered at once', async () => {
-    push.behave({ status: 201, body: { trickleMs: 3_600_000 }, first: 1 });
-    push.behave({ status: 201, body: { endless: true }, first: 1 });
-    const silent = await timed({ requestTimeoutMs: 20_000 });
-    expect(silent.outcome).toEqual({ kind: 'delivered', status: 201 });
-    expect(silent.deadlines).toBeLessThan(0.5);
-    const endless = await timed({ requestTimeoutMs: 20_000 });
-    expect(endless.outcome).toEqual({ kind: 'delivered', status: 201 });
-    expect(endless.deadlines).toBeLessThan(0.5);
-  });
+    it('a 400 whose body trickles ends at the request deadline with the status and what arrived', async () => {
+      push.behave({ status: 400, body: { trickleMs: 20 }, first: 1 });
+      const { outcome, deadlines } = await timed({ requestTimeoutMs: 1_000 });
+      expect(outcome).toMatchObject({ kind: 'rejected', status: 400 });
+      expect(outcome.message).toMatch(/^400 Bad Request: \.+$/);
+      expect(deadlines).toBeLessThan(3);
+    });
 
-  it('a 400 whose body trickles ends at the request deadline with the status and what arrived', async () => {
-    push.behave({ status: 400, body: { trickleMs: 20 }, first: 1 });
-    const { outcome, deadlines } = await timed({ requestTimeoutMs: 1_000 });
-    expect(outcome).toMatchObject({ kind: 'rejected', status: 400 });
-    expect(outcome.message).toMatch(/^400 Bad Request: \.+$/);
-    expect(deadlines).toBeLessThan(3);
-  });
+    it('a 400 with an endless body keeps only the excerpt and does not wait for the rest', async () => {
+      push.behave({ status: 400, body: { endless: true }, first: 1 });
+      const { outcome, deadlines, s } = await timed({ requestTimeoutMs: 20_000 });
+      expect(outcome).toMatchObject({ kind: 'rejected', status: 400 });
+      expect(outcome.message).toBe(`400 Bad Request: ${'x'.repeat(512)}`);
+      expect(deadlines).toBeLessThan(0.5);
+      expect((await s.send(target(sub), Buffer.from('after'), options, vapid)).kind).toBe('delivered');
+    });
 
-  it('a 400 with an endless body keeps only the excerpt and does not wait for the rest', async () => {
-    push.behave({ status: 400, body: { endless: true }, first: 1 });
-    const { outcome, deadlines, s } = await timed({ requestTimeoutMs: 20_000 });
-    expect(outcome).toMatchObject({ kind: 'rejected', status: 400 });
-    expect(outcome.message).toBe(`400 Bad Request: ${'x'.repeat(512)}`);
-    expect(deadlines).toBeLessThan(0.5);
-    expect((await s.send(target(sub), Buffer.from('after'), options, vapid)).kind).toBe('delivered');
-  });
+    it('a service that never answers is a retry after one deadline', async () => {
+      push.behave({ stall: true, first: 1 });
+      const { outcome, deadlines } = await timed({ requestTimeoutMs: 500 });
+      expect(outcome).toMatchObject({ kind: 'retry', message: 'response timeout: no answer within 0.5 s' });
+      expect(deadlines).toBeLessThan(3);
+    });
 
-  it('a service that never answers is a retry after one deadline', async () => {
-    push.behave({ stall: true, first: 1 });
-    const { outcome, deadlines } = await timed({ requestTimeoutMs: 500 });
-    expect(outcome).toMatchObject({ kind: 'retry', message: 'response timeout: no answer within 0.5 s' });
-    expect(deadlines).toBeLessThan(3);
-  });
-
-  it('a connection reset before the answer is a retry', async () => {
-    push.behave({ reset: true, first: 1 });
-    const { outcome, s } = await timed({ requestTimeoutMs: 20_000 });
-    expect(outcome.kind).toBe('retry');
-    expect(outcome.status).toBeUndefined();
-    expect(outcome.message).toMatch(/socket|ECONNRESET|closed/i);
-    expect((await s.send(target(sub), Buffer.from('again'), options, vapid)).kind).toBe('delivered');
+    it('a connection reset before the answer is a retry', async () => {
+      push.behave({ reset: true, first: 1 });
+      const { outcome, s } = await timed({ requestTimeoutMs: 20_000 });
+      expect(outcome.kind).toBe('retry');
+      expect(outcome.status).toBeUndefined();
+      expect(outcome.message).toMatch(/socket|ECONNRESET|closed/i);
+      expect((await s.send(target(sub), Buffer.from('again'), options, vapid)).kind).toBe('delivered');
+    });
   });
 });
 
