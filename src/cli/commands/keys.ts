@@ -1,4 +1,5 @@
 /** `pushctl keys generate|show|export|import` */
+import { plural } from '../plural.js';
 import type { Command } from 'commander';
 import type { KeyInfo } from '../../core/keys.js';
 import { readTextInput, writeSecretFile } from '../input.js';
@@ -42,7 +43,7 @@ export function registerKeys(program: Command): void {
           `created:       ${key.createdAt}`,
           `source:        ${key.source}`,
           `subscriptions: ${key.subscriptions}`,
-          ...(older.length ? [`older keys:    ${older.map((k) => `${k.publicKey.slice(0, 16)}... (${k.subscriptions} subscriptions)`).join(', ')}`] : []),
+          ...(older.length ? [`older keys:    ${older.map((k) => `${k.publicKey.slice(0, 16)}... (${plural(k.subscriptions, 'subscription')})`).join(', ')}`] : []),
         ]);
       }),
     );

@@ -1,4 +1,5 @@
 /** `pushctl notifications list|show|cancel|delete|resume`: the history of what was (or will be) sent. */
+import { plural } from '../plural.js';
 import type { Command } from 'commander';
 import { colourStatus, exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
 import { parseConcurrency } from '../notification-flags.js';
@@ -78,7 +79,7 @@ export function registerNotifications(program: Command): void {
         if (view.startedAt) lines.push(`started:   ${view.startedAt}`);
         if (view.finishedAt) lines.push(`finished:  ${view.finishedAt}`);
         const c = view.counts;
-        if (!view.cron) lines.push(`counts:    ${c.total} recipients: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending`);
+        if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending`);
         if (occurrences) {
           lines.push(`occurrences: ${occurrences.total}`);
           if (occurrences.recent.length) {
@@ -111,7 +112,7 @@ export function registerNotifications(program: Command): void {
         out.result(view, () =>
           out.color.green('✓ ') +
           (view.cron
-            ? `recurring notification ${view.id} cancelled: no more occurrences${view.cancelledOccurrences ? ` (${view.cancelledOccurrences} due occurrence cancelled too)` : ''}`
+            ? `recurring notification ${view.id} cancelled: no more occurrences${view.cancelledOccurrences ? ` (${plural(view.cancelledOccurrences, 'due occurrence')} cancelled too)` : ''}`
             : before.status === 'sending'
               ? `notification ${view.id} cancelled: the sender stops after the requests in flight (${view.counts.sent} sent so far)`
               : `notification ${view.id} cancelled: it will not be sent`),
@@ -137,7 +138,7 @@ export function registerNotifications(program: Command): void {
         }
         const result = deleteNotificationOrRule(ctx, view.id);
         out.result({ deleted: true, ...result }, () =>
-          out.color.green('✓ ') + `notification ${view.id} deleted${result.deletedOccurrences ? ` with ${result.deletedOccurrences} occurrences` : ''}`,
+          out.color.green('✓ ') + `notification ${view.id} deleted${result.deletedOccurrences ? ` with ${plural(result.deletedOccurrences, 'occurrence')}` : ''}`,
         );
       }),
     );
