@@ -110,7 +110,7 @@ describe('subscriptions import: formats', () => {
     const result = await ws.run(['subscriptions', 'import', ws.file('bad.json', text), '--json']);
     expect(result.code).toBe(1);
     const summary = JSON.parse(result.stdout) as Summary;
-    expect(summary).toMatchObject({ imported: 2, rejected: 1 });
+    expect(summary).toMatchObject({ records: 3, imported: 2, rejected: 1 });
     expect(summary.rejections[0]).toMatchObject({ index: 1, line: 3 });
     expect(summary.rejections[0]!.message).toMatch(/^index 1 \(line 3\): not JSON/);
     expect(ws.rows()).toHaveLength(2);
@@ -123,7 +123,19 @@ describe('subscriptions import: formats', () => {
     expect(result.code).toBe(1);
     const summary = JSON.parse(result.stdout) as Summary;
     expect(summary.rejections[0]!.message).toMatch(/line 3: .*expected "," or "\]"/);
+    expect(summary).toMatchObject({ records: 2, imported: 1, rejected: 1 });
     expect(ws.rows().map((r) => r.endpoint)).toEqual([s1.endpoint]);
+  });
+});
+
+describe('subscriptions import: counts add up', () => {
+  it('a line that is not JSON is a record and a rejection', async () => {
+    const ws = await workspace();
+    const one = await ws.run(['subscriptions', 'import', '-'], { input: 'x\n' });
+    expect(one.code).toBe(1);
+    expect(one.stdout).toContain('rejected 1 (1 record, ndjson)');
+    const summary = JSON.parse((await ws.run(['subscriptions', 'import', '-', '--json'], { input: `${JSON.stringify(fakeSubscription())}\nnot json\n{"also": broken\n` })).stdout) as Summary;
+    expect(summary).toMatchObject({ records: 3, imported: 1, rejected: 2 });
   });
 });
 
@@ -150,7 +162,7 @@ describe('subscriptions import: validation', () => {
     const result = await ws.run(['subscriptions', 'import', ws.file('mixed.ndjson', text(cases))]);
     expect(result.code).toBe(1);
     for (const c of cases) if (c.reason) expect(result.stderr).toMatch(c.reason);
-    expect(result.stdout).toContain('imported 2, updated 0, rejected 7');
+    expect(result.stdout).toContain('imported 2, updated 0, rejected 7 (9 records, ndjson)');
     expect(ws.rows().map((r) => r.endpoint)).toEqual([cases[0]!.record!.endpoint, cases[8]!.record!.endpoint]);
   });
 

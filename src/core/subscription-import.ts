@@ -99,6 +99,11 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
     if (summary.rejections.length < MAX_REPORTED) summary.rejections.push(rejection);
     opts.onRejected?.(rejection);
   };
+  /** Text that could not even be read as a record (a line that is not JSON) is still one: counts add up. */
+  const rejectUnreadable = (position: RecordPosition, message: string) => {
+    summary.records++;
+    reject(position, message);
+  };
 
   /** Category ids for the record, creating categories when allowed; unknown names reject it. */
   const resolveCategories = (record: CheckedRecord): number[] | undefined => {
@@ -165,7 +170,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
   };
 
   try {
-    const reader = new RecordReader(onRecord, (position, message) => reject(position, message));
+    const reader = new RecordReader(onRecord, rejectUnreadable);
     const decoder = new StringDecoder('utf8');
     let bytes = 0;
     let idle: NodeJS.Timeout | undefined;
@@ -200,7 +205,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       // A broken JSON document cannot be read past the break: it counts as one more bad record,
       // and (without --strict) what came before it is still imported.
       if (!(error instanceof PushctlError && error.kind === 'input')) throw error;
-      reject({ line: Number(error.details?.line ?? 0) }, error.message);
+      rejectUnreadable({ line: Number(error.details?.line ?? 0) }, error.message);
     }
     summary.format = reader.format;
     commitBatch();

@@ -1,5 +1,6 @@
 /** `pushctl subscriptions import|list|count|show|remove|export|prune` */
 import type { Command } from 'commander';
+import { plural } from '../plural.js';
 import { action } from '../run.js';
 
 interface ImportFlags {
@@ -64,7 +65,7 @@ Examples:
               ? `imported ${summary.imported}, updated ${summary.updated}, rejected ${summary.rejected}`
               : `would have imported ${summary.imported}, updated ${summary.updated}; rejected ${summary.rejected}`;
           const lines = shown > MAX_SHOWN_REJECTIONS ? [`(${shown - MAX_SHOWN_REJECTIONS} more rejections not shown; --json lists the first ${summary.rejections.length})`] : [];
-          lines.push(`${what} (${summary.records} records, ${summary.format})`);
+          lines.push(`${what} (${plural(summary.records, 'record')}, ${summary.format})`);
           if (summary.createdCategories.length) lines.push(`${summary.dryRun ? 'would create' : 'created'} categories: ${summary.createdCategories.join(', ')}`);
           if (summary.dryRun) lines.push('dry run: nothing written');
           else if (!summary.written) lines.push(`--strict: nothing written because ${summary.rejected} record${summary.rejected === 1 ? ' is' : 's are'} bad`);
