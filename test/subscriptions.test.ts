@@ -213,6 +213,9 @@ describe('subscriptions import: validation', () => {
       ['ftp://fcm.googleapis.com/x', /scheme ftp: is not allowed/],
       ['/relative/path', /is not an absolute URL/],
       ['https://fcm.googleapis.com/a#frag', /fragment/],
+      ['https://.notify.windows.com/x', /empty label/],
+      ['https://a..notify.windows.com/x', /empty label/],
+      ['https://fcm.googleapis.com./x', /empty label/],
     ];
     const records = cases.map(([endpoint]) => ({ ...fakeSubscription(), endpoint }));
     const result = await ws.run(['subscriptions', 'import', ws.file('policy.ndjson', ndjson(records)), '--json']);
@@ -271,6 +274,21 @@ describe('subscriptions import: upsert and round trip', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ id: before!.id, p256dh: second.keys.p256dh, auth: second.keys.auth, label: 'kiosk', created_at: before!.created_at });
     expect(ws.memberships()).toEqual([{ endpoint: first.endpoint, name: 'sport' }]);
+  });
+
+  it('percent-encoded unreserved characters name the same endpoint: one subscription, found either way', async () => {
+    const ws = await workspace();
+    const plain = { ...fakeSubscription(), endpoint: 'https://fcm.googleapis.com/fcm/send/race/1?k=a~b' };
+    const encoded = { ...fakeSubscription(), endpoint: 'https://fcm.googleapis.com/fcm/send/r%61ce/%31?k=a%7eb' };
+    const lower = { ...fakeSubscription(), endpoint: 'https://fcm.googleapis.com/fcm/send/x%2fy%c3%a9' };
+    const summary = await ws.json<Summary>(['subscriptions', 'import', '-'], { input: ndjson([plain, encoded, lower]) });
+    expect(summary).toMatchObject({ imported: 2, updated: 1, rejected: 0 });
+    expect(ws.rows().map((r) => [r.endpoint, r.p256dh])).toEqual([
+      [plain.endpoint, encoded.keys.p256dh],
+      ['https://fcm.googleapis.com/fcm/send/x%2Fy%C3%A9', lower.keys.p256dh],
+    ]);
+    const shown = await ws.json<{ id: number }>(['subscriptions', 'show', 'https://fcm.googleapis.com/fcm/send/race/%31?k=a%7Eb']);
+    expect(shown.id).toBe(ws.rows()[0]!.id);
   });
 
   it('export writes NDJSON that import reads back unchanged, into the same or a fresh store', async () => {
