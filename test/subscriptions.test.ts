@@ -417,6 +417,28 @@ describe('subscriptions list, count, show, remove, prune', () => {
     expect(ws.memberships()).toHaveLength(0);
   });
 
+  it('escapes control characters from imported fields in human output; --json keeps them exact', async () => {
+    const ws = await workspace();
+    const label = 'kiosk\u001b]0;owned\u0007\u001b[2J';
+    const userAgent = 'Mozilla/5.0 \u009b31mred\u202eevil';
+    await ws.run(['categories', 'add', 'news', '--description', 'daily\u001b[8mhidden']);
+    const sub = { ...fakeSubscription(), label, userAgent };
+    expect((await ws.run(['subscriptions', 'import', '-', '--category', 'news'], { input: ndjson([sub]) })).code).toBe(0);
+    // eslint-disable-next-line no-control-regex -- looking for exactly these
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/;
+    for (const args of [['subscriptions', 'show', sub.endpoint], ['subscriptions', 'list'], ['categories', 'list'], ['categories', 'show', 'news']]) {
+      const result = await ws.run(args);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout, args.join(' ')).not.toMatch(raw);
+    }
+    const shown = await ws.run(['subscriptions', 'show', sub.endpoint]);
+    expect(shown.stdout).toContain('label:         kiosk\\x1b]0;owned\\x07\\x1b[2J');
+    expect(shown.stdout).toContain('user agent:    Mozilla/5.0 \\x9b31mred\\u202eevil');
+    expect((await ws.run(['categories', 'list'])).stdout).toContain('daily\\x1b[8mhidden');
+    const json = await ws.json<{ label: string; userAgent: string }>(['subscriptions', 'show', sub.endpoint]);
+    expect(json).toMatchObject({ label, userAgent });
+  });
+
   it('prunes by age without success and by failure count, with --dry-run', async () => {
     const ws = await workspace();
     const day = 86_400_000;

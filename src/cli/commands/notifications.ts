@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { colourStatus, exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
 import { parseConcurrency } from '../notification-flags.js';
 import { confirmOrRefuse } from '../prompts.js';
+import { printable, printableOr } from '../printable.js';
 import { action } from '../run.js';
 import { usageError } from '../../errors.js';
 import type { NotificationView } from '../../core/notifications.js';
@@ -28,7 +29,7 @@ export function registerNotifications(program: Command): void {
         const rows = views.map((v) => [
           v.id,
           colourStatus(out, v.status),
-          truncate(v.title ?? '', 30),
+          printable(truncate(v.title ?? '', 30)),
           truncate(describeTarget(v.target), 24),
           when(v),
           v.counts.sent,
@@ -61,9 +62,9 @@ export function registerNotifications(program: Command): void {
         const value = { ...view, recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
         const zone = view.tz ?? 'UTC';
         const lines: string[] = [
-          `notification ${view.id}: ${colourStatus(out, view.status)}${view.error ? ` (${view.error})` : ''}`,
-          `title:     ${view.title ?? ''}`,
-          `payload:   ${JSON.stringify(view.payload)}`,
+          `notification ${view.id}: ${colourStatus(out, view.status)}${view.error ? ` (${printable(view.error)})` : ''}`,
+          `title:     ${printableOr(view.title)}`,
+          `payload:   ${printable(JSON.stringify(view.payload))}`,
           `target:    ${describeTarget(view.target)}`,
           `options:   ttl ${view.ttl} s, urgency ${view.urgency ?? 'normal'}, topic ${view.topic ?? '-'}`,
         ];
@@ -93,7 +94,7 @@ export function registerNotifications(program: Command): void {
         }
         if (failures.length) {
           lines.push('recent failures:');
-          lines.push(await out.table(['subscription', 'state', 'status', 'attempts', 'error', 'at'], failures.map((f) => [f.subscriptionId, f.state, f.statusCode, f.attempts, truncate(f.error ?? '', 50), f.at])));
+          lines.push(await out.table(['subscription', 'state', 'status', 'attempts', 'error', 'at'], failures.map((f) => [f.subscriptionId, f.state, f.statusCode, f.attempts, printable(truncate(f.error ?? '', 50)), f.at])));
         }
         out.result(value, () => lines);
       }),
