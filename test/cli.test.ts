@@ -211,6 +211,52 @@ describe('exit codes and errors', () => {
   });
 });
 
+describe('a directory without a store', () => {
+  it('only init, keys generate|import and serve create one; every other command refuses, naming the file and how to create it', async () => {
+    const dir = workdir();
+    const db = path.join(dir, 'pushctl.db');
+    const commands = [
+      ['subscriptions', 'list'],
+      ['subscriptions', 'count'],
+      ['subscriptions', 'export'],
+      ['subscriptions', 'prune', '--older-than', '30d'],
+      ['subscriptions', 'import', '-'],
+      ['categories', 'list'],
+      ['categories', 'add', 'news'],
+      ['send', '--all', '--title', 'Hi'],
+      ['schedule', '--all', '--title', 'Hi', '--in', '1h'],
+      ['dispatch'],
+      ['notifications', 'list'],
+      ['keys', 'show'],
+      ['keys', 'export'],
+    ];
+    for (const args of commands) {
+      const result = await runCli(args, { cwd: dir, input: '' });
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(1);
+      expect(result.stderr).toContain(`database ${db} does not exist`);
+      expect(result.stderr).toContain('"pushctl init"');
+      expect(fs.existsSync(db), args.join(' ')).toBe(false);
+    }
+    const json = await runCli(['send', '--all', '--title', 'Hi', '--json'], { cwd: dir });
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { details: { kind: 'not-found', file: db } } });
+    expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
+    expect(fs.existsSync(db)).toBe(true);
+  });
+
+  it('send to nobody exits 1 and records nothing, unless --allow-empty', async () => {
+    const dir = workdir();
+    expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
+    const refused = await runCli(['send', '--all', '--title', 'Hi'], { cwd: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/no subscription matches the target: nothing sent \(pass --allow-empty/);
+    expect(await runJson<unknown[]>(['notifications', 'list'], { cwd: dir })).toEqual([]);
+    const allowed = await runCli(['send', '--all', '--title', 'Hi', '--allow-empty'], { cwd: dir });
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stderr).toMatch(/nobody gets it/);
+    expect(await runJson<unknown[]>(['notifications', 'list'], { cwd: dir })).toHaveLength(1);
+  });
+});
+
 describe('small things', () => {
   it('counts read right in the singular: "1 subscriber", "1 recipient"', async () => {
     const dir = workdir();

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/store/db.js';
 import { BIN, cliEnv, openDb, runCli, runJson, startCli, tempDir, type RunOptions } from './support/cli.js';
 import { allowOrigins, fakeSubscription, manySubscriptions, offCurvePoint, TEST_ORIGIN, writeNdjson } from './support/subscriptions.js';
 
@@ -253,7 +254,14 @@ describe('subscriptions import: validation', () => {
   it('refuses to import before VAPID keys exist', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const result = await runCli(['subscriptions', 'import', '-'], { cwd: dir, env: { ...allowOrigins(), PUSHCTL_DB: path.join(dir, 'x.db') }, input: ndjson([fakeSubscription()]) });
+    const env = { ...allowOrigins(), PUSHCTL_DB: path.join(dir, 'x.db') };
+    const noStore = await runCli(['subscriptions', 'import', '-'], { cwd: dir, env, input: ndjson([fakeSubscription()]) });
+    expect(noStore.code).toBe(1);
+    expect(noStore.stderr).toContain(`database ${path.join(dir, 'x.db')} does not exist`);
+    expect(fs.existsSync(path.join(dir, 'x.db'))).toBe(false);
+    // A store without keys (as the store code creates it, e.g. before "keys import").
+    openDatabase(path.join(dir, 'x.db')).close();
+    const result = await runCli(['subscriptions', 'import', '-'], { cwd: dir, env, input: ndjson([fakeSubscription()]) });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/no VAPID keys yet/);
   });

@@ -20,7 +20,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   const exists = fs.existsSync(file);
   if (!exists) {
     if (options.mustExist) {
-      throw new PushctlError('not-found', `database ${file} does not exist (run "pushctl keys generate" or "pushctl init" first)`, { file });
+      throw new PushctlError('not-found', `database ${file} does not exist`, { file });
     }
     const dir = path.dirname(file);
     if (!fs.existsSync(dir)) {

@@ -43,7 +43,7 @@ export function registerDispatch(program: Command): void {
         if (options.metricsHost !== undefined && metricsPort === undefined) throw usageError('--metrics-host: only with --metrics-port', { flag: '--metrics-host' });
         const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
         const { newOwnerId } = await import('../../core/delivery.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const owner = newOwnerId();
         out.debug(`dispatcher ${owner}, lease ${leaseMs} ms`);
         const stop = stopOnSignals();

@@ -22,7 +22,7 @@ export function registerNotifications(program: Command): void {
       action<{ status?: string; since?: string; limit?: string }>(async ({ options, out, context }) => {
         const { listNotifications, describeTarget } = await import('../../core/notifications.js');
         const { parseSince } = await import('../../core/schedule-time.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const since = options.since === undefined ? undefined : parseSince(options.since, ctx.now());
         const limit = options.limit === undefined ? undefined : parseLimit(options.limit);
         const views = listNotifications(ctx, { status: options.status, since, limit });
@@ -51,7 +51,7 @@ export function registerNotifications(program: Command): void {
         const { getNotification, recentFailures, describeTarget } = await import('../../core/notifications.js');
         const { listOccurrences, upcomingSlots, ruleOf } = await import('../../core/recurrence.js');
         const { formatInZone, describeDuration } = await import('../../core/schedule-time.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const view = getNotification(ctx, parseId(idText));
         const failures = recentFailures(ctx, view.id, 10);
         const occurrences = view.cron ? listOccurrences(ctx, view.id, 10) : undefined;
@@ -107,7 +107,7 @@ export function registerNotifications(program: Command): void {
     .action(
       action<Record<string, never>, [string]>(async ({ out, context }, idText) => {
         const { cancelNotificationOrRule } = await import('../../core/recurrence.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const before = (await import('../../core/notifications.js')).getNotification(ctx, parseId(idText));
         const view = cancelNotificationOrRule(ctx, before.id);
         out.result(view, () =>
@@ -130,7 +130,7 @@ export function registerNotifications(program: Command): void {
       action<{ yes?: boolean }, [string]>(async ({ options, out, context }, idText) => {
         const { getNotification } = await import('../../core/notifications.js');
         const { deleteNotificationOrRule } = await import('../../core/recurrence.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const view = getNotification(ctx, parseId(idText));
         const ok = await confirmOrRefuse(out, `Delete notification ${view.id} (${view.status}) and its delivery records?`, options.yes, 'deleting needs confirmation');
         if (!ok) {
@@ -155,7 +155,7 @@ export function registerNotifications(program: Command): void {
         const { newOwnerId } = await import('../../core/delivery.js');
         const { getNotification } = await import('../../core/notifications.js');
         const concurrency = parseConcurrency(options.concurrency);
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const id = parseId(idText);
         const before = getNotification(ctx, id);
         const { progress, onProgress } = await startProgress(out, before.counts.pending || before.counts.total);

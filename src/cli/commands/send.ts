@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { addNotificationOptions, parseConcurrency, specFromOptions, type NotificationFlags } from '../notification-flags.js';
 import { exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
 import { confirmOrRefuse } from '../prompts.js';
+import { notFound } from '../../errors.js';
 import { action } from '../run.js';
 
 /** Asking before a send to a handful of subscribers would only get in the way. */
@@ -12,8 +13,9 @@ export function registerSend(program: Command): void {
   const send = program
     .command('send')
     .description('encrypt and deliver a notification now (e.g. --category news --title "Hi" --body "...")');
-  addNotificationOptions(send).action(
-    action<NotificationFlags>(async ({ options, out, context }) => {
+  addNotificationOptions(send).option('--allow-empty', 'record the notification and exit 0 even when no subscription matches the target');
+  send.action(
+    action<NotificationFlags & { allowEmpty?: boolean }>(async ({ options, out, context }) => {
       const spec = await specFromOptions(options);
       const concurrency = parseConcurrency(options.concurrency);
       const { previewNotification, createNotification } = await import('../../core/notifications.js');
@@ -29,7 +31,11 @@ export function registerSend(program: Command): void {
         ]);
         return;
       }
-      if (preview.recipients === 0) out.warn('no subscription matches the target: the notification is recorded, but nobody gets it');
+      if (preview.recipients === 0) {
+        // A cron job sending to nobody (wrong store, emptied category) must not "succeed" for ever.
+        if (!options.allowEmpty) throw notFound('no subscription matches the target: nothing sent (pass --allow-empty to record the notification anyway)', { recipients: 0 });
+        out.warn('no subscription matches the target: the notification is recorded, but nobody gets it');
+      }
       if (preview.recipients >= CONFIRM_FROM && !options.yes && out.interactive) {
         const ok = await confirmOrRefuse(out, `Send to ${preview.recipients} subscribers?`, false, 'confirmation needed');
         if (!ok) {
