@@ -354,3 +354,55 @@ describe('pushctl send', () => {
     });
   });
 });
+
+describe('send --subscription-json (a test push to a subscription that is not stored)', () => {
+  it('delivers to the given subscription, records the send, and does not add the subscriber', async () => {
+    const sub = svc.createSubscription(publicKey);
+    const json = JSON.stringify({ endpoint: sub.endpoint, keys: sub.keys });
+    const inline = await runCli(['send', '--subscription-json', json, '--json'], { cwd: dir, env });
+    expect(inline.code, inline.stderr).toBe(0);
+    expect(JSON.parse(inline.stdout)).toMatchObject({ id: expect.any(Number), delivered: true, outcome: 'delivered', status: 201 });
+    expect(JSON.parse(svc.received[0]!.payload!)).toEqual({ title: 'Push Test v1' });
+
+    const file = path.join(dir, 'sub.json');
+    fs.writeFileSync(file, json);
+    const fromFile = await runCli(['send', '--subscription-json', `@${file}`, '--title', 'Hello', '--body', 'from a file'], { cwd: dir, env });
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stdout).toMatch(/delivered \(the push service answered 201\); recorded as notification \d+; the subscription is not stored/);
+    const fromStdin = await runCli(['send', '--subscription-json', '-', '--payload', '{"kind":"ping"}'], { cwd: dir, env, input: json });
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    expect(svc.received.map((r) => JSON.parse(r.payload!))).toEqual([{ title: 'Push Test v1' }, { title: 'Hello', body: 'from a file' }, { kind: 'ping' }]);
+
+    expect(storeCount('SELECT count(*) AS n FROM subscriptions')).toBe(0);
+    const listed = await runJson<{ status: string; target: unknown; counts: Summary['counts'] }[]>(['notifications', 'list'], { cwd: dir, env });
+    expect(listed).toHaveLength(3);
+    expect(listed[0]).toMatchObject({ status: 'sent', target: { endpoint: sub.endpoint }, counts: { total: 1, sent: 1, failed: 0 } });
+    const human = await runCli(['notifications', 'list'], { cwd: dir, env });
+    expect(human.stdout).toContain('unstored');
+  });
+
+  it('refuses a bad subscription or a refused endpoint before sending; reports a push service refusal with exit 1', async () => {
+    const sub = svc.createSubscription(publicKey);
+    const bad: [string, RegExp][] = [
+      ['{"endpoint": ', /--subscription-json: not valid JSON/],
+      [JSON.stringify({ endpoint: 'https://10.0.0.1/push/x', keys: sub.keys }), /--subscription-json: endpoint: 10\.0\.0\.1 is a private address/],
+      [JSON.stringify({ endpoint: sub.endpoint }), /--subscription-json: keys is missing/],
+    ];
+    for (const [json, message] of bad) {
+      const result = await runCli(['send', '--subscription-json', json], { cwd: dir, env });
+      expect(result.code, json).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+    const both = await runCli(['send', '--all', '--subscription-json', JSON.stringify({ endpoint: sub.endpoint, keys: sub.keys })], { cwd: dir, env });
+    expect(both.code).toBe(2);
+    expect(svc.requestCount).toBe(0);
+    expect(storeCount('SELECT count(*) AS n FROM notifications')).toBe(0);
+
+    svc.behave({ status: 403, body: 'key mismatch', first: 1 });
+    const refused = await runCli(['send', '--subscription-json', JSON.stringify({ endpoint: sub.endpoint, keys: sub.keys }), '--json'], { cwd: dir, env });
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ delivered: false, outcome: 'rejected', status: 403, message: expect.stringContaining('the push service answered 403') });
+    const [row] = await runJson<{ status: string; error: string }[]>(['notifications', 'list'], { cwd: dir, env });
+    expect(row).toMatchObject({ status: 'failed', error: expect.stringContaining('403') });
+  });
+});

@@ -3,8 +3,48 @@ import type { Command } from 'commander';
 import { addNotificationOptions, parseConcurrency, specFromOptions, type NotificationFlags } from '../notification-flags.js';
 import { exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
 import { confirmOrRefuse } from '../prompts.js';
-import { notFound } from '../../errors.js';
-import { action } from '../run.js';
+import { notFound, usageError } from '../../errors.js';
+import { readTextInput } from '../input.js';
+import { printable } from '../printable.js';
+import { action, type ActionEnv } from '../run.js';
+
+type SendFlags = NotificationFlags & { allowEmpty?: boolean; subscriptionJson?: string };
+
+/** The title of a test push that names no content of its own (as POST /push_v1/ uses). */
+const TEST_MESSAGE = 'Push Test v1';
+
+/** `send --subscription-json`: one push to a subscription that is not stored; recorded, not subscribed. */
+async function sendToUnstored({ options, out, context }: ActionEnv<SendFlags>): Promise<void> {
+  if (options.all || options.category?.length || options.subscription?.length) {
+    throw usageError('--subscription-json: the subscription is the target; do not combine it with --all, --category or --subscription');
+  }
+  const raw = options.subscriptionJson!;
+  const text = raw === '-' || raw.startsWith('@') ? (await readTextInput(raw === '-' ? '-' : raw.slice(1), '--subscription-json')).text : raw;
+  const hasContent = [options.title, options.body, options.payload].some((v) => v !== undefined);
+  // The target here is the subscription; specFromOptions only needs one to read the other flags.
+  const spec = await specFromOptions({ ...options, all: true, ...(hasContent ? {} : { title: TEST_MESSAGE }) });
+  const { pushToSubscription, previewPushToSubscription, subscriptionFromJson } = await import('../../core/single-push.js');
+  const subscription = subscriptionFromJson(text.trim(), '--subscription-json');
+  const ctx = await context();
+  if (options.dryRun) {
+    const preview = previewPushToSubscription(ctx, subscription, spec.message, spec.delivery, '--subscription-json');
+    out.result({ dryRun: true, ...preview }, () => [
+      `endpoint:     ${printable(preview.endpoint)}`,
+      `payload size: ${preview.payloadBytes} bytes (limit 3993)`,
+      `payload:      ${printable(JSON.stringify(preview.payload))}`,
+      out.color.dim('dry run: nothing was sent'),
+    ]);
+    return;
+  }
+  const result = await pushToSubscription(ctx, subscription, spec.message, spec.delivery, '--subscription-json');
+  const value = { id: result.notification.id, delivered: result.delivered, outcome: result.outcome, status: result.status ?? null, ...(result.message ? { message: result.message } : {}) };
+  if (result.delivered || out.json) {
+    out.result(value, () => out.color.green('✓ ') + `delivered (the push service answered ${result.status ?? '2xx'}); recorded as notification ${result.notification.id}; the subscription is not stored`);
+  } else {
+    out.error(`not delivered: ${result.message ?? result.outcome}; recorded as notification ${result.notification.id}`);
+  }
+  if (!result.delivered) process.exitCode = 1;
+}
 
 /** Asking before a send to a handful of subscribers would only get in the way. */
 const CONFIRM_FROM = 10;
@@ -13,9 +53,14 @@ export function registerSend(program: Command): void {
   const send = program
     .command('send')
     .description('encrypt and deliver a notification now (e.g. --category news --title "Hi" --body "...")');
-  addNotificationOptions(send).option('--allow-empty', 'record the notification and exit 0 even when no subscription matches the target');
+  addNotificationOptions(send)
+    .option('--allow-empty', 'record the notification and exit 0 even when no subscription matches the target')
+    .option('--subscription-json <json|@file|->', 'one subscription that is not stored (a test push): its PushSubscription JSON inline, @FILE, or - for stdin');
   send.action(
-    action<NotificationFlags & { allowEmpty?: boolean }>(async ({ options, out, context }) => {
+    action<SendFlags>(async (env) => {
+      const { options } = env;
+      if (options.subscriptionJson !== undefined) return sendToUnstored(env);
+      const { out, context } = env;
       const spec = await specFromOptions(options);
       const concurrency = parseConcurrency(options.concurrency);
       const { previewNotification, createNotification } = await import('../../core/notifications.js');
