@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { BIN, openDb, runCli, runJson, startCli, tempDir } from './support/cli.js';
 import { startPushService, type PushService, type ServiceSubscription } from './support/push-service.js';
 import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
+import { mountTinyFs, type TinyFs } from './support/tiny-fs.js';
 
 interface Summary {
   id: number;
@@ -404,5 +405,56 @@ describe('send --subscription-json (a test push to a subscription that is not st
     expect(JSON.parse(refused.stdout)).toMatchObject({ delivered: false, outcome: 'rejected', status: 403, message: expect.stringContaining('the push service answered 403') });
     const [row] = await runJson<{ status: string; error: string }[]>(['notifications', 'list'], { cwd: dir, env });
     expect(row).toMatchObject({ status: 'failed', error: expect.stringContaining('403') });
+  });
+});
+
+describe('send on a full disk (a real tmpfs)', () => {
+  const tiny = mountTinyFs(1024);
+  afterAll(() => {
+    if ('dir' in tiny) tiny.unmount();
+  });
+
+  it.skipIf('unavailable' in tiny)('stops with a message that says the disk is full and how many deliveries were committed, exit 1', async () => {
+    const db = path.join((tiny as TinyFs).dir, 'pushctl.db');
+    env = { ...env, PUSHCTL_DB: db };
+    publicKey = (await runJson<{ publicKey: string }>(['keys', 'generate', '--subject', 'mailto:ops@example.org'], { cwd: dir, env })).publicKey;
+    await subscribe(40);
+    // No room even to open the store (its WAL index): SQLite says only "disk I/O error".
+    (tiny as TinyFs).fill(0);
+    const unopened = await runCli(['send', '--all', '--title', 'Hi'], { cwd: dir, env });
+    expect(unopened.code).toBe(1);
+    expect(unopened.stderr).toMatch(/^error: database .*pushctl\.db: cannot open: the disk is full \(\d+ KiB free\); free some space/);
+    expect(svc.requestCount).toBe(0);
+    (tiny as TinyFs).free();
+    (tiny as TinyFs).fill(160 * 1024);
+    const result = await runCli(['send', '--all', '--title', 'Hi', '--concurrency', '1'], { cwd: dir, env });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    const match = /^error: the disk is full: notification (\d+) stopped with (\d+) deliveries committed \((\d+) sent, 0 gone, 0 failed\) and (\d+) pending\. Free some space, then finish it with "pushctl notifications resume \1"/.exec(result.stderr);
+    expect(match, result.stderr).not.toBeNull();
+    expect(result.stderr).not.toMatch(/internal error|SQLITE|\n\s+at /);
+    const [id, committed, sent, pending] = match!.slice(1).map(Number) as [number, number, number, number];
+    const ledger = () => {
+      const conn = openDb(db);
+      try {
+        return Object.fromEntries((conn.prepare('SELECT state, count(*) AS n FROM deliveries WHERE notification_id = ? GROUP BY state').all(id) as { state: string; n: number }[]).map((r) => [r.state, r.n]));
+      } finally {
+        conn.close();
+      }
+    };
+    // What the message says is what the store holds; some answers were committed before the disk filled.
+    expect(ledger()).toEqual({ sent, pending });
+    expect(committed).toBe(sent);
+    expect(sent).toBeGreaterThan(0);
+    expect(pending).toBe(40 - sent);
+    // Concurrency 1: at most the one request in flight when it stopped went out unrecorded.
+    expect(svc.received.length - sent).toBeGreaterThanOrEqual(0);
+    expect(svc.received.length - sent).toBeLessThanOrEqual(1);
+
+    (tiny as TinyFs).free();
+    const resumed = await runCli(['notifications', 'resume', String(id)], { cwd: dir, env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(ledger()).toEqual({ sent: 40 });
+    expect(new Set(svc.received.map((r) => r.subscriptionId)).size).toBe(40);
   });
 });

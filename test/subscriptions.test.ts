@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/store/db.js';
+import { mountTinyFs, type TinyFs } from './support/tiny-fs.js';
 import { BIN, cliEnv, openDb, runCli, runJson, startCli, tempDir, type RunOptions } from './support/cli.js';
 import { allowOrigins, fakeSubscription, manySubscriptions, offCurvePoint, TEST_ORIGIN, writeNdjson } from './support/subscriptions.js';
 
@@ -363,6 +364,30 @@ describe('subscriptions import: upsert and round trip', () => {
     expect(await exited).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ imported: 20, rejected: 0 });
     expect(ws.rows()).toHaveLength(20);
+  });
+
+  const tiny = mountTinyFs(512);
+  afterAll(() => {
+    if ('dir' in tiny) tiny.unmount();
+  });
+  it.skipIf('unavailable' in tiny)('on a full disk stops with a message saying so and what was committed, exit 1 (a real 512 KiB tmpfs)', async () => {
+    const db = path.join((tiny as TinyFs).dir, 'pushctl.db');
+    const ws = await workspace({ PUSHCTL_DB: db });
+    const importer = spawn(process.execPath, [BIN, 'subscriptions', 'import', '-'], { cwd: ws.dir, env: cliEnv(ws.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    importer.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    importer.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => importer.on('close', resolve));
+    importer.stdin.write(ndjson([...manySubscriptions(100)]));
+    // The first hundred are committed while the importer waits for more input.
+    await expect.poll(() => query<{ n: number }>(db, 'SELECT count(*) AS n FROM subscriptions')[0]!.n, { timeout: 30_000, interval: 50 }).toBe(100);
+    importer.stdin.end(ndjson([...manySubscriptions(3000)]));
+    expect(await exited).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^error: the disk is full: the import stopped after \d+ records; 100 records were committed before that and stay/);
+    expect(stderr).not.toMatch(/internal error|SQLITE|\n\s+at /);
+    expect(query<{ n: number }>(db, 'SELECT count(*) AS n FROM subscriptions')[0]!.n).toBe(100);
   });
 
   it('an interrupted import leaves whole records only (row and categories together)', async () => {

@@ -13,7 +13,7 @@
  * them all. The price is that other writers wait (busy timeout) while a large strict import runs.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { inputError, PushctlError, usageError } from '../errors.js';
+import { inputError, isDiskFull, PushctlError, usageError } from '../errors.js';
 import { allKeys } from '../store/keys.js';
 import { categoryIdsByName, insertCategory } from '../store/categories.js';
 import * as store from '../store/subscriptions.js';
@@ -135,12 +135,15 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
   const strict = opts.strict && !opts.dryRun ? store.beginWrite(ctx.db) : undefined;
   let open: { commit(): void; rollback(): void } | undefined = strict;
   let inTransaction = 0;
+  /** Records in committed transactions: what stays when a later write fails (a full disk). */
+  let committed = 0;
   /** Writing stops with --dry-run, and once a strict import has a bad record. */
   const writing = () => !opts.dryRun && !(strict && summary.rejected > 0);
   const commitBatch = () => {
     if (open && !strict) {
       open.commit();
       open = undefined;
+      committed += inTransaction;
     }
     inTransaction = 0;
   };
@@ -211,10 +214,21 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
     commitBatch();
     if (strict) {
       if (summary.rejected > 0) strict.rollback();
-      else strict.commit();
+      else {
+        strict.commit();
+        committed = summary.imported + summary.updated;
+      }
     }
   } catch (error) {
-    open?.rollback();
+    // SQLite may have rolled back already (SQLITE_FULL can end the transaction itself).
+    if (ctx.db.inTransaction) open?.rollback();
+    if (isDiskFull(error)) {
+      throw new PushctlError(
+        'internal',
+        `the disk is full: the import stopped after ${summary.records} record${summary.records === 1 ? "" : "s"}; ${committed} record${committed === 1 ? ' was' : 's were'} committed before that and stay${committed === 1 ? 's' : ''}, the rest ${strict ? '(the whole strict import) ' : ''}were not written. Free some space and import again (records already stored are updated, not duplicated)`,
+        { diskFull: true, committed, records: summary.records },
+      );
+    }
     throw error;
   }
   summary.written = !summary.dryRun && !(summary.strict && summary.rejected > 0);

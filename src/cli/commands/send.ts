@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { addNotificationOptions, parseConcurrency, specFromOptions, type NotificationFlags } from '../notification-flags.js';
 import { exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
 import { confirmOrRefuse } from '../prompts.js';
-import { notFound, usageError } from '../../errors.js';
+import { isDiskFull, notFound, PushctlError, usageError } from '../../errors.js';
+import { plural } from '../plural.js';
 import { readTextInput } from '../input.js';
 import { printable } from '../printable.js';
 import { action, type ActionEnv } from '../run.js';
@@ -46,6 +47,19 @@ async function sendToUnstored({ options, out, context }: ActionEnv<SendFlags>): 
   if (!result.delivered) process.exitCode = 1;
 }
 
+/**
+ * Runs a step of a send; when the disk fills up, replaces the bare store error with `explain()`,
+ * which says what was committed (reading still works on a full disk).
+ */
+async function whenDiskFull<T>(step: () => T | Promise<T>, explain: () => string): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (!isDiskFull(error)) throw error;
+    throw new PushctlError('internal', explain(), { diskFull: true });
+  }
+}
+
 /** Asking before a send to a handful of subscribers would only get in the way. */
 const CONFIRM_FROM = 10;
 
@@ -63,7 +77,7 @@ export function registerSend(program: Command): void {
       const { out, context } = env;
       const spec = await specFromOptions(options);
       const concurrency = parseConcurrency(options.concurrency);
-      const { previewNotification, createNotification } = await import('../../core/notifications.js');
+      const { previewNotification, createNotification, getNotification } = await import('../../core/notifications.js');
       const { deliverNotification, newOwnerId, DEFAULT_LEASE_MS } = await import('../../core/delivery.js');
       const ctx = await context();
       const preview = previewNotification(ctx, spec);
@@ -89,13 +103,26 @@ export function registerSend(program: Command): void {
         }
       }
       const owner = newOwnerId();
-      const created = createNotification(ctx, spec, { leaseFor: { owner, leaseMs: DEFAULT_LEASE_MS } });
+      const created = await whenDiskFull(
+        () => createNotification(ctx, spec, { leaseFor: { owner, leaseMs: DEFAULT_LEASE_MS } }),
+        () => 'the disk is full: the notification could not be recorded, and nothing was sent. Free some space and send again',
+      );
       out.debug(`notification ${created.id}, owner ${owner}`);
       const { progress, onProgress } = await startProgress(out, preview.recipients);
       const stop = stopOnSignals();
       const started = Date.now();
       try {
-        const summary = await deliverNotification(ctx, created.id, { owner, alreadyLeased: true, concurrency, onProgress, signal: stop.signal });
+        const summary = await whenDiskFull(
+          () => deliverNotification(ctx, created.id, { owner, alreadyLeased: true, concurrency, onProgress, signal: stop.signal }),
+          () => {
+            const c = getNotification(ctx, created.id).counts;
+            const done = c.sent + c.gone + c.failed;
+            return (
+              `the disk is full: notification ${created.id} stopped with ${plural(done, 'delivery', 'deliveries')} committed (${c.sent} sent, ${c.gone} gone, ${c.failed} failed) and ${c.total ? `${c.pending} pending` : 'its recipients not yet recorded'}. ` +
+              `Free some space, then finish it with "pushctl notifications resume ${created.id}" (the requests in flight when it stopped may arrive twice)`
+            );
+          },
+        );
         progress.stop();
         await printSummary(out, summary, Date.now() - started);
         if (summary.stoppedReason === 'interrupted') out.info(`interrupted: resume with "pushctl notifications resume ${summary.id}" or cancel with "pushctl notifications cancel ${summary.id}"`);
