@@ -67,23 +67,21 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
   });
 
   // The seed's test push to one subscription named in the body, stored or not (see core/single-push.ts).
-  for (const pattern of ['/push_v1/', '/push_v1']) {
-    router.add({
-      method: 'POST',
-      pattern,
-      group: 'admin',
-      handler: async ({ req }) => {
-        const body = await readJsonObject(req);
-        assertKnownFields(body, ['sub_token', 'message']);
-        if (body.sub_token === undefined || body.sub_token === null) throw badRequest('sub_token: is missing (the subscription JSON, as a string or an object)', 'sub_token');
-        if (body.message !== undefined && (typeof body.message !== 'string' || body.message === '')) throw badRequest('message: must be a non-empty string', 'message');
-        const subscription = subscriptionFromJson(body.sub_token, 'sub_token');
-        const result = await pushToSubscription(ctx, subscription, { title: (body.message as string | undefined) ?? PUSH_V1_MESSAGE }, {}, 'sub_token');
-        if (result.delivered) return { status: 200, json: { success: true, status: result.status ?? null } };
-        return { status: 502, json: { error: { code: 'push_failed', message: result.message ?? result.outcome, status: result.status ?? null } } };
-      },
-    });
-  }
+  router.add({
+    method: 'POST',
+    pattern: '/push_v1/',
+    group: 'admin',
+    handler: async ({ req }) => {
+      const body = await readJsonObject(req);
+      assertKnownFields(body, ['sub_token', 'message']);
+      if (body.sub_token === undefined || body.sub_token === null) throw badRequest('sub_token: is missing (the subscription JSON, as a string or an object)', 'sub_token');
+      if (body.message !== undefined && (typeof body.message !== 'string' || body.message === '')) throw badRequest('message: must be a non-empty string', 'message');
+      const subscription = subscriptionFromJson(body.sub_token, 'sub_token');
+      const result = await pushToSubscription(ctx, subscription, { title: (body.message as string | undefined) ?? PUSH_V1_MESSAGE }, {}, 'sub_token');
+      if (result.delivered) return { status: 200, json: { success: true, status: result.status ?? null } };
+      return { status: 502, json: { error: { code: 'push_failed', message: result.message ?? result.outcome, status: result.status ?? null } } };
+    },
+  });
 
   router.add({
     method: 'GET',
