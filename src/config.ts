@@ -39,6 +39,23 @@ const originPattern = /^https?:\/\/((\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\
 const originMessage = 'must be an origin like "https://push.example.net", "https://*.example.net" or "http://127.0.0.1:8090"';
 const ADMIN_TOKEN_MIN = 16;
 
+/**
+ * Why a token could never authenticate, or undefined when it can: a client sends it in an HTTP
+ * header, so whitespace (often a secret file's trailing newline), control or non-ASCII characters
+ * would be lost or mangled on the way, and the admin API would answer 401 for ever.
+ */
+function adminTokenProblem(token: string): string | undefined {
+  if (token.length < ADMIN_TOKEN_MIN) return `must be at least ${ADMIN_TOKEN_MIN} characters (it has ${token.length})`;
+  const bad = /[^\x21-\x7e]/.exec(token);
+  if (bad) {
+    const code = bad[0].codePointAt(0)!;
+    const what = /\s/.test(bad[0]) ? 'whitespace' : code < 0x20 || (code >= 0x7f && code <= 0x9f) ? 'a control character' : 'a non-ASCII character';
+    const where = bad.index === token.length - 1 && /[\r\n]/.test(bad[0]) ? ' (a trailing newline, as from a secret file?)' : '';
+    return `contains ${what} (U+${code.toString(16).toUpperCase().padStart(4, '0')} at position ${bad.index + 1})${where}: use only visible ASCII characters, at least ${ADMIN_TOKEN_MIN} of them`;
+  }
+  return undefined;
+}
+
 /** A subject that push services accept; the message is validateSubject's, minus its "source: " prefix. */
 const subjectSchema = z.string().superRefine((value, ctx) => {
   try {
@@ -136,8 +153,12 @@ export const fileSchema = z
         adminToken: z
           .string()
           .min(ADMIN_TOKEN_MIN, `must be at least ${ADMIN_TOKEN_MIN} characters`)
+          .superRefine((value, ctx) => {
+            const problem = adminTokenProblem(value);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
           .optional()
-          .meta({ description: `Bearer token for the admin API (at least ${ADMIN_TOKEN_MIN} characters); without one the admin API is off. Env: PUSHCTL_ADMIN_TOKEN.` }),
+          .meta({ description: `Bearer token for the admin API (at least ${ADMIN_TOKEN_MIN} visible ASCII characters: no spaces, newlines or control characters); without one the admin API is off. Env: PUSHCTL_ADMIN_TOKEN.` }),
         rateLimit: z
           .strictObject({
             windowSeconds: z.number().int().min(1).optional().meta({ description: 'Length of the rate-limit window in seconds.', default: DEFAULTS.rateLimit.windowSeconds }),
@@ -214,9 +235,8 @@ export async function loadConfig(
   const envSubject = nonEmpty(env.PUSHCTL_VAPID_SUBJECT);
   if (envSubject) validateSubject(envSubject, 'PUSHCTL_VAPID_SUBJECT');
   const envAdminToken = nonEmpty(env.PUSHCTL_ADMIN_TOKEN);
-  if (envAdminToken && envAdminToken.length < ADMIN_TOKEN_MIN) {
-    throw usageError(`PUSHCTL_ADMIN_TOKEN: must be at least ${ADMIN_TOKEN_MIN} characters`, { env: 'PUSHCTL_ADMIN_TOKEN' });
-  }
+  const tokenProblem = envAdminToken === undefined ? undefined : adminTokenProblem(envAdminToken);
+  if (tokenProblem) throw usageError(`PUSHCTL_ADMIN_TOKEN: ${tokenProblem}`, { env: 'PUSHCTL_ADMIN_TOKEN' });
   const envPublic = nonEmpty(env.PUSHCTL_VAPID_PUBLIC_KEY);
   const envPrivate = nonEmpty(env.PUSHCTL_VAPID_PRIVATE_KEY);
   if (Boolean(envPublic) !== Boolean(envPrivate)) {

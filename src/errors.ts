@@ -53,6 +53,12 @@ export function httpStatusFor(error: unknown): number {
   }
 }
 
+/** SQLite (or the file system under it) ran out of space: SQLITE_FULL, or ENOSPC on a write. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || (error instanceof PushctlError && error.details?.diskFull === true);
+}
+
 /**
  * SQLite errors a person can act on, as PushctlErrors (undefined for anything else): another
  * process holding the write lock past the busy timeout, and a unique value taken by a concurrent
@@ -64,6 +70,9 @@ export function fromStoreError(error: unknown): PushctlError | undefined {
   if (typeof code !== 'string') return undefined;
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new PushctlError('busy', 'the database is busy: another process held its write lock too long; try again shortly');
+  }
+  if (isDiskFull(error)) {
+    return new PushctlError('internal', 'the disk is full: the database could not be written; free some space and try again', { diskFull: true });
   }
   if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
     const column = /UNIQUE constraint failed: ([\w.]+)/.exec(error.message)?.[1] ?? 'a unique value';

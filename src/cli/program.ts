@@ -3,7 +3,8 @@
  * each action imports what it needs (SQLite, web-push, prompts) when it runs.
  */
 import { createRequire } from 'node:module';
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
+import { PushctlCommand } from './command.js';
 import { registerConfig } from './commands/config.js';
 import { registerInit } from './commands/init.js';
 import { registerKeys } from './commands/keys.js';
@@ -35,7 +36,7 @@ const registrations: ((program: Command) => void)[] = [
 ];
 
 export function buildProgram(): Command {
-  const program = new Command('pushctl')
+  const program = new PushctlCommand('pushctl')
     .description('Administer Web Push notifications: keys, subscriptions, categories, sending, scheduling, and a subscription receiver.')
     .version(version, '-V, --version')
     .addOption(new Option('-c, --config <path>', 'config file (default: push.config.json and friends, searched upward)'))

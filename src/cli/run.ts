@@ -15,10 +15,15 @@ export interface ActionEnv<O> {
   command: Command;
   config(): Promise<Config>;
   /**
-   * Opens the store (created on first use, unless `mustExist`: read-only commands should not leave
-   * an empty database behind) and closes it when the action ends.
+   * Opens the store and closes it when the action ends. Only commands that set pushctl up
+   * (`init`, `keys generate|import`, `serve`) pass `create`: any other command run in the wrong
+   * directory (a cron job's working directory) must fail loudly, not work on a new empty store.
    */
-  context(options?: OpenOptions): Promise<Context>;
+  context(options?: ContextOptions): Promise<Context>;
+}
+
+export interface ContextOptions extends Omit<OpenOptions, 'mustExist'> {
+  create?: boolean;
 }
 
 export function action<O = Record<string, unknown>, A extends unknown[] = unknown[]>(
@@ -42,10 +47,16 @@ export function action<O = Record<string, unknown>, A extends unknown[] = unknow
         }
         return config;
       },
-      async context(openOptions?: OpenOptions) {
+      async context(openOptions: ContextOptions = {}) {
         if (!ctx) {
           const { openContext } = await import('../core/context.js');
-          ctx = openContext(await env.config(), { ...openOptions, ...(await import('./clock.js')).clockFromEnv() });
+          const { create, ...rest } = openOptions;
+          const resolved = await env.config();
+          try {
+            ctx = openContext(resolved, { ...rest, mustExist: !create, ...(await import('./clock.js')).clockFromEnv() });
+          } catch (error) {
+            throw await withCreateHint(error, resolved);
+          }
         }
         return ctx;
       },
@@ -58,6 +69,17 @@ export function action<O = Record<string, unknown>, A extends unknown[] = unknow
       if (ctx?.db.open) ctx.db.close();
     }
   };
+}
+
+/** A missing store, with what the operator can do about it (the store's own message names only the file). */
+async function withCreateHint(error: unknown, config: Config): Promise<unknown> {
+  const { PushctlError } = await import('../errors.js');
+  if (!(error instanceof PushctlError) || error.kind !== 'not-found' || error.details?.file !== config.database) return error;
+  return new PushctlError(
+    'not-found',
+    `${error.message}: create it with "pushctl init" (or "pushctl keys generate"), or name an existing one with --db, PUSHCTL_DB or a config file's "database"`,
+    error.details,
+  );
 }
 
 export async function reportError(out: Output, error: unknown): Promise<void> {

@@ -405,6 +405,9 @@ class DeliveryRun {
           this.ledger.recordMany(batch);
           resolve();
         } catch (error) {
+          // The ledger cannot be written (say, a full disk): no worker may start another request
+          // whose answer could not be recorded.
+          this.stop(`the delivery ledger could not be written: ${(error as Error).message}`);
           reject(error);
         }
       });

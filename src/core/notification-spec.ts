@@ -20,7 +20,9 @@ export interface MessageInput {
 export type Target =
   | { all: true }
   | { categories: string[] }
-  | { subscriptions: number[] };
+  | { subscriptions: number[] }
+  /** One subscription that is not stored (a test push): its endpoint is kept for the record, its keys are not. */
+  | { endpoint: string };
 
 export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
 

@@ -180,12 +180,15 @@ export function toView(ctx: Context, row: store.NotificationRow): NotificationVi
 export function describeTarget(target: Target): string {
   if ('all' in target) return 'all';
   if ('categories' in target) return `categories: ${target.categories.join(', ')}`;
+  if ('endpoint' in target) return `unstored subscription: ${target.endpoint}`;
   return `subscriptions: ${target.subscriptions.join(', ')}`;
 }
 
 export function targetQuery(target: Target): store.TargetQuery {
   if ('all' in target) return { all: true };
   if ('categories' in target) return { categories: target.categories };
+  // An unstored subscription has no row: a dispatcher that ever claims such a send finds nobody.
+  if ('endpoint' in target) return { subscriptionIds: [] };
   return { subscriptionIds: target.subscriptions };
 }
 

@@ -8,7 +8,7 @@ import * as store from '../store/subscriptions.js';
 import { categoryByName } from '../store/categories.js';
 import { categoryIdsFor } from './categories.js';
 import type { Context } from './context.js';
-import { endpointPolicyFromConfig } from './endpoint-policy.js';
+import { canonicalEndpoint, endpointPolicyFromConfig } from './endpoint-policy.js';
 import { activeSigningKey } from './keys.js';
 import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH, validateOptionalText, validateSubscription } from './subscription-rules.js';
 
@@ -181,7 +181,8 @@ function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = fal
   else {
     row = store.subscriptionByEndpoint(ctx.db, text);
     // Stored endpoints are in URL's canonical form; accept what an operator pastes.
-    if (!row && URL.canParse(text)) row = store.subscriptionByEndpoint(ctx.db, new URL(text).href);
+    const canonical = row ? undefined : canonicalEndpoint(text);
+    if (canonical) row = store.subscriptionByEndpoint(ctx.db, canonical);
   }
   return row && { id: row.id, endpoint: row.endpoint, label: row.label, userAgent: row.user_agent };
 }

@@ -15,6 +15,7 @@ import {
   recentFailures,
   type NotificationView,
 } from '../core/notifications.js';
+import { pushToSubscription, subscriptionFromJson } from '../core/single-push.js';
 import { PushctlError } from '../errors.js';
 import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
 import { badRequest } from './http-error.js';
@@ -25,6 +26,7 @@ import type { BackgroundTasks } from './server.js';
 
 const TEST_TITLE = 'pushctl test notification';
 const TEST_BODY = 'If you can read this, push notifications work.';
+const PUSH_V1_MESSAGE = 'Push Test v1';
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
 
@@ -61,6 +63,23 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
       if (delivery) await delivery;
       const final = getNotification(ctx, view.id);
       return { status: 201, json: { id: final.id, status: final.status, counts: final.counts } };
+    },
+  });
+
+  // The seed's test push to one subscription named in the body, stored or not (see core/single-push.ts).
+  router.add({
+    method: 'POST',
+    pattern: '/push_v1/',
+    group: 'admin',
+    handler: async ({ req }) => {
+      const body = await readJsonObject(req);
+      assertKnownFields(body, ['sub_token', 'message']);
+      if (body.sub_token === undefined || body.sub_token === null) throw badRequest('sub_token: is missing (the subscription JSON, as a string or an object)', 'sub_token');
+      if (body.message !== undefined && (typeof body.message !== 'string' || body.message === '')) throw badRequest('message: must be a non-empty string', 'message');
+      const subscription = subscriptionFromJson(body.sub_token, 'sub_token');
+      const result = await pushToSubscription(ctx, subscription, { title: (body.message as string | undefined) ?? PUSH_V1_MESSAGE }, {}, 'sub_token');
+      if (result.delivered) return { status: 200, json: { success: true, status: result.status ?? null } };
+      return { status: 502, json: { error: { code: 'push_failed', message: result.message ?? result.outcome, status: result.status ?? null } } };
     },
   });
 

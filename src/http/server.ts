@@ -108,6 +108,8 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
     const path = url.pathname;
     let corsHeaders: Record<string, string> = {};
     try {
+      // Absolute-form targets are for proxies; pushctl is none, and must not look like one.
+      if (!rawUrl.startsWith('/')) throw new HttpError(400, 'invalid_request', 'the request target must be a path like /subscription, not a full URL');
       const match = router.match(method === 'OPTIONS' ? optionsProbe(router, path) : method, path);
       if (method === 'OPTIONS') {
         if (match.kind !== 'route' || match.route.group !== 'public') throw routeNotFound();

@@ -20,7 +20,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   const exists = fs.existsSync(file);
   if (!exists) {
     if (options.mustExist) {
-      throw new PushctlError('not-found', `database ${file} does not exist (run "pushctl keys generate" or "pushctl init" first)`, { file });
+      throw new PushctlError('not-found', `database ${file} does not exist`, { file });
     }
     const dir = path.dirname(file);
     if (!fs.existsSync(dir)) {
@@ -37,12 +37,29 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     const wal = db;
     whileBusy(() => wal.pragma('journal_mode = WAL'), busyTimeoutMs);
   } catch (error) {
+    // Opening writes too (the WAL index, the WAL): on a full disk SQLite says only "disk I/O error".
+    const free = freeBytes(path.dirname(file));
+    if (free !== undefined && free < LOW_SPACE_BYTES) {
+      throw new PushctlError('internal', `database ${file}: cannot open: the disk is full (${Math.floor(free / 1024)} KiB free); free some space and try again`, { file, diskFull: true });
+    }
     throw new PushctlError('input', `database ${file}: cannot open: ${(error as Error).message}`, { file });
   }
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
   whileBusy(() => migrate(db, file), busyTimeoutMs);
   return db;
+}
+
+/** Below this much free space, a failure to open is put down to a full disk. */
+const LOW_SPACE_BYTES = 1 << 20;
+
+function freeBytes(dir: string): number | undefined {
+  try {
+    const stats = fs.statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -94,6 +94,15 @@ export function setStatus(db: Db, id: number, status: string, extra: { error?: s
   });
 }
 
+/** The outcome of a one-recipient send that keeps no ledger (a push to an unstored subscription). */
+export function finishSingleSend(db: Db, id: number, result: { status: string; sent: number; gone: number; failed: number; error: string | null; startedAt: number; finishedAt: number }): void {
+  db.prepare(
+    `UPDATE notifications SET status = @status, total_count = 1, sent_count = @sent, gone_count = @gone, failed_count = @failed,
+       error = @error, started_at = @startedAt, finished_at = @finishedAt, lease_owner = NULL, lease_expires_at = NULL
+     WHERE id = @id`,
+  ).run({ id, ...result });
+}
+
 /** Cancels unless already finished; returns whether it changed. */
 export function cancelRow(db: Db, id: number, now: number): boolean {
   return (

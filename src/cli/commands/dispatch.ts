@@ -1,4 +1,5 @@
 /** `pushctl dispatch [--watch]` (send what is due; the cron entry point) and `pushctl cron` (a crontab line for it). */
+import { plural } from '../plural.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -42,7 +43,7 @@ export function registerDispatch(program: Command): void {
         if (options.metricsHost !== undefined && metricsPort === undefined) throw usageError('--metrics-host: only with --metrics-port', { flag: '--metrics-host' });
         const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
         const { newOwnerId } = await import('../../core/delivery.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const owner = newOwnerId();
         out.debug(`dispatcher ${owner}, lease ${leaseMs} ms`);
         const stop = stopOnSignals();
@@ -112,13 +113,13 @@ function didSomething(r: DispatchResult): boolean {
 function summaryLine(r: DispatchResult): string {
   if (!didSomething(r)) return 'dispatch: nothing due';
   const parts = [
-    `${r.delivered.length} notification${r.delivered.length === 1 ? '' : 's'} handled`,
+    `${plural(r.delivered.length, 'notification')} handled`,
     `${r.totals.sent} sent, ${r.totals.gone} gone, ${r.totals.failed} failed, ${r.totals.pending} pending`,
   ];
   if (r.deferred.length) parts.push(deferredText(r.deferred));
   if (r.skipped.length) parts.push(`${r.skipped.length} skipped (stale)`);
-  if (r.occurrencesCreated || r.occurrencesMissed) parts.push(`${r.occurrencesCreated} occurrences started, ${r.occurrencesMissed} missed slots`);
-  if (r.errors.length) parts.push(`${r.errors.length} errors`);
+  if (r.occurrencesCreated || r.occurrencesMissed) parts.push(`${plural(r.occurrencesCreated, 'occurrence')} started, ${plural(r.occurrencesMissed, 'missed slot')}`);
+  if (r.errors.length) parts.push(plural(r.errors.length, 'error'));
   if (r.interrupted) parts.push('interrupted: the rest is resumed by the next run');
   return `dispatch: ${parts.join('; ')}`;
 }
@@ -134,7 +135,7 @@ function logEvent(out: Output, event: DispatchEvent): void {
   if (out.json) return;
   switch (event.type) {
     case 'materialised':
-      if (event.created.length) out.info(`${stamp()} recurring: started occurrence ${event.created.join(', ')}${event.missed ? ` (${event.missed} missed slots recorded as skipped)` : ''}`);
+      if (event.created.length) out.info(`${stamp()} recurring: started occurrence ${event.created.join(', ')}${event.missed ? ` (${plural(event.missed, 'missed slot')} recorded as skipped)` : ''}`);
       if (event.finished.length) out.info(`${stamp()} recurring: rule ${event.finished.join(', ')} produced its last occurrence`);
       break;
     case 'claimed':
@@ -146,7 +147,7 @@ function logEvent(out: Output, event: DispatchEvent): void {
     case 'delivered': {
       const s = event.summary;
       const c = s.counts;
-      const line = `${stamp()} notification ${s.id}: ${s.status}, ${c.total} recipients: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
+      const line = `${stamp()} notification ${s.id}: ${s.status}, ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
       if (s.status === 'sent' || s.status === 'cancelled') out.info(line);
       else out.warn(line);
       break;
