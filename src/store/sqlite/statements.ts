@@ -1,0 +1,50 @@
+/**
+ * SQLite statements the async store adds to the ones in src/store/*.ts (which the current core
+ * still calls directly): keyset pages for streaming, chunked delivery claims, counts. Prepared
+ * once per connection.
+ */
+import type Database from 'better-sqlite3';
+import type { Db } from '../db.js';
+
+const SQL = {
+  subscriptionDetailPage: `
+    SELECT s.*,
+           (SELECT group_concat(c.name, char(31)) FROM subscription_categories sc
+              JOIN categories c ON c.id = sc.category_id WHERE sc.subscription_id = s.id) AS category_names,
+           k.public_key AS vapid_public_key
+    FROM subscriptions s LEFT JOIN vapid_keys k ON k.id = s.key_id
+    WHERE s.id > @after
+    ORDER BY s.id LIMIT @limit`,
+  subscriptionDetailPageInCategory: `
+    SELECT s.*,
+           (SELECT group_concat(c.name, char(31)) FROM subscription_categories sc
+              JOIN categories c ON c.id = sc.category_id WHERE sc.subscription_id = s.id) AS category_names,
+           k.public_key AS vapid_public_key
+    FROM subscriptions s LEFT JOIN vapid_keys k ON k.id = s.key_id
+    WHERE s.id > @after AND s.id IN (SELECT subscription_id FROM subscription_categories WHERE category_id = @categoryId)
+    ORDER BY s.id LIMIT @limit`,
+  // The lowest due pending rows; a claim makes them not due (next_attempt_at = lease end).
+  dueDeliveries: `
+    SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
+    FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
+    WHERE d.notification_id = ? AND d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
+    ORDER BY d.subscription_id LIMIT ?`,
+  leaseDelivery: `UPDATE deliveries SET next_attempt_at = ? WHERE notification_id = ? AND subscription_id = ?`,
+  tableCounts: `
+    SELECT (SELECT count(*) FROM vapid_keys) AS vapid_keys,
+           (SELECT count(*) FROM subscriptions) AS subscriptions,
+           (SELECT count(*) FROM categories) AS categories,
+           (SELECT count(*) FROM subscription_categories) AS subscription_categories,
+           (SELECT count(*) FROM notifications) AS notifications,
+           (SELECT count(*) FROM deliveries) AS deliveries`,
+} as const;
+
+export type StatementName = keyof typeof SQL;
+
+export type Statements = Record<StatementName, Database.Statement<unknown[]>>;
+
+export function prepareStatements(db: Db): Statements {
+  const prepared = {} as Statements;
+  for (const name of Object.keys(SQL) as StatementName[]) prepared[name] = db.prepare(SQL[name]);
+  return prepared;
+}
