@@ -30,6 +30,14 @@ class SqliteOps implements StoreOps {
     /** Resolves when the connection is free for this caller (undefined: it is now). */
     protected readonly turn: Turn,
   ) {
+    // Transaction functions are made once: making one costs more than running it.
+    this.upsertBatch = db.transaction((batch: readonly SubscriptionUpsert[]) =>
+      batch.map(({ write, categoryIds }) => {
+        const result = subscriptions.upsertSubscription(db, write);
+        if (categoryIds) subscriptions.setCategories(db, result.id, categoryIds, result.created);
+        return result;
+      }),
+    );
     // SQLite has one writer at a time: select and lease inside one IMMEDIATE transaction, and no
     // other process can see these rows as due in between.
     this.claimChunk = db.transaction((claim: DeliveryClaim) => {
@@ -40,6 +48,8 @@ class SqliteOps implements StoreOps {
     });
   }
 
+  /** A savepoint when already inside a transaction (an import's), its own transaction otherwise. */
+  private readonly upsertBatch: Database.Transaction<(batch: readonly SubscriptionUpsert[]) => { id: number; created: boolean }[]>;
   private readonly claimChunk: Database.Transaction<(claim: DeliveryClaim) => notifications.PendingDelivery[]>;
 
   async activeKey() { await this.turn(); return keys.activeKey(this.db); }
@@ -56,14 +66,7 @@ class SqliteOps implements StoreOps {
   async upsertSubscription(write: subscriptions.SubscriptionWrite) { await this.turn(); return subscriptions.upsertSubscription(this.db, write); }
   async upsertSubscriptions(batch: readonly SubscriptionUpsert[]) {
     await this.turn();
-    // A savepoint when already inside a transaction (an import's), its own transaction otherwise.
-    return this.db.transaction(() =>
-      batch.map(({ write, categoryIds }) => {
-        const result = subscriptions.upsertSubscription(this.db, write);
-        if (categoryIds) subscriptions.setCategories(this.db, result.id, categoryIds, result.created);
-        return result;
-      }),
-    )();
+    return this.upsertBatch(batch);
   }
   async subscriptionIdByEndpoint(endpoint: string) { await this.turn(); return subscriptions.subscriptionIdByEndpoint(this.db, endpoint); }
   async setCategories(subscriptionId: number, categoryIds: readonly number[], created: boolean) {
