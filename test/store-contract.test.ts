@@ -14,6 +14,7 @@ import { postgresAvailable, startPostgres, type PostgresServer } from './support
 import type { Store, SubscriptionWrite } from '../src/store/store.js';
 
 const { openStore } = (await import(path.join(ROOT, 'dist/store/open.js'))) as typeof import('../src/store/open.js');
+const { fromStoreError } = (await import(path.join(ROOT, 'dist/errors.js'))) as typeof import('../src/errors.js');
 const { SCHEMA_VERSION } = (await import(path.join(ROOT, 'dist/store/migrations.js'))) as typeof import('../src/store/migrations.js');
 
 const BACKENDS = [
@@ -148,6 +149,27 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(await store.deleteSubscription(batch[0]!.id)).toBe(true);
     expect(await store.deleteSubscription(batch[0]!.id)).toBe(false);
     expect(await store.countSubscriptions(news.id)).toBe(0); // membership went with it
+  });
+
+  it.skipIf(skip)('two connections upserting one endpoint at once make one row; a taken unique name is a conflict', async () => {
+    const location = await freshLocation();
+    const stores = [await open(location), await open(location)];
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 2]!.upsertSubscription(write(1, { label: `l${i}` }))));
+    expect(new Set(results.map((r) => r.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(await stores[0]!.countSubscriptions()).toBe(1);
+
+    await stores[0]!.insertCategory({ name: 'news', description: null, createdAt: NOW });
+    const error: unknown = await stores[1]!.insertCategory({ name: 'news', description: null, createdAt: NOW }).catch((e: unknown) => e);
+    const translated = fromStoreError(error);
+    expect(translated?.kind).toBe('conflict');
+    expect(translated?.message).toBe('categories.name: already exists (another process wrote it at the same time)');
+  });
+
+  it.skipIf(skip || backend !== 'postgres')('a server that cannot be reached is a clear error, without the password', async () => {
+    const error: unknown = await openStore('postgres://pushctl:s3cret@127.0.0.1:1/pushctl?connect_timeout=5').catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^database postgres:\/\/pushctl:\*\*\*@127\.0\.0\.1:1\/pushctl\?connect_timeout=5: cannot open: .*ECONNREFUSED/);
+    expect((error as Error).message).not.toContain('s3cret');
   });
 
   it.skipIf(skip)('subscriptions stream in id-ordered pages, with limit and category filter', async () => {
