@@ -68,6 +68,40 @@ export interface TableCounts {
   deliveries: number;
 }
 
+export type TableName = keyof TableCounts;
+
+/** A row of a table as stored, ids included (what `db copy` moves). */
+export type TableRow = Record<string, string | number | null>;
+
+/**
+ * Every table with its columns and primary key, in an order where each row's references come
+ * first (copy in this order, clear in the reverse). Mirrors migration 1 on both backends.
+ */
+export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
+  { name: 'vapid_keys', key: ['id'], columns: ['id', 'public_key', 'private_key', 'subject', 'created_at', 'active'] },
+  { name: 'categories', key: ['id'], columns: ['id', 'name', 'description', 'created_at'] },
+  {
+    name: 'subscriptions',
+    key: ['id'],
+    columns: ['id', 'endpoint', 'p256dh', 'auth', 'key_id', 'expiration_time', 'label', 'user_agent', 'created_at', 'updated_at', 'last_success_at', 'failure_count'],
+  },
+  { name: 'subscription_categories', key: ['subscription_id', 'category_id'], columns: ['subscription_id', 'category_id'] },
+  {
+    name: 'notifications',
+    key: ['id'],
+    columns: [
+      'id', 'payload', 'target', 'ttl', 'urgency', 'topic', 'status', 'send_at', 'cron', 'tz', 'until_at', 'remaining_count', 'stale_after_ms',
+      'parent_id', 'slot_at', 'lease_owner', 'lease_expires_at', 'idempotency_key', 'created_at', 'started_at', 'finished_at', 'error',
+      'total_count', 'sent_count', 'gone_count', 'failed_count',
+    ],
+  },
+  {
+    name: 'deliveries',
+    key: ['notification_id', 'subscription_id'],
+    columns: ['notification_id', 'subscription_id', 'state', 'attempts', 'status_code', 'error', 'next_attempt_at', 'updated_at'],
+  },
+];
+
 /** Everything the core asks of the store; a transaction offers the same operations. */
 export interface StoreOps {
   // ---- VAPID keys ----
@@ -171,8 +205,16 @@ export interface StoreOps {
   deleteOccurrences(parentId: number): Promise<number>;
   reopenForResume(id: number): Promise<boolean>;
 
-  // ---- whole installation ----
+  // ---- whole installation (db status, db copy) ----
   tableCounts(): Promise<TableCounts>;
+  /** A table's rows in primary-key order, in pages (keyset paging). */
+  streamRows(table: TableName, pageSize?: number): AsyncIterable<TableRow[]>;
+  /** Inserts rows as they are, ids included. */
+  insertRows(table: TableName, rows: readonly TableRow[]): Promise<void>;
+  /** Deletes every row of every table (db copy --force). */
+  clearAll(): Promise<void>;
+  /** Moves id generators past the highest id present (after insertRows). */
+  resetIdentities(): Promise<void>;
 }
 
 export interface TransactionOptions {

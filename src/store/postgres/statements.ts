@@ -254,3 +254,20 @@ export const SQL = {
 } as const;
 
 export type StatementName = keyof typeof SQL;
+
+/**
+ * Copying whole tables (db copy), one pair of statements per table: a keyset page in key order,
+ * and an insert of a page of rows as they are (ids included), passed as one JSON array.
+ */
+export function tableSql(table: { name: string; key: string[]; columns: string[] }): { page: string; insert: string } {
+  const key = table.key.join(', ');
+  const after = table.key.map((_, i) => `$${i + 1}`).join(', ');
+  return {
+    page: `SELECT ${table.columns.join(', ')} FROM ${table.name} WHERE (${key}) > (${after}) ORDER BY ${key} LIMIT $${table.key.length + 1}`,
+    insert: `INSERT INTO ${table.name} (${table.columns.join(', ')})
+             SELECT ${table.columns.join(', ')} FROM json_populate_recordset(NULL::${table.name}, $1::json)`,
+  };
+}
+
+/** Tables whose id comes from an identity column. */
+export const IDENTITY_TABLES = ['vapid_keys', 'categories', 'subscriptions', 'notifications'] as const;

@@ -11,12 +11,13 @@ import type { CategoryRow, CategoryWithCount } from '../categories.js';
 import type { VapidKeyRow } from '../keys.js';
 import type { DeliveryCounts, DeliveryState, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from '../notifications.js';
 import type {
-  DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts,
-  TemplateAdvance, Transaction, TransactionOptions,
+  DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
+  TableRow, TemplateAdvance, Transaction, TransactionOptions,
 } from '../store.js';
+import { TABLES } from '../store.js';
 import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from '../subscriptions.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
-import { SQL, type StatementName } from './statements.js';
+import { IDENTITY_TABLES, SQL, tableSql, type StatementName } from './statements.js';
 
 export interface PostgresOpenOptions {
   /** Connections in this process's pool (default 5: a command needs one or two, serve a few). */
@@ -256,7 +257,36 @@ class PostgresOps implements StoreOps {
   async reopenForResume(id: number) { return (await this.changed('reopenForResume', [id])) > 0; }
 
   async tableCounts() { return (await this.one<TableCounts>('tableCounts'))!; }
+  async *streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
+    const { key } = TABLES.find((t) => t.name === table)!;
+    const text = TABLE_SQL.get(table)!.page;
+    let after: unknown[] = key.map(() => -1);
+    for (;;) {
+      const page = (await this.executor.query<TableRow>({ name: `pushctl_page_${table}`, text, values: [...after, pageSize] })).rows;
+      if (!page.length) return;
+      yield page;
+      if (page.length < pageSize) return;
+      const last = page[page.length - 1]!;
+      after = key.map((column) => last[column]);
+    }
+  }
+  async insertRows(table: TableName, rows: readonly TableRow[]) {
+    if (!rows.length) return;
+    await this.executor.query({ name: `pushctl_insert_${table}`, text: TABLE_SQL.get(table)!.insert, values: [JSON.stringify(rows)] });
+  }
+  clearAll() {
+    return this.atomic(async (tx) => {
+      await tx.executor.query(`TRUNCATE ${TABLES.map((t) => t.name).join(', ')}`);
+    });
+  }
+  async resetIdentities() {
+    for (const table of IDENTITY_TABLES) {
+      await this.executor.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), coalesce((SELECT max(id) FROM ${table}), 0) + 1, false)`);
+    }
+  }
 }
+
+const TABLE_SQL = new Map(TABLES.map((table) => [table.name, tableSql(table)]));
 
 class PostgresTransaction extends PostgresOps implements Transaction {
   private depth = 0;

@@ -41,6 +41,16 @@ const SQL = {
 
 export type StatementName = keyof typeof SQL;
 
+/** Copying whole tables (db copy): a keyset page in key order, and a plain insert of a row as it is. */
+export function tableStatements(db: Db, table: { name: string; key: string[]; columns: string[] }) {
+  const key = table.key.join(', ');
+  const after = table.key.map(() => '?').join(', ');
+  return {
+    page: db.prepare(`SELECT ${table.columns.join(', ')} FROM ${table.name} WHERE (${key}) > (${after}) ORDER BY ${key} LIMIT ?`),
+    insert: db.prepare(`INSERT INTO ${table.name} (${table.columns.join(', ')}) VALUES (${table.columns.map((c) => `@${c}`).join(', ')})`),
+  };
+}
+
 export type Statements = Record<StatementName, Database.Statement<unknown[]>>;
 
 export function prepareStatements(db: Db): Statements {

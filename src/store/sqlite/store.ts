@@ -11,11 +11,12 @@ import * as dispatch from '../dispatch.js';
 import * as keys from '../keys.js';
 import * as notifications from '../notifications.js';
 import type {
-  DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts,
-  TemplateAdvance, Transaction, TransactionOptions,
+  DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
+  TableRow, TemplateAdvance, Transaction, TransactionOptions,
 } from '../store.js';
+import { TABLES } from '../store.js';
 import * as subscriptions from '../subscriptions.js';
-import { prepareStatements, type Statements } from './statements.js';
+import { prepareStatements, tableStatements, type Statements } from './statements.js';
 
 type Turn = () => Promise<void> | undefined;
 type Ledger = { recordMany(updates: notifications.DeliveryUpdate[]): void };
@@ -164,6 +165,45 @@ class SqliteOps implements StoreOps {
   async reopenForResume(id: number) { await this.turn(); return dispatch.reopenForResume(this.db, id); }
 
   async tableCounts() { await this.turn(); return this.sql.tableCounts.get() as TableCounts; }
+  async *streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
+    const { statements, key } = this.tableStatements(table);
+    let after: unknown[] = key.map(() => -1);
+    for (;;) {
+      await this.turn();
+      const page = statements.page.all(...after, pageSize) as TableRow[];
+      if (!page.length) return;
+      yield page;
+      if (page.length < pageSize) return;
+      const last = page[page.length - 1]!;
+      after = key.map((column) => last[column]);
+    }
+  }
+  async insertRows(table: TableName, rows: readonly TableRow[]) {
+    await this.turn();
+    const { statements } = this.tableStatements(table);
+    this.db.transaction(() => {
+      for (const row of rows) statements.insert.run(row);
+    })();
+  }
+  async clearAll() {
+    await this.turn();
+    this.db.transaction(() => {
+      for (const table of [...TABLES].reverse()) this.db.prepare(`DELETE FROM ${table.name}`).run();
+    })();
+  }
+  /** AUTOINCREMENT already remembers the highest id inserted. */
+  async resetIdentities() {}
+
+  private readonly perTable = new Map<TableName, { statements: ReturnType<typeof tableStatements>; key: string[] }>();
+  private tableStatements(name: TableName) {
+    let entry = this.perTable.get(name);
+    if (!entry) {
+      const table = TABLES.find((t) => t.name === name)!;
+      entry = { statements: tableStatements(this.db, table), key: table.key };
+      this.perTable.set(name, entry);
+    }
+    return entry;
+  }
 }
 
 class SqliteTransaction extends SqliteOps implements Transaction {
