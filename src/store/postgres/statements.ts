@@ -3,6 +3,9 @@
  * them). Each runs as a named prepared statement: parsed and planned once per connection. Lists
  * travel as arrays (= ANY($n)), so no statement's text depends on its arguments.
  */
+import { tableCountsSql } from '../paging.js';
+import { TABLES } from '../store.js';
+
 const DETAIL = `
   SELECT s.*,
          (SELECT string_agg(c.name, chr(31)) FROM subscription_categories sc
@@ -244,13 +247,7 @@ export const SQL = {
       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id AND d.state = 'pending')`,
 
   // ---- whole installation ----
-  tableCounts: `
-    SELECT (SELECT count(*) FROM vapid_keys) AS vapid_keys,
-           (SELECT count(*) FROM subscriptions) AS subscriptions,
-           (SELECT count(*) FROM categories) AS categories,
-           (SELECT count(*) FROM subscription_categories) AS subscription_categories,
-           (SELECT count(*) FROM notifications) AS notifications,
-           (SELECT count(*) FROM deliveries) AS deliveries`,
+  tableCounts: tableCountsSql(TABLES),
 } as const;
 
 export type StatementName = keyof typeof SQL;

@@ -16,6 +16,7 @@ import type {
 } from '../store.js';
 import { TABLES } from '../store.js';
 import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from '../subscriptions.js';
+import { keysetPages } from '../paging.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { IDENTITY_TABLES, SQL, tableSql, type StatementName } from './statements.js';
 
@@ -114,22 +115,18 @@ class PostgresOps implements StoreOps {
     return categoryId === undefined ? this.count('countSubscriptions') : this.count('countSubscriptionsInCategory', [categoryId]);
   }
   subscriptionDetail(id: number) { return this.one<SubscriptionDetailRow>('subscriptionDetail', [id]); }
-  async *streamSubscriptionDetails(options: { categoryId?: number | undefined; limit?: number | undefined; pageSize?: number | undefined }) {
+  streamSubscriptionDetails(options: { categoryId?: number | undefined; limit?: number | undefined; pageSize?: number | undefined }) {
     // Keyset pages: no cursor holding a connection and a snapshot open while the caller works.
-    const pageSize = options.pageSize ?? DEFAULT_PAGE;
-    let left = options.limit ?? Infinity;
-    let after = -1;
-    while (left > 0) {
-      const limit = Math.min(pageSize, left);
-      const page = options.categoryId === undefined
-        ? await this.all<SubscriptionDetailRow>('subscriptionDetailPage', [after, limit])
-        : await this.all<SubscriptionDetailRow>('subscriptionDetailPageInCategory', [after, limit, options.categoryId]);
-      if (!page.length) return;
-      yield page;
-      left -= page.length;
-      after = page[page.length - 1]!.id;
-      if (page.length < limit) return;
-    }
+    const { categoryId } = options;
+    return keysetPages(
+      (after: number, limit: number) =>
+        categoryId === undefined
+          ? this.all<SubscriptionDetailRow>('subscriptionDetailPage', [after, limit])
+          : this.all<SubscriptionDetailRow>('subscriptionDetailPageInCategory', [after, limit, categoryId]),
+      (row) => row.id,
+      -1,
+      { pageSize: options.pageSize ?? DEFAULT_PAGE, limit: options.limit },
+    );
   }
   countPrunable(filter: PruneFilter) { return this.count('countPrunable', [filter.noSuccessSince ?? null, filter.failedMoreThan ?? null]); }
   deletePrunable(filter: PruneFilter) { return this.changed('deletePrunable', [filter.noSuccessSince ?? null, filter.failedMoreThan ?? null]); }
@@ -257,18 +254,16 @@ class PostgresOps implements StoreOps {
   async reopenForResume(id: number) { return (await this.changed('reopenForResume', [id])) > 0; }
 
   async tableCounts() { return (await this.one<TableCounts>('tableCounts'))!; }
-  async *streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
+  streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
     const { key } = TABLES.find((t) => t.name === table)!;
     const text = TABLE_SQL.get(table)!.page;
-    let after: unknown[] = key.map(() => -1);
-    for (;;) {
-      const page = (await this.executor.query<TableRow>({ name: `pushctl_page_${table}`, text, values: [...after, pageSize] })).rows;
-      if (!page.length) return;
-      yield page;
-      if (page.length < pageSize) return;
-      const last = page[page.length - 1]!;
-      after = key.map((column) => last[column]);
-    }
+    return keysetPages(
+      async (after: unknown[], limit: number) =>
+        (await this.executor.query<TableRow>({ name: `pushctl_page_${table}`, text, values: [...after, limit] })).rows,
+      (row) => key.map((column) => row[column]),
+      key.map(() => -1),
+      { pageSize },
+    );
   }
   async insertRows(table: TableName, rows: readonly TableRow[]) {
     if (!rows.length) return;

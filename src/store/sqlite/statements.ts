@@ -5,22 +5,15 @@
  */
 import type Database from 'better-sqlite3';
 import type { Db } from '../db.js';
+import { tableCountsSql } from '../paging.js';
+import { TABLES } from '../store.js';
+import { detailSelect } from '../subscriptions.js';
+
+const DETAIL = detailSelect;
 
 const SQL = {
-  subscriptionDetailPage: `
-    SELECT s.*,
-           (SELECT group_concat(c.name, char(31)) FROM subscription_categories sc
-              JOIN categories c ON c.id = sc.category_id WHERE sc.subscription_id = s.id) AS category_names,
-           k.public_key AS vapid_public_key
-    FROM subscriptions s LEFT JOIN vapid_keys k ON k.id = s.key_id
-    WHERE s.id > @after
-    ORDER BY s.id LIMIT @limit`,
-  subscriptionDetailPageInCategory: `
-    SELECT s.*,
-           (SELECT group_concat(c.name, char(31)) FROM subscription_categories sc
-              JOIN categories c ON c.id = sc.category_id WHERE sc.subscription_id = s.id) AS category_names,
-           k.public_key AS vapid_public_key
-    FROM subscriptions s LEFT JOIN vapid_keys k ON k.id = s.key_id
+  subscriptionDetailPage: `${DETAIL} WHERE s.id > @after ORDER BY s.id LIMIT @limit`,
+  subscriptionDetailPageInCategory: `${DETAIL}
     WHERE s.id > @after AND s.id IN (SELECT subscription_id FROM subscription_categories WHERE category_id = @categoryId)
     ORDER BY s.id LIMIT @limit`,
   // The lowest due pending rows; a claim makes them not due (next_attempt_at = lease end).
@@ -30,13 +23,7 @@ const SQL = {
     WHERE d.notification_id = ? AND d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
     ORDER BY d.subscription_id LIMIT ?`,
   leaseDelivery: `UPDATE deliveries SET next_attempt_at = ? WHERE notification_id = ? AND subscription_id = ?`,
-  tableCounts: `
-    SELECT (SELECT count(*) FROM vapid_keys) AS vapid_keys,
-           (SELECT count(*) FROM subscriptions) AS subscriptions,
-           (SELECT count(*) FROM categories) AS categories,
-           (SELECT count(*) FROM subscription_categories) AS subscription_categories,
-           (SELECT count(*) FROM notifications) AS notifications,
-           (SELECT count(*) FROM deliveries) AS deliveries`,
+  tableCounts: tableCountsSql(TABLES),
 } as const;
 
 export type StatementName = keyof typeof SQL;

@@ -16,6 +16,7 @@ import type {
 } from '../store.js';
 import { TABLES } from '../store.js';
 import * as subscriptions from '../subscriptions.js';
+import { keysetPages } from '../paging.js';
 import { prepareStatements, tableStatements, type Statements } from './statements.js';
 
 type Turn = () => Promise<void> | undefined;
@@ -80,24 +81,21 @@ class SqliteOps implements StoreOps {
   async categoryIdsOf(subscriptionId: number) { await this.turn(); return subscriptions.categoryIdsOf(this.db, subscriptionId); }
   async countSubscriptions(categoryId?: number) { await this.turn(); return subscriptions.countSubscriptionRows(this.db, categoryId); }
   async subscriptionDetail(id: number) { await this.turn(); return subscriptions.subscriptionDetail(this.db, id); }
-  async *streamSubscriptionDetails(options: { categoryId?: number | undefined; limit?: number | undefined; pageSize?: number | undefined }) {
+  streamSubscriptionDetails(options: { categoryId?: number | undefined; limit?: number | undefined; pageSize?: number | undefined }) {
     // Keyset pages, not one open iterator: an open better-sqlite3 iterator would lock the
     // connection against every other statement until the caller finished reading.
-    const pageSize = options.pageSize ?? DEFAULT_PAGE;
-    let left = options.limit ?? Infinity;
-    let after = -1;
-    while (left > 0) {
-      await this.turn();
-      const limit = Math.min(pageSize, left);
-      const page = (options.categoryId === undefined
-        ? this.sql.subscriptionDetailPage.all({ after, limit })
-        : this.sql.subscriptionDetailPageInCategory.all({ after, limit, categoryId: options.categoryId })) as subscriptions.SubscriptionDetailRow[];
-      if (!page.length) return;
-      yield page;
-      left -= page.length;
-      after = page[page.length - 1]!.id;
-      if (page.length < limit) return;
-    }
+    const { categoryId } = options;
+    return keysetPages(
+      async (after: number, limit: number) => {
+        await this.turn();
+        return (categoryId === undefined
+          ? this.sql.subscriptionDetailPage.all({ after, limit })
+          : this.sql.subscriptionDetailPageInCategory.all({ after, limit, categoryId })) as subscriptions.SubscriptionDetailRow[];
+      },
+      (row) => row.id,
+      -1,
+      { pageSize: options.pageSize ?? DEFAULT_PAGE, limit: options.limit },
+    );
   }
   async countPrunable(filter: subscriptions.PruneFilter) { await this.turn(); return subscriptions.countPrunable(this.db, filter); }
   async deletePrunable(filter: subscriptions.PruneFilter) { await this.turn(); return subscriptions.deletePrunable(this.db, filter); }
@@ -165,18 +163,17 @@ class SqliteOps implements StoreOps {
   async reopenForResume(id: number) { await this.turn(); return dispatch.reopenForResume(this.db, id); }
 
   async tableCounts() { await this.turn(); return this.sql.tableCounts.get() as TableCounts; }
-  async *streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
+  streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
     const { statements, key } = this.tableStatements(table);
-    let after: unknown[] = key.map(() => -1);
-    for (;;) {
-      await this.turn();
-      const page = statements.page.all(...after, pageSize) as TableRow[];
-      if (!page.length) return;
-      yield page;
-      if (page.length < pageSize) return;
-      const last = page[page.length - 1]!;
-      after = key.map((column) => last[column]);
-    }
+    return keysetPages(
+      async (after: unknown[], limit: number) => {
+        await this.turn();
+        return statements.page.all(...after, limit) as TableRow[];
+      },
+      (row) => key.map((column) => row[column]),
+      key.map(() => -1),
+      { pageSize },
+    );
   }
   async insertRows(table: TableName, rows: readonly TableRow[]) {
     await this.turn();
