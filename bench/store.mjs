@@ -3,8 +3,9 @@
  * `npm run bench:store [-- N]`: what the async store costs over calling better-sqlite3 directly,
  * on the two shapes that matter: a bulk upsert (an import) and a streaming read (an export).
  * The variants run interleaved in this process on fresh files, best of 5; prints rows/s and the ratio async /
- * direct (1.0 = no overhead). Also the per-row async upsert (one promise per row), to show why
- * the batch method exists.
+ * direct (1.0 = no overhead). Also the per-row async upsert (one promise per row), and the send
+ * path's ledger work (chunked claims, group commits) on SQLite and, when PUSHCTL_BENCH_PG names
+ * a PostgreSQL database (its contents are replaced), on PostgreSQL with the ratio between them.
  *
  * Plain JavaScript over dist/: run `npm run build` first; the npm script does.
  */
@@ -32,6 +33,35 @@ const freshFile = () => path.join(dir, `bench-${++files}.db`);
 const write = (i) => ({ endpoint: `https://push.example.net/send/${i}`, p256dh: `p256dh-${i}`, auth: `auth-${i}`, keyId: null, expirationTime: null, updatedAt: 1_800_000_000_000 });
 
 const ROUNDS = 5;
+
+/** N deliveries of one notification: claimed in chunks, answers recorded in groups (as a sender does). */
+async function ledger(location) {
+  const store = await openStore(location);
+  try {
+    await store.clearAll();
+    for (let start = 0; start < N; start += BATCH) {
+      const batch = [];
+      for (let i = start; i < start + BATCH; i++) batch.push({ write: write(i) });
+      await store.upsertSubscriptions(batch);
+    }
+    const now = Date.now();
+    const id = await store.insertNotification({ payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending', send_at: now, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: now });
+    return await time(async () => {
+      await store.fixRecipients(id, { all: true }, now);
+      for (;;) {
+        const chunk = await store.claimDeliveries({ notificationId: id, now, leaseMs: 60_000, limit: 500 });
+        if (!chunk.length) break;
+        for (let i = 0; i < chunk.length; i += 50) {
+          await store.recordDeliveries(chunk.slice(i, i + 50).map((d) => ({ notificationId: id, subscriptionId: d.subscription_id, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now })));
+        }
+      }
+      const counts = await store.deliveryCounts(id);
+      if (counts.sent !== N) throw new Error(`sent ${counts.sent} of ${N}`);
+    });
+  } finally {
+    await store.close();
+  }
+}
 
 /** Runs the variants interleaved, ROUNDS times, and keeps each one's fastest: a busy shared machine is noisy. */
 async function race(variants) {
@@ -122,7 +152,14 @@ try {
     return ms;
   }]]);
 
+  // The send path: chunked claims and group-committed answers, on SQLite and (given
+  // PUSHCTL_BENCH_PG=postgres://...) on PostgreSQL, whose ratio to SQLite the issue targets.
+  const ledgerRuns = [['ledger: SQLite, claim 500 + record by 50', () => ledger(freshFile())]];
+  if (process.env.PUSHCTL_BENCH_PG) ledgerRuns.push(['ledger: PostgreSQL, claim 500 + record by 50', () => ledger(process.env.PUSHCTL_BENCH_PG)]);
+  const ledgerRates = await race(ledgerRuns);
+
   const ratio = (a, b) => (a / b).toFixed(2);
+  if (ledgerRates.length > 1) console.log(`\nratio PostgreSQL/SQLite on the ledger: ${ratio(ledgerRates[1], ledgerRates[0])}`);
   console.log(`\nratio async/direct: bulk insert (batch) ${ratio(asyncBatchInsert, directInsert)}, bulk insert (per-row await) ${ratio(asyncRowInsert, directInsert)}, streaming read ${ratio(asyncRead, directRead)}`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

@@ -146,6 +146,24 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(await store.countSubscriptions()).toBe(3);
     expect(await store.countSubscriptions(news.id)).toBe(1);
 
+    // The same endpoint twice in one batch applies in order; updates in a batch replace categories.
+    const repeated = await store.upsertSubscriptions([
+      { write: write(4, { label: 'first' }) },
+      { write: write(4, { label: 'second' }), categoryIds: [news.id] },
+      { write: write(3, { userAgent: 'Chrome' }), categoryIds: [news.id, offers.id] },
+    ]);
+    expect(repeated.map((r) => r.created)).toEqual([true, false, false]);
+    expect(repeated[0]!.id).toBe(repeated[1]!.id);
+    expect((await store.subscriptionById(repeated[0]!.id))!.label).toBe('second');
+    expect((await store.subscriptionById(batch[1]!.id))!.user_agent).toBe('Chrome');
+    expect((await store.categoryIdsOf(batch[1]!.id)).sort()).toEqual([news.id, offers.id].sort());
+    const updatedOnly = await store.upsertSubscriptions([{ write: write(3), categoryIds: [offers.id] }, { write: write(4) }]);
+    expect(updatedOnly).toEqual([{ id: batch[1]!.id, created: false }, { id: repeated[0]!.id, created: false }]);
+    expect(await store.categoryIdsOf(batch[1]!.id)).toEqual([offers.id]);
+    expect(await store.categoryIdsOf(repeated[0]!.id)).toEqual([news.id]); // no categoryIds: left alone
+    expect((await store.subscriptionById(batch[1]!.id))!.user_agent).toBe('Chrome'); // undefined keeps it
+    await store.deleteSubscription(repeated[0]!.id);
+
     expect(await store.deleteSubscription(batch[0]!.id)).toBe(true);
     expect(await store.deleteSubscription(batch[0]!.id)).toBe(false);
     expect(await store.countSubscriptions(news.id)).toBe(0); // membership went with it

@@ -63,6 +63,33 @@ export const SQL = {
       last_success_at = CASE WHEN $14::boolean THEN EXCLUDED.last_success_at ELSE subscriptions.last_success_at END,
       failure_count = EXCLUDED.failure_count
     RETURNING id, (xmax = 0) AS created`,
+  // A batch (an import's) in a few round trips instead of one or two per row: insert the new
+  // endpoints, then update the rest from the same arrays. The arrays are the write's fields.
+  insertSubscriptionBatch: `
+    INSERT INTO subscriptions (endpoint, p256dh, auth, key_id, expiration_time, label, user_agent,
+                               created_at, updated_at, last_success_at, failure_count)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+                         $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[])
+    ON CONFLICT (endpoint) DO NOTHING
+    RETURNING id, endpoint`,
+  updateSubscriptionBatch: `
+    UPDATE subscriptions s SET
+      p256dh = u.p256dh, auth = u.auth, key_id = u.key_id, expiration_time = u.expiration_time,
+      label = CASE WHEN u.set_label THEN u.label ELSE s.label END,
+      user_agent = CASE WHEN u.set_user_agent THEN u.user_agent ELSE s.user_agent END,
+      updated_at = u.updated_at,
+      last_success_at = CASE WHEN u.set_last_success THEN u.last_success_at ELSE s.last_success_at END,
+      failure_count = u.failure_count
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+                $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::boolean[], $13::boolean[], $14::boolean[])
+      AS u(endpoint, p256dh, auth, key_id, expiration_time, label, user_agent, created_at, updated_at, last_success_at,
+           failure_count, set_label, set_user_agent, set_last_success)
+    WHERE s.endpoint = u.endpoint
+    RETURNING s.id, s.endpoint`,
+  clearCategoriesOfMany: 'DELETE FROM subscription_categories WHERE subscription_id = ANY($1::bigint[])',
+  addMemberships: `
+    INSERT INTO subscription_categories (subscription_id, category_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])
+    ON CONFLICT DO NOTHING`,
   subscriptionIdByEndpoint: 'SELECT id FROM subscriptions WHERE endpoint = $1',
   clearCategories: 'DELETE FROM subscription_categories WHERE subscription_id = $1',
   addCategories: `

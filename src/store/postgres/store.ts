@@ -93,14 +93,46 @@ class PostgresOps implements StoreOps {
   }
   upsertSubscriptions(batch: readonly SubscriptionUpsert[]) {
     return this.atomic(async (tx) => {
-      const results: { id: number; created: boolean }[] = [];
-      for (const { write, categoryIds } of batch) {
-        const result = await tx.upsertSubscription(write);
-        if (categoryIds) await tx.setCategories(result.id, categoryIds, result.created);
-        results.push(result);
+      const endpoints = new Set(batch.map((b) => b.write.endpoint));
+      // The same endpoint twice in one batch must apply in order: row by row then.
+      if (endpoints.size < batch.length) return tx.upsertOneByOne(batch);
+      const columns = subscriptionColumns(batch.map((b) => b.write));
+      const found = new Map<string, { id: number; created: boolean }>();
+      for (const row of (await tx.q<{ id: number; endpoint: string }>('insertSubscriptionBatch', columns.slice(0, 11))).rows) {
+        found.set(row.endpoint, { id: row.id, created: true });
       }
-      return results;
+      const existing = batch.filter((b) => !found.has(b.write.endpoint));
+      if (existing.length) {
+        const rows = (await tx.q<{ id: number; endpoint: string }>('updateSubscriptionBatch', subscriptionColumns(existing.map((b) => b.write)))).rows;
+        for (const row of rows) found.set(row.endpoint, { id: row.id, created: false });
+      }
+      // Deleted by someone else between the two statements: those few go row by row.
+      const missed = batch.filter((b) => !found.has(b.write.endpoint));
+      for (const [i, result] of (await tx.upsertOneByOne(missed)).entries()) found.set(missed[i]!.write.endpoint, result);
+
+      const withCategories = batch.filter((b) => b.categoryIds);
+      const cleared = withCategories.map((b) => found.get(b.write.endpoint)!).filter((r) => !r.created).map((r) => r.id);
+      if (cleared.length) await tx.q('clearCategoriesOfMany', [cleared]);
+      const members: number[] = [];
+      const categories: number[] = [];
+      for (const b of withCategories) {
+        for (const categoryId of b.categoryIds!) {
+          members.push(found.get(b.write.endpoint)!.id);
+          categories.push(categoryId);
+        }
+      }
+      if (members.length) await tx.q('addMemberships', [members, categories]);
+      return batch.map((b) => found.get(b.write.endpoint)!);
     });
+  }
+  protected async upsertOneByOne(batch: readonly SubscriptionUpsert[]) {
+    const results: { id: number; created: boolean }[] = [];
+    for (const { write, categoryIds } of batch) {
+      const result = await this.upsertSubscription(write);
+      if (categoryIds) await this.setCategories(result.id, categoryIds, result.created);
+      results.push(result);
+    }
+    return results;
   }
   async subscriptionIdByEndpoint(endpoint: string) { return (await this.one<{ id: number }>('subscriptionIdByEndpoint', [endpoint]))?.id; }
   async setCategories(subscriptionId: number, categoryIds: readonly number[], created: boolean) {
@@ -279,6 +311,17 @@ class PostgresOps implements StoreOps {
       await this.executor.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), coalesce((SELECT max(id) FROM ${table}), 0) + 1, false)`);
     }
   }
+}
+
+/** A batch of writes as the column arrays the batch statements unnest (flags: "given", so update it). */
+function subscriptionColumns(writes: readonly SubscriptionWrite[]): unknown[][] {
+  const pick = <T>(f: (w: SubscriptionWrite) => T) => writes.map(f);
+  return [
+    pick((w) => w.endpoint), pick((w) => w.p256dh), pick((w) => w.auth), pick((w) => w.keyId), pick((w) => w.expirationTime),
+    pick((w) => w.label ?? null), pick((w) => w.userAgent ?? null), pick((w) => w.createdAt ?? w.updatedAt), pick((w) => w.updatedAt),
+    pick((w) => w.lastSuccessAt ?? null), pick((w) => w.failureCount ?? 0),
+    pick((w) => w.label !== undefined), pick((w) => w.userAgent !== undefined), pick((w) => w.lastSuccessAt !== undefined),
+  ];
 }
 
 const TABLE_SQL = new Map(TABLES.map((table) => [table.name, tableSql(table)]));
