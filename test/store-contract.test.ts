@@ -443,6 +443,43 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(takenOver.sort((a, b) => a - b)).toEqual([...taken[1]!].sort((a, b) => a - b));
   });
 
+  it.skipIf(skip)('chunked claims: three processes claiming at once share one send, each delivery exactly once', async () => {
+    const location = await freshLocation();
+    const setup = await open(location);
+    await setup.upsertSubscriptions(Array.from({ length: 3000 }, (_, i) => ({ write: write(i + 1) })));
+    const base = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending', send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
+    const id = await setup.insertNotification(base);
+    await setup.fixRecipients(id, { all: true }, NOW);
+    // Each worker claims a chunk, "sends" it, records the answers, until nothing is left.
+    const script = `
+      const { openStore } = await import(${JSON.stringify(path.join(ROOT, 'dist/store/open.js'))});
+      const store = await openStore(process.argv[1]);
+      const id = Number(process.argv[2]);
+      const mine = [];
+      for (;;) {
+        const chunk = await store.claimDeliveries({ notificationId: id, now: ${NOW}, leaseMs: 600000, limit: 50 });
+        if (!chunk.length) break;
+        mine.push(...chunk.map((d) => d.subscription_id));
+        await store.recordDeliveries(chunk.map((d) => ({ notificationId: id, subscriptionId: d.subscription_id, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: ${NOW} })));
+      }
+      await store.close();
+      console.log(JSON.stringify(mine));`;
+    const results = await Promise.all([1, 2, 3].map(() => node(script, [location, String(id)])));
+    const claimed: number[] = [];
+    for (const result of results) {
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      claimed.push(...(JSON.parse(result.stdout) as number[]));
+    }
+    expect(claimed).toHaveLength(3000);
+    expect(new Set(claimed).size).toBe(3000);
+    expect(await setup.deliveryCounts(id)).toEqual({ total: 3000, sent: 3000, gone: 0, failed: 0, pending: 0 });
+    // Every delivery was recorded once: one attempt each.
+    const attempts = new Set<number>();
+    for await (const page of setup.streamRows('deliveries')) for (const row of page) attempts.add(Number(row.attempts));
+    expect([...attempts]).toEqual([1]);
+  });
+
   it.skipIf(skip)('migrations: processes opening a fresh store at once migrate it once', async () => {
     const location = await freshLocation();
     const script = `
