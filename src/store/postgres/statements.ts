@@ -174,6 +174,8 @@ export const SQL = {
   fixByIds: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
            SELECT $2, id, 'pending', $3 FROM subscriptions WHERE id = ANY($1::bigint[]) ON CONFLICT DO NOTHING`,
   markStarted: 'UPDATE notifications SET started_at = $2, total_count = $3 WHERE id = $1',
+  // After a large recipient list is written, so the claims that follow are planned on its real size.
+  analyzeDeliveries: 'ANALYZE deliveries',
   pendingPage: `
     SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
     FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
@@ -184,13 +186,15 @@ export const SQL = {
   // skipped, not waited for, and a row leased meanwhile fails the re-check: chunks never overlap.
   claimDeliveries: `
     WITH due AS (
-      SELECT subscription_id FROM deliveries
+      SELECT ctid FROM deliveries
       WHERE notification_id = $1 AND state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
       ORDER BY subscription_id LIMIT $4
       FOR UPDATE SKIP LOCKED
     ), claimed AS (
-      UPDATE deliveries d SET next_attempt_at = $3 FROM due
-      WHERE d.notification_id = $1 AND d.subscription_id = due.subscription_id
+      -- By the locked rows' ctid (a TID scan), not a join or an index filter: a send's rows are
+      -- fresh, their statistics say "few", and a plan built on that scans the whole send per chunk.
+      UPDATE deliveries d SET next_attempt_at = $3
+      WHERE d.ctid = ANY(ARRAY(SELECT ctid FROM due))
       RETURNING d.subscription_id, d.attempts
     )
     SELECT c.subscription_id, c.attempts, s.endpoint, s.p256dh, s.auth, s.key_id

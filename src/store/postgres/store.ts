@@ -38,6 +38,8 @@ const TYPES = {
 const MIGRATION_LOCK = '7070757368637431';
 
 const DEFAULT_PAGE = 1000;
+/** A recipient list this long is worth fresh planner statistics before its claims start. */
+const ANALYZE_AFTER_ROWS = 10_000;
 
 type Executor = Pick<pg.Pool, 'query'> | pg.PoolClient;
 type Atomic = <T>(fn: (ops: PostgresOps) => Promise<T>, lock?: string) => Promise<T>;
@@ -239,6 +241,9 @@ class PostgresOps implements StoreOps {
           ? await tx.changed('fixInCategories', [target.categories, id, now])
           : await tx.changed('fixByIds', [target.subscriptionIds ?? [], id, now]);
       await tx.q('markStarted', [id, now, inserted]);
+      // Autovacuum would analyze within a minute or so; a send's first minute must not run on
+      // statistics from before its rows existed (claims would scan the whole send per chunk).
+      if (inserted >= ANALYZE_AFTER_ROWS) await tx.executor.query(SQL.analyzeDeliveries);
       return true;
     });
   }
