@@ -190,6 +190,22 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect((error as Error).message).not.toContain('s3cret');
   });
 
+  it.skipIf(skip || backend !== 'postgres')('PostgreSQL restarted: operations fail as busy while it is down, and work again once it is back', async () => {
+    const store = await open();
+    await store.insertCategory({ name: 'before', description: null, createdAt: NOW });
+    await server!.pause();
+    try {
+      const error: unknown = await store.categoryByName('before').catch((e: unknown) => e);
+      expect(fromStoreError(error)?.kind).toBe('busy');
+    } finally {
+      await server!.start();
+    }
+    // The pool dropped the dead connections; the next operations open new ones.
+    expect((await store.categoryByName('before'))?.name).toBe('before');
+    await store.transaction((tx) => tx.insertCategory({ name: 'after', description: null, createdAt: NOW }));
+    expect((await store.allCategoriesWithCounts()).map((c) => c.name)).toEqual(['after', 'before']);
+  });
+
   it.skipIf(skip)('subscriptions stream in id-ordered pages, with limit and category filter', async () => {
     const store = await open();
     const cat = await store.insertCategory({ name: 'even', description: null, createdAt: NOW });
