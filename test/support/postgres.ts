@@ -6,15 +6,15 @@
  * suite (createDatabase). No Docker.
  *
  * Without the binaries, tests of the PostgreSQL backend are skipped on a developer machine but
- * fail loudly under CI=true: CI must install them (.ci/run: apt-get install -y postgresql).
+ * fail loudly under CI: CI must install them (.ci/run: apt-get install -y postgresql).
  */
 import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -25,7 +25,7 @@ const UNPRIVILEGED = { user: 'nobody', uid: 65534, gid: 65534 };
 /** Whether PostgreSQL tests can run here; under CI their absence is an error, never a skip. */
 export function postgresAvailable(): boolean {
   const found = ['initdb', 'pg_ctl', 'postgres'].every((name) => fs.existsSync(path.join(PG_BIN, name)));
-  if (!found && process.env.CI === 'true') {
+  if (!found && process.env.CI) {
     throw new Error(`PostgreSQL binaries not found in ${PG_BIN}: CI must install them (apt-get install -y postgresql)`);
   }
   return found;
@@ -46,17 +46,6 @@ export interface PostgresServer {
 
 function asUser(): { uid?: number; gid?: number } {
   return process.getuid?.() === 0 ? { uid: UNPRIVILEGED.uid, gid: UNPRIVILEGED.gid } : {};
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 let counter = 0;
