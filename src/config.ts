@@ -9,6 +9,7 @@ import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
 import { validateSubject } from './core/vapid-keys.js';
 import { PushctlError, usageError } from './errors.js';
+import { isPostgresUrl } from './store/location.js';
 
 export const CONFIG_MODULE = 'pushctl';
 export const CONFIG_SEARCH_PLACES = [
@@ -76,7 +77,7 @@ export const fileSchema = z
       .string()
       .min(1)
       .optional()
-      .meta({ description: 'SQLite database file, relative to this config file. Env: PUSHCTL_DB; flag: --db.', default: DEFAULTS.database }),
+      .meta({ description: 'SQLite database file, relative to this config file, or a postgres:// URL. Env: PUSHCTL_DB; flag: --db.', default: DEFAULTS.database }),
     vapid: z
       .strictObject({
         subject: subjectSchema
@@ -243,12 +244,14 @@ export async function loadConfig(
     throw usageError('PUSHCTL_VAPID_PUBLIC_KEY and PUSHCTL_VAPID_PRIVATE_KEY must be set together', { env: envPublic ? 'PUSHCTL_VAPID_PRIVATE_KEY' : 'PUSHCTL_VAPID_PUBLIC_KEY' });
   }
 
+  // A PostgreSQL URL is kept as given; a SQLite file is resolved against where it was named.
+  const located = (base: string, value: string) => (isPostgresUrl(value) ? value.trim() : path.resolve(base, value));
   const database = overrides.db
-    ? path.resolve(cwd, overrides.db)
+    ? located(cwd, overrides.db)
     : nonEmpty(env.PUSHCTL_DB)
-      ? path.resolve(cwd, env.PUSHCTL_DB as string)
+      ? located(cwd, env.PUSHCTL_DB as string)
       : file.database
-        ? path.resolve(fileDir, file.database)
+        ? located(fileDir, file.database)
         : path.resolve(cwd, DEFAULTS.database);
 
   return {

@@ -60,7 +60,7 @@ export function isDiskFull(error: unknown): boolean {
 }
 
 /**
- * SQLite errors a person can act on, as PushctlErrors (undefined for anything else): another
+ * Store errors a person can act on, as PushctlErrors (undefined for anything else): another
  * process holding the write lock past the busy timeout, and a unique value taken by a concurrent
  * writer between our check and our insert. Both faces translate through here.
  */
@@ -77,6 +77,25 @@ export function fromStoreError(error: unknown): PushctlError | undefined {
   if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
     const column = /UNIQUE constraint failed: ([\w.]+)/.exec(error.message)?.[1] ?? 'a unique value';
     return new PushctlError('conflict', `${column}: already exists (another process wrote it at the same time)`);
+  }
+  return fromPostgresError(code, error);
+}
+
+/** The same for PostgreSQL (SQLSTATE codes, and the socket errors of a server that went away). */
+function fromPostgresError(code: string, error: Error): PushctlError | undefined {
+  if (code === '23505') {
+    const table = (error as { table?: string }).table;
+    const column = /^Key \(([^)]+)\)/.exec((error as { detail?: string }).detail ?? '')?.[1];
+    const what = column ? (table ? `${table}.${column}` : column) : 'a unique value';
+    return new PushctlError('conflict', `${what}: already exists (another process wrote it at the same time)`);
+  }
+  // Serialisation failure, deadlock, lock timeout: another writer won; trying again is right.
+  if (code === '40001' || code === '40P01' || code === '55P03') {
+    return new PushctlError('busy', 'the database is busy: another process held the rows this needed; try again shortly');
+  }
+  // Connection lost or refused, server shutting down or starting up.
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET') {
+    return new PushctlError('busy', 'the database is unavailable (connection refused or lost); try again shortly');
   }
   return undefined;
 }

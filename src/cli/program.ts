@@ -16,6 +16,7 @@ import { registerDispatch } from './commands/dispatch.js';
 import { registerSubscriptions } from './commands/subscriptions.js';
 import { registerCategories } from './commands/categories.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerDb } from './commands/db.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -32,6 +33,7 @@ const registrations: ((program: Command) => void)[] = [
   registerNotifications,
   registerDispatch,
   registerServe,
+  registerDb,
   registerCompletion,
 ];
 
@@ -40,7 +42,7 @@ export function buildProgram(): Command {
     .description('Administer Web Push notifications: keys, subscriptions, categories, sending, scheduling, and a subscription receiver.')
     .version(version, '-V, --version')
     .addOption(new Option('-c, --config <path>', 'config file (default: push.config.json and friends, searched upward)'))
-    .addOption(new Option('--db <path>', 'SQLite database file (overrides config and PUSHCTL_DB)'))
+    .addOption(new Option('--db <path>', 'SQLite database file or postgres:// URL (overrides config and PUSHCTL_DB)'))
     .option('--json', 'machine-readable JSON output')
     .option('--no-color', 'no colour (NO_COLOR is respected too)')
     .option('-q, --quiet', 'only results and errors')

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PushctlError } from '../errors.js';
+import { isPostgresUrl, redactLocation } from './location.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
@@ -17,6 +18,10 @@ export interface OpenOptions {
 }
 
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  if (isPostgresUrl(file)) {
+    // The async store (src/store/open.ts) speaks PostgreSQL; the code still on this sync path cannot.
+    throw new PushctlError('usage', `database ${redactLocation(file)}: this command does not work on PostgreSQL yet; only "pushctl db" does`, { database: redactLocation(file) });
+  }
   const exists = fs.existsSync(file);
   if (!exists) {
     if (options.mustExist) {
