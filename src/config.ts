@@ -26,6 +26,7 @@ export const DEFAULTS = {
   database: 'pushctl.db',
   defaultTtl: 86_400,
   concurrency: 50,
+  payloadFormat: 'classic' as 'classic' | 'declarative',
   host: '127.0.0.1',
   port: 8080,
   rateLimit: { windowSeconds: 60, max: 60 },
@@ -93,6 +94,14 @@ export const fileSchema = z
           .max(1000)
           .optional()
           .meta({ description: 'Requests in flight at once while sending one notification.', default: DEFAULTS.concurrency }),
+        payloadFormat: z
+          .enum(['classic', 'declarative'])
+          .optional()
+          .meta({
+            description:
+              'Payload built from --title/--body/... when a notification names no --format: "classic" (pushctl\'s JSON for its service worker) or "declarative" (Declarative Web Push, shown by Safari 18.4+ without a service worker; needs a title and an https url).',
+            default: DEFAULTS.payloadFormat,
+          }),
       })
       .optional()
       .describe('Delivery through the browsers\' push services.'),
@@ -134,7 +143,7 @@ export interface Config {
   configPath: string | undefined;
   database: string;
   vapid: { subject: string | undefined; publicKey: string | undefined; privateKey: string | undefined };
-  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number };
+  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number; payloadFormat: 'classic' | 'declarative' };
   serve: {
     host: string;
     port: number;
@@ -214,6 +223,7 @@ export async function loadConfig(
       endpointOrigins: envOrigins ?? file.push?.endpointOrigins ?? [],
       defaultTtl: file.push?.defaultTtl ?? DEFAULTS.defaultTtl,
       concurrency: file.push?.concurrency ?? DEFAULTS.concurrency,
+      payloadFormat: file.push?.payloadFormat ?? DEFAULTS.payloadFormat,
     },
     serve: {
       host: file.serve?.host ?? DEFAULTS.host,

@@ -47,14 +47,14 @@ export interface CreateOptions {
 
 /** What a send would do, without writing anything (`--dry-run`). */
 export function previewNotification(ctx: Context, spec: NotificationSpec): { recipients: number; payloadBytes: number; payload: unknown; target: Target } {
-  const built = buildPayload(spec.message);
+  const built = buildPayload(spec.message, { format: ctx.config.push.payloadFormat });
   const target = resolveTarget(ctx, spec.target);
   validateDelivery(spec.delivery);
   return { recipients: store.countRecipients(ctx.db, targetQuery(target)), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
 }
 
 export function createNotification(ctx: Context, spec: NotificationSpec, options: CreateOptions = {}): NotificationView {
-  const built = buildPayload(spec.message);
+  const built = buildPayload(spec.message, { format: ctx.config.push.payloadFormat });
   const target = resolveTarget(ctx, spec.target);
   const delivery = validateDelivery(spec.delivery);
   const schedule = spec.schedule ?? {};
