@@ -161,6 +161,53 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     expect(subscriptionRows(serve.db)).toHaveLength(0);
   }, 120_000);
 
+  /** The notifications the service worker's registration shows, as plain JSON. */
+  const shownNotifications = `navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((list) => list.map((n) => ({
+    title: n.title, body: n.body, tag: n.tag, lang: n.lang, dir: n.dir, image: n.image ?? null, icon: n.icon,
+    requireInteraction: n.requireInteraction, silent: n.silent, timestamp: n.timestamp,
+    actions: n.actions === undefined ? null : [...n.actions].map((a) => ({ action: a.action, title: a.title })),
+    data: n.data,
+  })))`;
+
+  it('shows a notification with two actions and an image, and a declarative payload, through sw.js', async () => {
+    await subscribeWith(['news']);
+    const rich = await runCli(
+      ['send', '--category', 'news', '--title', 'Rich', '--body', 'Two buttons', '--url', `${serve.url}/?rich`, '--image', `${serve.url}/banner.png`,
+        '--action', 'read:Read it:/read', '--action', 'later:Later', '--tag', 'rich-1', '--require-interaction', '--lang', 'en', '--dir', 'ltr',
+        '--timestamp', '1700000000000', '--data', '{"story":7}', '--yes', '--json'],
+      { cwd: serve.dir },
+    );
+    expect(rich.code, rich.stderr).toBe(0);
+    const [shown] = await firefox.waitFor<Record<string, unknown>[]>(`${shownNotifications}.then((l) => l.filter((n) => n.tag === "rich-1")).then((l) => l.length ? l : null)`, 'the rich notification to be shown');
+    expect(shown).toMatchObject({
+      title: 'Rich',
+      body: 'Two buttons',
+      lang: 'en',
+      dir: 'ltr',
+      requireInteraction: true,
+      data: { url: `${serve.url}/?rich`, actions: { read: '/read' }, data: { story: 7 }, extra: {} },
+    });
+    expect(shown!.actions).toEqual([{ action: 'read', title: 'Read it' }, { action: 'later', title: 'Later' }]);
+    // Firefox ESR has no Notification.image or .timestamp (it ignores those options); where a
+    // browser has them, they must be what was sent. The worker received both either way.
+    const supports = await firefox.evaluate<{ image: boolean; timestamp: boolean }>('({ image: "image" in Notification.prototype, timestamp: "timestamp" in Notification.prototype })');
+    if (supports.image) expect(shown!.image).toBe(`${serve.url}/banner.png`);
+    if (supports.timestamp) expect(shown!.timestamp).toBe(1_700_000_000_000);
+    const received = JSON.parse(await firefox.waitFor<string>('(document.getElementById("pushctl-last").dataset.payload ?? "").includes("Two buttons") && document.getElementById("pushctl-last").dataset.payload', 'the worker to pass the push on')) as Record<string, unknown>;
+    expect(received).toMatchObject({ image: `${serve.url}/banner.png`, timestamp: 1_700_000_000_000 });
+
+    const declared = await runCli(
+      ['send', '--category', 'news', '--format', 'declarative', '--title', 'Declared', '--body', 'Shown by sw.js', '--url', 'https://example.com/declared', '--tag', 'dwp-1', '--yes', '--json'],
+      { cwd: serve.dir },
+    );
+    expect(declared.code, declared.stderr).toBe(0);
+    const [dwp] = await firefox.waitFor<Record<string, unknown>[]>(`${shownNotifications}.then((l) => l.filter((n) => n.tag === "dwp-1")).then((l) => l.length ? l : null)`, 'the declarative notification to be shown');
+    expect(dwp).toMatchObject({ title: 'Declared', body: 'Shown by sw.js', data: { url: 'https://example.com/declared', actions: {}, data: null, extra: {} } });
+
+    await firefox.click('#pushctl-unsubscribe');
+    await firefox.waitFor(`${state} === "unsubscribed"`, 'the page to unsubscribe');
+  }, 180_000);
+
   it('kept the access log to method, path, status and time', () => {
     const log = serve.stdout();
     expect(log).toMatch(/POST \/subscription 201 /);
