@@ -27,6 +27,8 @@ export const DEFAULTS = {
   defaultTtl: 86_400,
   concurrency: 50,
   payloadFormat: 'classic' as 'classic' | 'declarative',
+  tracking: true,
+  trackClicks: false,
   host: '127.0.0.1',
   port: 8080,
   rateLimit: { windowSeconds: 60, max: 60 },
@@ -102,6 +104,21 @@ export const fileSchema = z
               'Payload built from --title/--body/... when a notification names no --format: "classic" (pushctl\'s JSON for its service worker) or "declarative" (Declarative Web Push, shown by Safari 18.4+ without a service worker; needs a title and an https url).',
             default: DEFAULTS.payloadFormat,
           }),
+        tracking: z
+          .boolean()
+          .optional()
+          .meta({
+            description:
+              'Put an unguessable per-delivery token in each built payload, so pushctl\'s service worker can report shown, clicked and dismissed to POST /events. false: no tokens, no events.',
+            default: DEFAULTS.tracking,
+          }),
+        trackClicks: z
+          .boolean()
+          .optional()
+          .meta({
+            description: 'Make each notification\'s url <serve.publicUrl>/c/<token>, which counts the click and redirects to the real url (works without a service worker, e.g. declarative pushes). Flag: --track-clicks.',
+            default: DEFAULTS.trackClicks,
+          }),
       })
       .optional()
       .describe('Delivery through the browsers\' push services.'),
@@ -113,6 +130,12 @@ export const fileSchema = z
           .array(z.string().min(1))
           .optional()
           .meta({ description: 'Origins of other sites whose pages may call the public subscribe API (CORS).', examples: [['https://www.example.com']] }),
+        publicUrl: z
+          .url({ protocol: /^https?$/, error: 'must be an http(s) URL like "https://push.example.com"' })
+          .refine((value) => !/[?#]/.test(value), 'must have no query or fragment')
+          .transform((value) => value.replace(/\/+$/, ''))
+          .optional()
+          .meta({ description: 'The address browsers reach "pushctl serve" at (behind a proxy: the public one). Tracked click links are <publicUrl>/c/<token>.', examples: ['https://push.example.com'] }),
         adminToken: z
           .string()
           .min(ADMIN_TOKEN_MIN, `must be at least ${ADMIN_TOKEN_MIN} characters`)
@@ -143,11 +166,12 @@ export interface Config {
   configPath: string | undefined;
   database: string;
   vapid: { subject: string | undefined; publicKey: string | undefined; privateKey: string | undefined };
-  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number; payloadFormat: 'classic' | 'declarative' };
+  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number; payloadFormat: 'classic' | 'declarative'; tracking: boolean; trackClicks: boolean };
   serve: {
     host: string;
     port: number;
     corsOrigins: string[];
+    publicUrl: string | undefined;
     adminToken: string | undefined;
     rateLimit: { windowSeconds: number; max: number };
     metrics: boolean;
@@ -224,11 +248,14 @@ export async function loadConfig(
       defaultTtl: file.push?.defaultTtl ?? DEFAULTS.defaultTtl,
       concurrency: file.push?.concurrency ?? DEFAULTS.concurrency,
       payloadFormat: file.push?.payloadFormat ?? DEFAULTS.payloadFormat,
+      tracking: file.push?.tracking ?? DEFAULTS.tracking,
+      trackClicks: file.push?.trackClicks ?? DEFAULTS.trackClicks,
     },
     serve: {
       host: file.serve?.host ?? DEFAULTS.host,
       port: file.serve?.port ?? DEFAULTS.port,
       corsOrigins: file.serve?.corsOrigins ?? [],
+      publicUrl: file.serve?.publicUrl,
       adminToken: envAdminToken ?? file.serve?.adminToken,
       rateLimit: {
         windowSeconds: file.serve?.rateLimit?.windowSeconds ?? DEFAULTS.rateLimit.windowSeconds,
@@ -299,7 +326,7 @@ export function configJsonSchema(): Record<string, unknown> {
 export type RedactedConfig = Omit<Config, 'configPath' | 'vapid' | 'serve'> & {
   configPath: string | null;
   vapid: { subject: string | null; keysFrom: 'database' | 'environment'; publicKey: string | null };
-  serve: Omit<Config['serve'], 'adminToken'> & { adminToken: boolean };
+  serve: Omit<Config['serve'], 'adminToken' | 'publicUrl'> & { adminToken: boolean; publicUrl: string | null };
 };
 
 /** The configuration with its secrets replaced by whether they are set, for display (null, not absent, in JSON). */
@@ -312,6 +339,6 @@ export function redactedConfig(config: Config): RedactedConfig {
       keysFrom: config.vapid.publicKey ? 'environment' : 'database',
       publicKey: config.vapid.publicKey ?? null,
     },
-    serve: { ...config.serve, adminToken: Boolean(config.serve.adminToken) },
+    serve: { ...config.serve, publicUrl: config.serve.publicUrl ?? null, adminToken: Boolean(config.serve.adminToken) },
   };
 }

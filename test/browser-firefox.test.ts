@@ -6,6 +6,8 @@
  * Then: Unsubscribe on the page removes the subscription; a push to a subscription the browser
  * dropped is answered 410 and pruned.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, runCli } from './support/cli.js';
 import { firefoxAvailable, launchFirefox, type FirefoxSession } from './support/firefox-browser.js';
@@ -92,10 +94,12 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
 
     const conn = openDb(serve.db);
     const stored = (conn.prepare('SELECT payload FROM notifications WHERE id = ?').get(summary.id) as { payload: string }).payload;
+    // The delivery's own token rides along (push.tracking is on by default).
+    const token = (conn.prepare('SELECT token FROM delivery_tokens WHERE notification_id = ?').get(summary.id) as { token: string }).token;
     conn.close();
     const received = await firefox.waitFor<string>('document.getElementById("pushctl-last").dataset.payload ?? null', 'the service worker to receive the push');
-    expect(received).toBe(stored);
-    expect(JSON.parse(received)).toEqual({ title: 'Hello from pushctl', body: 'Grüße, offline ✓', url: `${serve.url}/?from=push`, icon: '/icon.png', badge: '/badge.png', tag: 'news-1' });
+    expect(received).toBe(JSON.stringify({ track: token, ...(JSON.parse(stored) as object) }));
+    expect(JSON.parse(received)).toEqual({ track: token, title: 'Hello from pushctl', body: 'Grüße, offline ✓', url: `${serve.url}/?from=push`, icon: '/icon.png', badge: '/badge.png', tag: 'news-1' });
     const ack = await push.waitFor('the browser to acknowledge', () => push.acks.find((a) => a.channelID === channel.channelID));
     expect(ack.code).toBe(100);
 
@@ -155,7 +159,7 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     expect(sent.code, sent.stderr).toBe(0);
     expect((JSON.parse(sent.stdout) as { counts: { sent: number } }).counts.sent).toBe(1);
     const received = await firefox.waitFor<string>('(document.getElementById("pushctl-last").dataset.payload ?? "").includes("Still here") && document.getElementById("pushctl-last").dataset.payload', 'the push to the new subscription');
-    expect(JSON.parse(received)).toEqual({ title: 'Still here' });
+    expect(JSON.parse(received)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Still here' });
     await firefox.click('#pushctl-unsubscribe');
     await firefox.waitFor(`${state} === "unsubscribed"`, 'the page to unsubscribe');
     expect(subscriptionRows(serve.db)).toHaveLength(0);
@@ -203,6 +207,49 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     expect(declared.code, declared.stderr).toBe(0);
     const [dwp] = await firefox.waitFor<Record<string, unknown>[]>(`${shownNotifications}.then((l) => l.filter((n) => n.tag === "dwp-1")).then((l) => l.length ? l : null)`, 'the declarative notification to be shown');
     expect(dwp).toMatchObject({ title: 'Declared', body: 'Shown by sw.js', data: { url: 'https://example.com/declared', actions: {}, data: null, extra: {} } });
+
+    await firefox.click('#pushctl-unsubscribe');
+    await firefox.waitFor(`${state} === "unsubscribed"`, 'the page to unsubscribe');
+  }, 180_000);
+
+  it('reports shown to /events; a tracked click link counts one click and redirects to the stored target; the funnel says so', async () => {
+    await subscribeWith(['news']);
+    // Click links need the address browsers reach this server at; send reads it from the config.
+    fs.writeFileSync(path.join(serve.dir, 'push.config.json'), JSON.stringify(serveConfig({ push: { endpointOrigins: [push.origin] }, serve: { publicUrl: serve.url } })));
+    const sent = await runCli(['send', '--category', 'news', '--title', 'Tracked', '--body', 'Count me', '--url', 'https://example.com/article?id=5', '--track-clicks', '--tag', 'tracked-1', '--yes', '--json'], { cwd: serve.dir });
+    expect(sent.code, sent.stderr).toBe(0);
+    const { id } = JSON.parse(sent.stdout) as { id: number };
+    const received = JSON.parse(
+      await firefox.waitFor<string>('(document.getElementById("pushctl-last").dataset.payload ?? "").includes("Count me") && document.getElementById("pushctl-last").dataset.payload', 'the tracked push'),
+    ) as { track: string; url: string };
+    expect(received.url).toBe(`${serve.url}/c/${received.track}`);
+
+    // sw.js reports "shown" once showNotification has resolved.
+    const events = () => {
+      const conn = openDb(serve.db);
+      try {
+        return conn.prepare('SELECT kind, action FROM delivery_events WHERE notification_id = ? ORDER BY kind').all(id) as { kind: string; action: string | null }[];
+      } finally {
+        conn.close();
+      }
+    };
+    const deadline = Date.now() + 30_000;
+    while (!events().some((e) => e.kind === 'shown') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(events()).toEqual([{ kind: 'shown', action: null }]);
+    expect(serve.stdout()).toMatch(/POST \/events 204 /);
+
+    // The visitor (here: HTTP) follows the link twice: one click, both redirected to the stored target.
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(received.url, { redirect: 'manual' });
+      expect(response.status).toBe(302);
+      expect(response.headers.get('location')).toBe('https://example.com/article?id=5');
+    }
+    expect(events()).toEqual([{ kind: 'clicked', action: null }, { kind: 'shown', action: null }]);
+
+    const shown = JSON.parse((await runCli(['notifications', 'show', String(id), '--json'], { cwd: serve.dir })).stdout) as { funnel: Record<string, unknown> };
+    expect(shown.funnel).toMatchObject({ targeted: 1, delivered: 1, shown: 1, clicked: 1, dismissed: 0, clicksByAction: [{ action: null, clicks: 1 }], rates: { shown: 1, clicked: 1, dismissed: 0 } });
+    const api = await call(serve.url, 'GET', `/v1/pushnotification/${id}`, { admin: true });
+    expect(api.json.funnel).toMatchObject({ targeted: 1, delivered: 1, shown: 1, clicked: 1, dismissed: 0 });
 
     await firefox.click('#pushctl-unsubscribe');
     await firefox.waitFor(`${state} === "unsubscribed"`, 'the page to unsubscribe');

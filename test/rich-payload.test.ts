@@ -15,6 +15,15 @@ import { runCli, runJson, tempDir } from './support/cli.js';
 import { startPushService, type PushService } from './support/push-service.js';
 import { call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
 
+const TOKEN = /^[A-Za-z0-9_-]{24}$/;
+
+/** A received payload without its delivery token (push.tracking is on by default), checking the token's form. */
+function untracked(text: string | undefined): Record<string, unknown> {
+  const { track, ...rest } = JSON.parse(text!) as Record<string, unknown>;
+  expect(track).toMatch(TOKEN);
+  return rest;
+}
+
 const built = (message: MessageInput, format?: 'classic' | 'declarative') => JSON.parse(buildPayload(message, { format }).text) as Record<string, unknown>;
 
 function refusal(message: MessageInput, format?: 'classic' | 'declarative'): { kind: string; message: string; field: unknown } {
@@ -215,8 +224,11 @@ describe('rich and declarative payloads end to end', () => {
     );
     expect(result.code, result.stderr).toBe(0);
     expect(svc.received).toHaveLength(1);
+    const { track } = JSON.parse(svc.received[0]!.payload!) as { track: string };
+    expect(track).toMatch(TOKEN);
     expect(svc.received[0]!.payload).toBe(
       JSON.stringify({
+        track,
         title: 'Sale', body: 'Half price', url: '/offers', image: 'https://cdn.example.com/b.png', tag: 'sale', lang: 'fr', dir: 'auto',
         timestamp: Date.UTC(2030, 4, 1, 9, 30), requireInteraction: true, renotify: true, silent: true,
         actions: [{ action: 'buy', title: 'Buy: now', url: 'https://shop.example.com/buy' }, { action: 'later', title: 'Later' }], badgeCount: 4,
@@ -227,15 +239,15 @@ describe('rich and declarative payloads end to end', () => {
   it('send --format declarative, and push.payloadFormat as the default, arrive as Declarative Web Push JSON', async () => {
     const first = await runCli(['send', '--all', '--format', 'declarative', '--title', 'Hello', '--body', 'Declared', '--url', 'https://example.com/post', '--badge-count', '1', '--json'], { cwd: dir, env });
     expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(svc.received[0]!.payload!)).toEqual({ web_push: 8030, notification: { title: 'Hello', navigate: 'https://example.com/post', body: 'Declared' }, app_badge: 1 });
+    expect(untracked(svc.received[0]!.payload)).toEqual({ web_push: 8030, notification: { title: 'Hello', navigate: 'https://example.com/post', body: 'Declared' }, app_badge: 1 });
 
     fs.writeFileSync(path.join(dir, 'push.config.json'), JSON.stringify({ push: { payloadFormat: 'declarative' } }));
     const second = await runCli(['send', '--all', '--title', 'Again', '--url', 'https://example.com/2', '--json'], { cwd: dir, env });
     expect(second.code, second.stderr).toBe(0);
-    expect(JSON.parse(svc.received[1]!.payload!)).toEqual({ web_push: 8030, notification: { title: 'Again', navigate: 'https://example.com/2' } });
+    expect(untracked(svc.received[1]!.payload)).toEqual({ web_push: 8030, notification: { title: 'Again', navigate: 'https://example.com/2' } });
     // --format classic overrides the configured default; --payload still goes out raw.
     await runJson(['send', '--all', '--format', 'classic', '--title', 'Classic'], { cwd: dir, env });
-    expect(JSON.parse(svc.received[2]!.payload!)).toEqual({ title: 'Classic' });
+    expect(untracked(svc.received[2]!.payload)).toEqual({ title: 'Classic' });
     await runJson(['send', '--all', '--payload', '{"raw":true}'], { cwd: dir, env });
     expect(svc.received[3]!.payload).toBe('{"raw":true}');
   });
@@ -305,7 +317,7 @@ describe('admin API: snake_case rich fields', () => {
     });
     expect(classic.status, classic.text).toBe(201);
     expect((await sent(classic.json.id)).status).toBe('sent');
-    expect(JSON.parse(svc.received[0]!.payload!)).toEqual({
+    expect(untracked(svc.received[0]!.payload)).toEqual({
       title: 'API', body: 'Rich', image: 'https://e.example/i.png', tag: 'api', lang: 'en-GB', dir: 'ltr', timestamp: 1_700_000_000_000,
       requireInteraction: true, renotify: true, silent: false, actions: [{ action: 'ok', title: 'OK', url: 'https://e.example/ok' }], badgeCount: 0,
     });
@@ -316,7 +328,7 @@ describe('admin API: snake_case rich fields', () => {
     });
     expect(declarative.status, declarative.text).toBe(201);
     expect((await sent(declarative.json.id)).status).toBe('sent');
-    expect(JSON.parse(svc.received[1]!.payload!)).toEqual({ web_push: 8030, notification: { title: 'Declared', navigate: 'https://e.example/d', timestamp: Date.UTC(2030, 4, 1, 9, 30) }, app_badge: 7 });
+    expect(untracked(svc.received[1]!.payload)).toEqual({ web_push: 8030, notification: { title: 'Declared', navigate: 'https://e.example/d', timestamp: Date.UTC(2030, 4, 1, 9, 30) }, app_badge: 7 });
   });
 
   it('answers 400 naming the snake_case field, and stores nothing', async () => {

@@ -29,6 +29,7 @@ export interface NotificationFlags {
   timestamp?: string;
   badgeCount?: string;
   format?: string;
+  trackClicks?: boolean;
   payload?: string;
   ttl?: string;
   urgency?: string;
@@ -61,6 +62,7 @@ export function addNotificationOptions(command: Command): Command {
     .option('--timestamp <time>', 'when the event it tells of happened: ISO 8601 (2030-05-01T09:30:00Z) or ms since 1970')
     .option('--badge-count <n>', 'set the app badge to this number (0 clears it)')
     .addOption(new Option('--format <format>', 'payload shape (default: push.payloadFormat, else classic); see docs/payloads.md').choices(['classic', 'declarative']))
+    .option('--track-clicks', 'links go through <serve.publicUrl>/c/<token>, which counts the click and redirects (default: push.trackClicks)')
     .option('--data <json>', 'extra fields for the service worker, as a JSON object')
     .option('--payload <json|@file|->', 'raw JSON payload instead of --title/--body/...: inline, @FILE, or - for stdin')
     .option('--ttl <seconds|duration>', 'how long the push service keeps it for an offline browser (e.g. 3600, 90m, 2d)')
@@ -107,6 +109,7 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
       timestamp: options.timestamp,
       badgeCount: parseBadgeCount(options.badgeCount),
       format: options.format as PayloadFormat | undefined,
+      trackClicks: options.trackClicks,
       data: data as Record<string, unknown> | undefined,
       payload,
     },

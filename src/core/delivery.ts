@@ -13,6 +13,7 @@ import type { Context } from './context.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
 import type { NotificationCounts, Target, Urgency } from './notification-spec.js';
 import { getNotification, targetQuery, type NotificationView } from './notifications.js';
+import { DeliveryPayloads } from './tracking.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
 /** Attempts per delivery before a retryable failure counts as failed. */
@@ -149,7 +150,7 @@ class DeliveryRun {
     this.renewTimer = setInterval(() => this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
     this.renewTimer.unref();
 
-    const payload = Buffer.from(row.payload, 'utf8');
+    const payload = new DeliveryPayloads(ctx, id, row.payload);
     const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
     if (this.counts.pending > 0) {
       this.sender = this.options.sender ?? (await this.createSender());
@@ -184,7 +185,7 @@ class DeliveryRun {
   }
 
   /** One sweep over the due pending deliveries, `concurrency` requests at a time. */
-  private async pass(payload: Buffer, pushOptions: { ttl: number; urgency: Urgency | undefined; topic: string | undefined }): Promise<void> {
+  private async pass(payload: DeliveryPayloads, pushOptions: { ttl: number; urgency: Urgency | undefined; topic: string | undefined }): Promise<void> {
     let page: store.PendingDelivery[] = [];
     let index = 0;
     let cursor = 0;
@@ -201,6 +202,7 @@ class DeliveryRun {
           return undefined;
         }
         cursor = page[page.length - 1]!.subscription_id;
+        payload.forPage(page.map((d) => d.subscription_id));
       }
       return page[index++];
     };
@@ -212,7 +214,7 @@ class DeliveryRun {
     await Promise.all(Array.from({ length: this.concurrency }, worker));
   }
 
-  private async deliverOne(d: store.PendingDelivery, payload: Buffer, pushOptions: { ttl: number; urgency: Urgency | undefined; topic: string | undefined }): Promise<void> {
+  private async deliverOne(d: store.PendingDelivery, payload: DeliveryPayloads, pushOptions: { ttl: number; urgency: Urgency | undefined; topic: string | undefined }): Promise<void> {
     const now = () => this.ctx.now();
     if (d.endpoint === null || d.p256dh === null || d.auth === null) {
       // Removed (unsubscribed or pruned) since the recipient list was fixed.
@@ -231,7 +233,7 @@ class DeliveryRun {
     let outcome: PushOutcome;
     const started = performance.now();
     try {
-      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload, pushOptions, key);
+      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload.payloadFor(d.subscription_id), pushOptions, key);
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }

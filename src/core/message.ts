@@ -79,6 +79,11 @@ export function buildPayload(message: MessageInput, defaults: PayloadDefaults = 
     const content = validateContent(message);
     text = JSON.stringify(format === 'declarative' ? declarativePayload(content) : classicPayload(content));
   }
+  return { text, bytes: assertPayloadFits(text) };
+}
+
+/** The size rule, for any text that will go out as a push message; returns its size in bytes. */
+export function assertPayloadFits(text: string): number {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_PLAINTEXT_BYTES) {
     throw inputError(
@@ -86,7 +91,7 @@ export function buildPayload(message: MessageInput, defaults: PayloadDefaults = 
       { field: 'payload', bytes, limit: MAX_PLAINTEXT_BYTES },
     );
   }
-  return { text, bytes };
+  return bytes;
 }
 
 /** pushctl's own JSON, field names as in the Notification API's options (what sw.js reads). */

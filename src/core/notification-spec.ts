@@ -27,6 +27,8 @@ export interface MessageInput {
   badgeCount?: number | undefined;
   /** Payload shape: pushctl's own JSON (classic, the default) or Declarative Web Push. */
   format?: PayloadFormat | undefined;
+  /** Links become <serve.publicUrl>/c/<token>, which count the click and redirect (default push.trackClicks). */
+  trackClicks?: boolean | undefined;
   /** Extra fields for the service worker. */
   data?: Record<string, unknown> | undefined;
   /** A raw payload (JSON text or object) instead of the fields above. */

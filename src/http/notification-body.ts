@@ -13,7 +13,7 @@ import { badRequest } from './http-error.js';
 
 export const NOTIFICATION_FIELDS = [
   'title', 'body', 'url', 'icon', 'badge', 'tag', 'data', 'payload',
-  'image', 'actions', 'require_interaction', 'renotify', 'silent', 'lang', 'dir', 'timestamp', 'badge_count', 'format',
+  'image', 'actions', 'require_interaction', 'renotify', 'silent', 'lang', 'dir', 'timestamp', 'badge_count', 'format', 'track_clicks',
   'all', 'categories', 'subscriptions',
   'ttl', 'urgency', 'topic',
   'send_at', 'cron', 'tz', 'until', 'count', 'stale_after',
@@ -40,6 +40,7 @@ export function notificationSpecFromJson(body: JsonObject, idempotencyKey: strin
   message.requireInteraction = optionalBoolean(body, 'require_interaction');
   message.renotify = optionalBoolean(body, 'renotify');
   message.silent = optionalBoolean(body, 'silent');
+  message.trackClicks = optionalBoolean(body, 'track_clicks');
   if (body.timestamp !== undefined && body.timestamp !== null) {
     if (typeof body.timestamp !== 'number' && typeof body.timestamp !== 'string') throw badRequest('timestamp: must be ms since 1970 (a number) or an ISO 8601 time', 'timestamp');
     message.timestamp = body.timestamp;

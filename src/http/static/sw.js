@@ -20,7 +20,7 @@ self.addEventListener('activate', function (event) {
 });
 
 /** Fields pushctl's own payloads use; anything else a payload carries passes through in data.extra. */
-var KNOWN_FIELDS = ['title', 'body', 'url', 'icon', 'badge', 'image', 'tag', 'lang', 'dir', 'timestamp', 'requireInteraction', 'renotify', 'silent', 'actions', 'badgeCount', 'data'];
+var KNOWN_FIELDS = ['title', 'body', 'url', 'icon', 'badge', 'image', 'tag', 'lang', 'dir', 'timestamp', 'requireInteraction', 'renotify', 'silent', 'actions', 'badgeCount', 'data', 'track'];
 var DECLARATIVE_NAMES = { navigate: 'url', require_interaction: 'requireInteraction' };
 
 /**
@@ -51,8 +51,9 @@ function fromDeclarative(message) {
       return a && typeof a === 'object' ? { action: a.action, title: a.title, url: a.navigate } : a;
     });
   }
-  // app_badge sits next to "notification" in a declarative message.
+  // app_badge (and pushctl's delivery token) sit next to "notification" in a declarative message.
   if (typeof message.app_badge === 'number') out.badgeCount = message.app_badge;
+  if (typeof message.track === 'string') out.track = message.track;
   return out;
 }
 
@@ -83,6 +84,7 @@ function notificationOptions(message) {
       actions: actionUrls,
       data: message.data === undefined ? null : message.data,
       extra: extra,
+      track: isString(message.track) ? message.track : null,
     },
   };
   ['icon', 'badge', 'image', 'tag', 'lang'].forEach(function (key) {
@@ -120,11 +122,27 @@ function showAlways(title, options) {
   });
 }
 
+/**
+ * Tells pushctl what became of a tracked delivery (shown, clicked with the button's id, dismissed).
+ * keepalive lets the report finish after the worker is done; a lost report costs only a count.
+ */
+function report(token, kind, action) {
+  if (!isString(token)) return Promise.resolve();
+  var body = { token: token, event: kind };
+  if (isString(action)) body.action = action;
+  return fetch(server + '/events', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), keepalive: true })
+    .then(function () {})
+    .catch(function () {});
+}
+
 self.addEventListener('push', function (event) {
   var text = event.data ? event.data.text() : '';
   var message = readMessage(text);
   var title = isString(message.title) ? message.title : 'Notification';
-  var shown = showAlways(title, notificationOptions(message));
+  var options = notificationOptions(message);
+  var shown = showAlways(title, options).then(function () {
+    return report(options.data.track, 'shown');
+  });
   // Open pages of this site hear about it too (the subscribe page shows the last notification).
   var told = self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(function (list) {
     list.forEach(function (client) {
@@ -139,16 +157,24 @@ self.addEventListener('notificationclick', function (event) {
   var data = event.notification.data || {};
   // A button opens its own URL; a button without one, or the body, opens the notification's.
   var url = (event.action && data.actions && data.actions[event.action]) || data.url;
-  if (!url) return;
+  var reported = report(data.track, 'clicked', event.action);
+  if (!url) {
+    event.waitUntil(reported);
+    return;
+  }
   var target = new URL(url, self.location.origin).href;
-  event.waitUntil(
-    self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(function (list) {
-      for (var i = 0; i < list.length; i++) {
-        if (list[i].url === target && 'focus' in list[i]) return list[i].focus();
-      }
-      return self.clients.openWindow(target);
-    }),
-  );
+  var opened = self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(function (list) {
+    for (var i = 0; i < list.length; i++) {
+      if (list[i].url === target && 'focus' in list[i]) return list[i].focus();
+    }
+    return self.clients.openWindow(target);
+  });
+  event.waitUntil(Promise.all([opened, reported]));
+});
+
+self.addEventListener('notificationclose', function (event) {
+  var data = event.notification.data || {};
+  event.waitUntil(report(data.track, 'dismissed'));
 });
 
 /**
