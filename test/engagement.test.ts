@@ -15,6 +15,7 @@ import * as tracking from '../src/store/tracking.js';
 import { insertNotification } from '../src/store/notifications.js';
 import { openDb, runCli, tempDir } from './support/cli.js';
 import { startPushService, type PushService } from './support/push-service.js';
+import { installation } from './support/scheduling.js';
 import { call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
 
 const TOKEN = /^[A-Za-z0-9_-]{24}$/;
@@ -314,5 +315,29 @@ describe('funnel numbers from the store, on a generated data set of 10,000 deliv
     }
     const sum = (key: 'delivered' | 'shown' | 'clicked' | 'dismissed') => [...expected.values()].reduce((n, e) => n + e[key], 0);
     expect(stats.totals).toMatchObject({ delivered: sum('delivered'), shown: sum('shown'), clicked: sum('clicked'), dismissed: sum('dismissed') });
+  });
+});
+
+describe('recurring notifications', () => {
+  it('each occurrence keeps the rule\'s click tracking: its own tokens and /c/ links', async () => {
+    const svc = await startPushService();
+    const inst = await installation(svc, 'pushctl-track-cron-');
+    try {
+      fs.writeFileSync(path.join(inst.dir, 'push.config.json'), JSON.stringify({ serve: { publicUrl: 'https://push.example.com' } }));
+      await inst.subscribe(2);
+      const rule = await inst.json<{ id: number }>(['schedule', '--all', '--title', 'Daily', '--url', 'https://example.com/d', '--track-clicks', '--cron', '* * * * *', '--tz', 'UTC'], { PUSHCTL_NOW: '2030-01-01T00:00:30Z' });
+      const run = await inst.cli(['dispatch', '--json'], { PUSHCTL_NOW: '2030-01-01T00:01:05Z' });
+      expect(run.code, run.stderr).toBe(0);
+      expect(svc.received).toHaveLength(2);
+      const payloads = svc.received.map((r) => JSON.parse(r.payload!) as { track: string; url: string });
+      for (const p of payloads) expect(p.url).toBe(`https://push.example.com/c/${p.track}`);
+      expect(new Set(payloads.map((p) => p.track)).size).toBe(2);
+      const [occurrence] = inst.query<{ id: number; tracking: string }>('SELECT id, tracking FROM notifications WHERE parent_id = ?', rule.id);
+      expect(JSON.parse(occurrence!.tracking)).toEqual({ clicks: true, base: 'https://push.example.com', targets: { '': 'https://example.com/d' } });
+      expect(inst.query('SELECT token FROM delivery_tokens WHERE notification_id = ? ORDER BY token', occurrence!.id).map((r) => r.token)).toEqual(payloads.map((p) => p.track).sort());
+    } finally {
+      inst.cleanup();
+      await svc.close();
+    }
   });
 });
