@@ -42,14 +42,15 @@ export interface TokenOwner {
   payload: string;
 }
 
-/** Whose token this is: only a delivery that was actually sent counts. */
+/**
+ * Whose token this is. Not filtered on the ledger's state: a browser can show a push and report it
+ * before the push service's 201 has reached pushctl and been written.
+ */
 export function deliveryByToken(db: Db, token: string): TokenOwner | undefined {
   return db
     .prepare(
       `SELECT t.notification_id, t.subscription_id, n.tracking, n.payload
-       FROM delivery_tokens t
-       JOIN deliveries d ON d.notification_id = t.notification_id AND d.subscription_id = t.subscription_id AND d.state = 'sent'
-       JOIN notifications n ON n.id = t.notification_id
+       FROM delivery_tokens t JOIN notifications n ON n.id = t.notification_id
        WHERE t.token = ?`,
     )
     .get(token) as TokenOwner | undefined;
