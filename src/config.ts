@@ -30,6 +30,9 @@ export const DEFAULTS = {
   timeoutSeconds: 30,
   maxAttempts: 5,
   retryDelaySeconds: 1,
+  payloadFormat: 'classic' as 'classic' | 'declarative',
+  tracking: true,
+  trackClicks: false,
   host: '127.0.0.1',
   port: 8080,
   rateLimit: { windowSeconds: 60, max: 60 },
@@ -140,6 +143,29 @@ export const fileSchema = z
             description: 'Wait before the first retry of a recipient; it doubles with each attempt (with jitter, at most 60 s), and a longer Retry-After from the push service wins.',
             default: DEFAULTS.retryDelaySeconds,
           }),
+        payloadFormat: z
+          .enum(['classic', 'declarative'])
+          .optional()
+          .meta({
+            description:
+              'Payload built from --title/--body/... when a notification names no --format: "classic" (pushctl\'s JSON for its service worker) or "declarative" (Declarative Web Push, shown by Safari 18.4+ without a service worker; needs a title and an https url).',
+            default: DEFAULTS.payloadFormat,
+          }),
+        tracking: z
+          .boolean()
+          .optional()
+          .meta({
+            description:
+              'Put an unguessable per-delivery token in each built payload, so pushctl\'s service worker can report shown, clicked and dismissed to POST /events. false: no tokens, no events.',
+            default: DEFAULTS.tracking,
+          }),
+        trackClicks: z
+          .boolean()
+          .optional()
+          .meta({
+            description: 'Make each notification\'s url <serve.publicUrl>/c/<token>, which counts the click and redirects to the real url (works without a service worker, e.g. declarative pushes). Flag: --track-clicks.',
+            default: DEFAULTS.trackClicks,
+          }),
       })
       .optional()
       .describe('Delivery through the browsers\' push services.'),
@@ -151,6 +177,12 @@ export const fileSchema = z
           .array(z.string().min(1))
           .optional()
           .meta({ description: 'Origins of other sites whose pages may call the public subscribe API (CORS).', examples: [['https://www.example.com']] }),
+        publicUrl: z
+          .url({ protocol: /^https?$/, error: 'must be an http(s) URL like "https://push.example.com"' })
+          .refine((value) => !/[?#]/.test(value), 'must have no query or fragment')
+          .transform((value) => value.replace(/\/+$/, ''))
+          .optional()
+          .meta({ description: 'The address browsers reach "pushctl serve" at (behind a proxy: the public one). Tracked click links are <publicUrl>/c/<token>.', examples: ['https://push.example.com'] }),
         adminToken: z
           .string()
           .min(ADMIN_TOKEN_MIN, `must be at least ${ADMIN_TOKEN_MIN} characters`)
@@ -185,11 +217,22 @@ export interface Config {
   configPath: string | undefined;
   database: string;
   vapid: { subject: string | undefined; publicKey: string | undefined; privateKey: string | undefined };
-  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number; timeoutSeconds: number; maxAttempts: number; retryDelaySeconds: number };
+  push: {
+    endpointOrigins: string[];
+    defaultTtl: number;
+    concurrency: number;
+    timeoutSeconds: number;
+    maxAttempts: number;
+    retryDelaySeconds: number;
+    payloadFormat: 'classic' | 'declarative';
+    tracking: boolean;
+    trackClicks: boolean;
+  };
   serve: {
     host: string;
     port: number;
     corsOrigins: string[];
+    publicUrl: string | undefined;
     adminToken: string | undefined;
     rateLimit: { windowSeconds: number; max: number };
     metrics: boolean;
@@ -269,11 +312,15 @@ export async function loadConfig(
       timeoutSeconds: file.push?.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
       maxAttempts: file.push?.maxAttempts ?? DEFAULTS.maxAttempts,
       retryDelaySeconds: file.push?.retryDelaySeconds ?? DEFAULTS.retryDelaySeconds,
+      payloadFormat: file.push?.payloadFormat ?? DEFAULTS.payloadFormat,
+      tracking: file.push?.tracking ?? DEFAULTS.tracking,
+      trackClicks: file.push?.trackClicks ?? DEFAULTS.trackClicks,
     },
     serve: {
       host: file.serve?.host ?? DEFAULTS.host,
       port: file.serve?.port ?? DEFAULTS.port,
       corsOrigins: file.serve?.corsOrigins ?? [],
+      publicUrl: file.serve?.publicUrl,
       adminToken: envAdminToken ?? file.serve?.adminToken,
       rateLimit: {
         windowSeconds: file.serve?.rateLimit?.windowSeconds ?? DEFAULTS.rateLimit.windowSeconds,
@@ -344,7 +391,7 @@ export function configJsonSchema(): Record<string, unknown> {
 export type RedactedConfig = Omit<Config, 'configPath' | 'vapid' | 'serve'> & {
   configPath: string | null;
   vapid: { subject: string | null; keysFrom: 'database' | 'environment'; publicKey: string | null };
-  serve: Omit<Config['serve'], 'adminToken'> & { adminToken: boolean };
+  serve: Omit<Config['serve'], 'adminToken' | 'publicUrl'> & { adminToken: boolean; publicUrl: string | null };
 };
 
 /** The configuration with its secrets replaced by whether they are set, for display (null, not absent, in JSON). */
@@ -357,6 +404,6 @@ export function redactedConfig(config: Config): RedactedConfig {
       keysFrom: config.vapid.publicKey ? 'environment' : 'database',
       publicKey: config.vapid.publicKey ?? null,
     },
-    serve: { ...config.serve, adminToken: Boolean(config.serve.adminToken) },
+    serve: { ...config.serve, publicUrl: config.serve.publicUrl ?? null, adminToken: Boolean(config.serve.adminToken) },
   };
 }

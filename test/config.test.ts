@@ -13,7 +13,7 @@ interface ShownConfig {
   configPath: string | null;
   database: string;
   vapid: { subject: string | null; keysFrom: string; publicKey: string | null };
-  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number; timeoutSeconds: number; maxAttempts: number; retryDelaySeconds: number };
+  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number; timeoutSeconds: number; maxAttempts: number; retryDelaySeconds: number; payloadFormat: string; tracking: boolean; trackClicks: boolean };
   serve: { host: string; port: number; corsOrigins: string[]; adminToken: boolean; rateLimit: { windowSeconds: number; max: number }; metrics: boolean; metricsPublic: boolean };
 }
 
@@ -54,8 +54,8 @@ describe('config discovery', () => {
       configPath: null,
       database: path.join(dir, 'pushctl.db'),
       vapid: { subject: null, keysFrom: 'database', publicKey: null },
-      push: { endpointOrigins: [], defaultTtl: 86_400, concurrency: 50, timeoutSeconds: 30, maxAttempts: 5, retryDelaySeconds: 1 },
-      serve: { host: '127.0.0.1', port: 8080, corsOrigins: [], adminToken: false, rateLimit: { windowSeconds: 60, max: 60 }, metrics: false, metricsPublic: false },
+      push: { endpointOrigins: [], defaultTtl: 86_400, concurrency: 50, timeoutSeconds: 30, maxAttempts: 5, retryDelaySeconds: 1, payloadFormat: 'classic', tracking: true, trackClicks: false },
+      serve: { host: '127.0.0.1', port: 8080, corsOrigins: [], publicUrl: null, adminToken: false, rateLimit: { windowSeconds: 60, max: 60 }, metrics: false, metricsPublic: false },
     });
     expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(false);
   });

@@ -12,6 +12,7 @@ import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerNotifications } from './commands/notifications.js';
+import { registerStats } from './commands/stats.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerSubscriptions } from './commands/subscriptions.js';
 import { registerCategories } from './commands/categories.js';
@@ -31,6 +32,7 @@ const registrations: ((program: Command) => void)[] = [
   registerSend,
   registerSchedule,
   registerNotifications,
+  registerStats,
   registerDispatch,
   registerServe,
   registerDb,

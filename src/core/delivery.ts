@@ -16,6 +16,7 @@ import type { Context } from './context.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
 import type { NotificationCounts, Target, Urgency } from './notification-spec.js';
 import { getNotification, targetQuery, type NotificationView } from './notifications.js';
+import { DeliveryPayloads } from './tracking.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
 /** 400/401/403 in a row from one push service before the send stops (a key problem, not subscribers). */
@@ -130,6 +131,8 @@ class DeliveryRun {
   private readonly rejectionStreak = new Map<string, number>();
   private readonly counts: NotificationCounts;
   private sender: PushSender | undefined;
+  /** Payloads with each recipient's tracking token, issued a page at a time as sweeps read the ledger. */
+  private payload: DeliveryPayloads | undefined;
   private ownSender = false;
   private renewTimer: NodeJS.Timeout | undefined;
   private stopReason: string | undefined;
@@ -170,7 +173,8 @@ class DeliveryRun {
     this.renewTimer = setInterval(() => this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
     this.renewTimer.unref();
 
-    const payload = Buffer.from(row.payload, 'utf8');
+    const payload = new DeliveryPayloads(ctx, id, row.payload);
+    this.payload = payload;
     const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
     if (this.counts.pending > 0) {
       this.sender = this.options.sender ?? (await this.createSender());
@@ -199,7 +203,7 @@ class DeliveryRun {
    * ledger in subscription order; a new sweep starts as soon as a retry comes due, so each
    * delivery's retry waits for its own backoff only, never for a whole round of requests.
    */
-  private async deliverPending(payload: Buffer, pushOptions: PushOptionsOf): Promise<void> {
+  private async deliverPending(payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
     const inFlight = new Set<number>();
     let failure: { error: unknown } | undefined;
     let sweep = this.newSweep();
@@ -268,6 +272,7 @@ class DeliveryRun {
         return undefined;
       }
       sweep.cursor = sweep.page[sweep.page.length - 1]!.subscription_id;
+      this.payload?.forPage(sweep.page.map((d) => d.subscription_id));
     }
   }
 
@@ -289,7 +294,7 @@ class DeliveryRun {
     if (timed && ms >= 250) this.checkStatus();
   }
 
-  private async deliverOne(d: store.PendingDelivery, payload: Buffer, pushOptions: PushOptionsOf): Promise<void> {
+  private async deliverOne(d: store.PendingDelivery, payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
     const now = () => this.ctx.now();
     if (d.endpoint === null || d.p256dh === null || d.auth === null) {
       // Removed (unsubscribed or pruned) since the recipient list was fixed.
@@ -308,7 +313,7 @@ class DeliveryRun {
     let outcome: PushOutcome;
     const started = performance.now();
     try {
-      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload, pushOptions, key);
+      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload.payloadFor(d.subscription_id), pushOptions, key);
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }
@@ -405,9 +410,6 @@ class DeliveryRun {
           this.ledger.recordMany(batch);
           resolve();
         } catch (error) {
-          // The ledger cannot be written (say, a full disk): no worker may start another request
-          // whose answer could not be recorded.
-          this.stop(`the delivery ledger could not be written: ${(error as Error).message}`);
           reject(error);
         }
       });

@@ -7,6 +7,8 @@ import { conflict, inputError, notFound, usageError } from '../errors.js';
 import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { buildPayload, titleOf } from './message.js';
+import { planTracking } from './tracking.js';
+import { setTracking } from '../store/tracking.js';
 import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target } from './notification-spec.js';
 
 export const URGENCIES = ['very-low', 'low', 'normal', 'high'] as const;
@@ -47,14 +49,16 @@ export interface CreateOptions {
 
 /** What a send would do, without writing anything (`--dry-run`). */
 export function previewNotification(ctx: Context, spec: NotificationSpec): { recipients: number; payloadBytes: number; payload: unknown; target: Target } {
-  const built = buildPayload(spec.message);
+  const built = buildPayload(spec.message, { format: ctx.config.push.payloadFormat });
+  planTracking(ctx.config, spec.message, built.text);
   const target = resolveTarget(ctx, spec.target);
   validateDelivery(spec.delivery);
   return { recipients: store.countRecipients(ctx.db, targetQuery(target)), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
 }
 
 export function createNotification(ctx: Context, spec: NotificationSpec, options: CreateOptions = {}): NotificationView {
-  const built = buildPayload(spec.message);
+  const built = buildPayload(spec.message, { format: ctx.config.push.payloadFormat });
+  const tracking = planTracking(ctx.config, spec.message, built.text);
   const target = resolveTarget(ctx, spec.target);
   const delivery = validateDelivery(spec.delivery);
   const schedule = spec.schedule ?? {};
@@ -89,6 +93,7 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
     });
     // A Topic per notification: a repeated request (after a crash) replaces the undelivered copy.
     if (!delivery.topic) store.setTopic(ctx.db, id, `pushctl-${id}`);
+    if (tracking) setTracking(ctx.db, id, tracking);
     return { id, repeated: false };
   });
   const { id } = insert.immediate();

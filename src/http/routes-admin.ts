@@ -6,6 +6,7 @@
 import { addCategory, deleteCategory, listCategories, updateCategory, type CategoryInfo } from '../core/categories.js';
 import type { Context } from '../core/context.js';
 import { DEFAULT_LEASE_MS, deliverNotification, newOwnerId } from '../core/delivery.js';
+import { funnelOf } from '../core/engagement.js';
 import type { NotificationSpec } from '../core/notification-spec.js';
 import { cancelNotificationOrRule, deleteNotificationOrRule } from '../core/recurrence.js';
 import {
@@ -173,7 +174,11 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     handler: ({ params }) => {
       const id = notificationId(params.id!);
       const view = getNotification(ctx, id);
-      return { status: 200, json: { ...notificationJson(view), failures: recentFailures(ctx, id, 10).map(snakeKeys) } };
+      const funnel = view.cron ? undefined : funnelOf(ctx, id);
+      return {
+        status: 200,
+        json: { ...notificationJson(view), ...(funnel ? { funnel: snakeKeys(funnel) } : {}), failures: recentFailures(ctx, id, 10).map(snakeKeys) },
+      };
     },
   });
 

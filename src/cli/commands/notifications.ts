@@ -54,12 +54,15 @@ export function registerNotifications(program: Command): void {
         const ctx = await context();
         const view = getNotification(ctx, parseId(idText));
         const failures = recentFailures(ctx, view.id, 10);
+        const { funnelOf } = await import('../../core/engagement.js');
+        const { funnelLines } = await import('../engagement-report.js');
+        const funnel = view.cron ? undefined : funnelOf(ctx, view.id);
         const occurrences = view.cron ? listOccurrences(ctx, view.id, 10) : undefined;
         const next =
           view.cron && view.status === 'scheduled' && view.sendAt
             ? [Date.parse(view.sendAt), ...upcomingSlots({ ...ruleOf(view), remaining: view.remaining === null ? null : view.remaining - 1 }, Date.parse(view.sendAt), 4)]
             : [];
-        const value = { ...view, recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
+        const value = { ...view, ...(funnel ? { funnel } : {}), recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
         const zone = view.tz ?? 'UTC';
         const lines: string[] = [
           `notification ${view.id}: ${colourStatus(out, view.status)}${view.error ? ` (${printable(view.error)})` : ''}`,
@@ -81,6 +84,7 @@ export function registerNotifications(program: Command): void {
         if (view.finishedAt) lines.push(`finished:  ${view.finishedAt}`);
         const c = view.counts;
         if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending`);
+        if (funnel) lines.push(...funnelLines(funnel));
         if (occurrences) {
           lines.push(`occurrences: ${occurrences.total}`);
           if (occurrences.recent.length) {
