@@ -103,8 +103,10 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     const ack = await push.waitFor('the browser to acknowledge', () => push.acks.find((a) => a.channelID === channel.channelID));
     expect(ack.code).toBe(100);
 
-    // A category nobody on this page chose gets nobody.
-    const offers = await runCli(['send', '--category', 'offers', '--title', 'Sale', '--yes', '--json'], { cwd: serve.dir });
+    // A category nobody on this page chose gets nobody: refused (exit 1) unless --allow-empty.
+    const refused = await runCli(['send', '--category', 'offers', '--title', 'Sale', '--yes', '--json'], { cwd: serve.dir });
+    expect(refused.code, refused.stderr).toBe(1);
+    const offers = await runCli(['send', '--category', 'offers', '--title', 'Sale', '--yes', '--json', '--allow-empty'], { cwd: serve.dir });
     expect(offers.code, offers.stderr).toBe(0);
     expect((JSON.parse(offers.stdout) as { counts: { total: number } }).counts.total).toBe(0);
 

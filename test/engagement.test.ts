@@ -208,6 +208,7 @@ describe('engagement over HTTP', () => {
     const dir = tempDir('pushctl-track-');
     try {
       const env = { PUSHCTL_ENDPOINT_ORIGINS: svc.origin };
+      expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
       const cases: [string[], RegExp][] = [
         [['--title', 't', '--url', 'https://e.example/', '--track-clicks'], /needs serve.publicUrl/],
         [['--payload', '{}', '--track-clicks'], /raw payload/],
