@@ -155,7 +155,7 @@ export async function launchFirefox(options: { pushServerUrl: string; url?: stri
         ],
       });
     },
-    async waitFor<T>(expression: string, what: string, timeoutMs = 30_000): Promise<T> {
+    async waitFor<T>(expression: string, what: string, timeoutMs = 90_000): Promise<T> {
       const until = Date.now() + timeoutMs;
       let last: unknown;
       while (Date.now() < until) {
