@@ -104,7 +104,9 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     expect(ack.code).toBe(100);
 
     // A category nobody on this page chose gets nobody.
-    const offers = await runCli(['send', '--category', 'offers', '--title', 'Sale', '--yes', '--json'], { cwd: serve.dir });
+    // (A send to nobody exits 1 unless --allow-empty: a cron job sending nothing must not look fine.)
+    expect((await runCli(['send', '--category', 'offers', '--title', 'Sale', '--yes'], { cwd: serve.dir })).code).toBe(1);
+    const offers = await runCli(['send', '--category', 'offers', '--title', 'Sale', '--yes', '--allow-empty', '--json'], { cwd: serve.dir });
     expect(offers.code, offers.stderr).toBe(0);
     expect((JSON.parse(offers.stdout) as { counts: { total: number } }).counts.total).toBe(0);
 
