@@ -208,6 +208,8 @@ describe('engagement over HTTP', () => {
     const dir = tempDir('pushctl-track-');
     try {
       const env = { PUSHCTL_ENDPOINT_ORIGINS: svc.origin };
+      // A store to send from (send refuses to run without one).
+      expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir, env })).code).toBe(0);
       const cases: [string[], RegExp][] = [
         [['--title', 't', '--url', 'https://e.example/', '--track-clicks'], /needs serve.publicUrl/],
         [['--payload', '{}', '--track-clicks'], /raw payload/],
