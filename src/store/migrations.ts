@@ -139,6 +139,24 @@ export const MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    // 2 and 4 are other features' (merged separately); the runner applies whatever is above user_version.
+    version: 5,
+    description: 'delivery control: subscriber time zone and language, maintenance runs, pruned ledgers',
+    sql: `
+      ALTER TABLE subscriptions ADD COLUMN time_zone TEXT;   -- IANA name, as the browser reported it (canonical)
+      ALTER TABLE subscriptions ADD COLUMN language TEXT;    -- BCP 47 tag (canonical)
+
+      -- When the per-delivery rows of a finished notification were dropped; its counts stay on the row.
+      ALTER TABLE notifications ADD COLUMN ledger_pruned_at INTEGER;
+
+      -- Housekeeping that dispatch does at most once a day, whichever process (or cron run) gets there first.
+      CREATE TABLE maintenance_runs (
+        task        TEXT PRIMARY KEY,
+        last_run_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
