@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
+import { parseDuration } from './core/durations.js';
 import { validateSubject } from './core/vapid-keys.js';
 import { PushctlError, usageError } from './errors.js';
 import { isPostgresUrl } from './store/location.js';
@@ -67,6 +68,20 @@ const subjectSchema = z.string().superRefine((value, ctx) => {
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
   }
+});
+
+const DAY_MS = 86_400_000;
+
+/** A duration ("60d", "12h") of at least a day: housekeeping on a shorter horizon would delete what is still in use. */
+const housekeepingDuration = z.string().superRefine((value, ctx) => {
+  let ms: number;
+  try {
+    ms = parseDuration(value, '');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (examples: 60d, 90d, 12w)` });
+    return;
+  }
+  if (ms < DAY_MS) ctx.addIssue({ code: 'custom', message: `"${value}" is shorter than a day; use at least 1d` });
 });
 
 /**
@@ -166,6 +181,20 @@ export const fileSchema = z
             description: 'Make each notification\'s url <serve.publicUrl>/c/<token>, which counts the click and redirects to the real url (works without a service worker, e.g. declarative pushes). Flag: --track-clicks.',
             default: DEFAULTS.trackClicks,
           }),
+        pruneInactiveAfter: housekeepingDuration
+          .optional()
+          .meta({
+            description:
+              'Once a day "pushctl dispatch" removes subscriptions with no successful push for this long (counted from creation when never successful), like "subscriptions prune --inactive". At least 1d. Unset: never.',
+            examples: ['60d'],
+          }),
+        keepHistoryFor: housekeepingDuration
+          .optional()
+          .meta({
+            description:
+              'Once a day "pushctl dispatch" drops the per-delivery rows of notifications that finished longer ago than this, keeping their counts, like "notifications prune --older-than". At least 1d. Unset: keep them.',
+            examples: ['90d'],
+          }),
       })
       .optional()
       .describe('Delivery through the browsers\' push services.'),
@@ -227,6 +256,9 @@ export interface Config {
     payloadFormat: 'classic' | 'declarative';
     tracking: boolean;
     trackClicks: boolean;
+    /** durations as written ("60d"); checked when loaded */
+    pruneInactiveAfter: string | undefined;
+    keepHistoryFor: string | undefined;
   };
   serve: {
     host: string;
@@ -315,6 +347,8 @@ export async function loadConfig(
       payloadFormat: file.push?.payloadFormat ?? DEFAULTS.payloadFormat,
       tracking: file.push?.tracking ?? DEFAULTS.tracking,
       trackClicks: file.push?.trackClicks ?? DEFAULTS.trackClicks,
+      pruneInactiveAfter: file.push?.pruneInactiveAfter,
+      keepHistoryFor: file.push?.keepHistoryFor,
     },
     serve: {
       host: file.serve?.host ?? DEFAULTS.host,

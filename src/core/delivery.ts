@@ -301,6 +301,11 @@ class DeliveryRun {
       await this.record(d, { kind: 'gone', message: 'subscription removed before delivery' }, now());
       return;
     }
+    if (d.expired) {
+      // Expired since the list was fixed: the browser dropped it; 'gone' deletes it as a 410 would.
+      await this.record(d, { kind: 'gone', message: 'subscription expired (its expirationTime has passed)' }, now());
+      return;
+    }
     let key: SigningKey;
     try {
       key = this.keyFor(d.key_id);

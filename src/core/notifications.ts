@@ -40,6 +40,8 @@ export interface NotificationView {
   finishedAt: string | null;
   error: string | null;
   counts: NotificationCounts;
+  /** When its per-delivery rows were pruned (counts kept); null while they exist. */
+  ledgerPrunedAt: string | null;
 }
 
 export interface CreateOptions {
@@ -53,7 +55,7 @@ export function previewNotification(ctx: Context, spec: NotificationSpec): { rec
   planTracking(ctx.config, spec.message, built.text);
   const target = resolveTarget(ctx, spec.target);
   validateDelivery(spec.delivery);
-  return { recipients: store.countRecipients(ctx.db, targetQuery(target)), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
+  return { recipients: store.countRecipients(ctx.db, targetQuery(target), ctx.now()), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
 }
 
 export function createNotification(ctx: Context, spec: NotificationSpec, options: CreateOptions = {}): NotificationView {
@@ -178,6 +180,7 @@ export function toView(ctx: Context, row: store.NotificationRow): NotificationVi
     finishedAt: iso(row.finished_at),
     error: row.error,
     counts: countsOf(ctx, row),
+    ledgerPrunedAt: iso(row.ledger_pruned_at ?? null),
   };
 }
 

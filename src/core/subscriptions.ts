@@ -181,13 +181,18 @@ export interface PruneOptions {
   olderThanMs?: number | undefined;
   /** failure_count above this */
   failedMoreThan?: number | undefined;
+  /** also every subscription whose expirationTime has passed */
+  expired?: boolean | undefined;
   dryRun?: boolean | undefined;
 }
 
-/** Drops stale subscriptions: both conditions must hold when both are given. */
+/**
+ * Drops stale subscriptions: inactivity and failure count must both hold when both are given;
+ * `expired` adds those whose expirationTime has passed, whatever else they are.
+ */
 export function pruneSubscriptions(ctx: Context, opts: PruneOptions): { matched: number; removed: number; dryRun: boolean } {
-  if (opts.olderThanMs === undefined && opts.failedMoreThan === undefined) {
-    throw usageError('prune: say what is stale with --older-than DURATION and/or --failed-more-than N');
+  if (opts.olderThanMs === undefined && opts.failedMoreThan === undefined && !opts.expired) {
+    throw usageError('prune: say what is stale with --inactive DURATION, --failed-more-than N and/or --expired');
   }
   if (opts.failedMoreThan !== undefined && (!Number.isSafeInteger(opts.failedMoreThan) || opts.failedMoreThan < 0)) {
     throw inputError('--failed-more-than: must be a whole number, 0 or more', { flag: '--failed-more-than' });
@@ -195,6 +200,7 @@ export function pruneSubscriptions(ctx: Context, opts: PruneOptions): { matched:
   const filter: store.PruneFilter = {
     noSuccessSince: opts.olderThanMs === undefined ? undefined : ctx.now() - opts.olderThanMs,
     failedMoreThan: opts.failedMoreThan,
+    expiredAt: opts.expired ? ctx.now() : undefined,
   };
   if (opts.dryRun) {
     const matched = store.countPrunable(ctx.db, filter);

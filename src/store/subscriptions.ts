@@ -203,6 +203,8 @@ export interface PruneFilter {
   noSuccessSince?: number | undefined;
   /** failure_count above this */
   failedMoreThan?: number | undefined;
+  /** also (OR) every subscription whose expiration_time is at or before this time (ms) */
+  expiredAt?: number | undefined;
 }
 
 function pruneWhere(filter: PruneFilter): { sql: string; params: number[] } {
@@ -216,7 +218,9 @@ function pruneWhere(filter: PruneFilter): { sql: string; params: number[] } {
     clauses.push('failure_count > ?');
     params.push(filter.failedMoreThan);
   }
-  return { sql: clauses.length ? clauses.join(' AND ') : '0', params };
+  const stale = clauses.length ? `(${clauses.join(' AND ')})` : '0';
+  if (filter.expiredAt === undefined) return { sql: stale, params };
+  return { sql: `${stale} OR (expiration_time IS NOT NULL AND expiration_time <= ?)`, params: [...params, filter.expiredAt] };
 }
 
 export function countPrunable(db: Db, filter: PruneFilter): number {

@@ -1,4 +1,4 @@
-/** `pushctl notifications list|show|cancel|delete|resume`: the history of what was (or will be) sent. */
+/** `pushctl notifications list|show|cancel|delete|prune|resume`: the history of what was (or will be) sent. */
 import { plural } from '../plural.js';
 import type { Command } from 'commander';
 import { colourStatus, exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
@@ -10,7 +10,7 @@ import { usageError } from '../../errors.js';
 import type { NotificationView } from '../../core/notifications.js';
 
 export function registerNotifications(program: Command): void {
-  const notifications = program.command('notifications').description('scheduled, recurring and sent notifications: list, show, cancel, delete, resume');
+  const notifications = program.command('notifications').description('scheduled, recurring and sent notifications: list, show, cancel, delete, prune, resume');
 
   notifications
     .command('list')
@@ -85,6 +85,7 @@ export function registerNotifications(program: Command): void {
         const c = view.counts;
         if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending`);
         if (funnel) lines.push(...funnelLines(funnel));
+        if (view.ledgerPrunedAt) lines.push(`history:   per-delivery records pruned ${view.ledgerPrunedAt} (counts kept)`);
         if (occurrences) {
           lines.push(`occurrences: ${occurrences.total}`);
           if (occurrences.recent.length) {
@@ -144,6 +145,33 @@ export function registerNotifications(program: Command): void {
         const result = deleteNotificationOrRule(ctx, view.id);
         out.result({ deleted: true, ...result }, () =>
           out.color.green('✓ ') + `notification ${view.id} deleted${result.deletedOccurrences ? ` with ${plural(result.deletedOccurrences, 'occurrence')}` : ''}`,
+        );
+      }),
+    );
+
+  notifications
+    .command('prune')
+    .description('drop the per-delivery records of notifications that finished longer ago than a duration; their counts stay')
+    .requiredOption('--older-than <duration>', 'finished more than this long ago, e.g. 90d')
+    .option('--dry-run', 'only count what would be dropped')
+    .addHelpText('after', `
+The ledger grows by one row per recipient per notification. "push.keepHistoryFor" in the config
+makes "pushctl dispatch" do this once a day.
+
+Examples:
+  pushctl notifications prune --older-than 90d --dry-run
+  pushctl notifications prune --older-than 90d`)
+    .action(
+      action<{ olderThan: string; dryRun?: boolean }>(async ({ options, out, context }) => {
+        const { parseDuration } = await import('../../core/durations.js');
+        const { pruneHistory } = await import('../../core/history.js');
+        const olderThanMs = parseDuration(options.olderThan, '--older-than');
+        const result = pruneHistory(await context(), { olderThanMs, dryRun: options.dryRun });
+        const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+        out.result(result, () =>
+          result.dryRun
+            ? `would drop ${n(result.deliveries, 'delivery record')} of ${n(result.notifications, 'notification')} finished before ${result.olderThan} (dry run)`
+            : `dropped ${n(result.deliveries, 'delivery record')} of ${n(result.notifications, 'notification')} finished before ${result.olderThan}; their counts are kept`,
         );
       }),
     );

@@ -185,17 +185,22 @@ Examples:
 
   subs
     .command('prune')
-    .description('drop stale subscriptions (both conditions must hold when both are given)')
-    .option('--older-than <duration>', 'no successful push (or, never successful, created) for this long, e.g. 60d')
+    .description('drop stale subscriptions (--inactive and --failed-more-than must both hold when both are given)')
+    .option('--inactive <duration>', 'no successful push (or, never successful, created) for this long, e.g. 60d')
+    .option('--older-than <duration>', 'the same as --inactive (its older name)')
     .option('--failed-more-than <n>', 'failure count above N')
+    .option('--expired', 'also every subscription whose expirationTime has passed')
     .option('--dry-run', 'only count what would be removed')
     .action(
-      action<{ olderThan?: string; failedMoreThan?: string; dryRun?: boolean }>(async ({ options, out, context }) => {
+      action<{ inactive?: string; olderThan?: string; failedMoreThan?: string; expired?: boolean; dryRun?: boolean }>(async ({ options, out, context }) => {
         const { pruneSubscriptions } = await import('../../core/subscriptions.js');
         const { parseDuration } = await import('../../core/durations.js');
-        const olderThanMs = options.olderThan === undefined ? undefined : parseDuration(options.olderThan, '--older-than');
-        const failedMoreThan = options.failedMoreThan === undefined ? undefined : nonNegativeInt(options.failedMoreThan, '--failed-more-than', await errors());
-        const result = pruneSubscriptions(await context(), { olderThanMs, failedMoreThan, dryRun: options.dryRun });
+        const e = await errors();
+        if (options.inactive !== undefined && options.olderThan !== undefined) throw e.usageError('prune: give --inactive or --older-than (the same thing), not both', { flag: '--older-than' });
+        const [flag, duration] = options.olderThan !== undefined ? ['--older-than', options.olderThan] : ['--inactive', options.inactive];
+        const olderThanMs = duration === undefined ? undefined : parseDuration(duration, flag);
+        const failedMoreThan = options.failedMoreThan === undefined ? undefined : nonNegativeInt(options.failedMoreThan, '--failed-more-than', e);
+        const result = pruneSubscriptions(await context(), { olderThanMs, failedMoreThan, expired: options.expired, dryRun: options.dryRun });
         out.result(result, () =>
           result.dryRun
             ? `would remove ${result.matched} subscription${result.matched === 1 ? '' : 's'} (dry run)`
