@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
 import { parseDuration } from './core/durations.js';
+import { parseFrequencyCap } from './core/frequency-cap.js';
 import { validateSubject } from './core/vapid-keys.js';
 import { PushctlError, usageError } from './errors.js';
 import { isPostgresUrl } from './store/location.js';
@@ -82,6 +83,15 @@ const housekeepingDuration = z.string().superRefine((value, ctx) => {
     return;
   }
   if (ms < DAY_MS) ctx.addIssue({ code: 'custom', message: `"${value}" is shorter than a day; use at least 1d` });
+});
+
+/** "3/day": checked by the same parser as `categories update --cap`. */
+const frequencyCap = z.string().superRefine((value, ctx) => {
+  try {
+    parseFrequencyCap(value, '');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
+  }
 });
 
 /**
@@ -181,6 +191,13 @@ export const fileSchema = z
             description: 'Make each notification\'s url <serve.publicUrl>/c/<token>, which counts the click and redirects to the real url (works without a service worker, e.g. declarative pushes). Flag: --track-clicks.',
             default: DEFAULTS.trackClicks,
           }),
+        frequencyCap: frequencyCap
+          .optional()
+          .meta({
+            description:
+              'At most this many notifications per subscriber in a rolling window, e.g. "3/day" (N/hour, N/day, N/week or N/<duration>); more are skipped and counted "capped". Categories may have their own ("categories update NAME --cap"). Notifications sent with --urgent are never capped. Unset or "none": no cap.',
+            examples: ['3/day'],
+          }),
         pruneInactiveAfter: housekeepingDuration
           .optional()
           .meta({
@@ -256,6 +273,8 @@ export interface Config {
     payloadFormat: 'classic' | 'declarative';
     tracking: boolean;
     trackClicks: boolean;
+    /** "3/day" as written; checked when loaded */
+    frequencyCap: string | undefined;
     /** durations as written ("60d"); checked when loaded */
     pruneInactiveAfter: string | undefined;
     keepHistoryFor: string | undefined;
@@ -347,6 +366,7 @@ export async function loadConfig(
       payloadFormat: file.push?.payloadFormat ?? DEFAULTS.payloadFormat,
       tracking: file.push?.tracking ?? DEFAULTS.tracking,
       trackClicks: file.push?.trackClicks ?? DEFAULTS.trackClicks,
+      frequencyCap: file.push?.frequencyCap,
       pruneInactiveAfter: file.push?.pruneInactiveAfter,
       keepHistoryFor: file.push?.keepHistoryFor,
     },

@@ -13,6 +13,7 @@ import { RETRY_AFTER_CAP_MS } from '../push/classify.js';
 import type { PushOutcome, PushSender } from '../push/types.js';
 import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
+import { applyFrequencyCaps } from './frequency-cap.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
 import type { NotificationCounts, Target, Urgency } from './notification-spec.js';
 import { getNotification, targetQuery, type NotificationView } from './notifications.js';
@@ -156,7 +157,7 @@ class DeliveryRun {
     private readonly leaseMs: number,
   ) {
     this.ledger = store.prepareLedgerWriter(ctx.db);
-    this.counts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+    this.counts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 };
   }
 
   async execute(): Promise<DeliverySummary> {
@@ -164,6 +165,7 @@ class DeliveryRun {
     const row = store.notificationById(ctx.db, id)!;
     if (row.status === 'cancelled') return this.finish();
     store.fixRecipients(ctx.db, id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
+    applyFrequencyCaps(ctx, row);
     Object.assign(this.counts, store.deliveryCounts(ctx.db, id));
     this.options.onProgress?.({ ...this.counts });
     const startedAt = store.notificationById(ctx.db, id)?.started_at ?? ctx.now();

@@ -34,20 +34,22 @@ export interface NotificationRow {
   failed_count: number;
   /** migration 5 */
   ledger_pruned_at?: number | null;
+  capped_count?: number;
+  urgent?: number;
 }
 
 export type NewNotification = Pick<NotificationRow, 'payload' | 'target' | 'ttl' | 'urgency' | 'topic' | 'status' | 'send_at' | 'cron' | 'tz' | 'until_at' | 'remaining_count' | 'stale_after_ms' | 'idempotency_key' | 'created_at'> &
-  Partial<Pick<NotificationRow, 'parent_id' | 'slot_at' | 'lease_owner' | 'lease_expires_at'>>;
+  Partial<Pick<NotificationRow, 'parent_id' | 'slot_at' | 'lease_owner' | 'lease_expires_at' | 'urgent'>>;
 
 export function insertNotification(db: Db, row: NewNotification): number {
   const info = db
     .prepare(
       `INSERT INTO notifications (payload, target, ttl, urgency, topic, status, send_at, cron, tz, until_at, remaining_count,
-         stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at)
+         stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at, urgent)
        VALUES (@payload, @target, @ttl, @urgency, @topic, @status, @send_at, @cron, @tz, @until_at, @remaining_count,
-         @stale_after_ms, @idempotency_key, @created_at, @parent_id, @slot_at, @lease_owner, @lease_expires_at)`,
+         @stale_after_ms, @idempotency_key, @created_at, @parent_id, @slot_at, @lease_owner, @lease_expires_at, @urgent)`,
     )
-    .run({ parent_id: null, slot_at: null, lease_owner: null, lease_expires_at: null, ...row });
+    .run({ parent_id: null, slot_at: null, lease_owner: null, lease_expires_at: null, urgent: 0, ...row });
   return Number(info.lastInsertRowid);
 }
 
@@ -257,7 +259,8 @@ export function earliestRetryAfter(db: Db, id: number, after: number): number | 
   ).t;
 }
 
-export type DeliveryState = 'pending' | 'sent' | 'gone' | 'failed';
+/** 'capped' is set in bulk by frequency-caps.ts, never by a push answer. */
+export type DeliveryState = 'pending' | 'sent' | 'gone' | 'failed' | 'capped';
 
 export interface DeliveryUpdate {
   notificationId: number;
@@ -297,11 +300,12 @@ export interface DeliveryCounts {
   gone: number;
   failed: number;
   pending: number;
+  capped: number;
 }
 
 export function deliveryCounts(db: Db, id: number): DeliveryCounts {
   const rows = db.prepare('SELECT state, count(*) AS n FROM deliveries WHERE notification_id = ? GROUP BY state').all(id) as { state: string; n: number }[];
-  const counts: DeliveryCounts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+  const counts: DeliveryCounts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 };
   for (const { state, n } of rows) {
     counts.total += n;
     if (state in counts) counts[state as DeliveryState] += n;
@@ -311,11 +315,12 @@ export function deliveryCounts(db: Db, id: number): DeliveryCounts {
 
 /** Stores the final counts on the notification so listings need not count the ledger. */
 export function storeCounts(db: Db, id: number, counts: DeliveryCounts): void {
-  db.prepare('UPDATE notifications SET total_count = ?, sent_count = ?, gone_count = ?, failed_count = ? WHERE id = ?').run(
+  db.prepare('UPDATE notifications SET total_count = ?, sent_count = ?, gone_count = ?, failed_count = ?, capped_count = ? WHERE id = ?').run(
     counts.total,
     counts.sent,
     counts.gone,
     counts.failed,
+    counts.capped,
     id,
   );
 }

@@ -69,7 +69,7 @@ export function registerNotifications(program: Command): void {
           `title:     ${printableOr(view.title)}`,
           `payload:   ${printable(JSON.stringify(view.payload))}`,
           `target:    ${describeTarget(view.target)}`,
-          `options:   ttl ${view.ttl} s, urgency ${view.urgency ?? 'normal'}, topic ${view.topic ?? '-'}`,
+          `options:   ttl ${view.ttl} s, urgency ${view.urgency ?? 'normal'}, topic ${view.topic ?? '-'}${view.urgent ? ', urgent (not capped)' : ''}`,
         ];
         if (view.cron) {
           lines.push(`rule:      "${view.cron}" in ${zone}${view.until ? `, until ${formatInZone(Date.parse(view.until), zone)}` : ''}${view.remaining !== null ? `, ${view.remaining} left` : ''}`);
@@ -83,7 +83,7 @@ export function registerNotifications(program: Command): void {
         if (view.startedAt) lines.push(`started:   ${view.startedAt}`);
         if (view.finishedAt) lines.push(`finished:  ${view.finishedAt}`);
         const c = view.counts;
-        if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending`);
+        if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending${c.capped ? `, ${c.capped} capped` : ''}`);
         if (funnel) lines.push(...funnelLines(funnel));
         if (view.ledgerPrunedAt) lines.push(`history:   per-delivery records pruned ${view.ledgerPrunedAt} (counts kept)`);
         if (occurrences) {
