@@ -9,6 +9,7 @@ import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
 import { parseDuration } from './core/durations.js';
 import { parseFrequencyCap } from './core/frequency-cap.js';
+import { parseQuietHours } from './core/quiet-hours.js';
 import { validateSubject } from './core/vapid-keys.js';
 import { PushctlError, usageError } from './errors.js';
 import { isPostgresUrl } from './store/location.js';
@@ -93,6 +94,20 @@ const frequencyCap = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
   }
 });
+
+/** {"start": "22:00", "end": "08:00"}: checked by the same parser as `categories update --quiet-hours`. */
+const quietHours = z
+  .strictObject({
+    start: z.string().meta({ description: 'Local time the quiet window starts, HH:MM.', examples: ['22:00'] }),
+    end: z.string().meta({ description: 'Local time it ends, HH:MM (may be the next morning).', examples: ['08:00'] }),
+  })
+  .superRefine((value, ctx) => {
+    try {
+      parseQuietHours(value, '');
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
+    }
+  });
 
 /**
  * The config file's shape. Every key is optional; the descriptions end up in
@@ -198,6 +213,11 @@ export const fileSchema = z
               'At most this many notifications per subscriber in a rolling window, e.g. "3/day" (N/hour, N/day, N/week or N/<duration>); more are skipped and counted "capped". Categories may have their own ("categories update NAME --cap"). Notifications sent with --urgent are never capped. Unset or "none": no cap.',
             examples: ['3/day'],
           }),
+        quietHours: quietHours
+          .optional()
+          .describe(
+            'No pushes in this window of each subscriber\'s local time (the zone their browser reported; the server\'s when unknown): deliveries that fall inside wait until it ends, and dispatch sends them then. Categories may have their own ("categories update NAME --quiet-hours"). --urgent notifications are never held. Unset: none.',
+          ),
         pruneInactiveAfter: housekeepingDuration
           .optional()
           .meta({
@@ -275,6 +295,7 @@ export interface Config {
     trackClicks: boolean;
     /** "3/day" as written; checked when loaded */
     frequencyCap: string | undefined;
+    quietHours: { start: string; end: string } | undefined;
     /** durations as written ("60d"); checked when loaded */
     pruneInactiveAfter: string | undefined;
     keepHistoryFor: string | undefined;
@@ -367,6 +388,7 @@ export async function loadConfig(
       tracking: file.push?.tracking ?? DEFAULTS.tracking,
       trackClicks: file.push?.trackClicks ?? DEFAULTS.trackClicks,
       frequencyCap: file.push?.frequencyCap,
+      quietHours: file.push?.quietHours,
       pruneInactiveAfter: file.push?.pruneInactiveAfter,
       keepHistoryFor: file.push?.keepHistoryFor,
     },

@@ -15,6 +15,7 @@ import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { applyFrequencyCaps } from './frequency-cap.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
+import { applyQuietHours } from './quiet-hours.js';
 import type { NotificationCounts, Target, Urgency } from './notification-spec.js';
 import { getNotification, targetQuery, type NotificationView } from './notifications.js';
 import { DeliveryPayloads } from './tracking.js';
@@ -166,6 +167,7 @@ class DeliveryRun {
     if (row.status === 'cancelled') return this.finish();
     store.fixRecipients(ctx.db, id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
     applyFrequencyCaps(ctx, row);
+    applyQuietHours(ctx, row);
     Object.assign(this.counts, store.deliveryCounts(ctx.db, id));
     this.options.onProgress?.({ ...this.counts });
     const startedAt = store.notificationById(ctx.db, id)?.started_at ?? ctx.now();

@@ -4,10 +4,10 @@
  * counts every notification; a category's cap (`categories update NAME --cap 3/day`) counts the
  * notifications sent to that category. `--urgent` notifications are never capped.
  */
-import { inputError } from '../errors.js';
 import { categoryCapsByName, capPendingDeliveries } from '../store/frequency-caps.js';
 import type { NotificationRow } from '../store/notifications.js';
 import type { Context } from './context.js';
+import { labelledInputError } from './labelled-error.js';
 import { parseDuration } from './durations.js';
 
 export interface FrequencyCap {
@@ -29,22 +29,22 @@ const EXAMPLES = 'like 3/day, 10/week, 1/hour or 2/12h';
  */
 export function parseFrequencyCap(value: unknown, label: string): FrequencyCap | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw capError(label, `must be a cap ${EXAMPLES}, or "none"`);
+  if (typeof value !== 'string') throw labelledInputError(label, `must be a cap ${EXAMPLES}, or "none"`);
   const text = value.trim();
   if (text === '' || text.toLowerCase() === 'none') return null;
   const match = /^(\d+)\s*\/\s*([a-z0-9. ]+)$/i.exec(text);
-  if (!match) throw capError(label, `"${text}" is not a frequency cap; use N/period, ${EXAMPLES}, or "none"`);
+  if (!match) throw labelledInputError(label, `"${text}" is not a frequency cap; use N/period, ${EXAMPLES}, or "none"`);
   const limit = Number(match[1]);
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw capError(label, `"${text}": the number must be from 1 to ${MAX_LIMIT}`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw labelledInputError(label, `"${text}": the number must be from 1 to ${MAX_LIMIT}`);
   const period = match[2]!.trim();
   let windowMs: number;
   try {
     // "day" is one day; "12h" is itself a duration.
     windowMs = parseDuration(/^\d/.test(period) ? period : `1${period}`, label);
   } catch {
-    throw capError(label, `"${text}": "${period}" is not a period; use hour, day, week or a duration like 12h`);
+    throw labelledInputError(label, `"${text}": "${period}" is not a period; use hour, day, week or a duration like 12h`);
   }
-  if (windowMs < MIN_WINDOW_MS || windowMs > MAX_WINDOW_MS) throw capError(label, `"${text}": the period must be from 1 minute to 366 days`);
+  if (windowMs < MIN_WINDOW_MS || windowMs > MAX_WINDOW_MS) throw labelledInputError(label, `"${text}": the period must be from 1 minute to 366 days`);
   return { limit, windowMs, text };
 }
 
@@ -68,8 +68,4 @@ export function applyFrequencyCaps(ctx: Context, row: NotificationRow): number {
   }
   if (!caps.length) return 0;
   return capPendingDeliveries(ctx.db, row.id, now, caps);
-}
-
-function capError(label: string, message: string) {
-  return inputError(`${label}: ${message}`, label.startsWith('--') ? { flag: label, field: label } : { field: label });
 }

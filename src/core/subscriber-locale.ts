@@ -6,7 +6,7 @@
  * operator (and for messages per language later).
  */
 import { IANAZone } from 'luxon';
-import { inputError } from '../errors.js';
+import { labelledInputError } from './labelled-error.js';
 import { canonicalZone } from './schedule-time.js';
 
 /** Longer than any tag a browser reports; keeps a stored value small. */
@@ -19,12 +19,12 @@ const MAX_ZONE_LENGTH = 64;
  */
 export function validateTimeZone(value: unknown, label: string): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw problem(label, 'must be an IANA time zone name like Europe/Berlin, or null');
+  if (typeof value !== 'string') throw labelledInputError(label, 'must be an IANA time zone name like Europe/Berlin, or null');
   const text = value.trim();
   if (text === '') return null;
   // Names only: IANA zones never start with a sign or digit ("+02:00" is an offset, not a zone).
   if (text.length > MAX_ZONE_LENGTH || !/^[A-Za-z]/.test(text) || !IANAZone.isValidZone(text)) {
-    throw problem(label, `"${shorten(text)}" is not a known IANA time zone; use a name like Europe/Berlin, America/New_York or UTC`);
+    throw labelledInputError(label, `"${shorten(text)}" is not a known IANA time zone; use a name like Europe/Berlin, America/New_York or UTC`);
   }
   return canonicalZone(text);
 }
@@ -32,7 +32,7 @@ export function validateTimeZone(value: unknown, label: string): string | null {
 /** A BCP 47 language tag ("de", "en-US", "zh-Hant-TW") in canonical form; null for null or "". */
 export function validateLanguage(value: unknown, label: string): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw problem(label, 'must be a BCP 47 language tag like en-US, or null');
+  if (typeof value !== 'string') throw labelledInputError(label, 'must be a BCP 47 language tag like en-US, or null');
   const text = value.trim();
   if (text === '') return null;
   let canonical: string | undefined;
@@ -43,13 +43,8 @@ export function validateLanguage(value: unknown, label: string): string | null {
       canonical = undefined;
     }
   }
-  if (!canonical) throw problem(label, `"${shorten(text)}" is not a BCP 47 language tag; use one like en, en-US or pt-BR`);
+  if (!canonical) throw labelledInputError(label, `"${shorten(text)}" is not a BCP 47 language tag; use one like en, en-US or pt-BR`);
   return canonical;
-}
-
-function problem(label: string, message: string) {
-  const field = label.replace(/^.*: /, '');
-  return inputError(`${label}: ${message}`, field.startsWith('--') ? { flag: field, field } : { field });
 }
 
 function shorten(text: string): string {

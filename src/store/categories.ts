@@ -8,6 +8,7 @@ export interface CategoryRow {
   created_at: number;
   /** migration 5: "3/day", or null */
   frequency_cap?: string | null;
+  quiet_hours?: string | null;
 }
 
 export interface CategoryWithCount extends CategoryRow {

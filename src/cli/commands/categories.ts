@@ -10,6 +10,7 @@ interface CategoryView {
   description: string | null;
   subscribers: number;
   cap: string | null;
+  quietHours: string | null;
   createdAt: string;
 }
 
@@ -68,14 +69,16 @@ export function registerCategories(program: Command): void {
     .option('--name <new>', 'new name')
     .option('--description <text>', 'new description ("" clears it)')
     .option('--cap <n/period>', 'at most N notifications to this category per subscriber per period, e.g. 3/day, 10/week; "none" removes it')
+    .option('--quiet-hours <from-to>', 'no pushes to this category in this window of each subscriber\'s local time, e.g. 21:00-09:00; "none": the config\'s')
     .action(
-      action<{ name?: string; description?: string; cap?: string }, [string]>(async ({ options, out, context }, name) => {
+      action<{ name?: string; description?: string; cap?: string; quietHours?: string }, [string]>(async ({ options, out, context }, name) => {
         const { updateCategory } = await import('../../core/categories.js');
         const { usageError } = await import('../../errors.js');
-        if (options.name === undefined && options.description === undefined && options.cap === undefined) {
-          throw usageError('update: nothing to change: give --name, --description and/or --cap');
+        if (options.name === undefined && options.description === undefined && options.cap === undefined && options.quietHours === undefined) {
+          throw usageError('update: nothing to change: give --name, --description, --cap and/or --quiet-hours');
         }
-        const category = updateCategory(await context(), name, { name: options.name, description: options.description, cap: options.cap });
+        const change = { name: options.name, description: options.description, cap: options.cap, quietHours: options.quietHours };
+        const category = updateCategory(await context(), name, change);
         out.result(category, () => [out.color.green('✓ ') + `category ${category.name} updated`, ...describe(category)]);
       }),
     );
@@ -138,6 +141,7 @@ function describe(c: CategoryView): string[] {
     `description: ${printableOr(c.description)}`,
     `subscribers: ${c.subscribers}`,
     `cap:         ${c.cap ?? 'none'}`,
+    `quiet hours: ${c.quietHours ?? '(the config\'s)'}`,
     `created:     ${c.createdAt}`,
   ];
 }

@@ -57,12 +57,13 @@ export function registerNotifications(program: Command): void {
         const { funnelOf } = await import('../../core/engagement.js');
         const { funnelLines } = await import('../engagement-report.js');
         const funnel = view.cron ? undefined : funnelOf(ctx, view.id);
+        const deferred = (await import('../../core/quiet-hours.js')).deferredDeliveries(ctx, view.id);
         const occurrences = view.cron ? listOccurrences(ctx, view.id, 10) : undefined;
         const next =
           view.cron && view.status === 'scheduled' && view.sendAt
             ? [Date.parse(view.sendAt), ...upcomingSlots({ ...ruleOf(view), remaining: view.remaining === null ? null : view.remaining - 1 }, Date.parse(view.sendAt), 4)]
             : [];
-        const value = { ...view, ...(funnel ? { funnel } : {}), recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
+        const value = { ...view, deferred, ...(funnel ? { funnel } : {}), recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
         const zone = view.tz ?? 'UTC';
         const lines: string[] = [
           `notification ${view.id}: ${colourStatus(out, view.status)}${view.error ? ` (${printable(view.error)})` : ''}`,
@@ -85,6 +86,7 @@ export function registerNotifications(program: Command): void {
         const c = view.counts;
         if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending${c.capped ? `, ${c.capped} capped` : ''}`);
         if (funnel) lines.push(...funnelLines(funnel));
+        if (deferred.count) lines.push(`deferred:  ${deferred.count} waiting for quiet hours to end (first at ${deferred.until})`);
         if (view.ledgerPrunedAt) lines.push(`history:   per-delivery records pruned ${view.ledgerPrunedAt} (counts kept)`);
         if (occurrences) {
           lines.push(`occurrences: ${occurrences.total}`);
