@@ -52,13 +52,14 @@ export function applyQuietHours(ctx: Context, row: NotificationRow): number {
   if (!quiet) return 0;
   const now = ctx.now();
   const fallback = systemZone();
-  let deferred = 0;
+  const quietZones = new Map<string | null, { until: number; reason: string }>();
   for (const zone of store.pendingZones(ctx.db, row.id)) {
     const until = quietUntil(quiet, zone ?? fallback, now);
     if (until === null) continue;
     const reason = `${DEFERRED_PREFIX} (${quiet.text} in ${zone ?? `${fallback}, the server's zone`}) until ${new Date(until).toISOString()}`;
-    deferred += store.deferZone(ctx.db, row.id, zone, until, reason);
+    quietZones.set(zone, { until, reason });
   }
+  const deferred = store.deferZones(ctx.db, row.id, quietZones);
   return deferred;
 }
 

@@ -1,5 +1,6 @@
 /** SQL for quiet hours: which zones a notification's waiting recipients are in, and deferring them. */
 import type { Db } from './db.js';
+import { inPendingRanges } from './pending-ranges.js';
 
 /** name -> quiet hours text for those of these categories that have their own, in name order. */
 export function categoryQuietHours(db: Db, names: readonly string[]): [string, string][] {
@@ -25,16 +26,28 @@ export function pendingZones(db: Db, id: number): (string | null)[] {
   ).map((r) => r.zone);
 }
 
-/** Moves the untried pending deliveries of subscribers in `zone` to `until`; returns how many. */
-export function deferZone(db: Db, id: number, zone: string | null, until: number, reason: string): number {
-  return db
-    .prepare(
-      `UPDATE deliveries SET next_attempt_at = @until, error = @reason
-       WHERE notification_id = @id AND state = 'pending' AND attempts = 0
-         AND (next_attempt_at IS NULL OR next_attempt_at < @until)
-         AND subscription_id IN (SELECT id FROM subscriptions WHERE time_zone IS @zone)`,
-    )
-    .run({ id, zone, until, reason }).changes;
+/**
+ * Moves the untried pending deliveries of subscribers in the given zones (null: unknown zone) to
+ * that zone's `until`, with its reason; returns how many. One pass over the notification's
+ * deliveries (a lookup per row in a map of zones, so hundreds of zones cost no more than one),
+ * one range of subscription ids per transaction.
+ */
+export function deferZones(db: Db, id: number, zones: ReadonlyMap<string | null, { until: number; reason: string }>): number {
+  if (!zones.size) return 0;
+  const rows = db.prepare(
+    `SELECT d.subscription_id AS id, s.time_zone AS zone, d.next_attempt_at AS next FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+     WHERE d.notification_id = ? AND d.state = 'pending' AND d.attempts = 0 AND d.subscription_id BETWEEN ? AND ?`,
+  );
+  const defer = db.prepare('UPDATE deliveries SET next_attempt_at = ?, error = ? WHERE notification_id = ? AND subscription_id = ?');
+  return inPendingRanges(db, id, (lo, hi) => {
+    let changed = 0;
+    for (const row of rows.all(id, lo, hi) as { id: number; zone: string | null; next: number | null }[]) {
+      const quiet = zones.get(row.zone);
+      if (!quiet || (row.next !== null && row.next >= quiet.until)) continue;
+      changed += defer.run(quiet.until, quiet.reason, id, row.id).changes;
+    }
+    return changed;
+  });
 }
 
 export function deferredSummary(db: Db, id: number, reasonLike: string): { count: number; until: number | null } {
