@@ -15,7 +15,7 @@ import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { applyFrequencyCaps } from './frequency-cap.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
-import { applyQuietHours } from './quiet-hours.js';
+import { applyQuietHours, deferredDeliveries } from './quiet-hours.js';
 import type { NotificationCounts, Target, Urgency } from './notification-spec.js';
 import { getNotification, targetQuery, type NotificationView } from './notifications.js';
 import { DeliveryPayloads } from './tracking.js';
@@ -245,7 +245,8 @@ class DeliveryRun {
       const wait = Math.max((earliest ?? 0) - now, 0);
       if (wait > MAX_WAIT_MS) {
         this.deferred = { deliveries: pending, dueAt: new Date(earliest!).toISOString() };
-        this.stopReason = `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: the push service asked to retry later; the first is due at ${this.deferred.dueAt}`;
+        const why = deferredDeliveries(this.ctx, this.id).count === pending ? 'quiet hours' : 'the push service asked to retry later';
+        this.stopReason = `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: ${why}; the first is due at ${this.deferred.dueAt}`;
         break;
       }
       if (wait > 0) await this.pause(wait);
