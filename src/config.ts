@@ -7,6 +7,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
+import { parseDuration } from './core/durations.js';
+import { parseFrequencyCap } from './core/frequency-cap.js';
+import { parseQuietHours } from './core/quiet-hours.js';
 import { validateSubject } from './core/vapid-keys.js';
 import { PushctlError, usageError } from './errors.js';
 import { isPostgresUrl } from './store/location.js';
@@ -68,6 +71,43 @@ const subjectSchema = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
   }
 });
+
+const DAY_MS = 86_400_000;
+
+/** A duration ("60d", "12h") of at least a day: housekeeping on a shorter horizon would delete what is still in use. */
+const housekeepingDuration = z.string().superRefine((value, ctx) => {
+  let ms: number;
+  try {
+    ms = parseDuration(value, '');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (examples: 60d, 90d, 12w)` });
+    return;
+  }
+  if (ms < DAY_MS) ctx.addIssue({ code: 'custom', message: `"${value}" is shorter than a day; use at least 1d` });
+});
+
+/** "3/day": checked by the same parser as `categories update --cap`. */
+const frequencyCap = z.string().superRefine((value, ctx) => {
+  try {
+    parseFrequencyCap(value, '');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
+  }
+});
+
+/** {"start": "22:00", "end": "08:00"}: checked by the same parser as `categories update --quiet-hours`. */
+const quietHours = z
+  .strictObject({
+    start: z.string().meta({ description: 'Local time the quiet window starts, HH:MM.', examples: ['22:00'] }),
+    end: z.string().meta({ description: 'Local time it ends, HH:MM (may be the next morning).', examples: ['08:00'] }),
+  })
+  .superRefine((value, ctx) => {
+    try {
+      parseQuietHours(value, '');
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
+    }
+  });
 
 /**
  * The config file's shape. Every key is optional; the descriptions end up in
@@ -166,6 +206,32 @@ export const fileSchema = z
             description: 'Make each notification\'s url <serve.publicUrl>/c/<token>, which counts the click and redirects to the real url (works without a service worker, e.g. declarative pushes). Flag: --track-clicks.',
             default: DEFAULTS.trackClicks,
           }),
+        frequencyCap: frequencyCap
+          .optional()
+          .meta({
+            description:
+              'At most this many notifications per subscriber in a rolling window, e.g. "3/day" (N/hour, N/day, N/week or N/<duration>); more are skipped and counted "capped". Categories may have their own ("categories update NAME --cap"). Notifications sent with --urgent are never capped. Unset or "none": no cap.',
+            examples: ['3/day'],
+          }),
+        quietHours: quietHours
+          .optional()
+          .describe(
+            'No pushes in this window of each subscriber\'s local time (the zone their browser reported; the server\'s when unknown): deliveries that fall inside wait until it ends, and dispatch sends them then. Categories may have their own ("categories update NAME --quiet-hours"). --urgent notifications are never held. Unset: none.',
+          ),
+        pruneInactiveAfter: housekeepingDuration
+          .optional()
+          .meta({
+            description:
+              'Once a day "pushctl dispatch" removes subscriptions with no successful push for this long (counted from creation when never successful), like "subscriptions prune --inactive". At least 1d. Unset: never.',
+            examples: ['60d'],
+          }),
+        keepHistoryFor: housekeepingDuration
+          .optional()
+          .meta({
+            description:
+              'Once a day "pushctl dispatch" drops the per-delivery rows of notifications that finished longer ago than this, keeping their counts, like "notifications prune --older-than". At least 1d. Unset: keep them.',
+            examples: ['90d'],
+          }),
       })
       .optional()
       .describe('Delivery through the browsers\' push services.'),
@@ -227,6 +293,12 @@ export interface Config {
     payloadFormat: 'classic' | 'declarative';
     tracking: boolean;
     trackClicks: boolean;
+    /** "3/day" as written; checked when loaded */
+    frequencyCap: string | undefined;
+    quietHours: { start: string; end: string } | undefined;
+    /** durations as written ("60d"); checked when loaded */
+    pruneInactiveAfter: string | undefined;
+    keepHistoryFor: string | undefined;
   };
   serve: {
     host: string;
@@ -315,6 +387,10 @@ export async function loadConfig(
       payloadFormat: file.push?.payloadFormat ?? DEFAULTS.payloadFormat,
       tracking: file.push?.tracking ?? DEFAULTS.tracking,
       trackClicks: file.push?.trackClicks ?? DEFAULTS.trackClicks,
+      frequencyCap: file.push?.frequencyCap,
+      quietHours: file.push?.quietHours,
+      pruneInactiveAfter: file.push?.pruneInactiveAfter,
+      keepHistoryFor: file.push?.keepHistoryFor,
     },
     serve: {
       host: file.serve?.host ?? DEFAULTS.host,

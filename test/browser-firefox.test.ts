@@ -22,12 +22,12 @@ function subscriptionRows(db: string) {
   try {
     return conn
       .prepare(
-        `SELECT s.id, s.endpoint, s.user_agent,
+        `SELECT s.id, s.endpoint, s.user_agent, s.time_zone, s.language,
                 (SELECT group_concat(name, ',') FROM (SELECT c.name FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
                   WHERE sc.subscription_id = s.id ORDER BY c.name)) AS categories
          FROM subscriptions s ORDER BY s.id`,
       )
-      .all() as { id: number; endpoint: string; user_agent: string | null; categories: string | null }[];
+      .all() as { id: number; endpoint: string; user_agent: string | null; time_zone: string | null; language: string | null; categories: string | null }[];
   } finally {
     conn.close();
   }
@@ -45,7 +45,8 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
       const created = await call(serve.url, 'POST', '/v1/pushnotification/categories', { admin: true, json: { name, description } });
       expect(created.status).toBe(201);
     }
-    firefox = await launchFirefox({ pushServerUrl: push.wsUrl });
+    // A visitor far from the server, in another language: what the page reports must be the browser's own.
+    firefox = await launchFirefox({ pushServerUrl: push.wsUrl, env: { TZ: 'Asia/Tokyo' }, prefs: { 'intl.accept_languages': 'de-DE, de' } });
     // Firefox starts its push client late; a subscribe() before its hello is lost silently.
     await push.waitForHello(60_000);
   }, 300_000);
@@ -80,6 +81,8 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     expect(rows[0]!.endpoint.startsWith(`${push.origin}/push/`)).toBe(true);
     expect(rows[0]!.categories).toBe('news');
     expect(rows[0]!.user_agent).toMatch(/Firefox/);
+    expect(await firefox.evaluate('[Intl.DateTimeFormat().resolvedOptions().timeZone, navigator.language]')).toEqual(['Asia/Tokyo', 'de-DE']);
+    expect([rows[0]!.time_zone, rows[0]!.language]).toEqual(['Asia/Tokyo', 'de-DE']);
     const channel = [...push.channels.values()].find((c) => c.endpoint === rows[0]!.endpoint)!;
     // The page subscribed under the server's public key.
     const info = await call(serve.url, 'GET', '/subscription');
@@ -142,6 +145,9 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
     await firefox.waitFor(`${state} === "subscribed" && document.getElementById("pushctl-status").textContent.includes("offers")`, 'the page to save the topics');
     const [before] = subscriptionRows(serve.db);
     expect(before!.categories).toBe('news,offers');
+    // Forget the zone and language on the server, so only sw.js can bring them back.
+    const cleared = await runCli(['subscriptions', 'update', String(before!.id), '--time-zone', 'none', '--language', 'none'], { cwd: serve.dir });
+    expect(cleared.code, cleared.stderr).toBe(0);
     // The push service forgets this browser: Firefox drops its subscriptions and the service worker resubscribes.
     push.resetUaid();
     // The new row is written by serve after the browser's last push-service message, so no push
@@ -156,6 +162,8 @@ describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline pus
       throw new Error(`${error.message}; rows: ${JSON.stringify(subscriptionRows(serve.db))}`);
     });
     expect(after.categories).toBe('news,offers');
+    // Posted by sw.js this time (no page involved).
+    expect([after.time_zone, after.language]).toEqual(['Asia/Tokyo', 'de-DE']);
     expect(after.endpoint.startsWith(`${push.origin}/push/`)).toBe(true);
     expect(serve.stdout()).toMatch(/POST \/subscription 201 /);
 

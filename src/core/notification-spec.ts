@@ -57,6 +57,8 @@ export interface DeliveryOptions {
   ttl?: number | undefined;
   urgency?: Urgency | undefined;
   topic?: string | undefined;
+  /** --urgent: never capped (frequency caps), and Urgency high */
+  urgent?: boolean | undefined;
 }
 
 export interface ScheduleInput {
@@ -86,4 +88,6 @@ export interface NotificationCounts {
   gone: number;
   failed: number;
   pending: number;
+  /** skipped: the subscriber had reached a frequency cap */
+  capped: number;
 }

@@ -23,6 +23,7 @@ import { endpointPolicyFromConfig, type EndpointPolicy } from './endpoint-policy
 import { activeSigningKey } from './keys.js';
 import { RecordReader, where, type ImportFormat, type RecordPosition } from './record-reader.js';
 import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH, validateOptionalText, validateSubscription } from './subscription-rules.js';
+import { validateLanguage, validateTimeZone } from './subscriber-locale.js';
 
 
 export interface Rejection extends RecordPosition {
@@ -260,6 +261,8 @@ function prepareRecord(
 
   if (record.label !== undefined) write.label = validateOptionalText(record.label, at, 'label', MAX_LABEL_LENGTH);
   if (record.userAgent !== undefined) write.userAgent = validateOptionalText(record.userAgent, at, 'userAgent', MAX_USER_AGENT_LENGTH);
+  if (record.timeZone !== undefined) write.timeZone = validateTimeZone(record.timeZone, `${at}: timeZone`);
+  if (record.language !== undefined) write.language = validateLanguage(record.language, `${at}: language`);
   if (record.vapidPublicKey !== undefined && record.vapidPublicKey !== null) {
     const keyId = typeof record.vapidPublicKey === 'string' ? keyIds.get(record.vapidPublicKey) : undefined;
     if (keyId === undefined) {

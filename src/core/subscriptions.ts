@@ -11,6 +11,7 @@ import type { Context } from './context.js';
 import { canonicalEndpoint, endpointPolicyFromConfig } from './endpoint-policy.js';
 import { activeSigningKey } from './keys.js';
 import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH, validateOptionalText, validateSubscription } from './subscription-rules.js';
+import { validateLanguage, validateTimeZone } from './subscriber-locale.js';
 
 /** A subscription as both faces show it (JSON-friendly, camelCase, ISO times). */
 export interface SubscriptionInfo {
@@ -21,6 +22,10 @@ export interface SubscriptionInfo {
   categories: string[];
   label: string | null;
   userAgent: string | null;
+  /** IANA zone the browser reported, e.g. "Europe/Berlin" */
+  timeZone: string | null;
+  /** BCP 47 tag, e.g. "de-DE" */
+  language: string | null;
   keyId: number | null;
   vapidPublicKey: string | null;
   createdAt: string;
@@ -40,6 +45,11 @@ export interface SaveOptions {
   categories?: string[] | undefined;
   label?: string | null | undefined;
   userAgent?: string | null | undefined;
+  /** The browser's IANA zone and language; undefined keeps what an existing subscription has. */
+  timeZone?: unknown;
+  language?: unknown;
+  /** Names the zone and language fields in error messages (default timeZone, language). */
+  localeFields?: { timeZone: string; language: string } | undefined;
   /** Prefix for error messages ("request body", "line 3"). */
   where?: string | undefined;
   /** The VAPID key the subscription was made under (default: the active key). */
@@ -71,6 +81,8 @@ export function replaceSubscription(ctx: Context, oldEndpoint: string, raw: unkn
       categoryIds ??= store.categoryIdsOf(ctx.db, old.id);
       if (write.label === undefined) write.label = old.label;
       if (write.userAgent === undefined) write.userAgent = old.userAgent;
+      if (write.timeZone === undefined) write.timeZone = old.timeZone;
+      if (write.language === undefined) write.language = old.language;
       store.deleteSubscription(ctx.db, old.id);
     }
     const result = store.upsertSubscription(ctx.db, write);
@@ -88,7 +100,30 @@ function prepareSave(ctx: Context, raw: unknown, opts: SaveOptions): { write: st
   };
   if (opts.label !== undefined) write.label = validateOptionalText(opts.label, opts.where, 'label', MAX_LABEL_LENGTH);
   if (opts.userAgent !== undefined) write.userAgent = validateOptionalText(opts.userAgent, opts.where, 'userAgent', MAX_USER_AGENT_LENGTH);
+  const fields = opts.localeFields ?? { timeZone: 'timeZone', language: 'language' };
+  if (opts.timeZone !== undefined) write.timeZone = validateTimeZone(opts.timeZone, fields.timeZone);
+  if (opts.language !== undefined) write.language = validateLanguage(opts.language, fields.language);
   return { write, categories: opts.categories };
+}
+
+/**
+ * `subscriptions update ID --time-zone --language`: changes the subscriber's zone and/or language
+ * ("" or null clears one). Both are checked before anything is written.
+ */
+export function updateSubscriptionLocale(
+  ctx: Context,
+  idOrEndpoint: string | number,
+  change: { timeZone?: string | null | undefined; language?: string | null | undefined },
+  fields = { timeZone: '--time-zone', language: '--language' },
+): SubscriptionInfo {
+  if (change.timeZone === undefined && change.language === undefined) {
+    throw usageError(`update: nothing to change: give ${fields.timeZone} and/or ${fields.language}`);
+  }
+  const timeZone = change.timeZone === undefined ? undefined : validateTimeZone(change.timeZone, fields.timeZone);
+  const language = change.language === undefined ? undefined : validateLanguage(change.language, fields.language);
+  const row = getSubscription(ctx, idOrEndpoint);
+  store.updateLocale(ctx.db, row.id, { timeZone, language }, ctx.now());
+  return getSubscription(ctx, row.id);
 }
 
 /** Removes a subscription by id or endpoint; false when there was none. */
@@ -130,6 +165,8 @@ export function* exportSubscriptions(ctx: Context, opts: { category?: string | u
       categories: info.categories,
       label: info.label,
       userAgent: info.userAgent,
+      timeZone: info.timeZone,
+      language: info.language,
       vapidPublicKey: info.vapidPublicKey,
       createdAt: info.createdAt,
       updatedAt: info.updatedAt,
@@ -144,13 +181,18 @@ export interface PruneOptions {
   olderThanMs?: number | undefined;
   /** failure_count above this */
   failedMoreThan?: number | undefined;
+  /** also every subscription whose expirationTime has passed */
+  expired?: boolean | undefined;
   dryRun?: boolean | undefined;
 }
 
-/** Drops stale subscriptions: both conditions must hold when both are given. */
+/**
+ * Drops stale subscriptions: inactivity and failure count must both hold when both are given;
+ * `expired` adds those whose expirationTime has passed, whatever else they are.
+ */
 export function pruneSubscriptions(ctx: Context, opts: PruneOptions): { matched: number; removed: number; dryRun: boolean } {
-  if (opts.olderThanMs === undefined && opts.failedMoreThan === undefined) {
-    throw usageError('prune: say what is stale with --older-than DURATION and/or --failed-more-than N');
+  if (opts.olderThanMs === undefined && opts.failedMoreThan === undefined && !opts.expired) {
+    throw usageError('prune: say what is stale with --inactive DURATION, --failed-more-than N and/or --expired');
   }
   if (opts.failedMoreThan !== undefined && (!Number.isSafeInteger(opts.failedMoreThan) || opts.failedMoreThan < 0)) {
     throw inputError('--failed-more-than: must be a whole number, 0 or more', { flag: '--failed-more-than' });
@@ -158,6 +200,7 @@ export function pruneSubscriptions(ctx: Context, opts: PruneOptions): { matched:
   const filter: store.PruneFilter = {
     noSuccessSince: opts.olderThanMs === undefined ? undefined : ctx.now() - opts.olderThanMs,
     failedMoreThan: opts.failedMoreThan,
+    expiredAt: opts.expired ? ctx.now() : undefined,
   };
   if (opts.dryRun) {
     const matched = store.countPrunable(ctx.db, filter);
@@ -172,6 +215,8 @@ interface FoundRow {
   endpoint: string;
   label: string | null;
   userAgent: string | null;
+  timeZone: string | null;
+  language: string | null;
 }
 
 function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = false): FoundRow | undefined {
@@ -184,7 +229,7 @@ function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = fal
     const canonical = row ? undefined : canonicalEndpoint(text);
     if (canonical) row = store.subscriptionByEndpoint(ctx.db, canonical);
   }
-  return row && { id: row.id, endpoint: row.endpoint, label: row.label, userAgent: row.user_agent };
+  return row && { id: row.id, endpoint: row.endpoint, label: row.label, userAgent: row.user_agent, timeZone: row.time_zone, language: row.language };
 }
 
 function categoryFilter(ctx: Context, name: string | undefined): number | undefined {
@@ -203,6 +248,8 @@ function describe(row: store.SubscriptionDetailRow): SubscriptionInfo {
     categories: row.category_names ? row.category_names.split(store.CATEGORY_SEPARATOR).sort() : [],
     label: row.label,
     userAgent: row.user_agent,
+    timeZone: row.time_zone,
+    language: row.language,
     keyId: row.key_id,
     vapidPublicKey: row.vapid_public_key,
     createdAt: new Date(row.created_at).toISOString(),

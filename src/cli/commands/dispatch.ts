@@ -156,7 +156,23 @@ function logEvent(out: Output, event: DispatchEvent): void {
     case 'error':
       out.error(`${stamp()} notification ${event.id}: ${event.message}`);
       break;
+    case 'maintenance': {
+      const line = describeMaintenance(event.report);
+      if (line) out.info(`${stamp()} housekeeping: ${line}`);
+      for (const failure of event.report.errors ?? []) out.error(`${stamp()} housekeeping ${failure.task} failed: ${failure.message} (tried again tomorrow)`);
+      break;
+    }
   }
+}
+
+/** "2 expired subscriptions removed, ..." or '' when the day's housekeeping found nothing. */
+function describeMaintenance(report: NonNullable<DispatchResult['maintenance']>): string {
+  const parts: string[] = [];
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  if (report.expired) parts.push(`${n(report.expired, 'expired subscription')} removed`);
+  if (report.inactive) parts.push(`${n(report.inactive, 'inactive subscription')} removed`);
+  if (report.history?.notifications) parts.push(`${n(report.history.deliveries, 'delivery row')} of ${n(report.history.notifications, 'old notification')} dropped`);
+  return parts.join('; ');
 }
 
 function stamp(): string {
