@@ -23,7 +23,7 @@ async function populate(store: Store): Promise<void> {
   const offers = await store.insertCategory({ name: 'offers', description: null, createdAt: NOW });
   const subs = await store.upsertSubscriptions(
     Array.from({ length: 2500 }, (_, i) => ({
-      write: { endpoint: `https://push.example.net/send/${i}?x=é`, p256dh: `p${i}`, auth: `a${i}`, keyId: i % 2 ? 1 : 2, expirationTime: i % 3 ? null : NOW + i, label: i % 5 ? null : `label ${i}`, updatedAt: NOW + i },
+      write: { endpoint: `https://push.example.net/send/${i}?x=é`, p256dh: `p${i}`, auth: `a${i}`, keyId: i % 2 ? 1 : 2, expirationTime: i % 3 ? null : NOW + 1 + i, label: i % 5 ? null : `label ${i}`, updatedAt: NOW + i },
       categoryIds: i % 2 ? [news.id] : [news.id, offers.id],
     })),
   );
@@ -34,6 +34,22 @@ async function populate(store: Store): Promise<void> {
   await store.recordDeliveries(subs.slice(0, 300).map((s, i) => ({ notificationId: id, subscriptionId: s.id, state: i % 7 ? ('sent' as const) : ('failed' as const), statusCode: i % 7 ? 201 : 500, error: i % 7 ? null : 'boom', nextAttemptAt: null, now: NOW + 5 })));
   const rule = await store.insertNotification({ ...base, status: 'scheduled', cron: '0 9 * * *', tz: 'Europe/Berlin', idempotency_key: null });
   await store.insertOccurrence({ parentId: rule, slotAt: NOW, status: 'skipped', error: 'missed', now: NOW });
+
+  // A tracked notification: tokens for its deliveries (a text key; some start with '-', which
+  // sorts below '-1': paging must not start from a sentinel), and events of every kind.
+  const tracked = await store.insertNotification({ ...base, idempotency_key: null });
+  await store.setTracking(tracked, '{"clicks":true,"base":"https://example.com","targets":{"":"https://example.com/a"}}');
+  await store.fixRecipients(tracked, { all: true }, NOW);
+  const recipients = subs.slice(0, 1200).map((s) => s.id).filter((id) => id !== subs[10]!.id);
+  let n = 0;
+  const tokens = await store.issueTokens(tracked, recipients, () => `${++n % 3 ? '-' : 'A'}${String(n).padStart(22, '0')}`);
+  await store.recordDeliveries(recipients.map((subscriptionId) => ({ notificationId: tracked, subscriptionId, state: 'sent' as const, statusCode: 201, error: null, nextAttemptAt: null, now: NOW + 9 })));
+  for (const [i, subscriptionId] of recipients.entries()) {
+    if (i % 2 === 0) await store.insertEvent({ notificationId: tracked, subscriptionId, kind: 'shown', action: null, at: NOW + 10 + i });
+    if (i % 5 === 0) await store.insertEvent({ notificationId: tracked, subscriptionId, kind: 'clicked', action: i % 10 ? null : 'open', at: NOW + 20 + i });
+    if (i % 7 === 0) await store.insertEvent({ notificationId: tracked, subscriptionId, kind: 'dismissed', action: null, at: NOW + 30 + i });
+  }
+  if (tokens.size !== recipients.length) throw new Error('tokens missing');
 }
 
 async function dump(location: string): Promise<Record<string, TableRow[]>> {
@@ -68,7 +84,10 @@ describe.skipIf(!postgresAvailable())('pushctl db', () => {
     await populate(store);
     const counts = await store.tableCounts();
     await store.close();
-    expect(counts).toMatchObject({ vapid_keys: 2, subscriptions: 2499, categories: 2, subscription_categories: 3748, notifications: 3, deliveries: 2499 });
+    expect(counts).toEqual({
+      vapid_keys: 2, subscriptions: 2499, categories: 2, subscription_categories: 3748, notifications: 4, deliveries: 4998,
+      delivery_tokens: 1199, delivery_events: 600 + 240 + 172, maintenance_runs: 0,
+    });
 
     const url = await server.createDatabase();
     const there = await runCli(['db', 'copy', '--from', 'original.db', '--to', url, '--json'], { cwd: dir });
@@ -92,6 +111,19 @@ describe.skipIf(!postgresAvailable())('pushctl db', () => {
     for (const table of TABLES) {
       expect(b[table.name], `${table.name} on PostgreSQL`).toEqual(a[table.name]);
       expect(c[table.name], `${table.name} back on SQLite`).toEqual(a[table.name]);
+    }
+
+    // The copied engagement works: tokens resolve, the funnel and the trigger are there.
+    const tracked = Math.max(...a.notifications!.map((r) => Number(r.id)));
+    const token = String(a.delivery_tokens!.find((r) => String(r.token).startsWith('-'))!.token);
+    for (const location of [url, path.join(dir, 'back.db')]) {
+      const copy = await openStore(location);
+      expect(await copy.funnelCounts(tracked)).toEqual({ targeted: 2499, delivered: 1199, shown: 600, clicked: 240, dismissed: 172 });
+      const owner = (await copy.deliveryByToken(token))!;
+      expect(owner.notification_id).toBe(tracked);
+      expect(await copy.deleteSubscription(owner.subscription_id)).toBe(true);
+      expect(await copy.deliveryByToken(token)).toBeUndefined();
+      await copy.close();
     }
 
     // New rows continue after the copied ids on both, never reusing one.

@@ -15,7 +15,8 @@ import type { Store, SubscriptionWrite } from '../src/store/store.js';
 
 const { openStore } = (await import(path.join(ROOT, 'dist/store/open.js'))) as typeof import('../src/store/open.js');
 const { fromStoreError } = (await import(path.join(ROOT, 'dist/errors.js'))) as typeof import('../src/errors.js');
-const { SCHEMA_VERSION } = (await import(path.join(ROOT, 'dist/store/migrations.js'))) as typeof import('../src/store/migrations.js');
+const { MIGRATIONS, SCHEMA_VERSION } = (await import(path.join(ROOT, 'dist/store/migrations.js'))) as typeof import('../src/store/migrations.js');
+const postgresMigrations = (await import(path.join(ROOT, 'dist/store/postgres/migrations.js'))) as typeof import('../src/store/postgres/migrations.js');
 
 const BACKENDS = [
   { backend: 'sqlite' as const, skip: false },
@@ -23,6 +24,11 @@ const BACKENDS = [
 ];
 
 const NOW = 1_800_000_000_000;
+const DAY = 86_400_000;
+const NOTIFICATION = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending', send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
+
+/** What each backend answered to the same scenario, compared across backends at the end. */
+const answers: Partial<Record<'sqlite' | 'postgres', Record<string, unknown>>> = {};
 
 function write(n: number, extra: Partial<SubscriptionWrite> = {}): SubscriptionWrite {
   return { endpoint: `https://push.example.net/send/${n}`, p256dh: `p256dh-${n}`, auth: `auth-${n}`, keyId: null, expirationTime: null, updatedAt: NOW, ...extra };
@@ -303,9 +309,9 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     const cat = await store.insertCategory({ name: 'news', description: null, createdAt: NOW });
     const subs = await store.upsertSubscriptions([1, 2, 3, 4, 5].map((n) => ({ write: write(n), categoryIds: n <= 3 ? [cat.id] : [] })));
     const ids = subs.map((s) => s.id);
-    expect(await store.countRecipients({ all: true })).toBe(5);
-    expect(await store.countRecipients({ categories: ['news', 'none'] })).toBe(3);
-    expect(await store.countRecipients({ subscriptionIds: [ids[0]!, 999_999] })).toBe(1);
+    expect(await store.countRecipients({ all: true }, NOW)).toBe(5);
+    expect(await store.countRecipients({ categories: ['news', 'none'] }, NOW)).toBe(3);
+    expect(await store.countRecipients({ subscriptionIds: [ids[0]!, 999_999] }, NOW)).toBe(1);
     const resolved = await store.resolveSubscriptionRefs([ids[1]!, write(3).endpoint, 'https://push.example.net/none', String(ids[1])]);
     expect(resolved).toEqual({ ids: [ids[1], ids[2]], unknown: ['https://push.example.net/none'] });
 
@@ -338,7 +344,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(counts).toEqual({ total: 3, sent: 1, gone: 1, failed: 1, pending: 0, capped: 0 });
     await store.storeCounts(id, counts);
     expect(await store.notificationById(id)).toMatchObject({ total_count: 3, sent_count: 1, gone_count: 1, failed_count: 1 });
-    expect(await store.tableCounts()).toEqual({ vapid_keys: 0, subscriptions: 4, categories: 1, subscription_categories: 2, notifications: 1, deliveries: 3 });
+    expect(await store.tableCounts()).toEqual({ vapid_keys: 0, subscriptions: 4, categories: 1, subscription_categories: 2, notifications: 1, deliveries: 3, delivery_tokens: 0, delivery_events: 0, maintenance_runs: 0 });
   });
 
   it.skipIf(skip)('the dispatcher: claims due work once, occurrences once per slot, a rule advances by compare-and-set', async () => {
@@ -496,6 +502,162 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect([...attempts]).toEqual([1]);
   });
 
+  it.skipIf(skip)('engagement: tokens issued once per delivery, events once per kind, funnel, clicks, days; a removed subscription forgets its events', async () => {
+    const store = await open();
+    const news = await store.insertCategory({ name: 'news', description: null, createdAt: NOW });
+    const subs = (await store.upsertSubscriptions([1, 2, 3, 4, 5].map((n) => ({ write: write(n), categoryIds: n <= 4 ? [news.id] : [] })))).map((s) => s.id);
+    const [s1, s2, s3, s4, s5] = subs as [number, number, number, number, number];
+    const plan = '{"clicks":true,"base":"https://example.com","targets":{}}';
+    const a = await store.insertNotification({ ...NOTIFICATION, payload: '{"title":"A"}', target: '{"categories":["news"]}' });
+    const b = await store.insertNotification({ ...NOTIFICATION, payload: '{"title":"B"}' });
+    await store.setTracking(a, plan);
+    await store.setTracking(b, '{"clicks":false}');
+    expect(await store.trackingOf(a)).toBe(plan);
+    expect(await store.trackingOf(999_999)).toBeNull();
+    await store.fixRecipients(a, { categories: ['news'] }, NOW);
+    await store.fixRecipients(b, { all: true }, NOW);
+
+    let n = 0;
+    const newToken = () => `tok-${++n}`;
+    const first = await store.issueTokens(a, [s1, s2, s3], newToken);
+    expect(first).toEqual(new Map([[s1, 'tok-1'], [s2, 'tok-2'], [s3, 'tok-3']]));
+    // A retried or resumed delivery keeps its first token; only the new one gets one.
+    const again = await store.issueTokens(a, [s2, s3, s4], newToken);
+    expect(again).toEqual(new Map([[s2, 'tok-2'], [s3, 'tok-3'], [s4, 'tok-6']]));
+    expect(await store.issueTokens(a, [], newToken)).toEqual(new Map());
+    const inTx = await store.transaction((tx) => tx.issueTokens(b, [s1, s5], newToken));
+    expect([...inTx.keys()]).toEqual([s1, s5]);
+    expect(await store.deliveryByToken('tok-1')).toEqual({ notification_id: a, subscription_id: s1, tracking: plan, payload: '{"title":"A"}' });
+    expect(await store.deliveryByToken('tok-none')).toBeUndefined();
+
+    await store.recordDeliveries([
+      { notificationId: a, subscriptionId: s1, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: NOW + 10 },
+      { notificationId: a, subscriptionId: s2, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: NOW + DAY },
+      { notificationId: a, subscriptionId: s4, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: NOW + DAY },
+      { notificationId: b, subscriptionId: s5, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: NOW + 10 },
+    ]);
+    const event = (notificationId: number, subscriptionId: number, kind: 'shown' | 'clicked' | 'dismissed', action: string | null, at: number) =>
+      store.insertEvent({ notificationId, subscriptionId, kind, action, at });
+    expect(await event(a, s1, 'shown', null, NOW + 20)).toBe(true);
+    expect(await event(a, s1, 'shown', null, NOW + 25)).toBe(false); // once per kind
+    expect(await event(a, s1, 'clicked', 'apple', NOW + 30)).toBe(true);
+    expect(await event(a, s1, 'clicked', 'Zed', NOW + 31)).toBe(false);
+    expect(await event(a, s2, 'shown', null, NOW + DAY + 1)).toBe(true);
+    expect(await event(a, s2, 'clicked', null, NOW + DAY + 2)).toBe(true);
+    expect(await event(a, s3, 'clicked', 'Zed', NOW + DAY + 3)).toBe(true); // reported before its 201 was written
+    expect(await event(a, s4, 'clicked', 'apple', NOW + DAY + 4)).toBe(true);
+    expect(await event(a, s4, 'dismissed', null, NOW + DAY + 5)).toBe(true);
+    expect(await event(b, s5, 'shown', null, NOW + 40)).toBe(true);
+    await expect(store.insertEvent({ notificationId: b, subscriptionId: s5, kind: 'opened' as 'shown', action: null, at: NOW })).rejects.toThrow();
+
+    const funnel = await store.funnelCounts(a);
+    expect(funnel).toEqual({ targeted: 4, delivered: 3, shown: 2, clicked: 4, dismissed: 1 });
+    expect(await store.funnelCounts(999_999)).toEqual({ targeted: 0, delivered: 0, shown: 0, clicked: 0, dismissed: 0 });
+    // Most clicks first, then by action in byte order with the body (null) first.
+    const clicks = await store.clicksByAction(a);
+    expect(clicks).toEqual([{ action: 'apple', clicks: 2 }, { action: null, clicks: 1 }, { action: 'Zed', clicks: 1 }]);
+    const day = Math.floor(NOW / DAY);
+    const days = await store.dailyCounts(NOW - DAY, undefined);
+    expect(days).toEqual([
+      { day, delivered: 2, shown: 2, clicked: 1, dismissed: 0 },
+      { day: day + 1, delivered: 2, shown: 1, clicked: 3, dismissed: 1 },
+    ]);
+    const newsDays = await store.dailyCounts(NOW - DAY, 'news');
+    expect(newsDays).toEqual([
+      { day, delivered: 1, shown: 1, clicked: 1, dismissed: 0 },
+      { day: day + 1, delivered: 2, shown: 1, clicked: 3, dismissed: 1 },
+    ]);
+    expect(await store.dailyCounts(NOW + DAY, 'none')).toEqual([]);
+    expect(await store.dailyCounts(NOW + 2 * DAY, undefined)).toEqual([]);
+
+    // A rule's occurrences carry its tracking plan.
+    const rule = await store.insertNotification({ ...NOTIFICATION, status: 'scheduled', cron: '0 9 * * *', tz: 'UTC' });
+    await store.setTracking(rule, plan);
+    const occurrence = await store.insertOccurrence({ parentId: rule, slotAt: NOW, status: 'scheduled', error: null, now: NOW });
+    expect(await store.trackingOf(occurrence!)).toBe(plan);
+
+    // A subscription removed (deleted, or gone on a 410) takes its tokens and events along; the ledger keeps its row.
+    expect(await store.deleteSubscription(s4)).toBe(true);
+    await store.recordDeliveries([{ notificationId: a, subscriptionId: s3, state: 'gone', statusCode: 410, error: 'gone', nextAttemptAt: null, now: NOW + DAY }]);
+    expect(await store.deliveryByToken('tok-6')).toBeUndefined();
+    expect(await store.deliveryByToken('tok-3')).toBeUndefined();
+    const after = await store.funnelCounts(a);
+    expect(after).toEqual({ targeted: 4, delivered: 3, shown: 2, clicked: 2, dismissed: 0 }); // s4's 'sent' stays in the ledger
+    // A prune (many at once) too.
+    expect(await store.deletePrunable({ noSuccessSince: NOW + 11 })).toBe(2); // s1, s5: last success at NOW + 10
+    expect(await store.deliveryByToken('tok-1')).toBeUndefined();
+    const counts = await store.tableCounts();
+    expect(counts).toMatchObject({ subscriptions: 1, delivery_tokens: 1, delivery_events: 2 });
+    // A deleted notification takes its tokens and events by cascade.
+    expect(await store.deleteNotification(a)).toBe(true);
+    expect(await store.tableCounts()).toMatchObject({ delivery_tokens: 0, delivery_events: 0, maintenance_runs: 0 });
+
+    answers[backend] = { ...answers[backend], engagement: { first, again, inTx, funnel, clicks, days, newsDays, after, counts } };
+  });
+
+  it.skipIf(skip)('gauges and retries: counts by status, overdue, pending due and deferred, members per category, deferred sends', async () => {
+    const store = await open();
+    await store.ping();
+    const zeta = await store.insertCategory({ name: 'zeta', description: null, createdAt: NOW });
+    await store.insertCategory({ name: 'alpha', description: null, createdAt: NOW });
+    const subs = (await store.upsertSubscriptions([1, 2, 3, 4].map((n) => ({ write: write(n), categoryIds: n <= 2 ? [zeta.id] : [] })))).map((s) => s.id);
+
+    await store.insertNotification({ ...NOTIFICATION, status: 'scheduled', send_at: NOW - 1 }); // overdue
+    await store.insertNotification({ ...NOTIFICATION, status: 'scheduled', send_at: null }); // overdue: "now"
+    await store.insertNotification({ ...NOTIFICATION, status: 'scheduled', send_at: NOW + 1 });
+    await store.insertNotification({ ...NOTIFICATION, status: 'scheduled', send_at: NOW - 1, cron: '* * * * *', tz: 'UTC' }); // a rule: never overdue
+    await store.insertNotification({ ...NOTIFICATION, status: 'sent' });
+    await store.insertNotification({ ...NOTIFICATION, status: 'cancelled' });
+    const retry = (notificationId: number, subscriptionId: number, at: number | null) =>
+      ({ notificationId, subscriptionId, state: 'pending' as const, statusCode: at === null ? null : 503, error: null, nextAttemptAt: at, now: NOW });
+    // Nobody's, everything waiting: a deferred send.
+    const waiting = await store.insertNotification(NOTIFICATION);
+    await store.fixRecipients(waiting, { all: true }, NOW);
+    await store.recordDeliveries([retry(waiting, subs[0]!, NOW + 5000), retry(waiting, subs[1]!, NOW + 3000), retry(waiting, subs[2]!, NOW + 9000)]);
+    await store.recordDeliveries([{ ...retry(waiting, subs[3]!, null), state: 'sent', statusCode: 201 }]);
+    // Also nobody's and waiting, due sooner: listed first.
+    const sooner = await store.insertNotification(NOTIFICATION);
+    await store.fixRecipients(sooner, { subscriptionIds: [subs[0]!] }, NOW);
+    await store.recordDeliveries([retry(sooner, subs[0]!, NOW + 1000)]);
+    // One delivery due now: not deferred.
+    const due = await store.insertNotification(NOTIFICATION);
+    await store.fixRecipients(due, { subscriptionIds: [subs[0]!, subs[1]!] }, NOW);
+    await store.recordDeliveries([retry(due, subs[0]!, NOW + 7000)]);
+    // Held by a live lease: someone is working on it.
+    const held = await store.insertNotification({ ...NOTIFICATION, lease_owner: 'w', lease_expires_at: NOW + 60_000 });
+    await store.fixRecipients(held, { subscriptionIds: [subs[0]!] }, NOW);
+    await store.recordDeliveries([retry(held, subs[0]!, NOW + 2000)]);
+
+    const byStatus = await store.notificationsByStatus();
+    expect(byStatus).toEqual([{ status: 'cancelled', n: 1 }, { status: 'scheduled', n: 4 }, { status: 'sending', n: 4 }, { status: 'sent', n: 1 }]);
+    const overdue = await store.overdueNotifications(NOW);
+    expect(overdue).toBe(2);
+    const pending = await store.pendingDeliveries(NOW);
+    expect(pending).toEqual({ due: 1, deferred: 6 });
+    expect(await store.pendingDeliveries(NOW + 10_000)).toEqual({ due: 7, deferred: 0 });
+    const members = await store.subscriptionsByCategory();
+    expect(members).toEqual([{ name: 'zeta', n: 2 }, { name: 'alpha', n: 0 }]);
+
+    expect(await store.earliestRetryAfter(waiting, NOW)).toBe(NOW + 3000);
+    expect(await store.earliestRetryAfter(waiting, NOW + 3000)).toBe(NOW + 5000);
+    expect(await store.earliestRetryAfter(waiting, NOW + 9000)).toBeNull();
+    expect(await store.earliestRetryAfter(due, NOW)).toBe(NOW + 7000);
+    const deferred = await store.deferredSends(NOW);
+    expect(deferred).toEqual([{ id: sooner, deliveries: 1, dueAt: NOW + 1000 }, { id: waiting, deliveries: 3, dueAt: NOW + 3000 }]);
+    // Once the lease ends, the held send is nobody's: deferred too.
+    expect((await store.deferredSends(NOW + 60_000)).map((d) => d.id)).toEqual([]);
+    expect((await store.deferredSends(NOW + 1500)).map((d) => d.id)).toEqual([waiting]);
+
+    answers[backend] = { ...answers[backend], gauges: { byStatus, overdue, pending, members, deferred } };
+  });
+
+  it.skipIf(skip || backend !== 'postgres')('both backends answered the same scenarios identically, and number their migrations alike', () => {
+    expect(postgresMigrations.MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(postgresMigrations.SCHEMA_VERSION).toBe(SCHEMA_VERSION);
+    expect(answers.postgres).toBeDefined();
+    expect(answers.postgres).toEqual(answers.sqlite);
+  });
+
   it.skipIf(skip)('migrations: processes opening a fresh store at once migrate it once', async () => {
     const location = await freshLocation();
     const script = `
@@ -514,7 +676,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
       await client.connect();
       try {
         const { rows } = await client.query<{ version: number; n: string }>('SELECT version, count(*) AS n FROM pushctl_schema_migrations GROUP BY version ORDER BY version');
-        expect(rows.map((r) => [r.version, Number(r.n)])).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => [i + 1, 1]));
+        expect(rows.map((r) => [r.version, Number(r.n)])).toEqual(MIGRATIONS.map((m) => [m.version, 1]));
       } finally {
         await client.end();
       }

@@ -9,7 +9,7 @@ export function pingStore(db: Db): void {
 }
 
 export function notificationsByStatus(db: Db): { status: string; n: number }[] {
-  return db.prepare('SELECT status, count(*) AS n FROM notifications GROUP BY status').all() as { status: string; n: number }[];
+  return db.prepare('SELECT status, count(*) AS n FROM notifications GROUP BY status ORDER BY status').all() as { status: string; n: number }[];
 }
 
 /** Scheduled notifications whose time has come but that no one has started yet. */
@@ -36,6 +36,6 @@ export function subscriptionCount(db: Db): number {
 
 export function subscriptionsByCategory(db: Db): { name: string; n: number }[] {
   return db
-    .prepare('SELECT c.name, (SELECT count(*) FROM subscription_categories sc WHERE sc.category_id = c.id) AS n FROM categories c')
+    .prepare('SELECT c.name, (SELECT count(*) FROM subscription_categories sc WHERE sc.category_id = c.id) AS n FROM categories c ORDER BY c.id')
     .all() as { name: string; n: number }[];
 }

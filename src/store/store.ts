@@ -8,11 +8,13 @@ import type { CategoryRow, CategoryWithCount } from './categories.js';
 import type { VapidKeyRow } from './keys.js';
 import type { DeliveryCounts, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from './notifications.js';
 import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from './subscriptions.js';
+import type { DayRow, EventKind, FunnelRow, TokenOwner } from './tracking.js';
 
 export type { CategoryRow, CategoryWithCount } from './categories.js';
 export type { VapidKeyRow } from './keys.js';
 export type { DeliveryCounts, DeliveryState, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from './notifications.js';
 export type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from './subscriptions.js';
+export type { DayRow, EventKind, FunnelRow, TokenOwner } from './tracking.js';
 export { CATEGORY_SEPARATOR } from './subscriptions.js';
 
 export type Backend = 'sqlite' | 'postgres';
@@ -49,6 +51,13 @@ export interface FailureRow {
   updated_at: number | null;
 }
 
+/** A frequency cap as applied: at most `limit` notifications (to `category`, if given) since `since`. */
+export interface CapRule {
+  limit: number;
+  since: number;
+  category?: string | undefined;
+}
+
 export interface DeliveryClaim {
   notificationId: number;
   now: number;
@@ -66,6 +75,9 @@ export interface TableCounts {
   subscription_categories: number;
   notifications: number;
   deliveries: number;
+  delivery_tokens: number;
+  delivery_events: number;
+  maintenance_runs: number;
 }
 
 export type TableName = keyof TableCounts;
@@ -75,15 +87,15 @@ export type TableRow = Record<string, string | number | null>;
 
 /**
  * Every table with its columns and primary key, in an order where each row's references come
- * first (copy in this order, clear in the reverse). Mirrors migration 1 on both backends.
+ * first (copy in this order, clear in the reverse). Mirrors the migrations on both backends.
  */
 export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
   { name: 'vapid_keys', key: ['id'], columns: ['id', 'public_key', 'private_key', 'subject', 'created_at', 'active'] },
-  { name: 'categories', key: ['id'], columns: ['id', 'name', 'description', 'created_at'] },
+  { name: 'categories', key: ['id'], columns: ['id', 'name', 'description', 'created_at', 'frequency_cap', 'quiet_hours'] },
   {
     name: 'subscriptions',
     key: ['id'],
-    columns: ['id', 'endpoint', 'p256dh', 'auth', 'key_id', 'expiration_time', 'label', 'user_agent', 'created_at', 'updated_at', 'last_success_at', 'failure_count'],
+    columns: ['id', 'endpoint', 'p256dh', 'auth', 'key_id', 'expiration_time', 'label', 'user_agent', 'created_at', 'updated_at', 'last_success_at', 'failure_count', 'time_zone', 'language'],
   },
   { name: 'subscription_categories', key: ['subscription_id', 'category_id'], columns: ['subscription_id', 'category_id'] },
   {
@@ -92,7 +104,7 @@ export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
     columns: [
       'id', 'payload', 'target', 'ttl', 'urgency', 'topic', 'status', 'send_at', 'cron', 'tz', 'until_at', 'remaining_count', 'stale_after_ms',
       'parent_id', 'slot_at', 'lease_owner', 'lease_expires_at', 'idempotency_key', 'created_at', 'started_at', 'finished_at', 'error',
-      'total_count', 'sent_count', 'gone_count', 'failed_count',
+      'total_count', 'sent_count', 'gone_count', 'failed_count', 'tracking', 'ledger_pruned_at', 'capped_count', 'urgent',
     ],
   },
   {
@@ -100,6 +112,9 @@ export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
     key: ['notification_id', 'subscription_id'],
     columns: ['notification_id', 'subscription_id', 'state', 'attempts', 'status_code', 'error', 'next_attempt_at', 'updated_at'],
   },
+  { name: 'delivery_tokens', key: ['token'], columns: ['token', 'notification_id', 'subscription_id'] },
+  { name: 'delivery_events', key: ['notification_id', 'subscription_id', 'kind'], columns: ['notification_id', 'subscription_id', 'kind', 'action', 'at'] },
+  { name: 'maintenance_runs', key: ['task'], columns: ['task', 'last_run_at'] },
 ];
 
 /** Everything the core asks of the store; a transaction offers the same operations. */
@@ -171,7 +186,8 @@ export interface StoreOps {
   leaseHolder(id: number): Promise<{ owner: string | null; expiresAt: number | null }>;
 
   // ---- the delivery ledger ----
-  countRecipients(target: TargetQuery): Promise<number>;
+  /** Subscriptions the target names whose expirationTime has not passed by `now`. */
+  countRecipients(target: TargetQuery, now: number): Promise<number>;
   /** Fixes the recipient list once (false when it already was). */
   fixRecipients(id: number, target: TargetQuery, now: number): Promise<boolean>;
   /** Due pending deliveries after a subscription id, without claiming them (one sender alone). */
@@ -184,6 +200,8 @@ export interface StoreOps {
    */
   claimDeliveries(claim: DeliveryClaim): Promise<PendingDelivery[]>;
   nextRetryAt(id: number): Promise<{ pending: number; earliest: number | null }>;
+  /** The first retry time after `after` among pending deliveries (what a sweep waits for next). */
+  earliestRetryAfter(id: number, after: number): Promise<number | null>;
   /** Records push-service answers, all in one transaction (group commit). */
   recordDeliveries(updates: readonly DeliveryUpdate[]): Promise<void>;
   deliveryCounts(id: number): Promise<DeliveryCounts>;
@@ -204,6 +222,74 @@ export interface StoreOps {
   cancelScheduledOccurrences(parentId: number, now: number): Promise<number>;
   deleteOccurrences(parentId: number): Promise<number>;
   reopenForResume(id: number): Promise<boolean>;
+  /**
+   * Sends nobody holds whose pending deliveries all wait for a retry time still to come, with
+   * how many wait and when the first is due; by due time, then id.
+   */
+  deferredSends(now: number): Promise<{ id: number; deliveries: number; dueAt: number }[]>;
+
+  // ---- engagement (tokens, events, funnel) ----
+  setTracking(notificationId: number, tracking: string | null): Promise<void>;
+  trackingOf(notificationId: number): Promise<string | null>;
+  /**
+   * The tokens of these deliveries, issuing one (from `newToken`) where there is none yet: a
+   * retried or resumed delivery keeps its first token, so its events still count once.
+   */
+  issueTokens(notificationId: number, subscriptionIds: readonly number[], newToken: () => string): Promise<Map<number, string>>;
+  /** Whose token this is (whatever the ledger says: a browser may report before the 201 is written). */
+  deliveryByToken(token: string): Promise<TokenOwner | undefined>;
+  /** Records an event; false when this delivery already had one of this kind (nothing changes). */
+  insertEvent(event: { notificationId: number; subscriptionId: number; kind: EventKind; action: string | null; at: number }): Promise<boolean>;
+  funnelCounts(notificationId: number): Promise<FunnelRow>;
+  /** Clicks per button (null: the body), most first, then by action (null first). */
+  clicksByAction(notificationId: number): Promise<{ action: string | null; clicks: number }[]>;
+  /** Per UTC day since `since`, optionally only notifications sent to a category; by day. */
+  dailyCounts(since: number, category: string | undefined): Promise<DayRow[]>;
+
+  // ---- gauges (metrics, readiness): each walks an index ----
+  /** Resolves when the store answers a trivial query. */
+  ping(): Promise<void>;
+  /** Notifications per status, by status. */
+  notificationsByStatus(): Promise<{ status: string; n: number }[]>;
+  /** Scheduled one-off notifications whose time has come but that no one has started. */
+  overdueNotifications(now: number): Promise<number>;
+  /** Pending deliveries of sends in progress: due now, or waiting for a later attempt. */
+  pendingDeliveries(now: number): Promise<{ due: number; deferred: number }>;
+  /** Members per category, in category id order. */
+  subscriptionsByCategory(): Promise<{ name: string; n: number }[]>;
+
+  // ---- subscriber locale, frequency caps, quiet hours (migration 5) ----
+  /** Sets the subscriber's zone and/or language (undefined leaves one alone); false when there is no such row. */
+  updateLocale(id: number, change: { timeZone?: string | null | undefined; language?: string | null | undefined }, now: number): Promise<boolean>;
+  /** name -> cap text for those of these categories that have a cap. */
+  categoryCapsByName(names: readonly string[]): Promise<Map<string, string>>;
+  setCategoryCap(id: number, cap: string | null): Promise<void>;
+  /**
+   * For each cap: the untried pending deliveries of `id` whose subscriber was sent at least
+   * `limit` other notifications (to `category`, when given) since `since` become 'capped'; one
+   * range of recipients per transaction. Returns how many.
+   */
+  capPendingDeliveries(id: number, now: number, caps: readonly CapRule[]): Promise<number>;
+  /** [name, quiet hours] for those of these categories that have their own, by name (byte order). */
+  categoryQuietHours(names: readonly string[]): Promise<[string, string][]>;
+  setCategoryQuietHours(id: number, text: string | null): Promise<void>;
+  /** The distinct zones (null: unknown) of a notification's untried pending recipients, in no particular order. */
+  pendingZones(id: number): Promise<(string | null)[]>;
+  /** Moves untried pending deliveries in these zones to the zone's `until` (never earlier), with its reason; returns how many. */
+  deferZones(id: number, zones: ReadonlyMap<string | null, { until: number; reason: string }>): Promise<number>;
+  /** Untried pending deliveries whose reason matches a LIKE pattern (ASCII case-insensitive), and the first one due. */
+  deferredSummary(id: number, reasonLike: string): Promise<{ count: number; until: number | null }>;
+
+  // ---- housekeeping (migration 5) ----
+  /** When a task last ran (ms), or null when never. */
+  lastRun(task: string): Promise<number | null>;
+  /** Claims a task's run: true for exactly one caller per `everyMs`, however many ask at once. */
+  claimRun(task: string, now: number, everyMs: number): Promise<boolean>;
+  /** Finished one-off notifications finished before `before` that still have ledger rows, and those rows. */
+  prunableHistory(before: number): Promise<{ notifications: number; deliveries: number }>;
+  prunableHistoryIds(before: number, limit: number): Promise<number[]>;
+  /** Stores a notification's counts from its ledger, marks it pruned, drops its ledger rows (returns how many), atomically. */
+  pruneLedger(id: number, now: number): Promise<number>;
 
   // ---- whole installation (db status, db copy) ----
   tableCounts(): Promise<TableCounts>;

@@ -56,11 +56,14 @@ export function deliveryByToken(db: Db, token: string): TokenOwner | undefined {
     .get(token) as TokenOwner | undefined;
 }
 
-/** Records an event; false when this delivery already had one of this kind (nothing changes). */
+/**
+ * Records an event; false when this delivery already had one of this kind (nothing changes).
+ * ON CONFLICT, not OR IGNORE: only a repeat is ignored; a kind outside the CHECK is an error, as on PostgreSQL.
+ */
 export function insertEvent(db: Db, event: { notificationId: number; subscriptionId: number; kind: EventKind; action: string | null; at: number }): boolean {
   return (
     db
-      .prepare('INSERT OR IGNORE INTO delivery_events (notification_id, subscription_id, kind, action, at) VALUES (@notificationId, @subscriptionId, @kind, @action, @at)')
+      .prepare('INSERT INTO delivery_events (notification_id, subscription_id, kind, action, at) VALUES (@notificationId, @subscriptionId, @kind, @action, @at) ON CONFLICT DO NOTHING')
       .run(event).changes > 0
   );
 }
@@ -115,6 +118,11 @@ export function dailyCounts(db: Db, since: number, category: string | undefined)
   const events = db
     .prepare(`SELECT at / 86400000 AS day, kind, count(*) AS n FROM delivery_events WHERE at >= @since ${scope} GROUP BY day, kind`)
     .all(params) as { day: number; kind: EventKind; n: number }[];
+  return mergeDays(delivered, events);
+}
+
+/** Per-day rows, by day, from per-day delivered counts and per-day-and-kind event counts (both backends). */
+export function mergeDays(delivered: readonly { day: number; n: number }[], events: readonly { day: number; kind: EventKind; n: number }[]): DayRow[] {
   const days = new Map<number, DayRow>();
   const row = (day: number) => {
     let r = days.get(day);

@@ -98,6 +98,73 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX deliveries_by_state ON deliveries(notification_id, state, subscription_id);
     `,
   },
+  {
+    version: 3,
+    description: 'engagement: per-delivery tokens and shown/clicked/dismissed events',
+    // Numbered as on SQLite (2 belongs to another change). No IP address or user agent is stored.
+    sql: `
+      -- JSON {"clicks", "base", "targets"} chosen at creation; NULL: no tokens in payloads.
+      ALTER TABLE notifications ADD COLUMN tracking text;
+
+      CREATE TABLE delivery_tokens (
+        token           text PRIMARY KEY,          -- 144 random bits, base64url: unguessable
+        notification_id bigint NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
+        subscription_id bigint NOT NULL,
+        UNIQUE (notification_id, subscription_id)
+      );
+      CREATE INDEX delivery_tokens_by_subscription ON delivery_tokens(subscription_id);
+
+      -- At most one event of each kind per delivery: the primary key makes repeats change nothing.
+      CREATE TABLE delivery_events (
+        notification_id bigint NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
+        subscription_id bigint NOT NULL,
+        kind            text NOT NULL CHECK (kind IN ('shown', 'clicked', 'dismissed')),
+        action          text,                      -- the button pressed (clicked only); NULL: the body
+        at              bigint NOT NULL,
+        PRIMARY KEY (notification_id, subscription_id, kind)
+      );
+      CREATE INDEX delivery_events_by_subscription ON delivery_events(subscription_id);
+      CREATE INDEX delivery_events_by_time ON delivery_events(at);
+
+      -- A removed subscription takes its events and tokens with it (the ledger row stays). A
+      -- trigger, not a foreign key: as on SQLite, a token may name a subscription already gone.
+      -- Per statement with a transition table: a prune or a send's 410s delete many at once.
+      CREATE FUNCTION pushctl_forget_engagement() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        DELETE FROM delivery_events WHERE subscription_id IN (SELECT id FROM removed);
+        DELETE FROM delivery_tokens WHERE subscription_id IN (SELECT id FROM removed);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER subscriptions_forget_engagement AFTER DELETE ON subscriptions
+        REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION pushctl_forget_engagement();
+    `,
+  },
+  {
+    // 2 and 4 are other features' (numbered as on SQLite).
+    version: 5,
+    description: 'delivery control: subscriber time zone and language, maintenance runs, pruned ledgers, frequency caps, quiet hours',
+    sql: `
+      ALTER TABLE subscriptions ADD COLUMN time_zone text;   -- IANA name, as the browser reported it (canonical)
+      ALTER TABLE subscriptions ADD COLUMN language text;    -- BCP 47 tag (canonical)
+
+      -- When the per-delivery rows of a finished notification were dropped; its counts stay on the row.
+      ALTER TABLE notifications ADD COLUMN ledger_pruned_at bigint;
+
+      -- Frequency caps: deliveries skipped because the subscriber had enough already (state 'capped');
+      -- urgent notifications (--urgent) are never capped.
+      ALTER TABLE notifications ADD COLUMN capped_count integer NOT NULL DEFAULT 0;
+      ALTER TABLE notifications ADD COLUMN urgent integer NOT NULL DEFAULT 0;
+      ALTER TABLE categories ADD COLUMN frequency_cap text;   -- "3/day"; NULL: only push.frequencyCap applies
+      -- Quiet hours "21:00-09:00" in each subscriber's local time; NULL: push.quietHours applies.
+      ALTER TABLE categories ADD COLUMN quiet_hours text;
+
+      -- Housekeeping that dispatch does at most once a day, whichever process (or cron run) gets there first.
+      CREATE TABLE maintenance_runs (
+        task        text PRIMARY KEY,
+        last_run_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

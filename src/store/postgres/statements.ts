@@ -17,8 +17,11 @@ const WITH_COUNT = `
   SELECT c.*, (SELECT count(*) FROM subscription_categories sc WHERE sc.category_id = c.id) AS subscribers
   FROM categories c`;
 
-const IN_CATEGORIES = `
-  SELECT id FROM subscriptions WHERE id IN (
+/** A subscription whose expirationTime has passed ($n: now) is no recipient: the browser dropped it. */
+const live = (now: string) => `(expiration_time IS NULL OR expiration_time > ${now})`;
+
+const IN_CATEGORIES = (now: string) => `
+  SELECT id FROM subscriptions WHERE ${live(now)} AND id IN (
     SELECT sc.subscription_id FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
     WHERE c.name = ANY($1::text[]))`;
 
@@ -31,10 +34,21 @@ const ORPHAN_READY = `
        OR EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
                   AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $1)))`;
 
+/** Finished one-off notifications finished before $1 that still have ledger rows. */
+const HISTORY_WHERE = `
+  n.status IN ('sent', 'partial', 'failed', 'cancelled', 'skipped') AND n.cron IS NULL
+  AND n.finished_at IS NOT NULL AND n.finished_at < $1
+  AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id)`;
+
+/** Notifications sent to the category $2 (target {"categories": [...]}, stored as JSON text). */
+const TO_CATEGORY = `SELECT n.id FROM notifications n WHERE (n.target::jsonb -> 'categories') @> jsonb_build_array($2::text)`;
+
+// Stale (by age and/or failures; at least one given), or ($3) expired by then.
 const PRUNE_WHERE = `
-  ($1::bigint IS NOT NULL OR $2::integer IS NOT NULL)
-  AND ($1::bigint IS NULL OR coalesce(last_success_at, created_at) < $1::bigint)
-  AND ($2::integer IS NULL OR failure_count > $2::integer)`;
+  (($1::bigint IS NOT NULL OR $2::integer IS NOT NULL)
+   AND ($1::bigint IS NULL OR coalesce(last_success_at, created_at) < $1::bigint)
+   AND ($2::integer IS NULL OR failure_count > $2::integer))
+  OR ($3::bigint IS NOT NULL AND expiration_time IS NOT NULL AND expiration_time <= $3::bigint)`;
 
 export const SQL = {
   // ---- keys ----
@@ -51,25 +65,28 @@ export const SQL = {
   // ---- subscriptions ----
   // One statement, atomic against a concurrent insert of the same endpoint (another replica).
   // xmax = 0 only on a freshly inserted row version: that is "created".
+  // Parameters: the row's 13 values ($1-$13), then whether each optional field was given ($14-$18).
   upsertSubscription: `
     INSERT INTO subscriptions (endpoint, p256dh, auth, key_id, expiration_time, label, user_agent,
-                               created_at, updated_at, last_success_at, failure_count)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                               created_at, updated_at, last_success_at, failure_count, time_zone, language)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
     ON CONFLICT (endpoint) DO UPDATE SET
       p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth, key_id = EXCLUDED.key_id, expiration_time = EXCLUDED.expiration_time,
-      label = CASE WHEN $12::boolean THEN EXCLUDED.label ELSE subscriptions.label END,
-      user_agent = CASE WHEN $13::boolean THEN EXCLUDED.user_agent ELSE subscriptions.user_agent END,
+      label = CASE WHEN $14::boolean THEN EXCLUDED.label ELSE subscriptions.label END,
+      user_agent = CASE WHEN $15::boolean THEN EXCLUDED.user_agent ELSE subscriptions.user_agent END,
       updated_at = EXCLUDED.updated_at,
-      last_success_at = CASE WHEN $14::boolean THEN EXCLUDED.last_success_at ELSE subscriptions.last_success_at END,
-      failure_count = EXCLUDED.failure_count
+      last_success_at = CASE WHEN $16::boolean THEN EXCLUDED.last_success_at ELSE subscriptions.last_success_at END,
+      failure_count = EXCLUDED.failure_count,
+      time_zone = CASE WHEN $17::boolean THEN EXCLUDED.time_zone ELSE subscriptions.time_zone END,
+      language = CASE WHEN $18::boolean THEN EXCLUDED.language ELSE subscriptions.language END
     RETURNING id, (xmax = 0) AS created`,
   // A batch (an import's) in a few round trips instead of one or two per row: insert the new
   // endpoints, then update the rest from the same arrays. The arrays are the write's fields.
   insertSubscriptionBatch: `
     INSERT INTO subscriptions (endpoint, p256dh, auth, key_id, expiration_time, label, user_agent,
-                               created_at, updated_at, last_success_at, failure_count)
+                               created_at, updated_at, last_success_at, failure_count, time_zone, language)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
-                         $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[])
+                         $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::text[], $13::text[])
     ON CONFLICT (endpoint) DO NOTHING
     RETURNING id, endpoint`,
   updateSubscriptionBatch: `
@@ -79,11 +96,14 @@ export const SQL = {
       user_agent = CASE WHEN u.set_user_agent THEN u.user_agent ELSE s.user_agent END,
       updated_at = u.updated_at,
       last_success_at = CASE WHEN u.set_last_success THEN u.last_success_at ELSE s.last_success_at END,
-      failure_count = u.failure_count
+      failure_count = u.failure_count,
+      time_zone = CASE WHEN u.set_time_zone THEN u.time_zone ELSE s.time_zone END,
+      language = CASE WHEN u.set_language THEN u.language ELSE s.language END
     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
-                $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::boolean[], $13::boolean[], $14::boolean[])
+                $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::text[], $13::text[],
+                $14::boolean[], $15::boolean[], $16::boolean[], $17::boolean[], $18::boolean[])
       AS u(endpoint, p256dh, auth, key_id, expiration_time, label, user_agent, created_at, updated_at, last_success_at,
-           failure_count, set_label, set_user_agent, set_last_success)
+           failure_count, time_zone, language, set_label, set_user_agent, set_last_success, set_time_zone, set_language)
     WHERE s.endpoint = u.endpoint
     RETURNING s.id, s.endpoint`,
   clearCategoriesOfMany: 'DELETE FROM subscription_categories WHERE subscription_id = ANY($1::bigint[])',
@@ -96,6 +116,12 @@ export const SQL = {
     INSERT INTO subscription_categories (subscription_id, category_id) SELECT $1, unnest($2::bigint[])
     ON CONFLICT DO NOTHING`,
   subscriptionById: 'SELECT * FROM subscriptions WHERE id = $1',
+  updateLocale: `
+    UPDATE subscriptions SET
+      time_zone = CASE WHEN $3::boolean THEN $4 ELSE time_zone END,
+      language = CASE WHEN $5::boolean THEN $6 ELSE language END,
+      updated_at = $2
+    WHERE id = $1`,
   subscriptionByEndpoint: 'SELECT * FROM subscriptions WHERE endpoint = $1',
   deleteSubscription: 'DELETE FROM subscriptions WHERE id = $1',
   categoryIdsOf: 'SELECT category_id FROM subscription_categories WHERE subscription_id = $1',
@@ -129,8 +155,8 @@ export const SQL = {
   // ---- notifications ----
   insertNotification: `
     INSERT INTO notifications (payload, target, ttl, urgency, topic, status, send_at, cron, tz, until_at, remaining_count,
-      stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+      stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at, urgent)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
     RETURNING id`,
   setTopic: 'UPDATE notifications SET topic = $2 WHERE id = $1',
   setTopicIf: 'UPDATE notifications SET topic = $3 WHERE id = $1 AND topic = $2',
@@ -163,21 +189,22 @@ export const SQL = {
   leaseHolder: 'SELECT lease_owner AS owner, lease_expires_at AS "expiresAt" FROM notifications WHERE id = $1',
 
   // ---- recipients and the ledger ----
-  countAll: 'SELECT count(*) AS n FROM subscriptions',
-  countInCategories: `SELECT count(*) AS n FROM (${IN_CATEGORIES}) r`,
-  countByIds: 'SELECT count(*) AS n FROM subscriptions WHERE id = ANY($1::bigint[])',
+  countAll: `SELECT count(*) AS n FROM subscriptions WHERE ${live('$1')}`,
+  countInCategories: `SELECT count(*) AS n FROM (${IN_CATEGORIES('$2')}) r`,
+  countByIds: `SELECT count(*) AS n FROM subscriptions WHERE id = ANY($1::bigint[]) AND ${live('$2')}`,
   lockForStart: 'SELECT started_at FROM notifications WHERE id = $1 FOR UPDATE',
   fixAll: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
-           SELECT $1::bigint, id, 'pending', $2::bigint FROM subscriptions ON CONFLICT DO NOTHING`,
+           SELECT $1::bigint, id, 'pending', $2::bigint FROM subscriptions WHERE ${live('$2')} ON CONFLICT DO NOTHING`,
   fixInCategories: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
-           SELECT $2, id, 'pending', $3 FROM (${IN_CATEGORIES}) r ON CONFLICT DO NOTHING`,
+           SELECT $2, id, 'pending', $3 FROM (${IN_CATEGORIES('$3')}) r ON CONFLICT DO NOTHING`,
   fixByIds: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
-           SELECT $2, id, 'pending', $3 FROM subscriptions WHERE id = ANY($1::bigint[]) ON CONFLICT DO NOTHING`,
+           SELECT $2, id, 'pending', $3 FROM subscriptions WHERE id = ANY($1::bigint[]) AND ${live('$3')} ON CONFLICT DO NOTHING`,
   markStarted: 'UPDATE notifications SET started_at = $2, total_count = $3 WHERE id = $1',
   // After a large recipient list is written, so the claims that follow are planned on its real size.
   analyzeDeliveries: 'ANALYZE deliveries',
+  // expired: 1 when the subscription's expirationTime has passed since the recipient list was fixed.
   pendingPage: `
-    SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
+    SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id, coalesce((s.expiration_time <= $3)::integer, 0) AS expired
     FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
     WHERE d.notification_id = $1 AND d.state = 'pending' AND d.subscription_id > $2
       AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $3)
@@ -197,10 +224,11 @@ export const SQL = {
       WHERE d.ctid = ANY(ARRAY(SELECT ctid FROM due))
       RETURNING d.subscription_id, d.attempts
     )
-    SELECT c.subscription_id, c.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
+    SELECT c.subscription_id, c.attempts, s.endpoint, s.p256dh, s.auth, s.key_id, coalesce((s.expiration_time <= $2)::integer, 0) AS expired
     FROM claimed c LEFT JOIN subscriptions s ON s.id = c.subscription_id
     ORDER BY c.subscription_id`,
   nextRetryAt: `SELECT count(*) AS pending, min(coalesce(next_attempt_at, 0)) AS earliest FROM deliveries WHERE notification_id = $1 AND state = 'pending'`,
+  earliestRetryAfter: `SELECT min(next_attempt_at) AS t FROM deliveries WHERE notification_id = $1 AND state = 'pending' AND next_attempt_at > $2`,
   // A whole group commit in one round trip: the ledger rows and their subscriptions' bookkeeping.
   recordDeliveries: `
     WITH u AS (
@@ -225,7 +253,7 @@ export const SQL = {
     )
     SELECT (SELECT count(*) FROM ledger) AS n`,
   deliveryCounts: 'SELECT state, count(*) AS n FROM deliveries WHERE notification_id = $1 GROUP BY state',
-  storeCounts: 'UPDATE notifications SET total_count = $2, sent_count = $3, gone_count = $4, failed_count = $5 WHERE id = $1',
+  storeCounts: 'UPDATE notifications SET total_count = $2, sent_count = $3, gone_count = $4, failed_count = $5, capped_count = $6 WHERE id = $1',
   recentFailures: `
     SELECT subscription_id, state, status_code, error, attempts, updated_at FROM deliveries
     WHERE notification_id = $1 AND (state IN ('failed', 'gone') OR (state = 'pending' AND status_code IS NOT NULL))
@@ -249,9 +277,9 @@ export const SQL = {
   dueTemplates: `SELECT * FROM notifications WHERE status = 'scheduled' AND cron IS NOT NULL AND send_at <= $1 ORDER BY send_at, id`,
   insertOccurrence: `
     INSERT INTO notifications
-      (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at)
+      (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at, tracking, urgent)
     SELECT payload, target, ttl, urgency, topic, $2::text, $3, tz, stale_after_ms, id, $3, $4, $5,
-           CASE WHEN $2::text = 'skipped' THEN $4::bigint END
+           CASE WHEN $2::text = 'skipped' THEN $4::bigint END, tracking, urgent
     FROM notifications WHERE id = $1
     ON CONFLICT (parent_id, slot_at) WHERE parent_id IS NOT NULL DO NOTHING
     RETURNING id`,
@@ -277,6 +305,114 @@ export const SQL = {
     WHERE id = $1 AND status IN ('failed', 'partial')
       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id AND d.state = 'pending')`,
 
+  deferredSends: `
+    SELECT n.id AS id, count(*) AS deliveries, min(d.next_attempt_at) AS "dueAt"
+    FROM notifications n JOIN deliveries d ON d.notification_id = n.id AND d.state = 'pending'
+    WHERE n.status = 'sending' AND (n.lease_owner IS NULL OR n.lease_expires_at IS NULL OR n.lease_expires_at <= $1)
+    GROUP BY n.id
+    HAVING min(coalesce(d.next_attempt_at, 0)) > $1
+    ORDER BY "dueAt", n.id`,
+
+  // ---- engagement ----
+  setTracking: 'UPDATE notifications SET tracking = $2 WHERE id = $1',
+  trackingOf: 'SELECT tracking FROM notifications WHERE id = $1',
+  // A whole page of recipients in one statement; the tokens already issued are read afterwards
+  // (a new statement sees what a concurrent issuer committed meanwhile).
+  insertTokens: `
+    INSERT INTO delivery_tokens (token, notification_id, subscription_id)
+    SELECT t, $1, s FROM unnest($2::bigint[], $3::text[]) AS u(s, t)
+    ON CONFLICT DO NOTHING`,
+  tokensOf: 'SELECT subscription_id, token FROM delivery_tokens WHERE notification_id = $1 AND subscription_id = ANY($2::bigint[])',
+  deliveryByToken: `
+    SELECT t.notification_id, t.subscription_id, n.tracking, n.payload
+    FROM delivery_tokens t JOIN notifications n ON n.id = t.notification_id
+    WHERE t.token = $1`,
+  insertEvent: `
+    INSERT INTO delivery_events (notification_id, subscription_id, kind, action, at) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT DO NOTHING`,
+  ledgerFunnel: `SELECT count(*) AS targeted, count(*) FILTER (WHERE state = 'sent') AS delivered FROM deliveries WHERE notification_id = $1`,
+  eventFunnel: `
+    SELECT count(*) FILTER (WHERE kind = 'shown') AS shown, count(*) FILTER (WHERE kind = 'clicked') AS clicked,
+           count(*) FILTER (WHERE kind = 'dismissed') AS dismissed
+    FROM delivery_events WHERE notification_id = $1`,
+  // NULLS FIRST and byte order: the order SQLite gives.
+  clicksByAction: `
+    SELECT action, count(*) AS clicks FROM delivery_events WHERE notification_id = $1 AND kind = 'clicked'
+    GROUP BY action ORDER BY clicks DESC, action COLLATE "C" NULLS FIRST`,
+  // $2: a category name, or NULL for every notification. Days since the epoch, UTC.
+  dailyDelivered: `
+    SELECT updated_at / 86400000 AS day, count(*) AS n FROM deliveries
+    WHERE state = 'sent' AND updated_at >= $1 AND ($2::text IS NULL OR notification_id IN (${TO_CATEGORY}))
+    GROUP BY day`,
+  dailyEvents: `
+    SELECT at / 86400000 AS day, kind, count(*) AS n FROM delivery_events
+    WHERE at >= $1 AND ($2::text IS NULL OR notification_id IN (${TO_CATEGORY}))
+    GROUP BY day, kind`,
+
+  // ---- gauges ----
+  ping: 'SELECT 1',
+  notificationsByStatus: 'SELECT status, count(*) AS n FROM notifications GROUP BY status ORDER BY status COLLATE "C"',
+  overdueNotifications: `SELECT count(*) AS n FROM notifications WHERE status = 'scheduled' AND cron IS NULL AND (send_at IS NULL OR send_at <= $1)`,
+  pendingDeliveries: `
+    SELECT count(*) FILTER (WHERE d.next_attempt_at IS NULL OR d.next_attempt_at <= $1) AS due,
+           count(*) FILTER (WHERE d.next_attempt_at > $1) AS deferred
+    FROM notifications n JOIN deliveries d ON d.notification_id = n.id AND d.state = 'pending'
+    WHERE n.status = 'sending'`,
+  subscriptionsByCategory: `
+    SELECT c.name, (SELECT count(*) FROM subscription_categories sc WHERE sc.category_id = c.id) AS n
+    FROM categories c ORDER BY c.id`,
+
+  // ---- subscriber locale, frequency caps, quiet hours ----
+  categoryCapsByName: 'SELECT name, frequency_cap FROM categories WHERE frequency_cap IS NOT NULL AND name = ANY($1::text[])',
+  setCategoryCap: 'UPDATE categories SET frequency_cap = $2 WHERE id = $1',
+  // The next range of a notification's pending recipients (caps and quiet hours write one range per transaction).
+  pendingRange: `
+    SELECT min(subscription_id) AS lo, max(subscription_id) AS hi FROM (
+      SELECT subscription_id FROM deliveries WHERE notification_id = $1 AND state = 'pending' AND subscription_id > $2
+      ORDER BY subscription_id LIMIT $3) r`,
+  // $1 id, $2 now, $3..$4 the range, $5 since, $6 limit, $7 category or NULL. Only notifications
+  // that can have sent in the window are read, through the ledger's (notification, state, subscription) index.
+  capRange: `
+    UPDATE deliveries SET state = 'capped', updated_at = $2
+    WHERE notification_id = $1 AND state = 'pending' AND attempts = 0 AND subscription_id BETWEEN $3 AND $4
+      AND subscription_id IN (
+        SELECT d2.subscription_id FROM notifications n2 JOIN deliveries d2 ON d2.notification_id = n2.id
+        WHERE n2.id <> $1 AND n2.started_at IS NOT NULL AND (n2.finished_at IS NULL OR n2.finished_at > $5)
+          AND ($7::text IS NULL OR (n2.target::jsonb -> 'categories') @> jsonb_build_array($7::text))
+          AND d2.state = 'sent' AND d2.subscription_id BETWEEN $3 AND $4 AND d2.updated_at > $5
+        GROUP BY d2.subscription_id HAVING count(*) >= $6)`,
+  categoryQuietHours: 'SELECT name, quiet_hours FROM categories WHERE quiet_hours IS NOT NULL AND name = ANY($1::text[]) ORDER BY name COLLATE "C"',
+  setCategoryQuietHours: 'UPDATE categories SET quiet_hours = $2 WHERE id = $1',
+  pendingZones: `
+    SELECT DISTINCT s.time_zone AS zone FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+    WHERE d.notification_id = $1 AND d.state = 'pending' AND d.attempts = 0`,
+  // $4..$6: the zones (NULL: unknown) with their end of quiet hours and reason. A zone name is
+  // never '', so coalesce makes "unknown" a value a hash join can match. Never moves a row earlier.
+  deferZones: `
+    UPDATE deliveries d SET next_attempt_at = z.until, error = z.reason
+    FROM subscriptions s, unnest($4::text[], $5::bigint[], $6::text[]) AS z(zone, until, reason)
+    WHERE d.notification_id = $1 AND d.state = 'pending' AND d.attempts = 0 AND d.subscription_id BETWEEN $2 AND $3
+      AND s.id = d.subscription_id AND coalesce(s.time_zone, '') = coalesce(z.zone, '')
+      AND (d.next_attempt_at IS NULL OR d.next_attempt_at < z.until)`,
+  // ILIKE with no escape character: SQLite's LIKE (ASCII case-insensitive, no escape).
+  deferredSummary: `
+    SELECT count(*) AS count, min(next_attempt_at) AS until FROM deliveries
+    WHERE notification_id = $1 AND state = 'pending' AND attempts = 0 AND error ILIKE $2 ESCAPE ''`,
+
+  // ---- housekeeping ----
+  lastRun: 'SELECT last_run_at FROM maintenance_runs WHERE task = $1',
+  // One statement decides, however many dispatchers ask at once (the row lock serialises them).
+  claimRun: `
+    INSERT INTO maintenance_runs (task, last_run_at) VALUES ($1, $2)
+    ON CONFLICT (task) DO UPDATE SET last_run_at = EXCLUDED.last_run_at
+    WHERE maintenance_runs.last_run_at <= EXCLUDED.last_run_at - $3`,
+  prunableHistory: `
+    SELECT count(*) AS notifications, coalesce(sum((SELECT count(*) FROM deliveries d WHERE d.notification_id = n.id)), 0)::bigint AS deliveries
+    FROM notifications n WHERE ${HISTORY_WHERE}`,
+  prunableHistoryIds: `SELECT n.id FROM notifications n WHERE ${HISTORY_WHERE} ORDER BY n.id LIMIT $2`,
+  markLedgerPruned: 'UPDATE notifications SET ledger_pruned_at = $2 WHERE id = $1',
+  deleteLedger: 'DELETE FROM deliveries WHERE notification_id = $1',
+
   // ---- whole installation ----
   tableCounts: tableCountsSql(TABLES),
 } as const;
@@ -284,13 +420,15 @@ export const SQL = {
 export type StatementName = keyof typeof SQL;
 
 /**
- * Copying whole tables (db copy), one pair of statements per table: a keyset page in key order,
- * and an insert of a page of rows as they are (ids included), passed as one JSON array.
+ * Copying whole tables (db copy), statements per table: the first keyset page and the ones after
+ * a key, in key order (no sentinel key: text keys have no value below them all), and an insert of
+ * a page of rows as they are (ids included), passed as one JSON array.
  */
-export function tableSql(table: { name: string; key: string[]; columns: string[] }): { page: string; insert: string } {
+export function tableSql(table: { name: string; key: string[]; columns: string[] }): { first: string; page: string; insert: string } {
   const key = table.key.join(', ');
   const after = table.key.map((_, i) => `$${i + 1}`).join(', ');
   return {
+    first: `SELECT ${table.columns.join(', ')} FROM ${table.name} ORDER BY ${key} LIMIT $1`,
     page: `SELECT ${table.columns.join(', ')} FROM ${table.name} WHERE (${key}) > (${after}) ORDER BY ${key} LIMIT $${table.key.length + 1}`,
     insert: `INSERT INTO ${table.name} (${table.columns.join(', ')})
              SELECT ${table.columns.join(', ')} FROM json_populate_recordset(NULL::${table.name}, $1::json)`,

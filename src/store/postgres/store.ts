@@ -11,11 +11,12 @@ import type { CategoryRow, CategoryWithCount } from '../categories.js';
 import type { VapidKeyRow } from '../keys.js';
 import type { DeliveryCounts, DeliveryState, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from '../notifications.js';
 import type {
-  DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
+  CapRule, DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
   TableRow, TemplateAdvance, Transaction, TransactionOptions,
 } from '../store.js';
 import { TABLES } from '../store.js';
 import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from '../subscriptions.js';
+import { mergeDays, type DayRow, type EventKind, type FunnelRow, type TokenOwner } from '../tracking.js';
 import { keysetPages } from '../paging.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { IDENTITY_TABLES, SQL, tableSql, type StatementName } from './statements.js';
@@ -38,6 +39,8 @@ const TYPES = {
 const MIGRATION_LOCK = '7070757368637431';
 
 const DEFAULT_PAGE = 1000;
+/** Recipients per transaction when caps or quiet hours change a send's pending rows in bulk (as on SQLite). */
+const PENDING_RANGE = 5_000;
 /** A recipient list this long is worth fresh planner statistics before its claims start. */
 const ANALYZE_AFTER_ROWS = 10_000;
 
@@ -86,11 +89,7 @@ class PostgresOps implements StoreOps {
   subscriptionCountByKey(keyId: number) { return this.count('subscriptionCountByKey', [keyId]); }
 
   async upsertSubscription(w: SubscriptionWrite) {
-    const row = await this.one<{ id: number; created: boolean }>('upsertSubscription', [
-      w.endpoint, w.p256dh, w.auth, w.keyId, w.expirationTime, w.label ?? null, w.userAgent ?? null,
-      w.createdAt ?? w.updatedAt, w.updatedAt, w.lastSuccessAt ?? null, w.failureCount ?? 0,
-      w.label !== undefined, w.userAgent !== undefined, w.lastSuccessAt !== undefined,
-    ]);
+    const row = await this.one<{ id: number; created: boolean }>('upsertSubscription', subscriptionValues(w));
     return { id: row!.id, created: row!.created };
   }
   upsertSubscriptions(batch: readonly SubscriptionUpsert[]) {
@@ -100,7 +99,7 @@ class PostgresOps implements StoreOps {
       if (endpoints.size < batch.length) return tx.upsertOneByOne(batch);
       const columns = subscriptionColumns(batch.map((b) => b.write));
       const found = new Map<string, { id: number; created: boolean }>();
-      for (const row of (await tx.q<{ id: number; endpoint: string }>('insertSubscriptionBatch', columns.slice(0, 11))).rows) {
+      for (const row of (await tx.q<{ id: number; endpoint: string }>('insertSubscriptionBatch', columns.slice(0, 13))).rows) {
         found.set(row.endpoint, { id: row.id, created: true });
       }
       const existing = batch.filter((b) => !found.has(b.write.endpoint));
@@ -162,8 +161,8 @@ class PostgresOps implements StoreOps {
       { pageSize: options.pageSize ?? DEFAULT_PAGE, limit: options.limit },
     );
   }
-  countPrunable(filter: PruneFilter) { return this.count('countPrunable', [filter.noSuccessSince ?? null, filter.failedMoreThan ?? null]); }
-  deletePrunable(filter: PruneFilter) { return this.changed('deletePrunable', [filter.noSuccessSince ?? null, filter.failedMoreThan ?? null]); }
+  countPrunable(filter: PruneFilter) { return this.count('countPrunable', pruneValues(filter)); }
+  deletePrunable(filter: PruneFilter) { return this.changed('deletePrunable', pruneValues(filter)); }
 
   async insertCategory(category: { name: string; description: string | null; createdAt: number }) {
     return (await this.one<CategoryRow>('insertCategory', [category.name, category.description, category.createdAt]))!;
@@ -189,6 +188,7 @@ class PostgresOps implements StoreOps {
     const inserted = await this.one<{ id: number }>('insertNotification', [
       row.payload, row.target, row.ttl, row.urgency, row.topic, row.status, row.send_at, row.cron, row.tz, row.until_at, row.remaining_count,
       row.stale_after_ms, row.idempotency_key, row.created_at, row.parent_id ?? null, row.slot_at ?? null, row.lease_owner ?? null, row.lease_expires_at ?? null,
+      row.urgent ?? 0,
     ]);
     return inserted!.id;
   }
@@ -225,10 +225,10 @@ class PostgresOps implements StoreOps {
   async releaseLease(id: number, owner: string) { await this.q('releaseLease', [id, owner]); }
   async leaseHolder(id: number) { return (await this.one<{ owner: string | null; expiresAt: number | null }>('leaseHolder', [id])) ?? { owner: null, expiresAt: null }; }
 
-  countRecipients(target: TargetQuery) {
-    if (target.all) return this.count('countAll');
-    if (target.categories) return this.count('countInCategories', [target.categories]);
-    return this.count('countByIds', [target.subscriptionIds ?? []]);
+  countRecipients(target: TargetQuery, now: number) {
+    if (target.all) return this.count('countAll', [now]);
+    if (target.categories) return this.count('countInCategories', [target.categories, now]);
+    return this.count('countByIds', [target.subscriptionIds ?? [], now]);
   }
   fixRecipients(id: number, target: TargetQuery, now: number) {
     return this.atomic(async (tx) => {
@@ -255,6 +255,7 @@ class PostgresOps implements StoreOps {
     const row = await this.one<{ pending: number; earliest: number | null }>('nextRetryAt', [id]);
     return row ?? { pending: 0, earliest: null };
   }
+  async earliestRetryAfter(id: number, after: number) { return (await this.one<{ t: number | null }>('earliestRetryAfter', [id, after]))?.t ?? null; }
   async recordDeliveries(updates: readonly DeliveryUpdate[]) {
     if (!updates.length) return;
     await this.q('recordDeliveries', [
@@ -270,7 +271,7 @@ class PostgresOps implements StoreOps {
     }
     return counts;
   }
-  async storeCounts(id: number, c: DeliveryCounts) { await this.q('storeCounts', [id, c.total, c.sent, c.gone, c.failed]); }
+  async storeCounts(id: number, c: DeliveryCounts) { await this.q('storeCounts', [id, c.total, c.sent, c.gone, c.failed, c.capped]); }
   recentFailures(id: number, limit: number) { return this.all<FailureRow>('recentFailures', [id, limit]); }
 
   claimNext(owner: string, now: number, leaseMs: number, exclude: readonly number[]) { return this.one<NotificationRow>('claimNext', [now, owner, now + leaseMs, exclude]); }
@@ -289,16 +290,115 @@ class PostgresOps implements StoreOps {
   cancelScheduledOccurrences(parentId: number, now: number) { return this.changed('cancelScheduledOccurrences', [parentId, now]); }
   deleteOccurrences(parentId: number) { return this.changed('deleteOccurrences', [parentId]); }
   async reopenForResume(id: number) { return (await this.changed('reopenForResume', [id])) > 0; }
+  deferredSends(now: number) { return this.all<{ id: number; deliveries: number; dueAt: number }>('deferredSends', [now]); }
+
+  async setTracking(notificationId: number, tracking: string | null) { await this.q('setTracking', [notificationId, tracking]); }
+  async trackingOf(notificationId: number) { return (await this.one<{ tracking: string | null }>('trackingOf', [notificationId]))?.tracking ?? null; }
+  async issueTokens(notificationId: number, subscriptionIds: readonly number[], newToken: () => string) {
+    if (!subscriptionIds.length) return new Map<number, string>();
+    // Two statements, no transaction needed: an insert that loses to an earlier token changes nothing.
+    await this.q('insertTokens', [notificationId, subscriptionIds, subscriptionIds.map(() => newToken())]);
+    const issued = new Map((await this.all<{ subscription_id: number; token: string }>('tokensOf', [notificationId, subscriptionIds])).map((r) => [r.subscription_id, r.token]));
+    // In the order asked, as on SQLite.
+    return new Map(subscriptionIds.map((id) => [id, issued.get(id)!]));
+  }
+  deliveryByToken(token: string) { return this.one<TokenOwner>('deliveryByToken', [token]); }
+  async insertEvent(event: { notificationId: number; subscriptionId: number; kind: EventKind; action: string | null; at: number }) {
+    return (await this.changed('insertEvent', [event.notificationId, event.subscriptionId, event.kind, event.action, event.at])) > 0;
+  }
+  async funnelCounts(notificationId: number): Promise<FunnelRow> {
+    const [ledger, events] = await Promise.all([
+      this.one<{ targeted: number; delivered: number }>('ledgerFunnel', [notificationId]),
+      this.one<{ shown: number; clicked: number; dismissed: number }>('eventFunnel', [notificationId]),
+    ]);
+    return { ...ledger!, ...events! };
+  }
+  clicksByAction(notificationId: number) { return this.all<{ action: string | null; clicks: number }>('clicksByAction', [notificationId]); }
+  async dailyCounts(since: number, category: string | undefined): Promise<DayRow[]> {
+    const values = [since, category ?? null];
+    const [delivered, events] = await Promise.all([
+      this.all<{ day: number; n: number }>('dailyDelivered', values),
+      this.all<{ day: number; kind: EventKind; n: number }>('dailyEvents', values),
+    ]);
+    return mergeDays(delivered, events);
+  }
+
+  async ping() { await this.q('ping'); }
+  notificationsByStatus() { return this.all<{ status: string; n: number }>('notificationsByStatus'); }
+  overdueNotifications(now: number) { return this.count('overdueNotifications', [now]); }
+  async pendingDeliveries(now: number) { return (await this.one<{ due: number; deferred: number }>('pendingDeliveries', [now]))!; }
+  subscriptionsByCategory() { return this.all<{ name: string; n: number }>('subscriptionsByCategory'); }
+
+  async updateLocale(id: number, change: { timeZone?: string | null | undefined; language?: string | null | undefined }, now: number) {
+    const values = [id, now, change.timeZone !== undefined, change.timeZone ?? null, change.language !== undefined, change.language ?? null];
+    return (await this.changed('updateLocale', values)) > 0;
+  }
+  async categoryCapsByName(names: readonly string[]) {
+    if (!names.length) return new Map<string, string>();
+    return new Map((await this.all<{ name: string; frequency_cap: string }>('categoryCapsByName', [names])).map((r) => [r.name, r.frequency_cap]));
+  }
+  async setCategoryCap(id: number, cap: string | null) { await this.q('setCategoryCap', [id, cap]); }
+  capPendingDeliveries(id: number, now: number, caps: readonly CapRule[]) {
+    return this.inPendingRanges(id, async (tx, lo, hi) => {
+      let changed = 0;
+      for (const cap of caps) changed += await tx.changed('capRange', [id, now, lo, hi, cap.since, cap.limit, cap.category ?? null]);
+      return changed;
+    });
+  }
+  async categoryQuietHours(names: readonly string[]) {
+    if (!names.length) return [];
+    return (await this.all<{ name: string; quiet_hours: string }>('categoryQuietHours', [names])).map((r): [string, string] => [r.name, r.quiet_hours]);
+  }
+  async setCategoryQuietHours(id: number, text: string | null) { await this.q('setCategoryQuietHours', [id, text]); }
+  async pendingZones(id: number) { return (await this.all<{ zone: string | null }>('pendingZones', [id])).map((r) => r.zone); }
+  deferZones(id: number, zones: ReadonlyMap<string | null, { until: number; reason: string }>) {
+    if (!zones.size) return Promise.resolve(0);
+    const entries = [...zones];
+    const arrays = [entries.map(([zone]) => zone), entries.map(([, q]) => q.until), entries.map(([, q]) => q.reason)];
+    return this.inPendingRanges(id, (tx, lo, hi) => tx.changed('deferZones', [id, lo, hi, ...arrays]));
+  }
+  async deferredSummary(id: number, reasonLike: string) { return (await this.one<{ count: number; until: number | null }>('deferredSummary', [id, reasonLike]))!; }
+
+  async lastRun(task: string) { return (await this.one<{ last_run_at: number }>('lastRun', [task]))?.last_run_at ?? null; }
+  async claimRun(task: string, now: number, everyMs: number) { return (await this.changed('claimRun', [task, now, everyMs])) > 0; }
+  async prunableHistory(before: number) { return (await this.one<{ notifications: number; deliveries: number }>('prunableHistory', [before]))!; }
+  async prunableHistoryIds(before: number, limit: number) { return (await this.all<{ id: number }>('prunableHistoryIds', [before, limit])).map((r) => r.id); }
+  pruneLedger(id: number, now: number) {
+    return this.atomic(async (tx) => {
+      await tx.storeCounts(id, await tx.deliveryCounts(id));
+      await tx.q('markLedgerPruned', [id, now]);
+      return tx.changed('deleteLedger', [id]);
+    });
+  }
+
+  /**
+   * Calls `step(lo, hi)` per range of a notification's pending recipients, each in its own
+   * transaction (each step is idempotent, so a crash between ranges leaves nothing a rerun would
+   * not finish); returns the sum of its results.
+   */
+  protected async inPendingRanges(id: number, step: (tx: PostgresOps, lo: number, hi: number) => Promise<number>): Promise<number> {
+    let total = 0;
+    for (let after = 0; ; ) {
+      const range = await this.one<{ lo: number | null; hi: number | null }>('pendingRange', [id, after, PENDING_RANGE]);
+      if (!range || range.lo === null || range.hi === null) return total;
+      const { lo, hi } = range;
+      total += await this.atomic((tx) => step(tx, lo, hi));
+      after = hi;
+    }
+  }
 
   async tableCounts() { return (await this.one<TableCounts>('tableCounts'))!; }
   streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
     const { key } = TABLES.find((t) => t.name === table)!;
-    const text = TABLE_SQL.get(table)!.page;
+    const sql = TABLE_SQL.get(table)!;
     return keysetPages(
-      async (after: unknown[], limit: number) =>
-        (await this.executor.query<TableRow>({ name: `pushctl_page_${table}`, text, values: [...after, limit] })).rows,
-      (row) => key.map((column) => row[column]),
-      key.map(() => -1),
+      async (after: unknown[] | null, limit: number) =>
+        (after === null
+          ? await this.executor.query<TableRow>({ name: `pushctl_first_${table}`, text: sql.first, values: [limit] })
+          : await this.executor.query<TableRow>({ name: `pushctl_page_${table}`, text: sql.page, values: [...after, limit] })
+        ).rows,
+      (row): unknown[] | null => key.map((column) => row[column]),
+      null,
       { pageSize },
     );
   }
@@ -318,15 +418,23 @@ class PostgresOps implements StoreOps {
   }
 }
 
-/** A batch of writes as the column arrays the batch statements unnest (flags: "given", so update it). */
-function subscriptionColumns(writes: readonly SubscriptionWrite[]): unknown[][] {
-  const pick = <T>(f: (w: SubscriptionWrite) => T) => writes.map(f);
+/** A write as the upsert statements' parameters: the row's 13 values, then 5 flags ("given", so update it). */
+function subscriptionValues(w: SubscriptionWrite): unknown[] {
   return [
-    pick((w) => w.endpoint), pick((w) => w.p256dh), pick((w) => w.auth), pick((w) => w.keyId), pick((w) => w.expirationTime),
-    pick((w) => w.label ?? null), pick((w) => w.userAgent ?? null), pick((w) => w.createdAt ?? w.updatedAt), pick((w) => w.updatedAt),
-    pick((w) => w.lastSuccessAt ?? null), pick((w) => w.failureCount ?? 0),
-    pick((w) => w.label !== undefined), pick((w) => w.userAgent !== undefined), pick((w) => w.lastSuccessAt !== undefined),
+    w.endpoint, w.p256dh, w.auth, w.keyId, w.expirationTime, w.label ?? null, w.userAgent ?? null,
+    w.createdAt ?? w.updatedAt, w.updatedAt, w.lastSuccessAt ?? null, w.failureCount ?? 0, w.timeZone ?? null, w.language ?? null,
+    w.label !== undefined, w.userAgent !== undefined, w.lastSuccessAt !== undefined, w.timeZone !== undefined, w.language !== undefined,
   ];
+}
+
+/** A batch of writes as the column arrays the batch statements unnest, in the same order. */
+function subscriptionColumns(writes: readonly SubscriptionWrite[]): unknown[][] {
+  const rows = writes.map(subscriptionValues);
+  return rows.length ? rows[0]!.map((_, i) => rows.map((row) => row[i])) : [];
+}
+
+function pruneValues(filter: PruneFilter): unknown[] {
+  return [filter.noSuccessSince ?? null, filter.failedMoreThan ?? null, filter.expiredAt ?? null];
 }
 
 const TABLE_SQL = new Map(TABLES.map((table) => [table.name, tableSql(table)]));

@@ -28,11 +28,15 @@ const SQL = {
 
 export type StatementName = keyof typeof SQL;
 
-/** Copying whole tables (db copy): a keyset page in key order, and a plain insert of a row as it is. */
+/**
+ * Copying whole tables (db copy): the first keyset page and the ones after a key, in key order
+ * (no sentinel key: text keys have no value below them all), and a plain insert of a row as it is.
+ */
 export function tableStatements(db: Db, table: { name: string; key: string[]; columns: string[] }) {
   const key = table.key.join(', ');
   const after = table.key.map(() => '?').join(', ');
   return {
+    first: db.prepare(`SELECT ${table.columns.join(', ')} FROM ${table.name} ORDER BY ${key} LIMIT ?`),
     page: db.prepare(`SELECT ${table.columns.join(', ')} FROM ${table.name} WHERE (${key}) > (${after}) ORDER BY ${key} LIMIT ?`),
     insert: db.prepare(`INSERT INTO ${table.name} (${table.columns.join(', ')}) VALUES (${table.columns.map((c) => `@${c}`).join(', ')})`),
   };

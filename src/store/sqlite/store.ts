@@ -8,14 +8,19 @@ import type Database from 'better-sqlite3';
 import * as categories from '../categories.js';
 import { openDatabase, type Db, type OpenOptions } from '../db.js';
 import * as dispatch from '../dispatch.js';
+import * as caps from '../frequency-caps.js';
+import * as maintenance from '../maintenance.js';
+import * as quietHours from '../quiet-hours.js';
 import * as keys from '../keys.js';
 import * as notifications from '../notifications.js';
+import * as stats from '../stats.js';
 import type {
-  DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
+  CapRule, DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
   TableRow, TemplateAdvance, Transaction, TransactionOptions,
 } from '../store.js';
 import { TABLES } from '../store.js';
 import * as subscriptions from '../subscriptions.js';
+import * as tracking from '../tracking.js';
 import { keysetPages } from '../paging.js';
 import { prepareStatements, tableStatements, type Statements } from './statements.js';
 
@@ -48,11 +53,13 @@ class SqliteOps implements StoreOps {
       for (const row of rows) sql.leaseDelivery.run(until, claim.notificationId, row.subscription_id);
       return rows;
     });
+    this.tokenIssuer = tracking.prepareTokenIssuer(db);
   }
 
   /** A savepoint when already inside a transaction (an import's), its own transaction otherwise. */
   private readonly upsertBatch: Database.Transaction<(batch: readonly SubscriptionUpsert[]) => { id: number; created: boolean }[]>;
   private readonly claimChunk: Database.Transaction<(claim: DeliveryClaim) => notifications.PendingDelivery[]>;
+  private readonly tokenIssuer: ReturnType<typeof tracking.prepareTokenIssuer>;
 
   async activeKey() { await this.turn(); return keys.activeKey(this.db); }
   async keyById(id: number) { await this.turn(); return keys.keyById(this.db, id); }
@@ -136,7 +143,7 @@ class SqliteOps implements StoreOps {
   async releaseLease(id: number, owner: string) { await this.turn(); notifications.releaseLease(this.db, id, owner); }
   async leaseHolder(id: number) { await this.turn(); return notifications.leaseHolder(this.db, id); }
 
-  async countRecipients(target: notifications.TargetQuery) { await this.turn(); return notifications.countRecipients(this.db, target); }
+  async countRecipients(target: notifications.TargetQuery, now: number) { await this.turn(); return notifications.countRecipients(this.db, target, now); }
   async fixRecipients(id: number, target: notifications.TargetQuery, now: number) { await this.turn(); return notifications.fixRecipients(this.db, id, target, now); }
   async pendingPage(id: number, after: number, now: number, limit: number) { await this.turn(); return notifications.pendingPage(this.db, id, after, now, limit); }
   async claimDeliveries(claim: DeliveryClaim) {
@@ -144,6 +151,7 @@ class SqliteOps implements StoreOps {
     return this.claimChunk.immediate(claim);
   }
   async nextRetryAt(id: number) { await this.turn(); return notifications.nextRetryAt(this.db, id); }
+  async earliestRetryAfter(id: number, after: number) { await this.turn(); return notifications.earliestRetryAfter(this.db, id, after); }
   async recordDeliveries(updates: readonly notifications.DeliveryUpdate[]) { await this.turn(); this.ledger.recordMany(updates as notifications.DeliveryUpdate[]); }
   async deliveryCounts(id: number) { await this.turn(); return notifications.deliveryCounts(this.db, id); }
   async storeCounts(id: number, counts: notifications.DeliveryCounts) { await this.turn(); notifications.storeCounts(this.db, id, counts); }
@@ -161,17 +169,58 @@ class SqliteOps implements StoreOps {
   async cancelScheduledOccurrences(parentId: number, now: number) { await this.turn(); return dispatch.cancelScheduledOccurrences(this.db, parentId, now); }
   async deleteOccurrences(parentId: number) { await this.turn(); return dispatch.deleteOccurrences(this.db, parentId); }
   async reopenForResume(id: number) { await this.turn(); return dispatch.reopenForResume(this.db, id); }
+  async deferredSends(now: number) { await this.turn(); return dispatch.deferredSends(this.db, now); }
+
+  async setTracking(notificationId: number, plan: string | null) { await this.turn(); tracking.setTracking(this.db, notificationId, plan); }
+  async trackingOf(notificationId: number) { await this.turn(); return tracking.trackingOf(this.db, notificationId); }
+  async issueTokens(notificationId: number, subscriptionIds: readonly number[], newToken: () => string) {
+    await this.turn();
+    return this.tokenIssuer.issue(notificationId, [...subscriptionIds], newToken);
+  }
+  async deliveryByToken(token: string) { await this.turn(); return tracking.deliveryByToken(this.db, token); }
+  async insertEvent(event: { notificationId: number; subscriptionId: number; kind: tracking.EventKind; action: string | null; at: number }) {
+    await this.turn();
+    return tracking.insertEvent(this.db, event);
+  }
+  async funnelCounts(notificationId: number) { await this.turn(); return tracking.funnelCounts(this.db, notificationId); }
+  async clicksByAction(notificationId: number) { await this.turn(); return tracking.clicksByAction(this.db, notificationId); }
+  async dailyCounts(since: number, category: string | undefined) { await this.turn(); return tracking.dailyCounts(this.db, since, category); }
+
+  async ping() { await this.turn(); stats.pingStore(this.db); }
+  async notificationsByStatus() { await this.turn(); return stats.notificationsByStatus(this.db); }
+  async overdueNotifications(now: number) { await this.turn(); return stats.overdueNotifications(this.db, now); }
+  async pendingDeliveries(now: number) { await this.turn(); return stats.pendingDeliveries(this.db, now); }
+  async subscriptionsByCategory() { await this.turn(); return stats.subscriptionsByCategory(this.db); }
+
+  async updateLocale(id: number, change: { timeZone?: string | null | undefined; language?: string | null | undefined }, now: number) {
+    await this.turn();
+    return subscriptions.updateLocale(this.db, id, change, now);
+  }
+  async categoryCapsByName(names: readonly string[]) { await this.turn(); return caps.categoryCapsByName(this.db, names); }
+  async setCategoryCap(id: number, cap: string | null) { await this.turn(); caps.setCategoryCap(this.db, id, cap); }
+  async capPendingDeliveries(id: number, now: number, rules: readonly CapRule[]) { await this.turn(); return caps.capPendingDeliveries(this.db, id, now, rules); }
+  async categoryQuietHours(names: readonly string[]) { await this.turn(); return names.length ? quietHours.categoryQuietHours(this.db, names) : []; }
+  async setCategoryQuietHours(id: number, text: string | null) { await this.turn(); quietHours.setCategoryQuietHours(this.db, id, text); }
+  async pendingZones(id: number) { await this.turn(); return quietHours.pendingZones(this.db, id); }
+  async deferZones(id: number, zones: ReadonlyMap<string | null, { until: number; reason: string }>) { await this.turn(); return quietHours.deferZones(this.db, id, zones); }
+  async deferredSummary(id: number, reasonLike: string) { await this.turn(); return quietHours.deferredSummary(this.db, id, reasonLike); }
+
+  async lastRun(task: string) { await this.turn(); return maintenance.lastRun(this.db, task); }
+  async claimRun(task: string, now: number, everyMs: number) { await this.turn(); return maintenance.claimRun(this.db, task, now, everyMs); }
+  async prunableHistory(before: number) { await this.turn(); return maintenance.prunableHistory(this.db, before); }
+  async prunableHistoryIds(before: number, limit: number) { await this.turn(); return maintenance.prunableHistoryIds(this.db, before, limit); }
+  async pruneLedger(id: number, now: number) { await this.turn(); return maintenance.pruneLedger(this.db, id, now); }
 
   async tableCounts() { await this.turn(); return this.sql.tableCounts.get() as TableCounts; }
   streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
     const { statements, key } = this.tableStatements(table);
     return keysetPages(
-      async (after: unknown[], limit: number) => {
+      async (after: unknown[] | null, limit: number) => {
         await this.turn();
-        return statements.page.all(...after, limit) as TableRow[];
+        return (after === null ? statements.first.all(limit) : statements.page.all(...after, limit)) as TableRow[];
       },
-      (row) => key.map((column) => row[column]),
-      key.map(() => -1),
+      (row): unknown[] | null => key.map((column) => row[column]),
+      null,
       { pageSize },
     );
   }
