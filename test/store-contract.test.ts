@@ -651,6 +651,162 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     answers[backend] = { ...answers[backend], gauges: { byStatus, overdue, pending, members, deferred } };
   });
 
+  it.skipIf(skip)('subscriber locale, expired subscriptions, urgent notifications (migration 5)', async () => {
+    const store = await open();
+    const first = await store.upsertSubscription(write(1, { timeZone: 'Europe/Berlin', language: 'de-DE' }));
+    await store.upsertSubscription(write(1, { p256dh: 'changed' })); // undefined keeps zone and language
+    expect(await store.subscriptionById(first.id)).toMatchObject({ p256dh: 'changed', time_zone: 'Europe/Berlin', language: 'de-DE' });
+    const batch = await store.upsertSubscriptions([
+      { write: write(1, { language: null }) },
+      { write: write(2, { timeZone: 'Asia/Tokyo', expirationTime: NOW + 1000 }) },
+      { write: write(3, { expirationTime: NOW }) }, // expired at NOW
+    ]);
+    const [, s2, s3] = batch.map((b) => b.id) as [number, number, number];
+    expect(await store.subscriptionById(first.id)).toMatchObject({ time_zone: 'Europe/Berlin', language: null });
+    expect(await store.updateLocale(s2, { language: 'ja' }, NOW + 7)).toBe(true);
+    expect(await store.updateLocale(999_999, { language: 'ja' }, NOW)).toBe(false);
+    const locale = await store.subscriptionById(s2);
+    expect(locale).toMatchObject({ time_zone: 'Asia/Tokyo', language: 'ja', updated_at: NOW + 7 });
+
+    // A subscription whose expirationTime has passed is no recipient; one that expires later is flagged when read.
+    expect(await store.countRecipients({ all: true }, NOW)).toBe(2);
+    expect(await store.countRecipients({ subscriptionIds: [s2, s3] }, NOW + 1000)).toBe(0);
+    const id = await store.insertNotification({ ...NOTIFICATION, urgent: 1 });
+    await store.fixRecipients(id, { all: true }, NOW);
+    const page = await store.pendingPage(id, 0, NOW + 1000, 10);
+    expect(page.map((d) => [d.subscription_id, d.expired])).toEqual([[first.id, 0], [s2, 1]]);
+    const claimed = await store.claimDeliveries({ notificationId: id, now: NOW + 1000, leaseMs: 1000, limit: 10 });
+    expect(claimed.map((d) => [d.subscription_id, d.expired])).toEqual([[first.id, 0], [s2, 1]]);
+    expect(await store.countPrunable({ expiredAt: NOW })).toBe(1);
+    expect(await store.countPrunable({ failedMoreThan: 100, expiredAt: NOW + 1000 })).toBe(2);
+    expect(await store.deletePrunable({ expiredAt: NOW })).toBe(1);
+
+    const rule = await store.insertNotification({ ...NOTIFICATION, status: 'scheduled', cron: '* * * * *', tz: 'UTC', urgent: 1 });
+    const occurrence = await store.insertOccurrence({ parentId: rule, slotAt: NOW, status: 'scheduled', error: null, now: NOW });
+    expect((await store.notificationById(occurrence!))!.urgent).toBe(1);
+    expect((await store.notificationById((await store.insertNotification(NOTIFICATION))))!.urgent).toBe(0);
+    await store.storeCounts(id, { total: 5, sent: 1, gone: 1, failed: 1, pending: 0, capped: 2 });
+    expect(await store.notificationById(id)).toMatchObject({ total_count: 5, capped_count: 2, urgent: 1 });
+    answers[backend] = { ...answers[backend], locale: { locale, page, claimed } };
+  });
+
+  it.skipIf(skip)('frequency caps: category caps, and a send\'s untried recipients who had enough become capped', async () => {
+    const store = await open();
+    const news = await store.insertCategory({ name: 'news', description: null, createdAt: NOW });
+    const offers = await store.insertCategory({ name: 'offers', description: null, createdAt: NOW });
+    await store.setCategoryCap(news.id, '1/day');
+    await store.setCategoryCap(offers.id, '3/week');
+    await store.setCategoryCap(offers.id, null);
+    expect(await store.categoryCapsByName(['news', 'offers', 'none'])).toEqual(new Map([['news', '1/day']]));
+    expect(await store.categoryCapsByName([])).toEqual(new Map());
+    expect((await store.categoryById(news.id))!.frequency_cap).toBe('1/day');
+    const subs = (await store.upsertSubscriptions([1, 2, 3, 4].map((n) => ({ write: write(n), categoryIds: [news.id] })))).map((s) => s.id);
+    const [s1, s2, s3, s4] = subs as [number, number, number, number];
+    const sent = (notificationId: number, subscriptionId: number, at: number) =>
+      ({ notificationId, subscriptionId, state: 'sent' as const, statusCode: 201, error: null, nextAttemptAt: null, now: at });
+    // Earlier sends: one to news (s1, s2 got it), one to everyone (s1, s3 got it), one long ago (s4).
+    const toNews = await store.insertNotification({ ...NOTIFICATION, target: '{"categories":["news"]}' });
+    await store.fixRecipients(toNews, { categories: ['news'] }, NOW - 100);
+    await store.recordDeliveries([sent(toNews, s1, NOW - 90), sent(toNews, s2, NOW - 90)]);
+    const toAll = await store.insertNotification(NOTIFICATION);
+    await store.fixRecipients(toAll, { all: true }, NOW - 50);
+    await store.recordDeliveries([sent(toAll, s1, NOW - 40), sent(toAll, s3, NOW - 40)]);
+    await store.setStatus(toAll, 'sent', { finished_at: NOW - 30 });
+    const old = await store.insertNotification(NOTIFICATION);
+    await store.fixRecipients(old, { subscriptionIds: [s4] }, NOW - DAY);
+    await store.recordDeliveries([sent(old, s4, NOW - DAY)]);
+    await store.setStatus(old, 'sent', { finished_at: NOW - DAY });
+
+    const id = await store.insertNotification(NOTIFICATION);
+    await store.fixRecipients(id, { all: true }, NOW);
+    // s2 was already tried once: caps apply only to untried rows.
+    await store.recordDeliveries([{ ...sent(id, s2, NOW), state: 'pending', statusCode: 503, nextAttemptAt: NOW + 1 }]);
+    expect(await store.capPendingDeliveries(id, NOW + 1, [{ limit: 2, since: NOW - 1000 }])).toBe(1); // s1: two sends
+    expect(await store.capPendingDeliveries(id, NOW + 1, [{ limit: 1, since: NOW - 1000, category: 'news' }, { limit: 1, since: NOW - 2 * DAY }])).toBe(2); // s3, s4
+    const counts = await store.deliveryCounts(id);
+    expect(counts).toEqual({ total: 4, sent: 0, gone: 0, failed: 0, pending: 1, capped: 3 });
+    const page = await store.pendingPage(id, 0, NOW + 10, 10);
+    expect(page.map((d) => d.subscription_id)).toEqual([s2]);
+    answers[backend] = { ...answers[backend], caps: { counts } };
+  });
+
+  it.skipIf(skip)('quiet hours: category quiet hours, pending zones, deferring by zone (never earlier), the deferred summary', async () => {
+    const store = await open();
+    const b = await store.insertCategory({ name: 'b', description: null, createdAt: NOW });
+    const a = await store.insertCategory({ name: 'Z', description: null, createdAt: NOW });
+    await store.insertCategory({ name: 'c', description: null, createdAt: NOW });
+    await store.setCategoryQuietHours(b.id, '22:00-07:00');
+    await store.setCategoryQuietHours(a.id, '21:00-09:00');
+    const byName = await store.categoryQuietHours(['b', 'Z', 'c', 'none']);
+    expect(byName).toEqual([['Z', '21:00-09:00'], ['b', '22:00-07:00']]);
+    expect(await store.categoryQuietHours([])).toEqual([]);
+    const subs = (await store.upsertSubscriptions([
+      { write: write(1, { timeZone: 'Europe/Berlin' }) },
+      { write: write(2, { timeZone: 'Asia/Tokyo' }) },
+      { write: write(3) },
+      { write: write(4, { timeZone: 'Europe/Berlin' }) },
+      { write: write(5, { timeZone: 'America/New_York' }) },
+    ])).map((s) => s.id);
+    const id = await store.insertNotification(NOTIFICATION);
+    await store.fixRecipients(id, { all: true }, NOW);
+    // s4 already waits past Berlin's quiet hours (a Retry-After): not moved earlier, nor counted. s5 was tried.
+    await store.recordDeliveries([{ notificationId: id, subscriptionId: subs[4]!, state: 'pending', statusCode: 503, error: null, nextAttemptAt: NOW + 1, now: NOW }]);
+    const zones = (await store.pendingZones(id)).sort((x, y) => String(x).localeCompare(String(y)));
+    expect(zones).toEqual(['Asia/Tokyo', 'Europe/Berlin', null]);
+    const deferred = await store.deferZones(id, new Map<string | null, { until: number; reason: string }>([
+      ['Europe/Berlin', { until: NOW + 5000, reason: 'Quiet hours until 07:00 Europe/Berlin' }],
+      [null, { until: NOW + 9000, reason: 'quiet hours until 07:00 UTC' }],
+      ['America/New_York', { until: NOW + 9000, reason: 'quiet hours (tried already)' }],
+    ]));
+    expect(deferred).toBe(3);
+    expect(await store.deferZones(id, new Map([['Europe/Berlin', { until: NOW + 4000, reason: 'earlier' }]]))).toBe(0);
+    expect(await store.deferZones(id, new Map())).toBe(0);
+    const summary = await store.deferredSummary(id, 'quiet hours%');
+    expect(summary).toEqual({ count: 3, until: NOW + 5000 });
+    expect(await store.deferredSummary(id, 'nothing%')).toEqual({ count: 0, until: null });
+    expect((await store.pendingPage(id, 0, NOW + 4999, 10)).map((d) => d.subscription_id)).toEqual([subs[1], subs[4]]);
+    answers[backend] = { ...answers[backend], quiet: { byName, zones, deferred, summary } };
+  });
+
+  it.skipIf(skip)('housekeeping: a run claimed once per period across connections, and old ledgers pruned with their counts kept', async () => {
+    const location = await freshLocation();
+    const stores = [await open(location), await open(location)];
+    const [store] = stores as [Store];
+    expect(await store.lastRun('prune')).toBeNull();
+    const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => stores[i % 2]!.claimRun('prune', NOW, DAY)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await store.lastRun('prune')).toBe(NOW);
+    expect(await store.claimRun('prune', NOW + DAY - 1, DAY)).toBe(false);
+    expect(await store.claimRun('other', NOW, DAY)).toBe(true);
+    expect(await store.claimRun('prune', NOW + DAY, DAY)).toBe(true);
+    expect(await store.lastRun('prune')).toBe(NOW + DAY);
+
+    const subs = (await store.upsertSubscriptions([1, 2, 3].map((n) => ({ write: write(n) })))).map((s) => s.id);
+    const finished = async (status: string, finishedAt: number, extra: { cron?: string; tz?: string } = {}) => {
+      const id = await store.insertNotification({ ...NOTIFICATION, ...extra });
+      await store.fixRecipients(id, { all: true }, NOW - 10 * DAY);
+      await store.recordDeliveries([{ notificationId: id, subscriptionId: subs[0]!, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: NOW - 10 * DAY }]);
+      await store.setStatus(id, status, { finished_at: finishedAt });
+      return id;
+    };
+    const oldSent = await finished('sent', NOW - 9 * DAY);
+    const oldCancelled = await finished('cancelled', NOW - 8 * DAY);
+    await finished('sent', NOW - DAY); // too recent
+    await finished('sending', NOW - 9 * DAY); // not finished
+    await finished('sent', NOW - 9 * DAY, { cron: '* * * * *', tz: 'UTC' }); // a rule, not history
+    const history = await store.prunableHistory(NOW - 7 * DAY);
+    expect(history).toEqual({ notifications: 2, deliveries: 6 });
+    expect(await store.prunableHistoryIds(NOW - 7 * DAY, 10)).toEqual([oldSent, oldCancelled]);
+    expect(await store.prunableHistoryIds(NOW - 7 * DAY, 1)).toEqual([oldSent]);
+    expect(await store.pruneLedger(oldCancelled, NOW)).toBe(3);
+    const pruned = await store.notificationById(oldCancelled);
+    expect(pruned).toMatchObject({ ledger_pruned_at: NOW, total_count: 3, sent_count: 1, failed_count: 0, capped_count: 0 });
+    expect(await store.deliveryCounts(oldCancelled)).toMatchObject({ total: 0 });
+    expect(await store.prunableHistory(NOW - 7 * DAY)).toEqual({ notifications: 1, deliveries: 3 });
+    expect(await store.tableCounts()).toMatchObject({ maintenance_runs: 2 });
+    answers[backend] = { ...answers[backend], housekeeping: { history, pruned: { ...pruned, id: 0 } } };
+  });
+
   it.skipIf(skip || backend !== 'postgres')('both backends answered the same scenarios identically, and number their migrations alike', () => {
     expect(postgresMigrations.MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
     expect(postgresMigrations.SCHEMA_VERSION).toBe(SCHEMA_VERSION);

@@ -17,11 +17,12 @@ const SQL = {
     WHERE s.id > @after AND s.id IN (SELECT subscription_id FROM subscription_categories WHERE category_id = @categoryId)
     ORDER BY s.id LIMIT @limit`,
   // The lowest due pending rows; a claim makes them not due (next_attempt_at = lease end).
+  // expired: 1 when the subscription's expirationTime has passed since the recipient list was fixed.
   dueDeliveries: `
-    SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
+    SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id, coalesce(s.expiration_time <= @now, 0) AS expired
     FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
-    WHERE d.notification_id = ? AND d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
-    ORDER BY d.subscription_id LIMIT ?`,
+    WHERE d.notification_id = @id AND d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= @now)
+    ORDER BY d.subscription_id LIMIT @limit`,
   leaseDelivery: `UPDATE deliveries SET next_attempt_at = ? WHERE notification_id = ? AND subscription_id = ?`,
   tableCounts: tableCountsSql(TABLES),
 } as const;

@@ -48,7 +48,7 @@ class SqliteOps implements StoreOps {
     // SQLite has one writer at a time: select and lease inside one IMMEDIATE transaction, and no
     // other process can see these rows as due in between.
     this.claimChunk = db.transaction((claim: DeliveryClaim) => {
-      const rows = sql.dueDeliveries.all(claim.notificationId, claim.now, claim.limit) as notifications.PendingDelivery[];
+      const rows = sql.dueDeliveries.all({ id: claim.notificationId, now: claim.now, limit: claim.limit }) as notifications.PendingDelivery[];
       const until = claim.now + claim.leaseMs;
       for (const row of rows) sql.leaseDelivery.run(until, claim.notificationId, row.subscription_id);
       return rows;
