@@ -47,6 +47,8 @@ function node(script: string, args: string[]): Promise<{ code: number | null; st
 }
 
 describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
+  // Tests of PostgreSQL alone are not registered in the SQLite run (rather than reported as skipped).
+  const itOnPostgres = backend === 'postgres' ? it.skipIf(skip) : (((_name: string, _fn: () => unknown) => undefined) as unknown as ReturnType<typeof it.skipIf>);
   let server: PostgresServer | undefined;
   const opened: Store[] = [];
   const dirs: string[] = [];
@@ -190,13 +192,13 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(translated?.message).toBe('categories.name: already exists (another process wrote it at the same time)');
   });
 
-  it.skipIf(skip || backend !== 'postgres')('a server that cannot be reached is a clear error, without the password', async () => {
+  itOnPostgres('a server that cannot be reached is a clear error, without the password', async () => {
     const error: unknown = await openStore('postgres://pushctl:s3cret@127.0.0.1:1/pushctl?connect_timeout=5').catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/^database postgres:\/\/pushctl:\*\*\*@127\.0\.0\.1:1\/pushctl\?connect_timeout=5: cannot open: .*ECONNREFUSED/);
     expect((error as Error).message).not.toContain('s3cret');
   });
 
-  it.skipIf(skip || backend !== 'postgres')('PostgreSQL restarted: operations fail as busy while it is down, and work again once it is back', async () => {
+  itOnPostgres('PostgreSQL restarted: operations fail as busy while it is down, and work again once it is back', async () => {
     const store = await open();
     await store.insertCategory({ name: 'before', description: null, createdAt: NOW });
     await server!.pause();
@@ -807,7 +809,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     answers[backend] = { ...answers[backend], housekeeping: { history, pruned: { ...pruned, id: 0 } } };
   });
 
-  it.skipIf(skip || backend !== 'postgres')('both backends answered the same scenarios identically, and number their migrations alike', () => {
+  itOnPostgres('both backends answered the same scenarios identically, and number their migrations alike', () => {
     expect(postgresMigrations.MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
     expect(postgresMigrations.SCHEMA_VERSION).toBe(SCHEMA_VERSION);
     expect(answers.postgres).toBeDefined();
