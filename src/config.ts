@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
 import { validateSubject } from './core/vapid-keys.js';
-import { PushctlError, usageError } from './errors.js';
+import { fail, type PushctlError } from './errors.js';
 
 export const CONFIG_MODULE = 'pushctl';
 export const CONFIG_SEARCH_PLACES = [
@@ -179,19 +179,19 @@ export async function loadConfig(
   const envOrigins = env.PUSHCTL_ENDPOINT_ORIGINS?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   for (const origin of envOrigins ?? []) {
     if (!originPattern.test(origin)) {
-      throw usageError(`PUSHCTL_ENDPOINT_ORIGINS: "${origin}" ${originMessage}`, { env: 'PUSHCTL_ENDPOINT_ORIGINS' });
+      throw fail('invalid_config', `"${origin}" ${originMessage}`, { at: 'PUSHCTL_ENDPOINT_ORIGINS' });
     }
   }
   const envSubject = nonEmpty(env.PUSHCTL_VAPID_SUBJECT);
   if (envSubject) validateSubject(envSubject, 'PUSHCTL_VAPID_SUBJECT');
   const envAdminToken = nonEmpty(env.PUSHCTL_ADMIN_TOKEN);
   if (envAdminToken && envAdminToken.length < ADMIN_TOKEN_MIN) {
-    throw usageError(`PUSHCTL_ADMIN_TOKEN: must be at least ${ADMIN_TOKEN_MIN} characters`, { env: 'PUSHCTL_ADMIN_TOKEN' });
+    throw fail('invalid_config', `must be at least ${ADMIN_TOKEN_MIN} characters`, { at: 'PUSHCTL_ADMIN_TOKEN' });
   }
   const envPublic = nonEmpty(env.PUSHCTL_VAPID_PUBLIC_KEY);
   const envPrivate = nonEmpty(env.PUSHCTL_VAPID_PRIVATE_KEY);
   if (Boolean(envPublic) !== Boolean(envPrivate)) {
-    throw usageError('PUSHCTL_VAPID_PUBLIC_KEY and PUSHCTL_VAPID_PRIVATE_KEY must be set together', { env: envPublic ? 'PUSHCTL_VAPID_PRIVATE_KEY' : 'PUSHCTL_VAPID_PUBLIC_KEY' });
+    throw fail('invalid_config', 'PUSHCTL_VAPID_PUBLIC_KEY and PUSHCTL_VAPID_PRIVATE_KEY must be set together', { details: { env: envPublic ? 'PUSHCTL_VAPID_PRIVATE_KEY' : 'PUSHCTL_VAPID_PUBLIC_KEY' } });
   }
 
   const database = overrides.db
@@ -241,7 +241,7 @@ function parseFile(raw: unknown, filepath: string): ConfigFile {
     key = [...issue.path, unknown].join('.');
     message = 'unknown key';
   }
-  throw new PushctlError('usage', `${filepath}: ${key || '(top level)'}: ${message}`, { file: filepath, key });
+  throw fail('invalid_config', `${key || '(top level)'}: ${message}`, { at: filepath, details: { file: filepath, key } });
 }
 
 /**
@@ -250,8 +250,8 @@ function parseFile(raw: unknown, filepath: string): ConfigFile {
  */
 function unreadableConfig(error: unknown, explicit: string | undefined): PushctlError {
   const err = error as NodeJS.ErrnoException;
-  if (explicit && err.code === 'ENOENT') return usageError(`--config: ${explicit} does not exist`, { file: explicit });
-  if (explicit && err.code === 'EISDIR') return usageError(`--config: ${explicit} is a directory`, { file: explicit });
+  if (explicit && err.code === 'ENOENT') return fail('invalid_config', `${explicit} does not exist`, { field: 'config', details: { file: explicit } });
+  if (explicit && err.code === 'EISDIR') return fail('invalid_config', `${explicit} is a directory`, { field: 'config', details: { file: explicit } });
   const lines = String(err.message ?? error).split('\n');
   const located = /^(?:JSON|YAML|TypeScript|JavaScript) Error in (.+):$/.exec(lines[0]!.trim());
   const file = located?.[1] ?? explicit ?? 'configuration file';
@@ -260,7 +260,7 @@ function unreadableConfig(error: unknown, explicit: string | undefined): Pushctl
       .map((line) => line.trim())
       .find((line) => line !== '' && !/^(>|\||\d+ \|)/.test(line))
       ?.replace(/ while parsing .*$/, '') ?? 'cannot be parsed';
-  return usageError(`${file}: ${reason}`, { file });
+  return fail('invalid_config', reason, { at: file, details: { file } });
 }
 
 /**

@@ -110,8 +110,8 @@ describe('init without a terminal', () => {
   const invalid: [string[], RegExp][] = [
     [['--subject', 'mailto:me@localhost'], /local host/],
     [['--subject', 'http://example.com'], /mailto: or https:/],
-    [['--port', '70000'], /--port: "70000" is not a port number/],
-    [['--port', 'http'], /--port: "http" is not a port number/],
+    [['--port', '70000'], /--port: "70000" must be a whole number from 1 to 65535/],
+    [['--port', 'http'], /--port: "http" must be a whole number from 1 to 65535/],
   ];
   for (const [args, message] of invalid) {
     it(`exits 2 for ${args.join(' ')} and writes nothing`, async () => {

@@ -284,7 +284,7 @@ describe('keys export and import', () => {
     const b = webpush.generateVAPIDKeys();
     const result = await runCli(['keys', 'import', '-'], opts(dir, { input: JSON.stringify({ publicKey: a.publicKey, privateKey: b.privateKey }) }));
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('stdin: privateKey does not belong to publicKey');
+    expect(result.stderr).toContain('stdin: privateKey: does not belong to publicKey');
     expectNoSecret([result], b.privateKey);
     expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(false);
   });
@@ -368,7 +368,7 @@ describe('keys from the environment (a secret store)', () => {
     const b = webpush.generateVAPIDKeys();
     const result = await runCli(['keys', 'show'], opts(dir, { env: { PUSHCTL_VAPID_PUBLIC_KEY: a.publicKey, PUSHCTL_VAPID_PRIVATE_KEY: b.privateKey } }));
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('PUSHCTL_VAPID_PUBLIC_KEY/PUSHCTL_VAPID_PRIVATE_KEY: privateKey does not belong to publicKey');
+    expect(result.stderr).toContain('PUSHCTL_VAPID_PUBLIC_KEY/PUSHCTL_VAPID_PRIVATE_KEY: privateKey: does not belong to publicKey');
     expectNoSecret([result], b.privateKey);
   });
 });

@@ -207,6 +207,6 @@ describe('notifications resume', () => {
     const later = await inst.json<NotificationJson>(['schedule', '--all', '--title', 'Later', '--in', '1h']);
     const early = await inst.cli(['notifications', 'resume', String(later.id)]);
     expect(early.code).toBe(1);
-    expect(early.stderr).toMatch(/is scheduled for .*"pushctl dispatch" sends it/);
+    expect(early.stderr).toMatch(/is scheduled for .*the dispatcher sends it when it is due/);
   });
 });

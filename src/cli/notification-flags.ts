@@ -3,7 +3,8 @@
  * into the one NotificationSpec the core validates.
  */
 import { Option, type Command } from 'commander';
-import { usageError } from '../errors.js';
+import { fail } from '../errors.js';
+import { wholeNumber } from './numbers.js';
 import type { NotificationSpec, Target, Urgency } from '../core/notification-spec.js';
 import { readTextInput } from './input.js';
 
@@ -57,16 +58,16 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
   if (options.category?.length) targets.push({ categories: options.category });
   if (options.subscription?.length) targets.push({ subscriptions: options.subscription as unknown as number[] });
   if (targets.length !== 1) {
-    throw usageError(targets.length ? 'choose one of --all, --category or --subscription, not several' : 'choose who gets it: --all, --category NAME or --subscription ID');
+    throw fail('invalid_request', targets.length ? 'choose one of --all, --category or --subscription, not several' : 'choose who gets it: --all, --category NAME or --subscription ID');
   }
   let payload: string | undefined;
   if (options.payload !== undefined) {
     const raw = options.payload;
     payload = raw === '-' || raw.startsWith('@') ? (await readTextInput(raw === '-' ? '-' : raw.slice(1), '--payload')).text.trim() : raw;
-    parseJson(payload, '--payload');
+    parseJson(payload, 'payload');
   }
-  const data = options.data === undefined ? undefined : parseJson(options.data, '--data');
-  if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw usageError('--data: must be a JSON object, like {"orderId": 42}');
+  const data = options.data === undefined ? undefined : parseJson(options.data, 'data');
+  if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw fail('invalid_request', 'must be a JSON object, like {"orderId": 42}', { field: 'data' });
   return {
     target: targets[0]!,
     message: {
@@ -80,7 +81,7 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
       payload,
     },
     delivery: {
-      ttl: options.ttl === undefined ? undefined : parseDurationSeconds(options.ttl, '--ttl'),
+      ttl: options.ttl === undefined ? undefined : parseDurationSeconds(options.ttl, 'ttl'),
       urgency: options.urgency as Urgency | undefined,
       topic: options.topic,
     },
@@ -88,15 +89,13 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
 }
 
 export function parseConcurrency(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw usageError(`--concurrency: "${value}" must be a whole number from 1 to 1000`);
-  return Number(value);
+  return value === undefined ? undefined : wholeNumber(value, 'concurrency', 1, 1000);
 }
 
-function parseJson(text: string, flag: string): unknown {
+function parseJson(text: string, field: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw usageError(`${flag}: not valid JSON (${(error as Error).message})`);
+    throw fail('invalid_request', `not valid JSON (${(error as Error).message})`, { field });
   }
 }

@@ -75,9 +75,11 @@ export class Output {
     if (this.verbose) process.stderr.write(this.errColor.dim(message) + '\n');
   }
 
-  error(message: string, details?: unknown): void {
+  /** An error on stderr; with --json `{"error": {"code"?, "message", "field"?, "details"?}}`. */
+  error(message: string, details?: unknown, code?: { code: string; field?: string | undefined }): void {
     if (this.json) {
-      process.stderr.write(JSON.stringify({ error: { message, ...(details ? { details } : {}) } }) + '\n');
+      const field = code?.field ? { field: code.field } : {};
+      process.stderr.write(JSON.stringify({ error: { ...(code ? { code: code.code } : {}), message, ...field, ...(details ? { details } : {}) } }) + '\n');
       return;
     }
     process.stderr.write(this.errColor.red('error: ') + message + '\n');

@@ -64,7 +64,9 @@ export async function reportError(out: Output, error: unknown): Promise<void> {
   const { PushctlError, exitCodeFor, fromStoreError } = await import('../errors.js');
   error = fromStoreError(error) ?? error;
   if (error instanceof PushctlError) {
-    out.error(error.message, error.details ? { kind: error.kind, ...error.details } : { kind: error.kind });
+    const { describeForCli, flagFor } = await import('./errors.js');
+    const field = error.field && error.at === undefined ? flagFor(error.field) : error.field;
+    out.error(describeForCli(error), { kind: error.kind, ...error.details }, { code: error.code, field });
   } else if (isPromptAbort(error)) {
     out.error('cancelled');
     process.exitCode = 130;

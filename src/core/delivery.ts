@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { conflict, notFound } from '../errors.js';
+import { fail } from '../errors.js';
 import type { PushOutcome, PushSender } from '../push/types.js';
 import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
@@ -53,12 +53,12 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
   const { owner } = options;
   if (!options.alreadyLeased && !acquireLease(ctx, id, owner, leaseMs)) {
     const row = store.notificationById(ctx.db, id);
-    if (!row) throw notFound(`notification ${id} does not exist`, { id });
+    if (!row) throw fail('notification_not_found', `notification ${id} does not exist`, { details: { id } });
     if (row.status !== 'scheduled' && row.status !== 'sending') {
-      throw conflict(`notification ${id} is ${row.status}; nothing to send`, { id, status: row.status });
+      throw fail('notification_state', `notification ${id} is ${row.status}; nothing to send`, { details: { id, status: row.status } });
     }
     const until = row.lease_expires_at ? new Date(row.lease_expires_at).toISOString() : 'soon';
-    throw conflict(`notification ${id} is being sent by ${row.lease_owner} (lease until ${until}); try again after that`, { id });
+    throw fail('notification_leased', `notification ${id} is being sent by ${row.lease_owner} (lease until ${until}); try again after that`, { details: { id } });
   }
   const run = new DeliveryRun(ctx, id, options, leaseMs);
   try {
@@ -161,7 +161,7 @@ class DeliveryRun {
       if (pending === 0) break;
       const wait = Math.max((earliest ?? 0) - ctx.now(), 0);
       if (wait > MAX_WAIT_MS) {
-        this.stopReason = `push services asked to retry ${pending} deliveries later than ${Math.round(MAX_WAIT_MS / 1000)} s; "pushctl dispatch" or "pushctl notifications resume ${id}" will finish them`;
+        this.stopReason = `push services asked to retry ${pending} deliveries later than ${Math.round(MAX_WAIT_MS / 1000)} s; the dispatcher or a resume of notification ${id} will finish them`;
         break;
       }
       await this.sleep(wait);
@@ -321,7 +321,7 @@ class DeliveryRun {
         this.stop(
           `${origin} rejected ${streak} pushes in a row (HTTP ${outcome.status ?? '4xx'}${outcome.message ? `: ${outcome.message}` : ''}). ` +
             'This almost always means the VAPID key does not match the one these subscriptions were made with, or the subject/JWT is refused. ' +
-            'Check "pushctl keys show" against the applicationServerKey your page uses. No subscriber was deleted; the rest stay pending.',
+            'Check the active VAPID public key against the applicationServerKey your page uses. No subscriber was deleted; the rest stay pending.',
         );
       }
     } else if (outcome.kind === 'delivered') {
@@ -380,7 +380,7 @@ class DeliveryRun {
     const { ctx, id } = this;
     const counts = store.deliveryCounts(ctx.db, id);
     const row = store.notificationById(ctx.db, id);
-    if (!row) throw notFound(`notification ${id} was deleted while sending`, { id });
+    if (!row) throw fail('notification_not_found', `notification ${id} was deleted while sending`, { details: { id } });
     const now = ctx.now();
     if (this.lostLease) {
       // Someone else owns it now; leave their status alone.

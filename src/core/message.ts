@@ -4,7 +4,7 @@
  * services accept leaves at most 3993 bytes of plaintext. web-push does not check this; we must,
  * before anything is sent.
  */
-import { inputError, usageError } from '../errors.js';
+import { fail } from '../errors.js';
 import { MAX_PLAINTEXT_BYTES } from '../push/types.js';
 import type { MessageInput } from './notification-spec.js';
 
@@ -19,25 +19,25 @@ export function buildPayload(message: MessageInput): BuiltPayload {
   const fieldsGiven = (['title', 'body', 'url', 'icon', 'badge', 'tag', 'data'] as const).filter((f) => message[f] !== undefined);
   let text: string;
   if (message.payload !== undefined) {
-    if (fieldsGiven.length) throw usageError(`payload: a raw payload cannot be combined with ${fieldsGiven.join(', ')}`, { field: 'payload' });
+    if (fieldsGiven.length) throw fail('invalid_request', `a raw payload cannot be combined with ${fieldsGiven.join(', ')}`, { field: 'payload' });
     text = typeof message.payload === 'string' ? message.payload : JSON.stringify(message.payload);
-    if (!text.length) throw inputError('payload: is empty', { field: 'payload' });
+    if (!text.length) throw fail('invalid_input', 'is empty', { field: 'payload' });
   } else {
     if (message.title === undefined && message.body === undefined) {
-      throw usageError('a notification needs a title or a body (or a raw payload)', { field: 'title' });
+      throw fail('invalid_request', 'a notification needs a title or a body (or a raw payload)', { field: 'title' });
     }
     for (const field of LINK_FIELDS) {
       const value = message[field];
       if (value !== undefined) assertLink(value, field);
     }
     if (message.data !== undefined && (typeof message.data !== 'object' || message.data === null || Array.isArray(message.data))) {
-      throw inputError('data: must be a JSON object', { field: 'data' });
+      throw fail('invalid_input', 'must be a JSON object', { field: 'data' });
     }
     const payload: Record<string, unknown> = {};
     for (const field of ['title', 'body', 'url', 'icon', 'badge', 'tag'] as const) {
       const value = message[field];
       if (value !== undefined) {
-        if (typeof value !== 'string') throw inputError(`${field}: must be a string`, { field });
+        if (typeof value !== 'string') throw fail('invalid_input', 'must be a string', { field });
         payload[field] = value;
       }
     }
@@ -46,9 +46,10 @@ export function buildPayload(message: MessageInput): BuiltPayload {
   }
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_PLAINTEXT_BYTES) {
-    throw inputError(
-      `payload is ${bytes} bytes; a push message carries at most ${MAX_PLAINTEXT_BYTES} bytes (one aes128gcm record in the 4096-byte body push services accept). Shorten it, or send a URL and fetch the rest in the service worker.`,
-      { field: 'payload', bytes, limit: MAX_PLAINTEXT_BYTES },
+    throw fail(
+      'message_too_large',
+      `is ${bytes} bytes; a push message carries at most ${MAX_PLAINTEXT_BYTES} bytes (one aes128gcm record in the 4096-byte body push services accept). Shorten it, or send a URL and fetch the rest in the service worker.`,
+      { field: 'payload', details: { bytes, limit: MAX_PLAINTEXT_BYTES } },
     );
   }
   return { text, bytes };
@@ -70,15 +71,15 @@ export function titleOf(payloadText: string): string | null {
 }
 
 function assertLink(value: unknown, field: string): void {
-  if (typeof value !== 'string' || value === '') throw inputError(`${field}: must be a URL`, { field });
+  if (typeof value !== 'string' || value === '') throw fail('invalid_input', 'must be a URL', { field });
   if (value.startsWith('/') && !value.startsWith('//')) return; // a path on the site itself
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw inputError(`${field}: "${value}" is not a URL (use https://... or a path starting with /)`, { field });
+    throw fail('invalid_input', `"${value}" is not a URL (use https://... or a path starting with /)`, { field });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw inputError(`${field}: "${value}" must be an http(s) URL or a path starting with /`, { field });
+    throw fail('invalid_input', `"${value}" must be an http(s) URL or a path starting with /`, { field });
   }
 }

@@ -13,7 +13,7 @@
  * them all. The price is that other writers wait (busy timeout) while a large strict import runs.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { inputError, PushctlError, usageError } from '../errors.js';
+import { fail, PushctlError } from '../errors.js';
 import { allKeys } from '../store/keys.js';
 import { categoryIdsByName, insertCategory } from '../store/categories.js';
 import * as store from '../store/subscriptions.js';
@@ -80,10 +80,10 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
   const activeKeyId = activeSigningKey(ctx).id;
   const keyIds = new Map(allKeys(ctx.db).map((key) => [key.public_key, key.id]));
   const categoryIds = categoryIdsByName(ctx.db);
-  const flagCategories = (opts.categories ?? []).map((name) => validateCategoryName(name, '--category'));
+  const flagCategories = (opts.categories ?? []).map((name) => validateCategoryName(name, 'category'));
   for (const name of flagCategories) {
     if (!categoryIds.has(name) && !opts.createCategories) {
-      throw usageError(`--category: category "${name}" does not exist (create it with "pushctl categories add ${name}", or pass --create-categories)`, { flag: '--category', category: name });
+      throw fail('unknown_category', `category "${name}" does not exist`, { field: 'category', details: { category: name } });
     }
   }
   const batchSize = opts.batchSize ?? 25_000;
@@ -108,7 +108,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       let id = categoryIds.get(name);
       if (id === undefined) {
         if (!opts.createCategories) {
-          throw inputError(`${where(record.position)}: categories: category "${name}" does not exist (create it first, or pass --create-categories)`, { field: 'categories' });
+          throw fail('unknown_category', `category "${name}" does not exist`, { at: where(record.position), field: 'categories', details: { category: name } });
         }
         if (!writing()) {
           dryRunCategories.add(name);
@@ -160,7 +160,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       if (++inTransaction >= batchSize) commitBatch();
     } catch (error) {
       if (!(error instanceof PushctlError)) throw error;
-      reject(position, error.message, error.details?.field as string | undefined);
+      reject(position, error.message, error.field);
     }
   };
 
@@ -244,7 +244,7 @@ function prepareRecord(
   if (record.vapidPublicKey !== undefined && record.vapidPublicKey !== null) {
     const keyId = typeof record.vapidPublicKey === 'string' ? keyIds.get(record.vapidPublicKey) : undefined;
     if (keyId === undefined) {
-      throw inputError(`${at}: vapidPublicKey is not a VAPID key in this store (import it first with "pushctl keys import", or drop the field to use the active key)`, { field: 'vapidPublicKey' });
+      throw fail('unknown_key', 'is not a VAPID key in this store (import the key first, or drop the field to use the active key)', { at, field: 'vapidPublicKey' });
     }
     write.keyId = keyId;
   }
@@ -256,15 +256,15 @@ function prepareRecord(
   if (lastSuccessAt !== undefined) write.lastSuccessAt = lastSuccessAt;
   if (record.failureCount !== undefined && record.failureCount !== null) {
     if (typeof record.failureCount !== 'number' || !Number.isSafeInteger(record.failureCount) || record.failureCount < 0) {
-      throw inputError(`${at}: failureCount must be a whole number, 0 or more`, { field: 'failureCount' });
+      throw fail('invalid_input', 'must be a whole number, 0 or more', { at, field: 'failureCount' });
     }
     write.failureCount = record.failureCount;
   }
 
   let categories: string[] | undefined;
   if (record.categories !== undefined && record.categories !== null) {
-    if (!Array.isArray(record.categories)) throw inputError(`${at}: categories must be an array of category names`, { field: 'categories' });
-    categories = record.categories.map((name) => validateCategoryName(name, `${at}: categories`));
+    if (!Array.isArray(record.categories)) throw fail('invalid_input', 'must be an array of category names', { at, field: 'categories' });
+    categories = record.categories.map((name) => validateCategoryName(name, 'categories', at));
   }
   if (flagCategories.length) categories = categories ? [...new Set([...categories, ...flagCategories])] : flagCategories;
   return { position, write, categories };
@@ -275,7 +275,7 @@ function optionalTime(value: unknown, at: string, field: string): number | null 
   if (value === undefined) return undefined;
   if (value === null) return null;
   const ms = typeof value === 'number' ? value : typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 0) throw inputError(`${at}: ${field} must be an ISO 8601 time or milliseconds since the epoch`, { field });
+  if (!Number.isSafeInteger(ms) || ms < 0) throw fail('invalid_input', 'must be an ISO 8601 time or milliseconds since the epoch', { at, field });
   return ms;
 }
 

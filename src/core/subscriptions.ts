@@ -3,7 +3,7 @@
  * subscription), finding, listing, removing, exporting and pruning. Both faces and the importer
  * come through here, so a subscription is checked by one rule set however it arrives.
  */
-import { inputError, notFound, usageError } from '../errors.js';
+import { fail, msg, ref } from '../errors.js';
 import * as store from '../store/subscriptions.js';
 import { categoryByName } from '../store/categories.js';
 import { categoryIdsFor } from './categories.js';
@@ -50,7 +50,7 @@ export interface SaveOptions {
 export function saveSubscription(ctx: Context, raw: unknown, opts: SaveOptions = {}): { id: number; created: boolean } {
   const { write, categories } = prepareSave(ctx, raw, opts);
   return ctx.db.transaction(() => {
-    const categoryIds = categories ? categoryIdsFor(ctx, categories, prefixed(opts.where, 'categories')) : undefined;
+    const categoryIds = categories ? categoryIdsFor(ctx, categories, 'categories') : undefined;
     const result = store.upsertSubscription(ctx.db, write);
     if (categoryIds) store.setCategories(ctx.db, result.id, categoryIds, result.created);
     return result;
@@ -66,7 +66,7 @@ export function replaceSubscription(ctx: Context, oldEndpoint: string, raw: unkn
   return ctx.db.transaction(() => {
     // By endpoint only: the old endpoint comes from a visitor, and must never name a row by id.
     const old = findRow(ctx, oldEndpoint, true);
-    let categoryIds = categories ? categoryIdsFor(ctx, categories, prefixed(opts.where, 'categories')) : undefined;
+    let categoryIds = categories ? categoryIdsFor(ctx, categories, 'categories') : undefined;
     if (old && old.endpoint !== write.endpoint) {
       categoryIds ??= store.categoryIdsOf(ctx.db, old.id);
       if (write.label === undefined) write.label = old.label;
@@ -106,7 +106,7 @@ export function findSubscription(ctx: Context, idOrEndpoint: string | number): S
 /** The subscription with this id or endpoint; a not-found error when there is none. */
 export function getSubscription(ctx: Context, idOrEndpoint: string | number): SubscriptionInfo {
   const found = findSubscription(ctx, idOrEndpoint);
-  if (!found) throw notFound(`no subscription ${typeof idOrEndpoint === 'number' || /^\d+$/.test(idOrEndpoint) ? `with id ${idOrEndpoint}` : `with endpoint ${idOrEndpoint}`}`, { subscription: idOrEndpoint });
+  if (!found) throw fail('subscription_not_found', `no subscription ${typeof idOrEndpoint === 'number' || /^\d+$/.test(idOrEndpoint) ? `with id ${idOrEndpoint}` : `with endpoint ${idOrEndpoint}`}`, { details: { subscription: idOrEndpoint } });
   return found;
 }
 
@@ -150,10 +150,10 @@ export interface PruneOptions {
 /** Drops stale subscriptions: both conditions must hold when both are given. */
 export function pruneSubscriptions(ctx: Context, opts: PruneOptions): { matched: number; removed: number; dryRun: boolean } {
   if (opts.olderThanMs === undefined && opts.failedMoreThan === undefined) {
-    throw usageError('prune: say what is stale with --older-than DURATION and/or --failed-more-than N');
+    throw fail('invalid_request', msg`say what is stale with ${ref('olderThan')} DURATION and/or ${ref('failedMoreThan')} N`);
   }
   if (opts.failedMoreThan !== undefined && (!Number.isSafeInteger(opts.failedMoreThan) || opts.failedMoreThan < 0)) {
-    throw inputError('--failed-more-than: must be a whole number, 0 or more', { flag: '--failed-more-than' });
+    throw fail('invalid_input', 'must be a whole number, 0 or more', { field: 'failedMoreThan' });
   }
   const filter: store.PruneFilter = {
     noSuccessSince: opts.olderThanMs === undefined ? undefined : ctx.now() - opts.olderThanMs,
@@ -189,7 +189,7 @@ function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = fal
 function categoryFilter(ctx: Context, name: string | undefined): number | undefined {
   if (name === undefined) return undefined;
   const row = categoryByName(ctx.db, name);
-  if (!row) throw notFound(`--category: category "${name}" does not exist`, { category: name });
+  if (!row) throw fail('category_not_found', `category "${name}" does not exist`, { field: 'category', details: { category: name } });
   return row.id;
 }
 
@@ -209,8 +209,4 @@ function describe(row: store.SubscriptionDetailRow): SubscriptionInfo {
     lastSuccessAt: row.last_success_at === null ? null : new Date(row.last_success_at).toISOString(),
     failureCount: row.failure_count,
   };
-}
-
-function prefixed(where: string | undefined, field: string): string {
-  return where ? `${where}: ${field}` : field;
 }

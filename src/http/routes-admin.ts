@@ -15,7 +15,7 @@ import {
   recentFailures,
   type NotificationView,
 } from '../core/notifications.js';
-import { PushctlError } from '../errors.js';
+import { fail, PushctlError } from '../errors.js';
 import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
 import { badRequest } from './http-error.js';
 import { notificationSpecFromJson } from './notification-body.js';
@@ -114,7 +114,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     handler: async ({ req }) => {
       const body = await readJsonObject(req);
       assertKnownFields(body, ['name', 'description']);
-      if (typeof body.name !== 'string') throw badRequest('name: must be a string', 'name');
+      if (typeof body.name !== 'string') throw badRequest('must be a string', 'name');
       const category = addCategory(ctx, body.name, optionalText(body, 'description'));
       publicInfo.invalidate();
       return { status: 201, json: categoryJson(category) };
@@ -128,8 +128,8 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     handler: async ({ req, params }) => {
       const body = await readJsonObject(req);
       assertKnownFields(body, ['name', 'description']);
-      if (body.name !== undefined && typeof body.name !== 'string') throw badRequest('name: must be a string', 'name');
-      if (body.name === undefined && body.description === undefined) throw badRequest('give a new name or description', 'name');
+      if (body.name !== undefined && typeof body.name !== 'string') throw badRequest('must be a string', 'name');
+      if (body.name === undefined && body.description === undefined) throw fail('invalid_request', 'give a new name or description');
       const category = updateCategory(ctx, params.categoryId!, { name: body.name as string | undefined, description: optionalText(body, 'description') });
       publicInfo.invalidate();
       return { status: 200, json: categoryJson(category) };
@@ -195,25 +195,25 @@ export function snakeKeys(value: object): JsonObject {
 }
 
 function notificationId(text: string): number {
-  if (!/^[1-9]\d{0,15}$/.test(text)) throw badRequest(`notification id must be a positive integer, got "${text.slice(0, 40)}"`, 'id');
+  if (!/^[1-9]\d{0,15}$/.test(text)) throw badRequest(`must be a positive integer, got "${text.slice(0, 40)}"`, 'id');
   return Number(text);
 }
 
 function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = query.get(name);
   if (raw === null) return fallback;
-  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw badRequest(`${name}: must be an integer from ${min} to ${max}`, name);
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw badRequest(`must be an integer from ${min} to ${max}`, name);
   return Number(raw);
 }
 
 function assertKnownQuery(query: URLSearchParams, allowed: string[]): void {
-  for (const key of query.keys()) if (!allowed.includes(key)) throw badRequest(`unknown query parameter "${key.slice(0, 40)}" (allowed: ${allowed.join(', ')})`, key);
+  for (const key of query.keys()) if (!allowed.includes(key)) throw badRequest(`unknown query parameter (allowed: ${allowed.join(', ')})`, key.slice(0, 40));
 }
 
 function optionalText(body: JsonObject, field: string): string | null | undefined {
   const value = body[field];
   if (value === undefined || value === null) return value;
-  if (typeof value !== 'string') throw badRequest(`${field}: must be a string`, field);
+  if (typeof value !== 'string') throw badRequest('must be a string', field);
   return value;
 }
 

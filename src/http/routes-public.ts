@@ -91,13 +91,13 @@ export function parseSubscribeBody(body: JsonObject): { subscription: JsonObject
   }
   assertKnownFields(body, WRAPPER_FIELDS);
   const subscription = body.subscription;
-  if (!isObject(subscription)) throw badRequest('subscription: must be a PushSubscription object {endpoint, keys: {p256dh, auth}}', 'subscription');
+  if (!isObject(subscription)) throw badRequest('must be a PushSubscription object {endpoint, keys: {p256dh, auth}}', 'subscription');
   assertSubscriptionShape(subscription, 'subscription');
   let categories: string[] | undefined;
   if (body.categories !== undefined) {
     const value = body.categories;
-    if (!Array.isArray(value) || value.some((name) => typeof name !== 'string')) throw badRequest('categories: must be a list of category names', 'categories');
-    if (value.length > MAX_CATEGORIES) throw badRequest(`categories: at most ${MAX_CATEGORIES} names`, 'categories');
+    if (!Array.isArray(value) || value.some((name) => typeof name !== 'string')) throw badRequest('must be a list of category names', 'categories');
+    if (value.length > MAX_CATEGORIES) throw badRequest(`at most ${MAX_CATEGORIES} names`, 'categories');
     categories = value as string[];
   }
   const oldEndpoint = body.old_endpoint === undefined || body.old_endpoint === null ? undefined : endpointField(body.old_endpoint, 'old_endpoint');
@@ -111,8 +111,8 @@ function assertSubscriptionShape(value: JsonObject, where: string): void {
 
 /** An endpoint URL (never an id: the public API must not delete by guessable numbers). */
 function endpointField(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !/^https?:\/\//i.test(value)) throw badRequest(`${field}: must be the subscription's endpoint URL`, field);
-  if (value.length > 2048) throw badRequest(`${field}: is longer than 2048 characters`, field);
+  if (typeof value !== 'string' || !/^https?:\/\//i.test(value)) throw badRequest("must be the subscription's endpoint URL", field);
+  if (value.length > 2048) throw badRequest('is longer than 2048 characters', field);
   return value;
 }
 

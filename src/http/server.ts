@@ -112,7 +112,7 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
       if (method === 'OPTIONS') {
         if (match.kind !== 'route' || match.route.group !== 'public') throw routeNotFound();
         const headers = cors.preflightHeaders(req);
-        if (!headers) throw new HttpError(403, 'cors_forbidden', 'this origin is not in serve.corsOrigins');
+        if (!headers) throw new HttpError('cors_forbidden', 'this origin is not in serve.corsOrigins');
         send(res, { status: 204, headers });
         return;
       }
@@ -122,12 +122,12 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
       if (group === 'admin') auth.check(req);
       if (group === 'public') corsHeaders = cors.headersFor(req);
       if (match.kind === 'wrong-method') {
-        throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here (allowed: ${match.allowed.join(', ')})`, { allow: match.allowed.join(', ') });
+        throw new HttpError('method_not_allowed', `${method} is not allowed here (allowed: ${match.allowed.join(', ')})`, { allow: match.allowed.join(', ') });
       }
       if (group === 'public' && (method === 'POST' || method === 'DELETE')) {
         const decision = limiter.take(clientIp(req));
         if (!decision.allowed) {
-          throw new HttpError(429, 'rate_limited', `too many requests from this address; retry in ${decision.retryAfter} s`, { 'retry-after': String(decision.retryAfter) });
+          throw new HttpError('rate_limited', `too many requests from this address; retry in ${decision.retryAfter} s`, { 'retry-after': String(decision.retryAfter) });
         }
       }
       const info: RequestInfo = { req, res, method, path, query: url.searchParams, params: match.params, ip: clientIp(req) };

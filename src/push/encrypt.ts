@@ -4,7 +4,7 @@
  * per origin in vapid.ts) and the request itself goes out through our own transport.
  */
 import webpush from 'web-push';
-import { inputError } from '../errors.js';
+import { fail } from '../errors.js';
 import { MAX_PLAINTEXT_BYTES, type PushOptions, type PushTarget } from './types.js';
 
 export interface EncryptedRequest {
@@ -18,9 +18,10 @@ export interface EncryptedRequest {
 export function assertPayloadFits(payload: Buffer | string, source = 'payload'): void {
   const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   if (bytes > MAX_PLAINTEXT_BYTES) {
-    throw inputError(
-      `${source} is ${bytes} bytes; a push message carries at most ${MAX_PLAINTEXT_BYTES} bytes (4096 encrypted). Shorten the body or move data behind the URL.`,
-      { field: source, bytes, limit: MAX_PLAINTEXT_BYTES },
+    throw fail(
+      'message_too_large',
+      `is ${bytes} bytes; a push message carries at most ${MAX_PLAINTEXT_BYTES} bytes (4096 encrypted). Shorten the body or move data behind the URL.`,
+      { field: source, details: { bytes, limit: MAX_PLAINTEXT_BYTES } },
     );
   }
 }

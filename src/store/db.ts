@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { PushctlError } from '../errors.js';
+import { fail } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
@@ -20,11 +20,11 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   const exists = fs.existsSync(file);
   if (!exists) {
     if (options.mustExist) {
-      throw new PushctlError('not-found', `database ${file} does not exist (run "pushctl keys generate" or "pushctl init" first)`, { file });
+      throw fail('store_not_found', `database ${file} does not exist`, { details: { file } });
     }
     const dir = path.dirname(file);
     if (!fs.existsSync(dir)) {
-      throw new PushctlError('usage', `database ${file}: directory ${dir} does not exist`, { file });
+      throw fail('invalid_config', `database ${file}: directory ${dir} does not exist`, { details: { file } });
     }
     // Create the file ourselves so it is never world-readable, even for an instant.
     fs.closeSync(fs.openSync(file, 'a', 0o600));
@@ -37,7 +37,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     const wal = db;
     whileBusy(() => wal.pragma('journal_mode = WAL'), busyTimeoutMs);
   } catch (error) {
-    throw new PushctlError('input', `database ${file}: cannot open: ${(error as Error).message}`, { file });
+    throw fail('invalid_input', `database ${file}: cannot open: ${(error as Error).message}`, { details: { file } });
   }
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
@@ -69,10 +69,10 @@ function migrate(db: Db, file: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     db.close();
-    throw new PushctlError(
+    throw fail(
       'conflict',
       `database ${file} has schema version ${current}, but this pushctl knows only up to ${SCHEMA_VERSION}: it was written by a newer pushctl. Upgrade pushctl to use it.`,
-      { file, schemaVersion: current, supported: SCHEMA_VERSION },
+      { details: { file, schemaVersion: current, supported: SCHEMA_VERSION } },
     );
   }
   if (current === SCHEMA_VERSION) return;

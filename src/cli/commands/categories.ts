@@ -68,8 +68,8 @@ export function registerCategories(program: Command): void {
     .action(
       action<{ name?: string; description?: string }, [string]>(async ({ options, out, context }, name) => {
         const { updateCategory } = await import('../../core/categories.js');
-        const { usageError } = await import('../../errors.js');
-        if (options.name === undefined && options.description === undefined) throw usageError('update: nothing to change: give --name and/or --description');
+        const { fail } = await import('../../errors.js');
+        if (options.name === undefined && options.description === undefined) throw fail('invalid_request', 'update: nothing to change: give --name and/or --description');
         const category = updateCategory(await context(), name, { name: options.name, description: options.description });
         out.result(category, () => [out.color.green('✓ ') + `category ${category.name} updated`, ...describe(category)]);
       }),

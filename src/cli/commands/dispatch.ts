@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { Config } from '../../config.js';
 import { stopOnSignals } from '../delivery-report.js';
 import { parseConcurrency } from '../notification-flags.js';
-import { usageError } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { action } from '../run.js';
 import type { DispatchEvent, DispatchResult } from '../../core/dispatcher.js';
 import type { Output } from '../output.js';
@@ -32,10 +32,10 @@ export function registerDispatch(program: Command): void {
     .action(
       action<DispatchFlags>(async ({ options, out, context }) => {
         const { parseDuration } = await import('../../core/durations.js');
-        const leaseMs = parseDuration(options.lease ?? '60s', '--lease');
-        if (leaseMs < 1000) throw usageError('--lease: must be at least 1s', { field: '--lease' });
-        const intervalMs = parseDuration(options.interval ?? '15s', '--interval');
-        if (intervalMs < 100) throw usageError('--interval: must be at least 100ms', { field: '--interval' });
+        const leaseMs = parseDuration(options.lease ?? '60s', 'lease');
+        if (leaseMs < 1000) throw fail('invalid_request', 'must be at least 1s', { field: 'lease' });
+        const intervalMs = parseDuration(options.interval ?? '15s', 'interval');
+        if (intervalMs < 100) throw fail('invalid_request', 'must be at least 100ms', { field: 'interval' });
         const concurrency = parseConcurrency(options.concurrency);
         if (options.metricsPort !== undefined && !options.watch) throw usageError('--metrics-port: only with --watch', { flag: '--metrics-port' });
         const metricsPort = options.metricsPort === undefined ? undefined : parseMetricsPort(options.metricsPort);
@@ -172,7 +172,7 @@ export interface CrontabLine {
 export function crontabLine(config: Config, options: { schedule: string; log?: string | undefined; dbFlag?: string | undefined; env: NodeJS.ProcessEnv }): CrontabLine {
   const fields = options.schedule.trim().split(/\s+/);
   if (fields.length !== 5 && !/^@(hourly|daily|weekly|monthly|yearly|annually|midnight)$/.test(options.schedule.trim())) {
-    throw usageError('--schedule: a crontab schedule has 5 fields, like "* * * * *"', { field: '--schedule' });
+    throw fail('invalid_request', 'a crontab schedule has 5 fields, like "* * * * *"', { field: 'schedule' });
   }
   const bin = fileURLToPath(new URL('../../../bin/pushctl.js', import.meta.url));
   const home = config.configPath ? path.dirname(config.configPath) : path.dirname(config.database);

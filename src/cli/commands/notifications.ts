@@ -4,7 +4,8 @@ import { colourStatus, exitCodeForSummary, printSummary, startProgress, stopOnSi
 import { parseConcurrency } from '../notification-flags.js';
 import { confirmOrRefuse } from '../prompts.js';
 import { action } from '../run.js';
-import { usageError } from '../../errors.js';
+import { fail } from '../../errors.js';
+import { wholeNumber } from '../numbers.js';
 import type { NotificationView } from '../../core/notifications.js';
 
 export function registerNotifications(program: Command): void {
@@ -183,13 +184,12 @@ function truncate(text: string, max: number): string {
 }
 
 export function parseId(text: string): number {
-  if (!/^\d+$/.test(text.trim())) {
-    throw usageError(`"${text}" is not a notification id (a whole number, see "pushctl notifications list")`, { field: 'id' });
+  if (!/^\d{1,16}$/.test(text.trim())) {
+    throw fail('invalid_request', `"${text}" is not a notification id (a whole number, see "pushctl notifications list")`);
   }
   return Number(text.trim());
 }
 
 function parseLimit(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw usageError(`--limit: "${text}" must be a whole number, at least 1`, { field: '--limit' });
-  return Number(text);
+  return wholeNumber(text, 'limit', 1);
 }

@@ -1,6 +1,7 @@
 /** `pushctl subscriptions import|list|count|show|remove|export|prune` */
 import type { Command } from 'commander';
 import { action } from '../run.js';
+import { wholeNumber } from '../numbers.js';
 
 interface ImportFlags {
   category: string[];
@@ -82,7 +83,7 @@ Examples:
     .action(
       action<{ category?: string; limit?: string }>(async ({ options, out, context }) => {
         const { listSubscriptions, countSubscriptions } = await import('../../core/subscriptions.js');
-        const limit = options.limit === undefined ? undefined : positiveInt(options.limit, '--limit', await errors());
+        const limit = options.limit === undefined ? undefined : wholeNumber(options.limit, 'limit', 1);
         const ctx = await context();
         if (out.json) {
           await writeJsonArray(listSubscriptions(ctx, { category: options.category, limit }));
@@ -148,13 +149,12 @@ Examples:
     .action(
       action<Record<string, never>, [string[]]>(async ({ out, context }, refs) => {
         const { removeSubscription } = await import('../../core/subscriptions.js');
-        const { notFound } = await errors();
         const ctx = await context();
         const removed: string[] = [];
         const missing: string[] = [];
         for (const ref of refs) (removeSubscription(ctx, ref) ? removed : missing).push(ref);
         out.result({ removed, missing }, () => (removed.length ? [`removed ${removed.length} subscription${removed.length === 1 ? '' : 's'}`] : []));
-        if (missing.length) throw notFound(`no such subscription${missing.length === 1 ? '' : 's'}: ${missing.join(', ')}`, { missing });
+        if (missing.length) throw (await import('../../errors.js')).fail('subscription_not_found', `no such subscription${missing.length === 1 ? '' : 's'}: ${missing.join(', ')}`, { details: { missing } });
       }),
     );
 
@@ -183,8 +183,8 @@ Examples:
       action<{ olderThan?: string; failedMoreThan?: string; dryRun?: boolean }>(async ({ options, out, context }) => {
         const { pruneSubscriptions } = await import('../../core/subscriptions.js');
         const { parseDuration } = await import('../../core/durations.js');
-        const olderThanMs = options.olderThan === undefined ? undefined : parseDuration(options.olderThan, '--older-than');
-        const failedMoreThan = options.failedMoreThan === undefined ? undefined : nonNegativeInt(options.failedMoreThan, '--failed-more-than', await errors());
+        const olderThanMs = options.olderThan === undefined ? undefined : parseDuration(options.olderThan, 'olderThan');
+        const failedMoreThan = options.failedMoreThan === undefined ? undefined : wholeNumber(options.failedMoreThan, 'failedMoreThan');
         const result = pruneSubscriptions(await context(), { olderThanMs, failedMoreThan, dryRun: options.dryRun });
         out.result(result, () =>
           result.dryRun
@@ -195,19 +195,6 @@ Examples:
     );
 }
 
-async function errors() {
-  return import('../../errors.js');
-}
-
-function positiveInt(text: string, flag: string, e: typeof import('../../errors.js')): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw e.usageError(`${flag}: "${text}" is not a whole number above 0`, { flag });
-  return Number(text);
-}
-
-function nonNegativeInt(text: string, flag: string, e: typeof import('../../errors.js')): number {
-  if (!/^\d+$/.test(text)) throw e.usageError(`${flag}: "${text}" is not a whole number, 0 or more`, { flag });
-  return Number(text);
-}
 
 function shortEndpoint(endpoint: string): string {
   return endpoint.length <= 60 ? endpoint : `${endpoint.slice(0, 44)}...${endpoint.slice(-12)}`;
@@ -284,8 +271,8 @@ async function writeNdjson(records: Iterable<unknown>, file: string | undefined)
   } catch (error) {
     stream.destroy();
     fs.rmSync(tmp, { force: true });
-    const { inputError } = await errors();
-    throw inputError(`${file}: cannot write: ${(error as Error).message}`, { file });
+    const { fail } = await import('../../errors.js');
+    throw fail('invalid_input', `cannot write: ${(error as Error).message}`, { at: file, details: { file } });
   }
   return count;
 }
