@@ -9,6 +9,7 @@ import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
 import { validateSubject } from './core/vapid-keys.js';
 import { fail, type PushctlError } from './errors.js';
+import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN, CONCURRENCY, MAX_TTL_SECONDS } from './limits.js';
 
 export const CONFIG_MODULE = 'pushctl';
 export const CONFIG_SEARCH_PLACES = [
@@ -34,7 +35,6 @@ export const DEFAULTS = {
 // Scheme and host only: a wildcard may stand for the leftmost labels; IPv6 hosts in brackets.
 const originPattern = /^https?:\/\/((\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/;
 const originMessage = 'must be an origin like "https://push.example.net", "https://*.example.net" or "http://127.0.0.1:8090"';
-const ADMIN_TOKEN_MIN = 16;
 
 /** A subject that push services accept; the message is validateSubject's, minus its "source: " prefix. */
 const subjectSchema = z.string().superRefine((value, ctx) => {
@@ -83,14 +83,14 @@ export const fileSchema = z
           .number()
           .int()
           .min(0)
-          .max(2_419_200)
+          .max(MAX_TTL_SECONDS)
           .optional()
           .meta({ description: 'Seconds a push service keeps an undelivered message (TTL header) when a notification names none. At most 4 weeks.', default: DEFAULTS.defaultTtl }),
         concurrency: z
           .number()
           .int()
-          .min(1)
-          .max(1000)
+          .min(CONCURRENCY.min)
+          .max(CONCURRENCY.max)
           .optional()
           .meta({ description: 'Requests in flight at once while sending one notification.', default: DEFAULTS.concurrency }),
       })

@@ -8,6 +8,8 @@
  * face renders the message in its own words (the CLI: `--failed-more-than`, plus a hint such as a
  * command to run; the HTTP API: `failed_more_than`). See docs/errors.md.
  */
+import { MAX_PLAINTEXT_BYTES } from './limits.js';
+
 export type ErrorKind =
   | 'usage'
   | 'input'
@@ -47,7 +49,7 @@ export const ERRORS = {
   invalid_input: { kind: 'input', meaning: 'a value is malformed or out of range; `field` names it' },
   invalid_config: { kind: 'usage', meaning: 'the configuration file or an environment variable is wrong; the message names the file and key' },
   time_in_past: { kind: 'usage', meaning: 'a due time lies in the past (ask to send at once instead)' },
-  message_too_large: { kind: 'input', meaning: 'the push message is larger than a push service accepts (3993 bytes of payload)' },
+  message_too_large: { kind: 'input', meaning: `the push message is larger than a push service accepts (${MAX_PLAINTEXT_BYTES} bytes of payload)` },
   endpoint_refused: { kind: 'input', meaning: 'the endpoint is not an allowed push service (private address, unlisted host, plain http, credentials)' },
   unknown_category: { kind: 'input', meaning: 'the input names a category that does not exist' },
   unknown_subscription: { kind: 'input', meaning: 'the input names a subscription that does not exist' },

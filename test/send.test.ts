@@ -140,6 +140,14 @@ describe('pushctl send', () => {
     svc.received.length = 0;
     result = await send(['--subscription', offers[0]!.endpoint, '--title', 'By endpoint']);
     expect(svc.received.map((r) => r.subscriptionId)).toEqual([offers[0]!.id]);
+
+    // An endpoint pasted in another spelling of the same URL finds it, as `subscriptions show` does.
+    svc.received.length = 0;
+    const pasted = offers[1]!.endpoint.replace(/^http:\/\/127\.0\.0\.1/, 'HTTP://127.0.0.1');
+    expect(pasted).not.toBe(offers[1]!.endpoint);
+    result = await send(['--subscription', pasted, '--title', 'Pasted']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(svc.received.map((r) => r.subscriptionId)).toEqual([offers[1]!.id]);
   });
 
   it('after a key rotation, signs each subscription with the key it was made under', async () => {

@@ -4,6 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { fail } from '../errors.js';
+import { CONCURRENCY, MAX_PLAINTEXT_BYTES, MAX_TTL_SECONDS, URGENCIES } from '../limits.js';
 import { wholeNumber } from './numbers.js';
 import type { NotificationSpec, Target, Urgency } from '../core/notification-spec.js';
 import { readTextInput } from './input.js';
@@ -42,9 +43,9 @@ export function addNotificationOptions(command: Command): Command {
     .option('--badge <url>', 'badge URL (small monochrome icon)')
     .option('--tag <tag>', 'tag: a newer notification with the same tag replaces the older one on screen')
     .option('--data <json>', 'extra fields for the service worker, as a JSON object')
-    .option('--payload <json|@file|->', 'raw JSON payload instead of --title/--body/...: inline, @FILE, or - for stdin')
-    .option('--ttl <seconds|duration>', 'how long the push service keeps it for an offline browser (e.g. 3600, 90m, 2d)')
-    .addOption(new Option('--urgency <level>', 'delivery urgency (RFC 8030)').choices(['very-low', 'low', 'normal', 'high']))
+    .option('--payload <json|@file|->', `raw JSON payload instead of --title/--body/...: inline, @FILE, or - for stdin (at most ${MAX_PLAINTEXT_BYTES} bytes)`)
+    .option('--ttl <seconds|duration>', `how long the push service keeps it for an offline browser (e.g. 3600, 90m, 2d; at most ${MAX_TTL_SECONDS} s)`)
+    .addOption(new Option('--urgency <level>', 'delivery urgency (RFC 8030)').choices(URGENCIES))
     .option('--topic <topic>', 'replace an undelivered message with the same topic (default: one per notification)')
     .option('--concurrency <n>', 'requests in flight at once (default: push.concurrency)')
     .option('--dry-run', 'count recipients and show the payload size; send nothing')
@@ -89,7 +90,7 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
 }
 
 export function parseConcurrency(value: string | undefined): number | undefined {
-  return value === undefined ? undefined : wholeNumber(value, 'concurrency', 1, 1000);
+  return value === undefined ? undefined : wholeNumber(value, 'concurrency', CONCURRENCY.min, CONCURRENCY.max);
 }
 
 function parseJson(text: string, field: string): unknown {

@@ -3,9 +3,10 @@
  * Deleting a category removes only the memberships; the subscriptions stay.
  */
 import { fail } from '../errors.js';
+import { MAX_CATEGORY_NAME, MAX_DESCRIPTION_LENGTH } from '../limits.js';
 import * as store from '../store/categories.js';
-import { subscriptionByEndpoint, subscriptionById } from '../store/subscriptions.js';
 import type { Context } from './context.js';
+import { resolveSubscriptionRefs } from './subscription-lookup.js';
 
 export interface CategoryInfo {
   id: number;
@@ -15,9 +16,7 @@ export interface CategoryInfo {
   createdAt: string;
 }
 
-export const MAX_CATEGORY_NAME = 64;
-export const MAX_DESCRIPTION_LENGTH = 500;
-const slug = /^[a-z0-9_-]{1,64}$/;
+const slug = new RegExp(`^[a-z0-9_-]{1,${MAX_CATEGORY_NAME}}$`);
 
 /** Throws an input error unless `name` is a lowercase slug; `field` (inside document `at`) names the input. */
 export function validateCategoryName(name: unknown, field = 'name', at?: string): string {
@@ -129,25 +128,9 @@ function resolveCategory(ctx: Context, idOrName: string | number): store.Categor
 
 function resolveSubscriptionIds(ctx: Context, refs: readonly (number | string)[]): number[] {
   if (refs.length === 0) throw fail('invalid_request', 'no subscriptions given', { field: 'subscriptions' });
-  const ids: number[] = [];
-  const missing: string[] = [];
-  for (const ref of refs) {
-    const text = String(ref).trim();
-    const row = /^\d+$/.test(text) ? subscriptionById(ctx.db, Number(text)) : subscriptionByEndpoint(ctx.db, canonicalUrl(text));
-    if (row) ids.push(row.id);
-    else missing.push(text);
-  }
-  if (missing.length) throw fail('subscription_not_found', `no such subscription${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, { details: { missing } });
-  return [...new Set(ids)];
-}
-
-/** Endpoints are stored as URL serialises them; accept what an operator pastes. */
-function canonicalUrl(text: string): string {
-  try {
-    return new URL(text).href;
-  } catch {
-    return text;
-  }
+  const { ids, unknown } = resolveSubscriptionRefs(ctx, refs);
+  if (unknown.length) throw fail('subscription_not_found', `no such subscription${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { details: { missing: unknown } });
+  return ids;
 }
 
 function validateDescription(description: string | null | undefined): string | null {

@@ -11,6 +11,7 @@
 import net from 'node:net';
 import type { Config } from '../config.js';
 import { fail } from '../errors.js';
+import { MAX_ENDPOINT_LENGTH } from '../limits.js';
 
 /** Push services of the major browsers (Chrome/Edge-Chromium/Opera/Samsung use FCM). */
 export const BUILTIN_PUSH_SERVICES: readonly string[] = [
@@ -20,9 +21,6 @@ export const BUILTIN_PUSH_SERVICES: readonly string[] = [
   '*.notify.windows.com',
   'web.push.apple.com',
 ];
-
-/** A longer endpoint is not something a browser produced. */
-export const MAX_ENDPOINT_LENGTH = 2048;
 
 interface OriginRule {
   /** The configured text, for messages. */

@@ -5,7 +5,7 @@
  * before anything is sent.
  */
 import { fail } from '../errors.js';
-import { MAX_PLAINTEXT_BYTES } from '../push/types.js';
+import { MAX_PLAINTEXT_BYTES, payloadFits } from '../limits.js';
 import type { MessageInput } from './notification-spec.js';
 
 export interface BuiltPayload {
@@ -45,7 +45,7 @@ export function buildPayload(message: MessageInput): BuiltPayload {
     text = JSON.stringify(payload);
   }
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_PLAINTEXT_BYTES) {
+  if (!payloadFits(bytes)) {
     throw fail(
       'message_too_large',
       `is ${bytes} bytes; a push message carries at most ${MAX_PLAINTEXT_BYTES} bytes (one aes128gcm record in the 4096-byte body push services accept). Shorten it, or send a URL and fetch the rest in the service worker.`,

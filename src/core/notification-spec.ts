@@ -22,7 +22,8 @@ export type Target =
   | { categories: string[] }
   | { subscriptions: number[] };
 
-export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
+export type { Urgency } from '../limits.js';
+import type { Urgency } from '../limits.js';
 
 export interface DeliveryOptions {
   /** seconds */
@@ -50,7 +51,7 @@ export interface NotificationSpec {
   idempotencyKey?: string | undefined;
 }
 
-export type NotificationStatus = 'scheduled' | 'sending' | 'sent' | 'partial' | 'failed' | 'cancelled' | 'skipped';
+export type { NotificationStatus } from '../limits.js';
 
 export interface NotificationCounts {
   total: number;

@@ -4,17 +4,16 @@
  * notification may be is checked once.
  */
 import { fail, msg, ref } from '../errors.js';
+import { isNotificationStatus, LIST_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_TTL_SECONDS, NOTIFICATION_STATUSES, TOPIC_PATTERN, URGENCIES } from '../limits.js';
+import { existingCategoryNames } from '../store/categories.js';
 import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { buildPayload, titleOf } from './message.js';
+import { resolveSubscriptionRefs } from './subscription-lookup.js';
 import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target } from './notification-spec.js';
 
-export const URGENCIES = ['very-low', 'low', 'normal', 'high'] as const;
-/** Push services keep a message at most 28 days (FCM's ceiling); RFC 8030 sets none. */
-export const MAX_TTL_SECONDS = 2_419_200;
 /** A repeated Idempotency-Key returns the first notification for this long; later it starts a new one. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
-export const STATUSES: NotificationStatus[] = ['scheduled', 'sending', 'sent', 'partial', 'failed', 'cancelled', 'skipped'];
 
 export interface NotificationView {
   id: number;
@@ -60,8 +59,8 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
   const schedule = spec.schedule ?? {};
   const now = ctx.now();
   if (schedule.cron && options.leaseFor) throw fail('notification_state', 'a recurring notification cannot be sent now');
-  if (spec.idempotencyKey !== undefined && (spec.idempotencyKey === '' || spec.idempotencyKey.length > 200)) {
-    throw fail('invalid_input', 'must be 1 to 200 characters', { field: 'idempotencyKey' });
+  if (spec.idempotencyKey !== undefined && (spec.idempotencyKey === '' || spec.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+    throw fail('invalid_input', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, { field: 'idempotencyKey' });
   }
   const insert = ctx.db.transaction(() => {
     if (spec.idempotencyKey) {
@@ -102,11 +101,12 @@ export function getNotification(ctx: Context, id: number): NotificationView {
 }
 
 export function listNotifications(ctx: Context, filter: { status?: string | undefined; since?: number | undefined; limit?: number | undefined; offset?: number | undefined } = {}): NotificationView[] {
-  if (filter.status !== undefined && !STATUSES.includes(filter.status as NotificationStatus)) {
-    throw fail('invalid_input', `"${filter.status}" is not one of ${STATUSES.join(', ')}`, { field: 'status' });
+  const status = filter.status;
+  if (status !== undefined && !isNotificationStatus(status)) {
+    throw fail('invalid_input', `"${status}" is not one of ${NOTIFICATION_STATUSES.join(', ')}`, { field: 'status' });
   }
-  const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
-  return store.listNotificationRows(ctx.db, { status: filter.status, since: filter.since, limit, offset: Math.max(filter.offset ?? 0, 0) }).map((row) => toView(ctx, row));
+  const limit = Math.min(Math.max(filter.limit ?? LIST_LIMIT.default, 1), LIST_LIMIT.max);
+  return store.listNotificationRows(ctx.db, { status, since: filter.since, limit, offset: Math.max(filter.offset ?? 0, 0) }).map((row) => toView(ctx, row));
 }
 
 export function recentFailures(ctx: Context, id: number, limit = 10) {
@@ -133,13 +133,13 @@ export function cancelNotification(ctx: Context, id: number): NotificationView {
   return getNotification(ctx, id);
 }
 
-/** Removes a notification and its ledger; refuses while someone holds a live sending lease. */
+/**
+ * Removes a notification and its ledger, whatever its status: deleting one that is being sent
+ * stops that send (its sender sees the row gone between batches and ends after the requests in
+ * flight); what went out stays out. Both faces delete through here.
+ */
 export function deleteNotification(ctx: Context, id: number): void {
-  const view = getNotification(ctx, id);
-  const lease = store.leaseHolder(ctx.db, id);
-  if (view.status === 'sending' && lease.owner && (lease.expiresAt ?? 0) > ctx.now()) {
-    throw fail('notification_leased', `notification ${id} is being sent right now; cancel it first, then delete it`, { details: { id } });
-  }
+  getNotification(ctx, id);
   store.deleteNotificationRow(ctx.db, id);
 }
 
@@ -153,7 +153,7 @@ export function countsOf(ctx: Context, row: store.NotificationRow): Notification
 export function toView(ctx: Context, row: store.NotificationRow): NotificationView {
   return {
     id: row.id,
-    status: row.status as NotificationStatus,
+    status: row.status,
     title: titleOf(row.payload),
     target: JSON.parse(row.target) as Target,
     payload: parseMaybe(row.payload),
@@ -210,7 +210,7 @@ export function resolveTarget(ctx: Context, target: Target | Record<string, unkn
     const names = t.categories;
     if (!Array.isArray(names) || !names.length || names.some((n) => typeof n !== 'string')) throw fail('invalid_input', 'must be a non-empty list of names', { field: 'categories' });
     const unique = [...new Set(names as string[])];
-    const known = store.existingCategoryNames(ctx.db, unique);
+    const known = existingCategoryNames(ctx.db, unique);
     const missing = unique.filter((n) => !known.has(n));
     if (missing.length) throw fail('unknown_category', `category ${missing.map((m) => `"${m}"`).join(', ')} does not exist`, { field: 'categories', details: { missing } });
     return { categories: unique };
@@ -219,7 +219,7 @@ export function resolveTarget(ctx: Context, target: Target | Record<string, unkn
   if (!Array.isArray(refs) || !refs.length || refs.some((r) => typeof r !== 'number' && typeof r !== 'string')) {
     throw fail('invalid_input', 'must be a non-empty list of ids', { field: 'subscriptions' });
   }
-  const { ids, unknown } = store.resolveSubscriptionRefs(ctx.db, refs as (string | number)[]);
+  const { ids, unknown } = resolveSubscriptionRefs(ctx, refs as (string | number)[]);
   if (unknown.length) throw fail('unknown_subscription', `subscription ${unknown.map((u) => `"${u}"`).join(', ')} does not exist`, { field: 'subscriptions', details: { missing: unknown } });
   return { subscriptions: ids };
 }
@@ -232,8 +232,7 @@ export function validateDelivery(delivery: DeliveryOptions): DeliveryOptions {
   if (urgency !== undefined && !URGENCIES.includes(urgency)) {
     throw fail('invalid_input', `"${urgency}" is not one of ${URGENCIES.join(', ')}`, { field: 'urgency' });
   }
-  // RFC 8030 section 5.4: at most 32 characters from the URL-safe base64 alphabet.
-  if (topic !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(topic)) {
+  if (topic !== undefined && !TOPIC_PATTERN.test(topic)) {
     throw fail('invalid_input', `"${topic}" must be 1 to 32 characters of A-Z, a-z, 0-9, "-" or "_" (RFC 8030)`, { field: 'topic' });
   }
   return delivery;

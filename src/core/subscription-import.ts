@@ -22,7 +22,8 @@ import type { Context } from './context.js';
 import { endpointPolicyFromConfig, type EndpointPolicy } from './endpoint-policy.js';
 import { activeSigningKey } from './keys.js';
 import { RecordReader, where, type ImportFormat, type RecordPosition } from './record-reader.js';
-import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH, validateOptionalText, validateSubscription } from './subscription-rules.js';
+import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH } from '../limits.js';
+import { validateOptionalText, validateSubscription } from './subscription-rules.js';
 
 
 export interface Rejection extends RecordPosition {

@@ -16,9 +16,6 @@ export interface ValidSubscription {
   expirationTime: number | null;
 }
 
-export const MAX_LABEL_LENGTH = 200;
-export const MAX_USER_AGENT_LENGTH = 512;
-
 /**
  * Validates and normalises a PushSubscription. `where` ("line 12", "request body") starts every
  * error message, so the operator knows which record and which field is wrong.

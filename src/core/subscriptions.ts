@@ -10,7 +10,9 @@ import { categoryIdsFor } from './categories.js';
 import type { Context } from './context.js';
 import { endpointPolicyFromConfig } from './endpoint-policy.js';
 import { activeSigningKey } from './keys.js';
-import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH, validateOptionalText, validateSubscription } from './subscription-rules.js';
+import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH } from '../limits.js';
+import { findSubscriptionRow } from './subscription-lookup.js';
+import { validateOptionalText, validateSubscription } from './subscription-rules.js';
 
 /** A subscription as both faces show it (JSON-friendly, camelCase, ISO times). */
 export interface SubscriptionInfo {
@@ -175,14 +177,7 @@ interface FoundRow {
 }
 
 function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = false): FoundRow | undefined {
-  const text = String(idOrEndpoint).trim();
-  let row: store.SubscriptionRow | undefined;
-  if (/^\d+$/.test(text)) row = endpointOnly ? undefined : store.subscriptionById(ctx.db, Number(text));
-  else {
-    row = store.subscriptionByEndpoint(ctx.db, text);
-    // Stored endpoints are in URL's canonical form; accept what an operator pastes.
-    if (!row && URL.canParse(text)) row = store.subscriptionByEndpoint(ctx.db, new URL(text).href);
-  }
+  const row = findSubscriptionRow(ctx, idOrEndpoint, endpointOnly);
   return row && { id: row.id, endpoint: row.endpoint, label: row.label, userAgent: row.user_agent };
 }
 

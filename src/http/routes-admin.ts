@@ -7,7 +7,7 @@ import { addCategory, deleteCategory, listCategories, updateCategory, type Categ
 import type { Context } from '../core/context.js';
 import { DEFAULT_LEASE_MS, deliverNotification, newOwnerId } from '../core/delivery.js';
 import type { NotificationSpec } from '../core/notification-spec.js';
-import { cancelNotificationOrRule, deleteNotificationOrRule } from '../core/recurrence.js';
+import { deleteNotificationOrRule } from '../core/recurrence.js';
 import {
   createNotification,
   getNotification,
@@ -16,6 +16,7 @@ import {
   type NotificationView,
 } from '../core/notifications.js';
 import { fail, PushctlError } from '../errors.js';
+import { LIST_LIMIT } from '../limits.js';
 import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
 import { badRequest } from './http-error.js';
 import { notificationSpecFromJson } from './notification-body.js';
@@ -25,8 +26,6 @@ import type { BackgroundTasks } from './server.js';
 
 const TEST_TITLE = 'pushctl test notification';
 const TEST_BODY = 'If you can read this, push notifications work.';
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 500;
 
 export function registerAdminRoutes(router: Router, ctx: Context, background: BackgroundTasks, publicInfo: PublicInfoCache): void {
   /**
@@ -70,7 +69,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     group: 'admin',
     handler: ({ query }) => {
       assertKnownQuery(query, ['limit', 'offset', 'status']);
-      const limit = intParam(query, 'limit', DEFAULT_PAGE, 1, MAX_PAGE);
+      const limit = intParam(query, 'limit', LIST_LIMIT.default, 1, LIST_LIMIT.max);
       const offset = intParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
       const status = query.get('status') ?? undefined;
       const items = listNotifications(ctx, { status, limit: limit + 1, offset });
@@ -163,11 +162,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     pattern: '/v1/pushnotification/{id}',
     group: 'admin',
     handler: ({ params }) => {
-      const id = notificationId(params.id!);
-      const view = getNotification(ctx, id);
-      // Cancel first so a send in progress (here or in a dispatcher) stops after its requests in flight.
-      if (view.status === 'scheduled' || view.status === 'sending') cancelNotificationOrRule(ctx, id);
-      deleteNotificationOrRule(ctx, id);
+      deleteNotificationOrRule(ctx, notificationId(params.id!));
       return { status: 204 };
     },
   });

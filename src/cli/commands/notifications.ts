@@ -6,6 +6,7 @@ import { confirmOrRefuse } from '../prompts.js';
 import { action } from '../run.js';
 import { fail } from '../../errors.js';
 import { wholeNumber } from '../numbers.js';
+import { LIST_LIMIT } from '../../limits.js';
 import type { NotificationView } from '../../core/notifications.js';
 
 export function registerNotifications(program: Command): void {
@@ -16,7 +17,7 @@ export function registerNotifications(program: Command): void {
     .description('newest first: id, status, title, target, due or sent time, counts')
     .option('--status <status>', 'only this status: scheduled, sending, sent, partial, failed, cancelled or skipped')
     .option('--since <time|duration>', 'only those due, sent or created since a time (2030-05-01T09:00) or this long ago (2h, 7d)')
-    .option('--limit <n>', 'at most this many (default 50, at most 1000)')
+    .option('--limit <n>', `at most this many (default ${LIST_LIMIT.default}, at most ${LIST_LIMIT.max})`)
     .action(
       action<{ status?: string; since?: string; limit?: string }>(async ({ options, out, context }) => {
         const { listNotifications, describeTarget } = await import('../../core/notifications.js');
@@ -122,7 +123,7 @@ export function registerNotifications(program: Command): void {
 
   notifications
     .command('delete')
-    .description('remove a notification and its delivery records (a recurring rule: with its occurrences); refused while sending')
+    .description('remove a notification and its delivery records (a recurring rule: with its occurrences); a send in progress stops')
     .argument('<id>', 'notification id')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(
@@ -191,5 +192,5 @@ export function parseId(text: string): number {
 }
 
 function parseLimit(text: string): number {
-  return wholeNumber(text, 'limit', 1);
+  return wholeNumber(text, 'limit', 1, LIST_LIMIT.max);
 }

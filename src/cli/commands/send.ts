@@ -4,6 +4,7 @@ import { addNotificationOptions, parseConcurrency, specFromOptions, type Notific
 import { exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
 import { confirmOrRefuse } from '../prompts.js';
 import { action } from '../run.js';
+import { MAX_PLAINTEXT_BYTES } from '../../limits.js';
 
 /** Asking before a send to a handful of subscribers would only get in the way. */
 const CONFIRM_FROM = 10;
@@ -23,7 +24,7 @@ export function registerSend(program: Command): void {
       if (options.dryRun) {
         out.result({ dryRun: true, ...preview }, () => [
           `recipients:   ${preview.recipients}`,
-          `payload size: ${preview.payloadBytes} bytes (limit 3993)`,
+          `payload size: ${preview.payloadBytes} bytes (limit ${MAX_PLAINTEXT_BYTES})`,
           `payload:      ${JSON.stringify(preview.payload)}`,
           out.color.dim('dry run: nothing was sent'),
         ]);

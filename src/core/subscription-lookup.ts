@@ -1,0 +1,29 @@
+/**
+ * Finding subscriptions as operators and clients name them: by id, or by endpoint URL as pasted
+ * (stored endpoints are in URL's canonical form, so a pasted one is normalised before giving up).
+ * The one lookup behind `subscriptions show/remove`, category assignment and `send --subscription`.
+ */
+import * as store from '../store/subscriptions.js';
+import type { Context } from './context.js';
+
+/** The row named by id or endpoint (only an endpoint when `endpointOnly`), or undefined. */
+export function findSubscriptionRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = false): store.SubscriptionRow | undefined {
+  const text = String(idOrEndpoint).trim();
+  if (/^\d+$/.test(text)) return endpointOnly ? undefined : store.subscriptionById(ctx.db, Number(text));
+  const row = store.subscriptionByEndpoint(ctx.db, text);
+  if (row || !URL.canParse(text)) return row;
+  const canonical = new URL(text).href;
+  return canonical === text ? undefined : store.subscriptionByEndpoint(ctx.db, canonical);
+}
+
+/** Ids (each once, in order) of the subscriptions named; the names that match none, separately. */
+export function resolveSubscriptionRefs(ctx: Context, refs: readonly (string | number)[]): { ids: number[]; unknown: string[] } {
+  const ids = new Set<number>();
+  const unknown: string[] = [];
+  for (const ref of refs) {
+    const row = findSubscriptionRow(ctx, ref);
+    if (row) ids.add(row.id);
+    else unknown.push(String(ref).trim());
+  }
+  return { ids: [...ids], unknown };
+}

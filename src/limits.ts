@@ -1,0 +1,38 @@
+/**
+ * Every limit and enum pushctl enforces, once. The config schema, HTTP parsing, the core's checks,
+ * the wire and the CLI's help texts all read them from here, so a limit cannot drift between them.
+ * No imports: anything may import this file.
+ */
+
+/** Largest plaintext one aes128gcm record carries inside the 4096-byte body push services accept (RFC 8291). */
+export const MAX_PLAINTEXT_BYTES = 3993;
+/** Does a payload of `bytes` fit in one push message? */
+export const payloadFits = (bytes: number): boolean => bytes <= MAX_PLAINTEXT_BYTES;
+
+/** Push services keep a message at most 28 days (FCM's ceiling); RFC 8030 sets none. */
+export const MAX_TTL_SECONDS = 2_419_200;
+/** RFC 8030 section 5.3. */
+export const URGENCIES = ['very-low', 'low', 'normal', 'high'] as const;
+export type Urgency = (typeof URGENCIES)[number];
+/** RFC 8030 section 5.4: at most 32 characters of the URL-safe base64 alphabet. */
+export const TOPIC_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+export const NOTIFICATION_STATUSES = ['scheduled', 'sending', 'sent', 'partial', 'failed', 'cancelled', 'skipped'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+export const isNotificationStatus = (value: string): value is NotificationStatus => (NOTIFICATION_STATUSES as readonly string[]).includes(value);
+
+/** A longer endpoint is not something a browser produced. */
+export const MAX_ENDPOINT_LENGTH = 2048;
+export const MAX_LABEL_LENGTH = 200;
+export const MAX_USER_AGENT_LENGTH = 512;
+/** Categories one subscribe request may name. */
+export const MAX_CATEGORIES_PER_REQUEST = 100;
+export const MAX_CATEGORY_NAME = 64;
+export const MAX_DESCRIPTION_LENGTH = 500;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+
+/** Requests in flight at once while sending one notification. */
+export const CONCURRENCY = { min: 1, max: 1000 } as const;
+/** Rows one notifications listing returns. */
+export const LIST_LIMIT = { default: 50, max: 1000 } as const;
+export const ADMIN_TOKEN_MIN_LENGTH = 16;
