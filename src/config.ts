@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
-import { validateSubject } from './core/vapid-keys.js';
+import { validateSubject } from './push/vapid-subject.js';
 import { fail, type PushctlError } from './errors.js';
 import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN, CONCURRENCY, MAX_TTL_SECONDS } from './limits.js';
 

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { fail } from '../errors.js';
 import { CONCURRENCY, MAX_PLAINTEXT_BYTES, MAX_TTL_SECONDS, URGENCIES } from '../limits.js';
 import { wholeNumber } from './numbers.js';
-import type { NotificationSpec, Target, Urgency } from '../core/notification-spec.js';
+import type { NotificationSpec, TargetInput, Urgency } from '../core/notification-spec.js';
 import { readTextInput } from './input.js';
 
 export interface NotificationFlags {
@@ -54,10 +54,10 @@ export function addNotificationOptions(command: Command): Command {
 
 export async function specFromOptions(options: NotificationFlags): Promise<NotificationSpec> {
   const { parseDurationSeconds } = await import('../core/durations.js');
-  const targets: Target[] = [];
+  const targets: TargetInput[] = [];
   if (options.all) targets.push({ all: true });
   if (options.category?.length) targets.push({ categories: options.category });
-  if (options.subscription?.length) targets.push({ subscriptions: options.subscription as unknown as number[] });
+  if (options.subscription?.length) targets.push({ subscriptions: options.subscription });
   if (targets.length !== 1) {
     throw fail('invalid_request', targets.length ? 'choose one of --all, --category or --subscription, not several' : 'choose who gets it: --all, --category NAME or --subscription ID');
   }

@@ -17,6 +17,16 @@ export interface MessageInput {
   payload?: string | Record<string, unknown> | undefined;
 }
 
+/**
+ * Who gets it, as the user named them: categories by name, subscriptions by id or endpoint URL.
+ * The core checks it (exactly one kind, everything named exists) and resolves it into a Target.
+ */
+export type TargetInput =
+  | { all: true }
+  | { categories: string[] }
+  | { subscriptions: (number | string)[] };
+
+/** A checked target, as stored with the notification: subscriptions are resolved to their ids. */
 export type Target =
   | { all: true }
   | { categories: string[] }
@@ -45,7 +55,7 @@ export interface ScheduleInput {
 
 export interface NotificationSpec {
   message: MessageInput;
-  target: Target;
+  target: TargetInput;
   delivery: DeliveryOptions;
   schedule?: ScheduleInput | undefined;
   idempotencyKey?: string | undefined;

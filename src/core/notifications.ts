@@ -10,7 +10,7 @@ import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { buildPayload, titleOf } from './message.js';
 import { resolveSubscriptionRefs } from './subscription-lookup.js';
-import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target } from './notification-spec.js';
+import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target, TargetInput } from './notification-spec.js';
 
 /** A repeated Idempotency-Key returns the first notification for this long; later it starts a new one. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -190,7 +190,7 @@ export function targetQuery(target: Target): store.TargetQuery {
 }
 
 /** Checks that a target names exactly one kind of recipient set, and that what it names exists. */
-export function resolveTarget(ctx: Context, target: Target | Record<string, unknown>): Target {
+export function resolveTarget(ctx: Context, target: TargetInput): Target {
   const t = target as Record<string, unknown>;
   const kinds = ['all', 'categories', 'subscriptions'].filter((k) => t[k] !== undefined && t[k] !== false);
   if (kinds.length !== 1) {

@@ -22,7 +22,7 @@ import { badRequest } from './http-error.js';
 import { notificationSpecFromJson } from './notification-body.js';
 import type { PublicInfoCache } from './routes-public.js';
 import type { RequestInfo, Router } from './router.js';
-import type { BackgroundTasks } from './server.js';
+import type { BackgroundTasks } from './background-tasks.js';
 
 const TEST_TITLE = 'pushctl test notification';
 const TEST_BODY = 'If you can read this, push notifications work.';

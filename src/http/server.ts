@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Context } from '../core/context.js';
 import { createAccessLogger, type AccessLogger } from './access-log.js';
 import { AdminAuth } from './admin-auth.js';
+import { BackgroundTasks } from './background-tasks.js';
 import { CorsPolicy } from './cors.js';
 import { errorReply, HttpError, routeNotFound } from './http-error.js';
 import { RateLimiter } from './rate-limit.js';
@@ -27,34 +28,6 @@ export interface ServerOptions {
   /** Where unexpected errors go (default stderr); never to the client. */
   writeError?: (line: string) => void;
   staticDir?: string;
-}
-
-/** Work started by a request that outlives it (a send-now delivery); stopped on shutdown. */
-export class BackgroundTasks {
-  private readonly controller = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
-
-  constructor(private readonly onError: (error: unknown, name: string) => void) {}
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  start<T>(name: string, task: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
-    const promise = task(this.controller.signal).catch((error: unknown) => {
-      this.onError(error, name);
-      return undefined;
-    });
-    this.running.add(promise);
-    void promise.finally(() => this.running.delete(promise));
-    return promise;
-  }
-
-  /** Asks running tasks to stop after what they have in flight, and waits for them. */
-  async stop(): Promise<void> {
-    this.controller.abort();
-    await Promise.all([...this.running]);
-  }
 }
 
 export interface PushctlServer {

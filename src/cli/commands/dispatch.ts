@@ -7,6 +7,7 @@ import { stopOnSignals } from '../delivery-report.js';
 import { parseConcurrency } from '../notification-flags.js';
 import { fail } from '../../errors.js';
 import { action } from '../run.js';
+import { describeDispatchEvent } from '../dispatch-events.js';
 import type { DispatchEvent, DispatchResult } from '../../core/dispatcher.js';
 import type { Output } from '../output.js';
 
@@ -124,29 +125,7 @@ function summaryLine(r: DispatchResult): string {
 
 function logEvent(out: Output, event: DispatchEvent): void {
   if (out.json) return;
-  switch (event.type) {
-    case 'materialised':
-      if (event.created.length) out.info(`${stamp()} recurring: started occurrence ${event.created.join(', ')}${event.missed ? ` (${event.missed} missed slots recorded as skipped)` : ''}`);
-      if (event.finished.length) out.info(`${stamp()} recurring: rule ${event.finished.join(', ')} produced its last occurrence`);
-      break;
-    case 'claimed':
-      out.info(`${stamp()} notification ${event.id}: ${event.resumed ? 'resuming an interrupted send' : 'sending'}`);
-      break;
-    case 'skipped':
-      out.warn(`${stamp()} notification ${event.id} ${event.reason}`);
-      break;
-    case 'delivered': {
-      const s = event.summary;
-      const c = s.counts;
-      const line = `${stamp()} notification ${s.id}: ${s.status}, ${c.total} recipients: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
-      if (s.status === 'sent' || s.status === 'cancelled') out.info(line);
-      else out.warn(line);
-      break;
-    }
-    case 'error':
-      out.error(`${stamp()} notification ${event.id}: ${event.message}`);
-      break;
-  }
+  for (const line of describeDispatchEvent(event)) out[line.level](`${stamp()} ${line.text}`);
 }
 
 function stamp(): string {

@@ -88,7 +88,7 @@ export function registerServe(program: Command): void {
 
 /** The dispatcher loop in this process, stopped through its AbortSignal on shutdown. */
 async function startDispatcher(ctx: import('../../core/context.js').Context, info: (line: string) => void): Promise<{ stop(): Promise<void> }> {
-  const { runDispatcherLoop } = await import('../../http/dispatch-loop.js');
+  const { runDispatcherLoop } = await import('../dispatch-loop.js');
   return runDispatcherLoop(ctx, info);
 }
 

@@ -1,0 +1,37 @@
+/**
+ * What the dispatcher's events look like in a log, for `pushctl dispatch` and for the loop that
+ * `serve --dispatch` runs: one wording, two places that print it.
+ */
+import type { DispatchEvent } from '../core/dispatcher.js';
+
+export interface EventLine {
+  level: 'info' | 'warn' | 'error';
+  text: string;
+}
+
+/** The lines one event prints (none for events that need no line). */
+export function describeDispatchEvent(event: DispatchEvent): EventLine[] {
+  switch (event.type) {
+    case 'materialised':
+      return [
+        ...(event.created.length ? [info(`recurring: started occurrence ${event.created.join(', ')}${event.missed ? ` (${event.missed} missed slots recorded as skipped)` : ''}`)] : []),
+        ...(event.finished.length ? [info(`recurring: rule ${event.finished.join(', ')} produced its last occurrence`)] : []),
+      ];
+    case 'claimed':
+      return [info(`notification ${event.id}: ${event.resumed ? 'resuming an interrupted send' : 'sending'}`)];
+    case 'skipped':
+      return [{ level: 'warn', text: `notification ${event.id} ${event.reason}` }];
+    case 'delivered': {
+      const s = event.summary;
+      const c = s.counts;
+      const text = `notification ${s.id}: ${s.status}, ${c.total} recipients: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
+      return [{ level: s.status === 'sent' || s.status === 'cancelled' ? 'info' : 'warn', text }];
+    }
+    case 'error':
+      return [{ level: 'error', text: `notification ${event.id}: ${event.message}` }];
+    default:
+      return [];
+  }
+}
+
+const info = (text: string): EventLine => ({ level: 'info', text });
