@@ -43,8 +43,12 @@ export default tseslint.config(
   ...importDirection('src/{store,push}/**/*.ts', ['core', 'cli', 'http'], 'store and push sit below the core: no src/core, src/cli or src/http'),
   ...importDirection('src/{config,errors,limits}.ts', ['core', 'store', 'cli', 'http'], 'config, errors and limits are read by every layer and import none of them'),
   ...importDirection('src/http/**/*.ts', ['cli'], 'the HTTP face may not import the terminal face'),
-  // The CLI imports the HTTP face in one place only: `pushctl serve` starts the server.
-  ...importDirection('src/cli/**/*.ts', ['http'], 'the terminal face may not import the HTTP face (only commands/serve.ts starts it)', ['src/cli/commands/serve.ts']),
+  // The CLI reaches the HTTP face only where a command starts a listener: `serve`, and
+  // `dispatch --watch --metrics-port`.
+  ...importDirection('src/cli/**/*.ts', ['http'], 'the terminal face may not import the HTTP face (only the serve and dispatch commands start its listeners)', [
+    'src/cli/commands/serve.ts',
+    'src/cli/commands/dispatch.ts',
+  ]),
   {
     // The subscribe page and its service worker run in the browser.
     files: ['src/http/static/**/*.js'],

@@ -10,10 +10,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, ROOT, tempDir } from './support/cli.js';
 import { call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
-import { describeWithTool } from './support/tools.js';
+import { skipWithout } from './support/commands.js';
 
 const CHROMIUM = process.env.PUSHCTL_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -48,7 +48,7 @@ function subscriptionCount(db: string): number {
   }
 }
 
-describeWithTool(`Chromium (${CHROMIUM})`, fs.existsSync(CHROMIUM), 'subscribe page in headless Chromium (no push service reachable)', () => {
+describe.skipIf(skipWithout(fs.existsSync(CHROMIUM)))('subscribe page in headless Chromium (no push service reachable)', () => {
   let serve: ServeHandle;
   let browser: Browser;
   let site: http.Server;

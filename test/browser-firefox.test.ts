@@ -6,12 +6,12 @@
  * Then: Unsubscribe on the page removes the subscription; a push to a subscription the browser
  * dropped is answered 410 and pruned.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, runCli } from './support/cli.js';
 import { firefoxAvailable, launchFirefox, type FirefoxSession } from './support/firefox-browser.js';
 import { startFirefoxPushService, type FirefoxPushService } from './support/firefox-push.js';
 import { ADMIN_TOKEN, call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
-import { describeWithTool } from './support/tools.js';
+import { skipWithout } from './support/commands.js';
 
 const state = '(document.getElementById("pushctl-status")?.dataset.state ?? null)';
 
@@ -31,7 +31,7 @@ function subscriptionRows(db: string) {
   }
 }
 
-describeWithTool('Firefox ESR', firefoxAvailable(), 'subscribe page in Firefox ESR (offline push stand-in)', () => {
+describe.skipIf(skipWithout(firefoxAvailable()))('subscribe page in Firefox ESR (offline push stand-in)', () => {
   let push: FirefoxPushService;
   let serve: ServeHandle;
   let firefox: FirefoxSession;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BIN, openDb, runCli, runJson, tempDir } from './support/cli.js';
 import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
-import { describeWithTool } from './support/tools.js';
+import { skipWithout } from './support/commands.js';
 
 interface InitResult {
   config: string;
@@ -127,7 +127,7 @@ describe('init without a terminal', () => {
 
 afterAll(() => killTerminals());
 
-describeWithTool('tmux', hasTmux, 'init in a terminal (tmux)', () => {
+describe.skipIf(skipWithout(hasTmux))('init in a terminal (tmux)', () => {
   function start(dir: string, name: string): string {
     const session = `${name}-${Date.now()}`;
     const command = `cd '${dir}' && HOME='${dir}' NO_COLOR=1 '${process.execPath}' '${BIN}' init; echo "EXIT=$?"; sleep 30`;

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { BIN, openDb, runCli, runJson, startCli, tempDir } from './support/cli.js';
 import { startPushService, type PushService, type ServiceSubscription } from './support/push-service.js';
 import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
-import { describeWithTool } from './support/tools.js';
+import { skipWithout } from './support/commands.js';
 
 interface Summary {
   id: number;
@@ -323,7 +323,7 @@ describe('pushctl send', () => {
     expect(duplicates).toBeLessThanOrEqual(concurrency);
   }, 120_000);
 
-  describeWithTool('tmux', hasTmux, 'in a terminal (tmux)', () => {
+  describe.skipIf(skipWithout(hasTmux))('in a terminal (tmux)', () => {
     function start(name: string): string {
       const session = `${name}-${Date.now()}`;
       tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '30',

@@ -40,6 +40,9 @@ const FLAGS: Record<string, string> = {
   interval: '--interval',
   schedule: '--schedule',
   port: '--port',
+  watch: '--watch',
+  metricsPort: '--metrics-port',
+  metricsHost: '--metrics-host',
   description: '--description',
   config: '--config',
 };

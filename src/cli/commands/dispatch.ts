@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import type { Config } from '../../config.js';
 import { stopOnSignals } from '../delivery-report.js';
 import { parseConcurrency } from '../notification-flags.js';
-import { fail } from '../../errors.js';
+import { fail, msg, ref } from '../../errors.js';
+import { wholeNumber } from '../numbers.js';
 import { action } from '../run.js';
 import { describeDispatchEvent } from '../dispatch-events.js';
 import type { DispatchEvent, DispatchResult } from '../../core/dispatcher.js';
@@ -38,9 +39,9 @@ export function registerDispatch(program: Command): void {
         const intervalMs = parseDuration(options.interval ?? '15s', 'interval');
         if (intervalMs < 100) throw fail('invalid_request', 'must be at least 100ms', { field: 'interval' });
         const concurrency = parseConcurrency(options.concurrency);
-        if (options.metricsPort !== undefined && !options.watch) throw usageError('--metrics-port: only with --watch', { flag: '--metrics-port' });
+        if (options.metricsPort !== undefined && !options.watch) throw fail('invalid_request', msg`only with ${ref('watch')}`, { field: 'metricsPort' });
         const metricsPort = options.metricsPort === undefined ? undefined : parseMetricsPort(options.metricsPort);
-        if (options.metricsHost !== undefined && metricsPort === undefined) throw usageError('--metrics-host: only with --metrics-port', { flag: '--metrics-host' });
+        if (options.metricsHost !== undefined && metricsPort === undefined) throw fail('invalid_request', msg`only with ${ref('metricsPort')}`, { field: 'metricsHost' });
         const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
         const { newOwnerId } = await import('../../core/delivery.js');
         const ctx = await context({ mustExist: true });
@@ -102,8 +103,7 @@ export function registerDispatch(program: Command): void {
 }
 
 function parseMetricsPort(value: string): number {
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw usageError(`--metrics-port: "${value}" is not a port number (0-65535)`, { flag: '--metrics-port' });
-  return Number(value);
+  return wholeNumber(value, 'metricsPort', 0, 65535);
 }
 
 function didSomething(r: DispatchResult): boolean {
