@@ -1,133 +1,18 @@
 /**
- * Configuration: cosmiconfig finds the file, zod validates it, the environment overrides it and
- * command-line flags override both. Everything else receives one resolved Config object.
+ * Configuration: cosmiconfig finds the file, zod validates it (config-schema.ts, loaded only when
+ * there is a file), the environment overrides it and command-line flags override both. Everything else receives one resolved Config object.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cosmiconfig } from 'cosmiconfig';
-import { z } from 'zod';
-import { validateSubject } from './push/vapid-subject.js';
+import os from 'node:os';
+import { CONFIG_MODULE, CONFIG_SEARCH_PLACES, DEFAULTS, originMessage, originPattern } from './config-defaults.js';
+import type { ConfigFile } from './config-schema.js';
 import { fail, type PushctlError } from './errors.js';
-import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN, CONCURRENCY, MAX_TTL_SECONDS } from './limits.js';
+import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN } from './limits.js';
+import { validateSubject } from './push/vapid-subject.js';
 
-export const CONFIG_MODULE = 'pushctl';
-export const CONFIG_SEARCH_PLACES = [
-  'package.json',
-  'push.config.json',
-  '.pushctlrc',
-  '.pushctlrc.json',
-  '.pushctlrc.yaml',
-  '.pushctlrc.yml',
-  'pushctl.config.js',
-  'pushctl.config.mjs',
-];
-
-export const DEFAULTS = {
-  database: 'pushctl.db',
-  defaultTtl: 86_400,
-  concurrency: 50,
-  host: '127.0.0.1',
-  port: 8080,
-  rateLimit: { windowSeconds: 60, max: 60 },
-};
-
-// Scheme and host only: a wildcard may stand for the leftmost labels; IPv6 hosts in brackets.
-const originPattern = /^https?:\/\/((\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/;
-const originMessage = 'must be an origin like "https://push.example.net", "https://*.example.net" or "http://127.0.0.1:8090"';
-
-/** A subject that push services accept; the message is validateSubject's, minus its "source: " prefix. */
-const subjectSchema = z.string().superRefine((value, ctx) => {
-  try {
-    validateSubject(value, '');
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
-  }
-});
-
-/**
- * The config file's shape. Every key is optional; the descriptions end up in
- * push.config.schema.json (scripts/config-schema.mjs), which editors use to complete and check it.
- */
-export const fileSchema = z
-  .strictObject({
-    $schema: z.string().optional().describe('Path or URL of push.config.schema.json, for editors. Ignored by pushctl.'),
-    database: z
-      .string()
-      .min(1)
-      .optional()
-      .meta({ description: 'SQLite database file, relative to this config file. Env: PUSHCTL_DB; flag: --db.', default: DEFAULTS.database }),
-    vapid: z
-      .strictObject({
-        subject: subjectSchema
-          .optional()
-          .meta({
-            description:
-              'Contact that push services see in every VAPID JWT: a mailto: or https: URL, not a localhost address (Apple rejects those). Env: PUSHCTL_VAPID_SUBJECT.',
-            examples: ['mailto:webmaster@example.com', 'https://example.com'],
-          }),
-      })
-      .optional()
-      .describe('VAPID (RFC 8292) settings. The keys themselves live in the database, or in PUSHCTL_VAPID_PUBLIC_KEY + PUSHCTL_VAPID_PRIVATE_KEY.'),
-    push: z
-      .strictObject({
-        endpointOrigins: z
-          .array(z.string().regex(originPattern, originMessage).transform((origin) => origin.toLowerCase()))
-          .optional()
-          .meta({
-            description:
-              'Origins that subscription endpoints may use besides the built-in push services (Google, Mozilla, Apple, Microsoft); "*." matches any subdomain. Env: PUSHCTL_ENDPOINT_ORIGINS (comma separated).',
-            examples: [['http://127.0.0.1:8090', 'https://*.push.example.net']],
-          }),
-        defaultTtl: z
-          .number()
-          .int()
-          .min(0)
-          .max(MAX_TTL_SECONDS)
-          .optional()
-          .meta({ description: 'Seconds a push service keeps an undelivered message (TTL header) when a notification names none. At most 4 weeks.', default: DEFAULTS.defaultTtl }),
-        concurrency: z
-          .number()
-          .int()
-          .min(CONCURRENCY.min)
-          .max(CONCURRENCY.max)
-          .optional()
-          .meta({ description: 'Requests in flight at once while sending one notification.', default: DEFAULTS.concurrency }),
-      })
-      .optional()
-      .describe('Delivery through the browsers\' push services.'),
-    serve: z
-      .strictObject({
-        host: z.string().min(1).optional().meta({ description: 'Address "pushctl serve" listens on.', default: DEFAULTS.host }),
-        port: z.number().int().min(0).max(65535).optional().meta({ description: 'Port "pushctl serve" listens on (0: any free port).', default: DEFAULTS.port }),
-        corsOrigins: z
-          .array(z.string().min(1))
-          .optional()
-          .meta({ description: 'Origins of other sites whose pages may call the public subscribe API (CORS).', examples: [['https://www.example.com']] }),
-        adminToken: z
-          .string()
-          .min(ADMIN_TOKEN_MIN, `must be at least ${ADMIN_TOKEN_MIN} characters`)
-          .optional()
-          .meta({ description: `Bearer token for the admin API (at least ${ADMIN_TOKEN_MIN} characters); without one the admin API is off. Env: PUSHCTL_ADMIN_TOKEN.` }),
-        rateLimit: z
-          .strictObject({
-            windowSeconds: z.number().int().min(1).optional().meta({ description: 'Length of the rate-limit window in seconds.', default: DEFAULTS.rateLimit.windowSeconds }),
-            max: z.number().int().min(1).optional().meta({ description: 'Public API requests one client address may make per window.', default: DEFAULTS.rateLimit.max }),
-          })
-          .optional()
-          .describe('Per-address limit on the public subscribe API.'),
-        metrics: z.boolean().optional().meta({ description: 'Serve Prometheus metrics at GET /metrics.', default: false }),
-        metricsPublic: z
-          .boolean()
-          .optional()
-          .meta({ description: 'Serve /metrics without the admin token (for a scraper on a private network); otherwise it needs "Authorization: Bearer <adminToken>".', default: false }),
-      })
-      .optional()
-      .describe('The HTTP receiver, "pushctl serve".'),
-  })
-  .describe('pushctl configuration (push.config.json, .pushctlrc*, pushctl.config.(js|mjs) or the "pushctl" key of package.json).');
-
-export type ConfigFile = z.infer<typeof fileSchema>;
+export { DEFAULTS } from './config-defaults.js';
 
 export interface Config {
   /** The config file that was read, if any. */
@@ -160,20 +45,24 @@ export async function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
 ): Promise<Config> {
-  const explorer = cosmiconfig(CONFIG_MODULE, {
-    searchPlaces: CONFIG_SEARCH_PLACES,
-    searchStrategy: 'global',
-    cache: false,
-    loaders: { '.js': loadJsModule, '.mjs': loadJsModule },
-  });
-  let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
+  let found: { config: unknown; filepath: string; isEmpty?: boolean } | null = null;
   const explicit = overrides.config ? path.resolve(cwd, overrides.config) : undefined;
-  try {
-    found = explicit ? await explorer.load(explicit) : await explorer.search(cwd);
-  } catch (error) {
-    throw unreadableConfig(error, explicit);
+  if (explicit || mayHaveConfigFile(cwd, env)) {
+    const { cosmiconfig } = await import('cosmiconfig');
+    const explorer = cosmiconfig(CONFIG_MODULE, {
+      searchPlaces: CONFIG_SEARCH_PLACES,
+      searchStrategy: 'global',
+      cache: false,
+      loaders: { '.js': loadJsModule, '.mjs': loadJsModule },
+    });
+    try {
+      found = explicit ? await explorer.load(explicit) : await explorer.search(cwd);
+    } catch (error) {
+      throw unreadableConfig(error, explicit);
+    }
   }
-  const file = found && !found.isEmpty ? parseFile(found.config ?? {}, found.filepath) : {};
+  // zod loads only when there is a file to check.
+  const file: ConfigFile = found && !found.isEmpty ? (await import('./config-schema.js')).parseFile(found.config ?? {}, found.filepath) : {};
   const fileDir = found ? path.dirname(found.filepath) : cwd;
 
   const envOrigins = env.PUSHCTL_ENDPOINT_ORIGINS?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
@@ -230,20 +119,6 @@ export async function loadConfig(
   };
 }
 
-function parseFile(raw: unknown, filepath: string): ConfigFile {
-  const result = fileSchema.safeParse(raw);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  let key = issue.path.join('.');
-  let message = issue.message;
-  if (issue.code === 'unrecognized_keys') {
-    const unknown = issue.keys[0] ?? '';
-    key = [...issue.path, unknown].join('.');
-    message = 'unknown key';
-  }
-  throw fail('invalid_config', `${key || '(top level)'}: ${message}`, { at: filepath, details: { file: filepath, key } });
-}
-
 /**
  * A config file that cannot be read or parsed: name the file and give the parser's reason in one
  * line (cosmiconfig's messages carry a multi-line code frame meant for a terminal).
@@ -276,14 +151,47 @@ async function loadJsModule(filepath: string): Promise<unknown> {
   }
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
-  return value !== undefined && value.trim() !== '' ? value : undefined;
+/**
+ * Could cosmiconfig's search find anything? Any search place from `cwd` up to the home directory
+ * (or the root), a package.json with a "pushctl" (or "cosmiconfig") key, the global config
+ * directory, or a meta config directory. When nothing is there, cosmiconfig (a tree of CommonJS
+ * modules, a noticeable part of start-up) is not loaded at all: the usual case for a cron job
+ * that sets PUSHCTL_DB. Anything doubtful answers yes and cosmiconfig decides.
+ */
+function mayHaveConfigFile(cwd: string, env: NodeJS.ProcessEnv): boolean {
+  const home = os.homedir();
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    for (const place of CONFIG_SEARCH_PLACES) {
+      const file = path.join(dir, place);
+      if (place === 'package.json' ? packageNamesUs(file) : fs.existsSync(file)) return true;
+    }
+    if (dir === home || path.dirname(dir) === dir) break;
+  }
+  // cosmiconfig's own meta configuration, read from the working directory only.
+  if (META_PLACES.some((place) => (place === 'package.json' ? packageNamesUs(path.join(cwd, place)) : fs.existsSync(path.join(cwd, place))))) return true;
+  const globalDirs = [env.XDG_CONFIG_HOME, path.join(home, '.config'), path.join(home, 'Library', 'Preferences'), env.APPDATA];
+  return globalDirs.some((dir) => dir !== undefined && dir !== '' && fs.existsSync(path.join(dir, CONFIG_MODULE)));
 }
 
-/** The config file's JSON Schema, shipped as push.config.schema.json for editors (scripts/config-schema.mjs). */
-export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(fileSchema, { io: 'input' }) as Record<string, unknown>;
-  return { ...schema, title: 'pushctl configuration' };
+const META_PLACES = ['package.json', 'package.yaml', '.config/config.json', '.config/config.yaml', '.config/config.yml', '.config/config.js', '.config/config.ts', '.config/config.cjs', '.config/config.mjs'];
+
+function packageNamesUs(file: string): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return false;
+  }
+  try {
+    const json = JSON.parse(text) as Record<string, unknown>;
+    return json !== null && typeof json === 'object' && (CONFIG_MODULE in json || 'cosmiconfig' in json);
+  } catch {
+    return true;
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value !== undefined && value.trim() !== '' ? value : undefined;
 }
 
 export type RedactedConfig = Omit<Config, 'configPath' | 'vapid' | 'serve'> & {

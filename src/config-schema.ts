@@ -1,0 +1,122 @@
+/**
+ * The config file's shape, in zod: validated only when a file is found (a command run without
+ * one never loads zod), and exported as push.config.schema.json for editors.
+ */
+import { z } from 'zod';
+import { DEFAULTS, originMessage, originPattern } from './config-defaults.js';
+import { fail } from './errors.js';
+import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN, CONCURRENCY, MAX_TTL_SECONDS } from './limits.js';
+import { validateSubject } from './push/vapid-subject.js';
+
+/** A subject that push services accept; the message is validateSubject's, minus its "source: " prefix. */
+const subjectSchema = z.string().superRefine((value, ctx) => {
+  try {
+    validateSubject(value, '');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
+  }
+});
+
+/**
+ * The config file's shape. Every key is optional; the descriptions end up in
+ * push.config.schema.json (scripts/config-schema.mjs), which editors use to complete and check it.
+ */
+export const fileSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('Path or URL of push.config.schema.json, for editors. Ignored by pushctl.'),
+    database: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'SQLite database file, relative to this config file. Env: PUSHCTL_DB; flag: --db.', default: DEFAULTS.database }),
+    vapid: z
+      .strictObject({
+        subject: subjectSchema
+          .optional()
+          .meta({
+            description:
+              'Contact that push services see in every VAPID JWT: a mailto: or https: URL, not a localhost address (Apple rejects those). Env: PUSHCTL_VAPID_SUBJECT.',
+            examples: ['mailto:webmaster@example.com', 'https://example.com'],
+          }),
+      })
+      .optional()
+      .describe('VAPID (RFC 8292) settings. The keys themselves live in the database, or in PUSHCTL_VAPID_PUBLIC_KEY + PUSHCTL_VAPID_PRIVATE_KEY.'),
+    push: z
+      .strictObject({
+        endpointOrigins: z
+          .array(z.string().regex(originPattern, originMessage).transform((origin) => origin.toLowerCase()))
+          .optional()
+          .meta({
+            description:
+              'Origins that subscription endpoints may use besides the built-in push services (Google, Mozilla, Apple, Microsoft); "*." matches any subdomain. Env: PUSHCTL_ENDPOINT_ORIGINS (comma separated).',
+            examples: [['http://127.0.0.1:8090', 'https://*.push.example.net']],
+          }),
+        defaultTtl: z
+          .number()
+          .int()
+          .min(0)
+          .max(MAX_TTL_SECONDS)
+          .optional()
+          .meta({ description: 'Seconds a push service keeps an undelivered message (TTL header) when a notification names none. At most 4 weeks.', default: DEFAULTS.defaultTtl }),
+        concurrency: z
+          .number()
+          .int()
+          .min(CONCURRENCY.min)
+          .max(CONCURRENCY.max)
+          .optional()
+          .meta({ description: 'Requests in flight at once while sending one notification.', default: DEFAULTS.concurrency }),
+      })
+      .optional()
+      .describe('Delivery through the browsers\' push services.'),
+    serve: z
+      .strictObject({
+        host: z.string().min(1).optional().meta({ description: 'Address "pushctl serve" listens on.', default: DEFAULTS.host }),
+        port: z.number().int().min(0).max(65535).optional().meta({ description: 'Port "pushctl serve" listens on (0: any free port).', default: DEFAULTS.port }),
+        corsOrigins: z
+          .array(z.string().min(1))
+          .optional()
+          .meta({ description: 'Origins of other sites whose pages may call the public subscribe API (CORS).', examples: [['https://www.example.com']] }),
+        adminToken: z
+          .string()
+          .min(ADMIN_TOKEN_MIN, `must be at least ${ADMIN_TOKEN_MIN} characters`)
+          .optional()
+          .meta({ description: `Bearer token for the admin API (at least ${ADMIN_TOKEN_MIN} characters); without one the admin API is off. Env: PUSHCTL_ADMIN_TOKEN.` }),
+        rateLimit: z
+          .strictObject({
+            windowSeconds: z.number().int().min(1).optional().meta({ description: 'Length of the rate-limit window in seconds.', default: DEFAULTS.rateLimit.windowSeconds }),
+            max: z.number().int().min(1).optional().meta({ description: 'Public API requests one client address may make per window.', default: DEFAULTS.rateLimit.max }),
+          })
+          .optional()
+          .describe('Per-address limit on the public subscribe API.'),
+        metrics: z.boolean().optional().meta({ description: 'Serve Prometheus metrics at GET /metrics.', default: false }),
+        metricsPublic: z
+          .boolean()
+          .optional()
+          .meta({ description: 'Serve /metrics without the admin token (for a scraper on a private network); otherwise it needs "Authorization: Bearer <adminToken>".', default: false }),
+      })
+      .optional()
+      .describe('The HTTP receiver, "pushctl serve".'),
+  })
+  .describe('pushctl configuration (push.config.json, .pushctlrc*, pushctl.config.(js|mjs) or the "pushctl" key of package.json).');
+
+export type ConfigFile = z.infer<typeof fileSchema>;
+
+export function parseFile(raw: unknown, filepath: string): ConfigFile {
+  const result = fileSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  let key = issue.path.join('.');
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = issue.keys[0] ?? '';
+    key = [...issue.path, unknown].join('.');
+    message = 'unknown key';
+  }
+  throw fail('invalid_config', `${key || '(top level)'}: ${message}`, { at: filepath, details: { file: filepath, key } });
+}
+
+/** The config file's JSON Schema, shipped as push.config.schema.json for editors (scripts/config-schema.mjs). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(fileSchema, { io: 'input' }) as Record<string, unknown>;
+  return { ...schema, title: 'pushctl configuration' };
+}
