@@ -1,8 +1,11 @@
 /**
  * Finding subscriptions as operators and clients name them: by id, or by endpoint URL as pasted
  * (stored endpoints are in URL's canonical form, so a pasted one is normalised before giving up).
- * The one lookup behind `subscriptions show/remove`, category assignment and `send --subscription`.
+ * The one lookup behind `subscriptions show/remove`, category assignment and `send --subscription`,
+ * and the count: light on imports, so `pushctl subscriptions count` loads little.
  */
+import { fail } from '../errors.js';
+import { categoryByName } from '../store/categories.js';
 import * as store from '../store/subscriptions.js';
 import type { Context } from './context.js';
 
@@ -26,4 +29,16 @@ export function resolveSubscriptionRefs(ctx: Context, refs: readonly (string | n
     else unknown.push(String(ref).trim());
   }
   return { ids: [...ids], unknown };
+}
+
+export function countSubscriptions(ctx: Context, opts: { category?: string | undefined } = {}): number {
+  return store.countSubscriptionRows(ctx.db, categoryFilter(ctx, opts.category));
+}
+
+/** The id of the category a listing or count is limited to; a not-found error for an unknown name. */
+export function categoryFilter(ctx: Context, name: string | undefined): number | undefined {
+  if (name === undefined) return undefined;
+  const row = categoryByName(ctx.db, name);
+  if (!row) throw fail('category_not_found', `category "${name}" does not exist`, { field: 'category', details: { category: name } });
+  return row.id;
 }

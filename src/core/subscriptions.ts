@@ -5,13 +5,14 @@
  */
 import { fail, msg, ref } from '../errors.js';
 import * as store from '../store/subscriptions.js';
-import { categoryByName } from '../store/categories.js';
 import { categoryIdsFor } from './categories.js';
 import type { Context } from './context.js';
 import { endpointPolicyFromConfig } from './endpoint-policy.js';
 import { activeSigningKey } from './keys.js';
 import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH } from '../limits.js';
-import { findSubscriptionRow } from './subscription-lookup.js';
+import { categoryFilter, findSubscriptionRow } from './subscription-lookup.js';
+
+export { countSubscriptions } from './subscription-lookup.js';
 import { validateOptionalText, validateSubscription } from './subscription-rules.js';
 
 /** A subscription as both faces show it (JSON-friendly, camelCase, ISO times). */
@@ -112,10 +113,6 @@ export function getSubscription(ctx: Context, idOrEndpoint: string | number): Su
   return found;
 }
 
-export function countSubscriptions(ctx: Context, opts: { category?: string | undefined } = {}): number {
-  return store.countSubscriptionRows(ctx.db, categoryFilter(ctx, opts.category));
-}
-
 /** Subscriptions in id order, read one at a time: never all in memory. */
 export function* listSubscriptions(ctx: Context, opts: { category?: string | undefined; limit?: number | undefined } = {}): Generator<SubscriptionInfo> {
   const rows = store.iterateSubscriptionDetails(ctx.db, { categoryId: categoryFilter(ctx, opts.category), limit: opts.limit });
@@ -179,13 +176,6 @@ interface FoundRow {
 function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = false): FoundRow | undefined {
   const row = findSubscriptionRow(ctx, idOrEndpoint, endpointOnly);
   return row && { id: row.id, endpoint: row.endpoint, label: row.label, userAgent: row.user_agent };
-}
-
-function categoryFilter(ctx: Context, name: string | undefined): number | undefined {
-  if (name === undefined) return undefined;
-  const row = categoryByName(ctx.db, name);
-  if (!row) throw fail('category_not_found', `category "${name}" does not exist`, { field: 'category', details: { category: name } });
-  return row.id;
 }
 
 function describe(row: store.SubscriptionDetailRow): SubscriptionInfo {

@@ -110,7 +110,7 @@ Examples:
     .option('--category <name>', 'only members of this category')
     .action(
       action<{ category?: string }>(async ({ options, context }) => {
-        const { countSubscriptions } = await import('../../core/subscriptions.js');
+        const { countSubscriptions } = await import('../../core/subscription-lookup.js');
         process.stdout.write(`${countSubscriptions(await context(), { category: options.category })}\n`);
       }),
     );
