@@ -106,6 +106,11 @@ export function msg(strings: TemplateStringsArray, ...values: (string | number |
 }
 
 export interface ErrorOptions {
+  /**
+   * The message is already complete in one face's words and `field` is that face's name (errors
+   * made with the generic helpers below): neither face prefixes or renames anything.
+   */
+  worded?: boolean | undefined;
   /** The input the error is about, in neutral camelCase (`status`, `failedMoreThan`, `keys.p256dh`). */
   field?: string | undefined;
   /** Where in a document (a file, `line 3`): its fields keep their document names on every face. */
@@ -121,6 +126,7 @@ export class PushctlError extends Error {
   readonly at: string | undefined;
   readonly details: Record<string, unknown> | undefined;
   readonly parts: readonly MessagePart[];
+  readonly worded: boolean;
 
   constructor(code: ErrorCode, text: string | MessagePart[], options: ErrorOptions = {}) {
     super('');
@@ -131,6 +137,7 @@ export class PushctlError extends Error {
     this.field = options.field;
     this.at = options.at;
     this.details = options.details;
+    this.worded = Boolean(options.worded);
     this.message = this.describe();
   }
 
@@ -141,11 +148,24 @@ export class PushctlError extends Error {
   describe(nameOf: (field: string) => string = (field) => field): string {
     const name = this.at === undefined ? nameOf : (field: string) => field;
     const body = this.parts.map((part) => (typeof part === 'string' ? part : name(part.ref))).join('');
+    if (this.worded) return body;
     return [this.at, this.field ? name(this.field) : undefined, body].filter(Boolean).join(': ');
   }
 }
 
 export const fail = (code: ErrorCode, text: string | MessagePart[], options?: ErrorOptions) => new PushctlError(code, text, options);
+
+/**
+ * Generic errors for code that words its own message (face code, or code written before the
+ * catalogue): a generic code, the message as given, `details.field` (if a string) as the field.
+ * Prefer fail() with a specific code and a neutral field in the core.
+ */
+const generic = (code: ErrorCode) => (message: string, details?: Record<string, unknown>) =>
+  new PushctlError(code, message, { worded: true, details, field: typeof details?.field === 'string' ? details.field : undefined });
+export const usageError = generic('invalid_request');
+export const inputError = generic('invalid_input');
+export const notFound = generic('not_found');
+export const conflict = generic('conflict');
 
 export function exitCodeFor(error: unknown): number {
   return error instanceof PushctlError ? KINDS[error.kind].exit : 1;

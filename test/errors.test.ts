@@ -7,7 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS, KINDS } from '../src/errors.js';
+import { describeForCli } from '../src/cli/errors.js';
+import { ERRORS, exitCodeFor, KINDS, usageError } from '../src/errors.js';
+import { errorReply } from '../src/http/http-error.js';
 import { ROOT, runCli, runJson, tempDir } from './support/cli.js';
 
 let dir: string;
@@ -112,6 +114,14 @@ describe('CLI errors', () => {
 });
 
 describe('the catalogue', () => {
+  it('generic helpers keep a message worded by its author, on both faces', () => {
+    const error = usageError('--lease: must be at least 1s', { field: '--lease' });
+    expect(error).toMatchObject({ code: 'invalid_request', field: '--lease', message: '--lease: must be at least 1s' });
+    expect(exitCodeFor(error)).toBe(2);
+    expect(describeForCli(error)).toBe('--lease: must be at least 1s');
+    expect(errorReply(error)).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', message: '--lease: must be at least 1s', field: '--lease' } } });
+  });
+
   it('maps every kind to an HTTP status and an exit code', () => {
     for (const [code, entry] of Object.entries(ERRORS)) {
       expect(KINDS[entry.kind], code).toBeDefined();

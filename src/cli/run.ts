@@ -65,7 +65,7 @@ export async function reportError(out: Output, error: unknown): Promise<void> {
   error = fromStoreError(error) ?? error;
   if (error instanceof PushctlError) {
     const { describeForCli, flagFor } = await import('./errors.js');
-    const field = error.field && error.at === undefined ? flagFor(error.field) : error.field;
+    const field = error.field && error.at === undefined && !error.worded ? flagFor(error.field) : error.field;
     out.error(describeForCli(error), { kind: error.kind, ...error.details }, { code: error.code, field });
   } else if (isPromptAbort(error)) {
     out.error('cancelled');

@@ -56,7 +56,7 @@ export function errorReply(raw: unknown): ErrorReply {
   if (status >= 500) {
     return { status, headers, body: { error: { code: error.code, message: status === 502 ? error.message : 'internal error' } }, unexpected: true };
   }
-  const inApiWords = error instanceof HttpError || error.at !== undefined;
+  const inApiWords = error instanceof HttpError || error.worded || error.at !== undefined;
   const message = inApiWords ? error.message : error.describe(apiName);
   const field = error.field === undefined || inApiWords ? error.field : apiName(error.field);
   return { status, headers, body: { error: field ? { code: error.code, message, field } : { code: error.code, message } }, unexpected: false };
