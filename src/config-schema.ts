@@ -3,9 +3,9 @@
  * one never loads zod), and exported as push.config.schema.json for editors.
  */
 import { z } from 'zod';
-import { DEFAULTS, originMessage, originPattern } from './config-defaults.js';
+import { adminTokenProblem, DEFAULTS, originMessage, originPattern } from './config-defaults.js';
 import { fail } from './errors.js';
-import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN, CONCURRENCY, MAX_TTL_SECONDS } from './limits.js';
+import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN, CONCURRENCY, MAX_TTL_SECONDS, PAYLOAD_FORMATS } from './limits.js';
 import { validateSubject } from './push/vapid-subject.js';
 
 /** A subject that push services accept; the message is validateSubject's, minus its "source: " prefix. */
@@ -28,7 +28,7 @@ export const fileSchema = z
       .string()
       .min(1)
       .optional()
-      .meta({ description: 'SQLite database file, relative to this config file. Env: PUSHCTL_DB; flag: --db.', default: DEFAULTS.database }),
+      .meta({ description: 'SQLite database file, relative to this config file, or a postgres:// URL. Env: PUSHCTL_DB; flag: --db.', default: DEFAULTS.database }),
     vapid: z
       .strictObject({
         subject: subjectSchema
@@ -65,6 +65,55 @@ export const fileSchema = z
           .max(CONCURRENCY.max)
           .optional()
           .meta({ description: 'Requests in flight at once while sending one notification.', default: DEFAULTS.concurrency }),
+        timeoutSeconds: z
+          .number()
+          .min(0.05)
+          .max(600)
+          .optional()
+          .meta({
+            description:
+              'One deadline for each push request, from asking for a connection to the answer (headers and the part of the body that is kept). A request without an answer by then is retried.',
+            default: DEFAULTS.timeoutSeconds,
+          }),
+        maxAttempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(20)
+          .optional()
+          .meta({ description: 'Attempts per recipient (the first included) before a timeout, 429 or 5xx counts as failed.', default: DEFAULTS.maxAttempts }),
+        retryDelaySeconds: z
+          .number()
+          .min(0)
+          .max(3600)
+          .optional()
+          .meta({
+            description: 'Wait before the first retry of a recipient; it doubles with each attempt (with jitter, at most 60 s), and a longer Retry-After from the push service wins.',
+            default: DEFAULTS.retryDelaySeconds,
+          }),
+        payloadFormat: z
+          .enum(PAYLOAD_FORMATS)
+          .optional()
+          .meta({
+            description:
+              'Payload built from --title/--body/... when a notification names no --format: "classic" (pushctl\'s JSON for its service worker) or "declarative" (Declarative Web Push, shown by Safari 18.4+ without a service worker; needs a title and an https url).',
+            default: DEFAULTS.payloadFormat,
+          }),
+        tracking: z
+          .boolean()
+          .optional()
+          .meta({
+            description:
+              'Put an unguessable per-delivery token in each built payload, so pushctl\'s service worker can report shown, clicked and dismissed to POST /events. false: no tokens, no events.',
+            default: DEFAULTS.tracking,
+          }),
+        trackClicks: z
+          .boolean()
+          .optional()
+          .meta({
+            description: 'Make each notification\'s url <serve.publicUrl>/c/<token>, which counts the click and redirects to the real url (works without a service worker, e.g. declarative pushes). Flag: --track-clicks.',
+            default: DEFAULTS.trackClicks,
+          }),
       })
       .optional()
       .describe('Delivery through the browsers\' push services.'),
@@ -76,11 +125,21 @@ export const fileSchema = z
           .array(z.string().min(1))
           .optional()
           .meta({ description: 'Origins of other sites whose pages may call the public subscribe API (CORS).', examples: [['https://www.example.com']] }),
+        publicUrl: z
+          .url({ protocol: /^https?$/, error: 'must be an http(s) URL like "https://push.example.com"' })
+          .refine((value) => !/[?#]/.test(value), 'must have no query or fragment')
+          .transform((value) => value.replace(/\/+$/, ''))
+          .optional()
+          .meta({ description: 'The address browsers reach "pushctl serve" at (behind a proxy: the public one). Tracked click links are <publicUrl>/c/<token>.', examples: ['https://push.example.com'] }),
         adminToken: z
           .string()
           .min(ADMIN_TOKEN_MIN, `must be at least ${ADMIN_TOKEN_MIN} characters`)
+          .superRefine((value, ctx) => {
+            const problem = adminTokenProblem(value);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
           .optional()
-          .meta({ description: `Bearer token for the admin API (at least ${ADMIN_TOKEN_MIN} characters); without one the admin API is off. Env: PUSHCTL_ADMIN_TOKEN.` }),
+          .meta({ description: `Bearer token for the admin API (at least ${ADMIN_TOKEN_MIN} visible ASCII characters: no spaces, newlines or control characters); without one the admin API is off. Env: PUSHCTL_ADMIN_TOKEN.` }),
         rateLimit: z
           .strictObject({
             windowSeconds: z.number().int().min(1).optional().meta({ description: 'Length of the rate-limit window in seconds.', default: DEFAULTS.rateLimit.windowSeconds }),

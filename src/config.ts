@@ -6,10 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import os from 'node:os';
-import { CONFIG_MODULE, CONFIG_SEARCH_PLACES, DEFAULTS, originMessage, originPattern } from './config-defaults.js';
+import { adminTokenProblem, CONFIG_MODULE, CONFIG_SEARCH_PLACES, DEFAULTS, isPostgresUrl, originMessage, originPattern } from './config-defaults.js';
 import type { ConfigFile } from './config-schema.js';
 import { fail, type PushctlError } from './errors.js';
-import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN } from './limits.js';
 import { validateSubject } from './push/vapid-subject.js';
 
 export { DEFAULTS } from './config-defaults.js';
@@ -19,11 +18,22 @@ export interface Config {
   configPath: string | undefined;
   database: string;
   vapid: { subject: string | undefined; publicKey: string | undefined; privateKey: string | undefined };
-  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number };
+  push: {
+    endpointOrigins: string[];
+    defaultTtl: number;
+    concurrency: number;
+    timeoutSeconds: number;
+    maxAttempts: number;
+    retryDelaySeconds: number;
+    payloadFormat: 'classic' | 'declarative';
+    tracking: boolean;
+    trackClicks: boolean;
+  };
   serve: {
     host: string;
     port: number;
     corsOrigins: string[];
+    publicUrl: string | undefined;
     adminToken: string | undefined;
     rateLimit: { windowSeconds: number; max: number };
     metrics: boolean;
@@ -74,21 +84,22 @@ export async function loadConfig(
   const envSubject = nonEmpty(env.PUSHCTL_VAPID_SUBJECT);
   if (envSubject) validateSubject(envSubject, 'PUSHCTL_VAPID_SUBJECT');
   const envAdminToken = nonEmpty(env.PUSHCTL_ADMIN_TOKEN);
-  if (envAdminToken && envAdminToken.length < ADMIN_TOKEN_MIN) {
-    throw fail('invalid_config', `must be at least ${ADMIN_TOKEN_MIN} characters`, { at: 'PUSHCTL_ADMIN_TOKEN' });
-  }
+  const tokenProblem = envAdminToken === undefined ? undefined : adminTokenProblem(envAdminToken);
+  if (tokenProblem) throw fail('invalid_config', tokenProblem, { at: 'PUSHCTL_ADMIN_TOKEN' });
   const envPublic = nonEmpty(env.PUSHCTL_VAPID_PUBLIC_KEY);
   const envPrivate = nonEmpty(env.PUSHCTL_VAPID_PRIVATE_KEY);
   if (Boolean(envPublic) !== Boolean(envPrivate)) {
     throw fail('invalid_config', 'PUSHCTL_VAPID_PUBLIC_KEY and PUSHCTL_VAPID_PRIVATE_KEY must be set together', { details: { env: envPublic ? 'PUSHCTL_VAPID_PRIVATE_KEY' : 'PUSHCTL_VAPID_PUBLIC_KEY' } });
   }
 
+  // A PostgreSQL URL is kept as given; a SQLite file is resolved against where it was named.
+  const located = (base: string, value: string) => (isPostgresUrl(value) ? value.trim() : path.resolve(base, value));
   const database = overrides.db
-    ? path.resolve(cwd, overrides.db)
+    ? located(cwd, overrides.db)
     : nonEmpty(env.PUSHCTL_DB)
-      ? path.resolve(cwd, env.PUSHCTL_DB as string)
+      ? located(cwd, env.PUSHCTL_DB as string)
       : file.database
-        ? path.resolve(fileDir, file.database)
+        ? located(fileDir, file.database)
         : path.resolve(cwd, DEFAULTS.database);
 
   return {
@@ -103,11 +114,18 @@ export async function loadConfig(
       endpointOrigins: envOrigins ?? file.push?.endpointOrigins ?? [],
       defaultTtl: file.push?.defaultTtl ?? DEFAULTS.defaultTtl,
       concurrency: file.push?.concurrency ?? DEFAULTS.concurrency,
+      timeoutSeconds: file.push?.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
+      maxAttempts: file.push?.maxAttempts ?? DEFAULTS.maxAttempts,
+      retryDelaySeconds: file.push?.retryDelaySeconds ?? DEFAULTS.retryDelaySeconds,
+      payloadFormat: file.push?.payloadFormat ?? DEFAULTS.payloadFormat,
+      tracking: file.push?.tracking ?? DEFAULTS.tracking,
+      trackClicks: file.push?.trackClicks ?? DEFAULTS.trackClicks,
     },
     serve: {
       host: file.serve?.host ?? DEFAULTS.host,
       port: file.serve?.port ?? DEFAULTS.port,
       corsOrigins: file.serve?.corsOrigins ?? [],
+      publicUrl: file.serve?.publicUrl,
       adminToken: envAdminToken ?? file.serve?.adminToken,
       rateLimit: {
         windowSeconds: file.serve?.rateLimit?.windowSeconds ?? DEFAULTS.rateLimit.windowSeconds,
@@ -197,7 +215,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 export type RedactedConfig = Omit<Config, 'configPath' | 'vapid' | 'serve'> & {
   configPath: string | null;
   vapid: { subject: string | null; keysFrom: 'database' | 'environment'; publicKey: string | null };
-  serve: Omit<Config['serve'], 'adminToken'> & { adminToken: boolean };
+  serve: Omit<Config['serve'], 'adminToken' | 'publicUrl'> & { adminToken: boolean; publicUrl: string | null };
 };
 
 /** The configuration with its secrets replaced by whether they are set, for display (null, not absent, in JSON). */
@@ -210,6 +228,6 @@ export function redactedConfig(config: Config): RedactedConfig {
       keysFrom: config.vapid.publicKey ? 'environment' : 'database',
       publicKey: config.vapid.publicKey ?? null,
     },
-    serve: { ...config.serve, adminToken: Boolean(config.serve.adminToken) },
+    serve: { ...config.serve, publicUrl: config.serve.publicUrl ?? null, adminToken: Boolean(config.serve.adminToken) },
   };
 }

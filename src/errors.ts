@@ -61,13 +61,16 @@ export const ERRORS = {
   category_not_found: { kind: 'not-found', meaning: 'no category with this id or name' },
   key_not_found: { kind: 'not-found', meaning: 'no VAPID key with this id' },
   no_keys: { kind: 'not-found', meaning: 'the store has no VAPID keys yet' },
-  store_not_found: { kind: 'not-found', meaning: 'the database file does not exist yet' },
+  no_recipients: { kind: 'not-found', meaning: 'no subscription matches the target: nothing was sent (allow an empty target to record the notification anyway)' },
+  store_not_found: { kind: 'not-found', meaning: 'the database file does not exist yet (only init, keys and serve create it)' },
   // State that forbids the operation
   conflict: { kind: 'conflict', meaning: 'the thing already exists (a file, a value another process wrote at the same time)' },
+  store_not_empty: { kind: 'conflict', meaning: 'the target database of a copy already holds data (force to replace its contents)' },
   keys_exist: { kind: 'conflict', meaning: 'an active VAPID key exists; replacing it strands the subscriptions made under it (force to replace)' },
   category_exists: { kind: 'conflict', meaning: 'a category with this name already exists' },
   notification_state: { kind: 'conflict', meaning: 'the notification\'s status does not allow this (cancel a sent one, resume a finished one, send a recurring rule)' },
   notification_leased: { kind: 'conflict', meaning: 'another process is sending this notification right now' },
+  backend_unsupported: { kind: 'usage', meaning: 'this command does not work on the configured database backend yet (on PostgreSQL, only `pushctl db` does)' },
   keys_external: { kind: 'usage', meaning: 'VAPID keys come from the environment; they cannot be managed in the store' },
   // The HTTP face's own
   unauthorized: { kind: 'auth', meaning: 'the admin token is missing or wrong' },
@@ -78,7 +81,8 @@ export const ERRORS = {
   rate_limited: { kind: 'rate-limited', meaning: 'too many requests from this address (see Retry-After)' },
   // Everything else
   push_failed: { kind: 'push', meaning: 'the push service refused or could not be reached' },
-  busy: { kind: 'busy', meaning: 'the database is busy: another process held its write lock too long; try again shortly' },
+  busy: { kind: 'busy', meaning: 'the database is busy or unreachable: another process held its write lock or rows too long, or the PostgreSQL server went away; try again shortly' },
+  disk_full: { kind: 'internal', meaning: 'the disk under the database is full: nothing more could be written; free some space and try again (the message says what was kept)' },
   internal_error: { kind: 'internal', meaning: 'a bug or an unexpected failure; details only in the operator\'s log (or with --verbose)' },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 
@@ -175,8 +179,14 @@ export function httpStatusFor(error: unknown): number {
   return error instanceof PushctlError ? KINDS[error.kind].status : 500;
 }
 
+/** SQLite (or the file system under it) ran out of space: SQLITE_FULL, or ENOSPC on a write, or our own disk_full. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'disk_full' || (error instanceof PushctlError && error.details?.diskFull === true);
+}
+
 /**
- * SQLite errors a person can act on, as PushctlErrors (undefined for anything else): another
+ * Store errors a person can act on, as PushctlErrors (undefined for anything else): another
  * process holding the write lock past the busy timeout, and a unique value taken by a concurrent
  * writer between our check and our insert. Both faces translate through here.
  */
@@ -187,9 +197,31 @@ export function fromStoreError(error: unknown): PushctlError | undefined {
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return fail('busy', 'the database is busy: another process held its write lock too long; try again shortly');
   }
+  if (isDiskFull(error)) {
+    return fail('disk_full', 'the disk is full: the database could not be written; free some space and try again', { details: { diskFull: true } });
+  }
   if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
     const column = /UNIQUE constraint failed: ([\w.]+)/.exec(error.message)?.[1] ?? 'a unique value';
     return fail('conflict', `${column}: already exists (another process wrote it at the same time)`);
+  }
+  return fromPostgresError(code, error);
+}
+
+/** The same for PostgreSQL (SQLSTATE codes, and the socket errors of a server that went away). */
+function fromPostgresError(code: string, error: Error): PushctlError | undefined {
+  if (code === '23505') {
+    const table = (error as { table?: string }).table;
+    const column = /^Key \(([^)]+)\)/.exec((error as { detail?: string }).detail ?? '')?.[1];
+    const what = column ? (table ? `${table}.${column}` : column) : 'a unique value';
+    return fail('conflict', `${what}: already exists (another process wrote it at the same time)`);
+  }
+  // Serialisation failure, deadlock, lock timeout: another writer won; trying again is right.
+  if (code === '40001' || code === '40P01' || code === '55P03') {
+    return fail('busy', 'the database is busy: another process held the rows this needed; try again shortly');
+  }
+  // Connection lost or refused, server shutting down or starting up.
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET') {
+    return fail('busy', 'the database is unavailable (connection refused or lost); try again shortly');
   }
   return undefined;
 }

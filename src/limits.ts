@@ -36,3 +36,29 @@ export const CONCURRENCY = { min: 1, max: 1000 } as const;
 /** Rows one notifications listing returns. */
 export const LIST_LIMIT = { default: 50, max: 1000 } as const;
 export const ADMIN_TOKEN_MIN_LENGTH = 16;
+
+/** Payload shapes: pushctl's own JSON for its service worker, or Declarative Web Push (docs/payloads.md). */
+export const PAYLOAD_FORMATS = ['classic', 'declarative'] as const;
+export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
+/** The Notification API's text directions. */
+export const DIRECTIONS = ['auto', 'ltr', 'rtl'] as const;
+/**
+ * Buttons per notification. The Notification API caps them at Notification.maxActions, which is 2
+ * in Chromium (Chrome, Edge, Android); Firefox and Safari show at most as many. More would be cut
+ * off silently on screen, so pushctl refuses them.
+ */
+export const MAX_ACTIONS = 2;
+export const MAX_ACTION_ID_LENGTH = 64;
+/** The badge number is an unsigned integer; JSON numbers stay exact up to 2^53 - 1. */
+export const MAX_BADGE_COUNT = Number.MAX_SAFE_INTEGER;
+/** Declarative Web Push: the top-level "web_push" member that opts a message in (an homage to RFC 8030). */
+export const DECLARATIVE_MAGIC = 8030;
+/** Engagement events a service worker reports, each at most once per delivery. */
+export const EVENT_KINDS = ['shown', 'clicked', 'dismissed'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+/** A delivery's tracking token: base64url of 18 random bytes, 24 characters, no padding. */
+export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{24}$/;
+/** A POST /events report is a token, a kind and maybe a button id: far below this. */
+export const MAX_EVENT_BODY_BYTES = 512;
+/** A stats report longer than this is a database dump, not a chart. */
+export const MAX_STATS_DAYS = 366;

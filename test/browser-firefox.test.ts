@@ -6,6 +6,8 @@
  * Then: Unsubscribe on the page removes the subscription; a push to a subscription the browser
  * dropped is answered 410 and pruned.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, runCli } from './support/cli.js';
 import { firefoxAvailable, launchFirefox, type FirefoxSession } from './support/firefox-browser.js';
@@ -93,10 +95,12 @@ describe.skipIf(skipWithout(firefoxAvailable()))('subscribe page in Firefox ESR 
 
     const conn = openDb(serve.db);
     const stored = (conn.prepare('SELECT payload FROM notifications WHERE id = ?').get(summary.id) as { payload: string }).payload;
+    // The delivery's own token rides along (push.tracking is on by default).
+    const token = (conn.prepare('SELECT token FROM delivery_tokens WHERE notification_id = ?').get(summary.id) as { token: string }).token;
     conn.close();
     const received = await firefox.waitFor<string>('document.getElementById("pushctl-last").dataset.payload ?? null', 'the service worker to receive the push');
-    expect(received).toBe(stored);
-    expect(JSON.parse(received)).toEqual({ title: 'Hello from pushctl', body: 'Grüße, offline ✓', url: `${serve.url}/?from=push`, icon: '/icon.png', badge: '/badge.png', tag: 'news-1' });
+    expect(received).toBe(JSON.stringify({ track: token, ...(JSON.parse(stored) as object) }));
+    expect(JSON.parse(received)).toEqual({ track: token, title: 'Hello from pushctl', body: 'Grüße, offline ✓', url: `${serve.url}/?from=push`, icon: '/icon.png', badge: '/badge.png', tag: 'news-1' });
     const ack = await push.waitFor('the browser to acknowledge', () => push.acks.find((a) => a.channelID === channel.channelID));
     expect(ack.code).toBe(100);
 
@@ -156,11 +160,101 @@ describe.skipIf(skipWithout(firefoxAvailable()))('subscribe page in Firefox ESR 
     expect(sent.code, sent.stderr).toBe(0);
     expect((JSON.parse(sent.stdout) as { counts: { sent: number } }).counts.sent).toBe(1);
     const received = await firefox.waitFor<string>('(document.getElementById("pushctl-last").dataset.payload ?? "").includes("Still here") && document.getElementById("pushctl-last").dataset.payload', 'the push to the new subscription');
-    expect(JSON.parse(received)).toEqual({ title: 'Still here' });
+    expect(JSON.parse(received)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Still here' });
     await firefox.click('#pushctl-unsubscribe');
     await firefox.waitFor(`${state} === "unsubscribed"`, 'the page to unsubscribe');
     expect(subscriptionRows(serve.db)).toHaveLength(0);
   }, 120_000);
+
+  /** The notifications the service worker's registration shows, as plain JSON. */
+  const shownNotifications = `navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((list) => list.map((n) => ({
+    title: n.title, body: n.body, tag: n.tag, lang: n.lang, dir: n.dir, image: n.image ?? null, icon: n.icon,
+    requireInteraction: n.requireInteraction, silent: n.silent, timestamp: n.timestamp,
+    actions: n.actions === undefined ? null : [...n.actions].map((a) => ({ action: a.action, title: a.title })),
+    data: n.data,
+  })))`;
+
+  it('shows a notification with two actions and an image, and a declarative payload, through sw.js', async () => {
+    await subscribeWith(['news']);
+    const rich = await runCli(
+      ['send', '--category', 'news', '--title', 'Rich', '--body', 'Two buttons', '--url', `${serve.url}/?rich`, '--image', `${serve.url}/banner.png`,
+        '--action', 'read:Read it:/read', '--action', 'later:Later', '--tag', 'rich-1', '--require-interaction', '--lang', 'en', '--dir', 'ltr',
+        '--timestamp', '1700000000000', '--data', '{"story":7}', '--yes', '--json'],
+      { cwd: serve.dir },
+    );
+    expect(rich.code, rich.stderr).toBe(0);
+    const [shown] = await firefox.waitFor<Record<string, unknown>[]>(`${shownNotifications}.then((l) => l.filter((n) => n.tag === "rich-1")).then((l) => l.length ? l : null)`, 'the rich notification to be shown');
+    expect(shown).toMatchObject({
+      title: 'Rich',
+      body: 'Two buttons',
+      lang: 'en',
+      dir: 'ltr',
+      requireInteraction: true,
+      data: { url: `${serve.url}/?rich`, actions: { read: '/read' }, data: { story: 7 }, extra: {} },
+    });
+    expect(shown!.actions).toEqual([{ action: 'read', title: 'Read it' }, { action: 'later', title: 'Later' }]);
+    // Firefox ESR has no Notification.image or .timestamp (it ignores those options); where a
+    // browser has them, they must be what was sent. The worker received both either way.
+    const supports = await firefox.evaluate<{ image: boolean; timestamp: boolean }>('({ image: "image" in Notification.prototype, timestamp: "timestamp" in Notification.prototype })');
+    if (supports.image) expect(shown!.image).toBe(`${serve.url}/banner.png`);
+    if (supports.timestamp) expect(shown!.timestamp).toBe(1_700_000_000_000);
+    const received = JSON.parse(await firefox.waitFor<string>('(document.getElementById("pushctl-last").dataset.payload ?? "").includes("Two buttons") && document.getElementById("pushctl-last").dataset.payload', 'the worker to pass the push on')) as Record<string, unknown>;
+    expect(received).toMatchObject({ image: `${serve.url}/banner.png`, timestamp: 1_700_000_000_000 });
+
+    const declared = await runCli(
+      ['send', '--category', 'news', '--format', 'declarative', '--title', 'Declared', '--body', 'Shown by sw.js', '--url', 'https://example.com/declared', '--tag', 'dwp-1', '--yes', '--json'],
+      { cwd: serve.dir },
+    );
+    expect(declared.code, declared.stderr).toBe(0);
+    const [dwp] = await firefox.waitFor<Record<string, unknown>[]>(`${shownNotifications}.then((l) => l.filter((n) => n.tag === "dwp-1")).then((l) => l.length ? l : null)`, 'the declarative notification to be shown');
+    expect(dwp).toMatchObject({ title: 'Declared', body: 'Shown by sw.js', data: { url: 'https://example.com/declared', actions: {}, data: null, extra: {} } });
+
+    await firefox.click('#pushctl-unsubscribe');
+    await firefox.waitFor(`${state} === "unsubscribed"`, 'the page to unsubscribe');
+  }, 180_000);
+
+  it('reports shown to /events; a tracked click link counts one click and redirects to the stored target; the funnel says so', async () => {
+    await subscribeWith(['news']);
+    // Click links need the address browsers reach this server at; send reads it from the config.
+    fs.writeFileSync(path.join(serve.dir, 'push.config.json'), JSON.stringify(serveConfig({ push: { endpointOrigins: [push.origin] }, serve: { publicUrl: serve.url } })));
+    const sent = await runCli(['send', '--category', 'news', '--title', 'Tracked', '--body', 'Count me', '--url', 'https://example.com/article?id=5', '--track-clicks', '--tag', 'tracked-1', '--yes', '--json'], { cwd: serve.dir });
+    expect(sent.code, sent.stderr).toBe(0);
+    const { id } = JSON.parse(sent.stdout) as { id: number };
+    const received = JSON.parse(
+      await firefox.waitFor<string>('(document.getElementById("pushctl-last").dataset.payload ?? "").includes("Count me") && document.getElementById("pushctl-last").dataset.payload', 'the tracked push'),
+    ) as { track: string; url: string };
+    expect(received.url).toBe(`${serve.url}/c/${received.track}`);
+
+    // sw.js reports "shown" once showNotification has resolved.
+    const events = () => {
+      const conn = openDb(serve.db);
+      try {
+        return conn.prepare('SELECT kind, action FROM delivery_events WHERE notification_id = ? ORDER BY kind').all(id) as { kind: string; action: string | null }[];
+      } finally {
+        conn.close();
+      }
+    };
+    const deadline = Date.now() + 30_000;
+    while (!events().some((e) => e.kind === 'shown') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(events()).toEqual([{ kind: 'shown', action: null }]);
+    expect(serve.stdout()).toMatch(/POST \/events 204 /);
+
+    // The visitor (here: HTTP) follows the link twice: one click, both redirected to the stored target.
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(received.url, { redirect: 'manual' });
+      expect(response.status).toBe(302);
+      expect(response.headers.get('location')).toBe('https://example.com/article?id=5');
+    }
+    expect(events()).toEqual([{ kind: 'clicked', action: null }, { kind: 'shown', action: null }]);
+
+    const shown = JSON.parse((await runCli(['notifications', 'show', String(id), '--json'], { cwd: serve.dir })).stdout) as { funnel: Record<string, unknown> };
+    expect(shown.funnel).toMatchObject({ targeted: 1, delivered: 1, shown: 1, clicked: 1, dismissed: 0, clicksByAction: [{ action: null, clicks: 1 }], rates: { shown: 1, clicked: 1, dismissed: 0 } });
+    const api = await call(serve.url, 'GET', `/v1/pushnotification/${id}`, { admin: true });
+    expect(api.json.funnel).toMatchObject({ targeted: 1, delivered: 1, shown: 1, clicked: 1, dismissed: 0 });
+
+    await firefox.click('#pushctl-unsubscribe');
+    await firefox.waitFor(`${state} === "unsubscribed"`, 'the page to unsubscribe');
+  }, 180_000);
 
   it('kept the access log to method, path, status and time', () => {
     const log = serve.stdout();

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, cliEnv, ROOT, runCli, runJson, tempDir } from './support/cli.js';
+import { FCM_ORIGIN, fakeSubscription } from './support/subscriptions.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -160,6 +161,31 @@ describe('exit codes and errors', () => {
     });
   }
 
+  it('--json: usage errors from the command line are the same JSON error object, exit 2', async () => {
+    const cases: [string[], string, RegExp][] = [
+      [['keys', 'generate', '--bogus', '--json'], 'commander.unknownOption', /unknown option '--bogus'/],
+      [['--json', 'keys', 'import'], 'commander.missingArgument', /missing required argument 'file'/],
+      [['send', '--all', '--urgency', 'now', '--json'], 'commander.invalidArgument', /--urgency/],
+      [['keys', 'gen', '--json'], 'commander.unknownCommand', /unknown command 'gen' \(Did you mean generate\?\)/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await runCli(args, { cwd: workdir() });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stdout).toBe('');
+      const lines = result.stderr.trim().split('\n');
+      expect(lines, result.stderr).toHaveLength(1);
+      const error = JSON.parse(lines[0]!) as { error: { message: string; details: Record<string, unknown> } };
+      expect(error.error.message).toMatch(message);
+      expect(error.error.details).toEqual({ kind: 'usage', code });
+    }
+  });
+
+  it('an abbreviated command suggests the commands it starts', async () => {
+    const result = await runCli(['keys', 'gen'], { cwd: workdir() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("error: unknown command 'gen'\n(Did you mean generate?)");
+  });
+
   it('a missing command shows help on stderr and exits 2; asking for help exits 0', async () => {
     for (const args of [[], ['keys'], ['subscriptions']]) {
       const result = await runCli(args, { cwd: workdir() });
@@ -193,5 +219,73 @@ describe('exit codes and errors', () => {
     expect(JSON.parse(failed.stderr)).toMatchObject({ error: { message: expect.stringContaining('already exist'), details: { kind: 'conflict' } } });
     const config = await runCli(['config', 'show', '--json'], { cwd: dir });
     expect(JSON.parse(config.stdout)).toHaveProperty('database', path.join(dir, 'pushctl.db'));
+  });
+});
+
+describe('a directory without a store', () => {
+  it('only init, keys generate|import and serve create one; every other command refuses, naming the file and how to create it', async () => {
+    const dir = workdir();
+    const db = path.join(dir, 'pushctl.db');
+    const commands = [
+      ['subscriptions', 'list'],
+      ['subscriptions', 'count'],
+      ['subscriptions', 'export'],
+      ['subscriptions', 'prune', '--older-than', '30d'],
+      ['subscriptions', 'import', '-'],
+      ['categories', 'list'],
+      ['categories', 'add', 'news'],
+      ['send', '--all', '--title', 'Hi'],
+      ['schedule', '--all', '--title', 'Hi', '--in', '1h'],
+      ['dispatch'],
+      ['notifications', 'list'],
+      ['keys', 'show'],
+      ['keys', 'export'],
+    ];
+    for (const args of commands) {
+      const result = await runCli(args, { cwd: dir, input: '' });
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(1);
+      expect(result.stderr).toContain(`database ${db} does not exist`);
+      expect(result.stderr).toContain('"pushctl init"');
+      expect(fs.existsSync(db), args.join(' ')).toBe(false);
+    }
+    const json = await runCli(['send', '--all', '--title', 'Hi', '--json'], { cwd: dir });
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { details: { kind: 'not-found', file: db } } });
+    expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
+    expect(fs.existsSync(db)).toBe(true);
+  });
+
+  it('send to nobody exits 1 and records nothing, unless --allow-empty', async () => {
+    const dir = workdir();
+    expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
+    const refused = await runCli(['send', '--all', '--title', 'Hi'], { cwd: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/no subscription matches the target: nothing sent \(pass --allow-empty/);
+    expect(await runJson<unknown[]>(['notifications', 'list'], { cwd: dir })).toEqual([]);
+    const allowed = await runCli(['send', '--all', '--title', 'Hi', '--allow-empty'], { cwd: dir });
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stderr).toMatch(/nobody gets it/);
+    expect(await runJson<unknown[]>(['notifications', 'list'], { cwd: dir })).toHaveLength(1);
+  });
+});
+
+describe('small things', () => {
+  it('counts read right in the singular: "1 subscriber", "1 recipient"', async () => {
+    const dir = workdir();
+    expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
+    expect((await runCli(['subscriptions', 'import', '-'], { cwd: dir, input: JSON.stringify(fakeSubscription({ origin: FCM_ORIGIN })) })).code).toBe(0);
+    const scheduled = await runCli(['schedule', '--all', '--title', 'Hi', '--in', '1h'], { cwd: dir });
+    expect(scheduled.code, scheduled.stderr).toBe(0);
+    expect(scheduled.stdout).toContain('(1 subscriber now;');
+    const id = /notification (\d+) scheduled/.exec(scheduled.stdout)![1]!;
+    const shown = await runCli(['notifications', 'show', id], { cwd: dir });
+    expect(shown.stdout).toMatch(/counts: +0 recipients/);
+  });
+
+  it('ships the MIT licence it declares', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { license: string; files: string[] };
+    expect(pkg.license).toBe('MIT');
+    expect(pkg.files).toContain('LICENSE');
+    const text = fs.readFileSync(path.join(ROOT, 'LICENSE'), 'utf8');
+    expect(text).toMatch(/^MIT License\n\nCopyright \(c\) 2026 pushctl contributors\n/);
   });
 });

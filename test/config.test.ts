@@ -13,7 +13,7 @@ interface ShownConfig {
   configPath: string | null;
   database: string;
   vapid: { subject: string | null; keysFrom: string; publicKey: string | null };
-  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number };
+  push: { endpointOrigins: string[]; defaultTtl: number; concurrency: number; timeoutSeconds: number; maxAttempts: number; retryDelaySeconds: number; payloadFormat: string; tracking: boolean; trackClicks: boolean };
   serve: { host: string; port: number; corsOrigins: string[]; adminToken: boolean; rateLimit: { windowSeconds: number; max: number }; metrics: boolean; metricsPublic: boolean };
 }
 
@@ -54,8 +54,8 @@ describe('config discovery', () => {
       configPath: null,
       database: path.join(dir, 'pushctl.db'),
       vapid: { subject: null, keysFrom: 'database', publicKey: null },
-      push: { endpointOrigins: [], defaultTtl: 86_400, concurrency: 50 },
-      serve: { host: '127.0.0.1', port: 8080, corsOrigins: [], adminToken: false, rateLimit: { windowSeconds: 60, max: 60 }, metrics: false, metricsPublic: false },
+      push: { endpointOrigins: [], defaultTtl: 86_400, concurrency: 50, timeoutSeconds: 30, maxAttempts: 5, retryDelaySeconds: 1, payloadFormat: 'classic', tracking: true, trackClicks: false },
+      serve: { host: '127.0.0.1', port: 8080, corsOrigins: [], publicUrl: null, adminToken: false, rateLimit: { windowSeconds: 60, max: 60 }, metrics: false, metricsPublic: false },
     });
     expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(false);
   });
@@ -237,6 +237,9 @@ describe('invalid configuration exits 2 naming the file and the key', () => {
     ['an http subject', { vapid: { subject: 'http://example.com' } }, 'vapid.subject', /mailto: or https:/],
     ['an endpoint origin with a path', { push: { endpointOrigins: ['https://push.example.net/x'] } }, 'push.endpointOrigins.0', /must be an origin/],
     ['a short admin token', { serve: { adminToken: 'short' } }, 'serve.adminToken', /at least 16/],
+    ['an admin token with a trailing newline', { serve: { adminToken: 'token-from-a-secret-file\n' } }, 'serve.adminToken', /whitespace \(U\+000A at position 25\) \(a trailing newline/],
+    ['an admin token with a space', { serve: { adminToken: 'Bearer 0123456789abcdef' } }, 'serve.adminToken', /whitespace.*visible ASCII characters, at least 16/],
+    ['an admin token with an escape character', { serve: { adminToken: '0123456789abcdef\u001b[2J' } }, 'serve.adminToken', /a control character \(U\+001B/],
     ['a wrong type at the top', { vapid: 'mailto:x@example.com' }, 'vapid', /expected object/],
   ];
   for (const [what, content, key, message] of cases) {
@@ -291,10 +294,11 @@ describe('invalid configuration exits 2 naming the file and the key', () => {
     [{ PUSHCTL_ENDPOINT_ORIGINS: 'https://ok.example.net,ftp://bad' }, 'PUSHCTL_ENDPOINT_ORIGINS'],
     [{ PUSHCTL_VAPID_SUBJECT: 'mailto:me@127.0.0.1' }, 'PUSHCTL_VAPID_SUBJECT'],
     [{ PUSHCTL_ADMIN_TOKEN: 'tooshort' }, 'PUSHCTL_ADMIN_TOKEN'],
+    [{ PUSHCTL_ADMIN_TOKEN: 'token-from-a-secret-file\n' }, 'PUSHCTL_ADMIN_TOKEN'],
     [{ PUSHCTL_VAPID_PUBLIC_KEY: 'BExample' }, 'PUSHCTL_VAPID_PRIVATE_KEY'],
   ];
   for (const [env, name] of badEnv) {
-    it(`rejects a bad ${Object.keys(env)[0]} naming the variable`, async () => {
+    it(`rejects a bad ${JSON.stringify(env)} naming the variable`, async () => {
       const dir = home();
       const result = await runCli(['config', 'show'], inDir(dir, env));
       expect(result.code).toBe(2);

@@ -109,7 +109,9 @@ describe('CLI errors', () => {
     const missing = path.join(dir, 'missing.db');
     const result = await runCli(['notifications', 'list', '--db', missing], { cwd: dir });
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`error: database ${missing} does not exist (run "pushctl init" or "pushctl keys generate" first)\n`);
+    expect(result.stderr).toBe(
+      `error: database ${missing} does not exist (create it with "pushctl init" (or "pushctl keys generate"), or name an existing one with --db, PUSHCTL_DB or a config file's "database")\n`,
+    );
   });
 });
 

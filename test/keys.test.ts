@@ -10,6 +10,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import webpush from 'web-push';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/store/db.js';
 import { openDb, ROOT, runCli, runJson, tempDir, type RunOptions, type RunResult } from './support/cli.js';
 
 interface KeyInfo {
@@ -351,6 +352,9 @@ describe('keys from the environment (a secret store)', () => {
     const dir = workdir();
     const pair = webpush.generateVAPIDKeys();
     const env = { PUSHCTL_VAPID_PUBLIC_KEY: pair.publicKey, PUSHCTL_VAPID_PRIVATE_KEY: pair.privateKey, PUSHCTL_VAPID_SUBJECT: 'mailto:ops@example.com' };
+    // No store yet: keys show does not create one (serve or init does).
+    expect((await runCli(['keys', 'show'], opts(dir, { env }))).code).toBe(1);
+    openDatabase(path.join(dir, 'pushctl.db')).close();
     const shown = await runCli(['keys', 'show', '--json'], opts(dir, { env }));
     expect(shown.code).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({ publicKey: pair.publicKey, source: 'environment', subject: 'mailto:ops@example.com' });
@@ -366,6 +370,7 @@ describe('keys from the environment (a secret store)', () => {
     const dir = workdir();
     const a = webpush.generateVAPIDKeys();
     const b = webpush.generateVAPIDKeys();
+    openDatabase(path.join(dir, 'pushctl.db')).close();
     const result = await runCli(['keys', 'show'], opts(dir, { env: { PUSHCTL_VAPID_PUBLIC_KEY: a.publicKey, PUSHCTL_VAPID_PRIVATE_KEY: b.privateKey } }));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('PUSHCTL_VAPID_PUBLIC_KEY/PUSHCTL_VAPID_PRIVATE_KEY: privateKey: does not belong to publicKey');

@@ -7,12 +7,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/cli.js';
 import { hasCommand, skipWithout } from './support/commands.js';
+import { freePort } from './support/ports.js';
 import { testCertificate } from './support/push-service.js';
 import { serveConfig, startServe, type ServeHandle } from './support/serve.js';
 
@@ -23,17 +23,6 @@ function nginxExample(): string {
   const block = /```nginx\n([\s\S]*?)```/.exec(doc);
   if (!block) throw new Error('docs/production.md has no ```nginx block');
   return block[1]!;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe.skipIf(skipWithout(NGINX !== undefined))('the nginx example (docs/production.md)', () => {

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../src/core/vapid-keys.js';
-import { parseRetryAfter } from '../src/push/classify.js';
+import { assertPayloadFits } from '../src/core/message.js';
+import { parseRetryAfter, RETRY_AFTER_CAP_MS } from '../src/push/classify.js';
 import { createPushSender } from '../src/push/sender.js';
 import { MAX_PLAINTEXT_BYTES, type PushTarget, type VapidCredentials } from '../src/push/types.js';
 import { createVapidSigner } from '../src/push/vapid.js';
@@ -102,6 +103,8 @@ describe('delivery over http', () => {
     expect(tooBig.kind).toBe('too-large');
     expect(tooBig.message).toMatch(/3994 bytes/);
     expect(push.requestCount).toBe(1);
+    // The same rule for text, before anything is stored: UTF-8 bytes, not characters (core/message.ts over limits.ts).
+    expect(() => assertPayloadFits('é'.repeat(2000))).toThrow(/4000 bytes.*3993/);
   });
 
   it('signs one JWT per origin and key, and reuses it across requests', async () => {
@@ -200,9 +203,9 @@ describe('what answers mean', () => {
 
   it('a stalled request times out as retry, and the connection is not reused for the next one', async () => {
     push.behave({ stall: true, first: 1 });
-    const s = sender({ responseTimeoutMs: 300, concurrency: 1 });
+    const s = sender({ requestTimeoutMs: 300, concurrency: 1 });
     const stalled = await s.send(target(sub), Buffer.from('x'), options, vapid);
-    expect(stalled).toMatchObject({ kind: 'retry', message: 'response timeout' });
+    expect(stalled).toMatchObject({ kind: 'retry', message: 'response timeout: no answer within 0.3 s' });
     expect(stalled.status).toBeUndefined();
     expect((await s.send(target(sub), Buffer.from('x'), options, vapid)).kind).toBe('delivered');
   });
@@ -212,6 +215,69 @@ describe('what answers mean', () => {
     const outcome = await sender().send(target(sub), Buffer.from('x'), options, stranger);
     expect(outcome).toMatchObject({ kind: 'rejected', status: 403 });
     expect(outcome.message).toMatch(/applicationServerKey/);
+  });
+
+  describe('every request ends by its deadline, whatever the body does', () => {
+    /** Sends once and says how long the answer took, in multiples of the request deadline. */
+    async function timed(opts: Partial<Parameters<typeof createPushSender>[0]>) {
+      const s = sender({ concurrency: 1, ...opts });
+      const started = Date.now();
+      const outcome = await s.send(target(sub), Buffer.from('x'), options, vapid);
+      return { outcome, deadlines: (Date.now() - started) / (opts.requestTimeoutMs ?? 30_000), s };
+    }
+
+    it('a 201 whose body trickles a byte at a time is delivered at once, and the next request still goes through', async () => {
+      push.behave({ status: 201, body: { trickleMs: 20 }, first: 1 });
+      const { outcome, deadlines, s } = await timed({ requestTimeoutMs: 20_000 });
+      expect(outcome).toEqual({ kind: 'delivered', status: 201 });
+      expect(deadlines).toBeLessThan(0.5);
+      expect((await s.send(target(sub), Buffer.from('y'), options, vapid)).kind).toBe('delivered');
+      expect(push.received.at(-1)!.payload).toBe('y');
+    });
+
+    it('a 201 whose body never comes, or never ends, is delivered at once', async () => {
+      push.behave({ status: 201, body: { trickleMs: 3_600_000 }, first: 1 });
+      push.behave({ status: 201, body: { endless: true }, first: 1 });
+      const silent = await timed({ requestTimeoutMs: 20_000 });
+      expect(silent.outcome).toEqual({ kind: 'delivered', status: 201 });
+      expect(silent.deadlines).toBeLessThan(0.5);
+      const endless = await timed({ requestTimeoutMs: 20_000 });
+      expect(endless.outcome).toEqual({ kind: 'delivered', status: 201 });
+      expect(endless.deadlines).toBeLessThan(0.5);
+    });
+
+    it('a 400 whose body trickles ends at the request deadline with the status and what arrived', async () => {
+      push.behave({ status: 400, body: { trickleMs: 20 }, first: 1 });
+      const { outcome, deadlines } = await timed({ requestTimeoutMs: 1_000 });
+      expect(outcome).toMatchObject({ kind: 'rejected', status: 400 });
+      expect(outcome.message).toMatch(/^400 Bad Request: \.+$/);
+      expect(deadlines).toBeLessThan(3);
+    });
+
+    it('a 400 with an endless body keeps only the excerpt and does not wait for the rest', async () => {
+      push.behave({ status: 400, body: { endless: true }, first: 1 });
+      const { outcome, deadlines, s } = await timed({ requestTimeoutMs: 20_000 });
+      expect(outcome).toMatchObject({ kind: 'rejected', status: 400 });
+      expect(outcome.message).toBe(`400 Bad Request: ${'x'.repeat(512)}`);
+      expect(deadlines).toBeLessThan(0.5);
+      expect((await s.send(target(sub), Buffer.from('after'), options, vapid)).kind).toBe('delivered');
+    });
+
+    it('a service that never answers is a retry after one deadline', async () => {
+      push.behave({ stall: true, first: 1 });
+      const { outcome, deadlines } = await timed({ requestTimeoutMs: 500 });
+      expect(outcome).toMatchObject({ kind: 'retry', message: 'response timeout: no answer within 0.5 s' });
+      expect(deadlines).toBeLessThan(3);
+    });
+
+    it('a connection reset before the answer is a retry', async () => {
+      push.behave({ reset: true, first: 1 });
+      const { outcome, s } = await timed({ requestTimeoutMs: 20_000 });
+      expect(outcome.kind).toBe('retry');
+      expect(outcome.status).toBeUndefined();
+      expect(outcome.message).toMatch(/socket|ECONNRESET|closed/i);
+      expect((await s.send(target(sub), Buffer.from('again'), options, vapid)).kind).toBe('delivered');
+    });
   });
 });
 
@@ -354,8 +420,20 @@ describe('pieces', () => {
     expect(parseRetryAfter('Tue, 01 Jan 2030 00:01:30 GMT', now)).toBe(90_000);
     expect(parseRetryAfter('Mon, 31 Dec 2029 23:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('-5', now)).toBeUndefined();
+    expect(parseRetryAfter('1.5', now)).toBeUndefined();
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+
+  it('keeps an absurd Retry-After finite and capped, never infinite or beyond a timestamp', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    expect(parseRetryAfter('99999', now)).toBe(99_999_000); // 27.8 h: below the cap, kept as asked
+    for (const absurd of ['99999999999999999', '9'.repeat(400), 'Fri, 31 Dec 9999 23:59:59 GMT', '2592001']) {
+      const ms = parseRetryAfter(absurd, now);
+      expect(Number.isFinite(ms), absurd).toBe(true);
+      expect(ms, absurd).toBe(RETRY_AFTER_CAP_MS);
+    }
+    expect(RETRY_AFTER_CAP_MS).toBeGreaterThan(2_419_200_000); // longer than the longest TTL
   });
 
   it('renews the cached VAPID header about an hour before it expires', () => {

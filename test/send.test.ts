@@ -10,6 +10,7 @@ import { BIN, openDb, runCli, runJson, startCli, tempDir } from './support/cli.j
 import { startPushService, type PushService, type ServiceSubscription } from './support/push-service.js';
 import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
 import { skipWithout } from './support/commands.js';
+import { mountTinyFs, type TinyFs } from './support/tiny-fs.js';
 
 interface Summary {
   id: number;
@@ -99,7 +100,7 @@ describe('pushctl send', () => {
     expect(svc.received).toHaveLength(3);
     expect(new Set(svc.received.map((r) => r.subscriptionId))).toEqual(new Set(subs.map((s) => s.id)));
     for (const push of svc.received) {
-      expect(JSON.parse(push.payload!)).toEqual({ title: 'Hello ☃', body: 'First push', url: 'https://example.com/a', tag: 'greeting', data: { orderId: 42 } });
+      expect(JSON.parse(push.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Hello ☃', body: 'First push', url: 'https://example.com/a', tag: 'greeting', data: { orderId: 42 } });
       expect(push.headers).toMatchObject({ ttl: '5400', urgency: 'high', topic: 'greeting-1', contentEncoding: 'aes128gcm' });
       expect(push.claims.aud).toBe(svc.origin);
       expect(push.claims.sub).toBe('mailto:ops@example.org');
@@ -361,5 +362,108 @@ describe('pushctl send', () => {
       }
       expect(svc.received).toHaveLength(12);
     });
+  });
+});
+
+describe('send --subscription-json (a test push to a subscription that is not stored)', () => {
+  it('delivers to the given subscription, records the send, and does not add the subscriber', async () => {
+    const sub = svc.createSubscription(publicKey);
+    const json = JSON.stringify({ endpoint: sub.endpoint, keys: sub.keys });
+    const inline = await runCli(['send', '--subscription-json', json, '--json'], { cwd: dir, env });
+    expect(inline.code, inline.stderr).toBe(0);
+    expect(JSON.parse(inline.stdout)).toMatchObject({ id: expect.any(Number), delivered: true, outcome: 'delivered', status: 201 });
+    expect(JSON.parse(svc.received[0]!.payload!)).toEqual({ title: 'Push Test v1' });
+
+    const file = path.join(dir, 'sub.json');
+    fs.writeFileSync(file, json);
+    const fromFile = await runCli(['send', '--subscription-json', `@${file}`, '--title', 'Hello', '--body', 'from a file'], { cwd: dir, env });
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stdout).toMatch(/delivered \(the push service answered 201\); recorded as notification \d+; the subscription is not stored/);
+    const fromStdin = await runCli(['send', '--subscription-json', '-', '--payload', '{"kind":"ping"}'], { cwd: dir, env, input: json });
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    expect(svc.received.map((r) => JSON.parse(r.payload!))).toEqual([{ title: 'Push Test v1' }, { title: 'Hello', body: 'from a file' }, { kind: 'ping' }]);
+
+    expect(storeCount('SELECT count(*) AS n FROM subscriptions')).toBe(0);
+    const listed = await runJson<{ status: string; target: unknown; counts: Summary['counts'] }[]>(['notifications', 'list'], { cwd: dir, env });
+    expect(listed).toHaveLength(3);
+    expect(listed[0]).toMatchObject({ status: 'sent', target: { endpoint: sub.endpoint }, counts: { total: 1, sent: 1, failed: 0 } });
+    const human = await runCli(['notifications', 'list'], { cwd: dir, env });
+    expect(human.stdout).toContain('unstored');
+  });
+
+  it('refuses a bad subscription or a refused endpoint before sending; reports a push service refusal with exit 1', async () => {
+    const sub = svc.createSubscription(publicKey);
+    const bad: [string, RegExp][] = [
+      ['{"endpoint": ', /--subscription-json: not valid JSON/],
+      [JSON.stringify({ endpoint: 'https://10.0.0.1/push/x', keys: sub.keys }), /--subscription-json: endpoint: 10\.0\.0\.1 is a private address/],
+      [JSON.stringify({ endpoint: sub.endpoint }), /--subscription-json: keys: is missing/],
+    ];
+    for (const [json, message] of bad) {
+      const result = await runCli(['send', '--subscription-json', json], { cwd: dir, env });
+      expect(result.code, json).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+    const both = await runCli(['send', '--all', '--subscription-json', JSON.stringify({ endpoint: sub.endpoint, keys: sub.keys })], { cwd: dir, env });
+    expect(both.code).toBe(2);
+    expect(svc.requestCount).toBe(0);
+    expect(storeCount('SELECT count(*) AS n FROM notifications')).toBe(0);
+
+    svc.behave({ status: 403, body: 'key mismatch', first: 1 });
+    const refused = await runCli(['send', '--subscription-json', JSON.stringify({ endpoint: sub.endpoint, keys: sub.keys }), '--json'], { cwd: dir, env });
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ delivered: false, outcome: 'rejected', status: 403, message: expect.stringContaining('the push service answered 403') });
+    const [row] = await runJson<{ status: string; error: string }[]>(['notifications', 'list'], { cwd: dir, env });
+    expect(row).toMatchObject({ status: 'failed', error: expect.stringContaining('403') });
+  });
+});
+
+describe('send on a full disk (a real tmpfs)', () => {
+  const tiny = mountTinyFs(1024);
+  afterAll(() => {
+    if ('dir' in tiny) tiny.unmount();
+  });
+
+  it.skipIf('unavailable' in tiny)('stops with a message that says the disk is full and how many deliveries were committed, exit 1', async () => {
+    const db = path.join((tiny as TinyFs).dir, 'pushctl.db');
+    env = { ...env, PUSHCTL_DB: db };
+    publicKey = (await runJson<{ publicKey: string }>(['keys', 'generate', '--subject', 'mailto:ops@example.org'], { cwd: dir, env })).publicKey;
+    await subscribe(40);
+    // No room even to open the store (its WAL index): SQLite says only "disk I/O error".
+    (tiny as TinyFs).fill(0);
+    const unopened = await runCli(['send', '--all', '--title', 'Hi'], { cwd: dir, env });
+    expect(unopened.code).toBe(1);
+    expect(unopened.stderr).toMatch(/^error: database .*pushctl\.db: cannot open: the disk is full \(\d+ KiB free\); free some space/);
+    expect(svc.requestCount).toBe(0);
+    (tiny as TinyFs).free();
+    (tiny as TinyFs).fill(160 * 1024);
+    const result = await runCli(['send', '--all', '--title', 'Hi', '--concurrency', '1'], { cwd: dir, env });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    const match = /^error: the disk is full: notification (\d+) stopped with (\d+) deliveries committed \((\d+) sent, 0 gone, 0 failed\) and (\d+) pending\. Free some space, then finish it with "pushctl notifications resume \1"/.exec(result.stderr);
+    expect(match, result.stderr).not.toBeNull();
+    expect(result.stderr).not.toMatch(/internal error|SQLITE|\n\s+at /);
+    const [id, committed, sent, pending] = match!.slice(1).map(Number) as [number, number, number, number];
+    const ledger = () => {
+      const conn = openDb(db);
+      try {
+        return Object.fromEntries((conn.prepare('SELECT state, count(*) AS n FROM deliveries WHERE notification_id = ? GROUP BY state').all(id) as { state: string; n: number }[]).map((r) => [r.state, r.n]));
+      } finally {
+        conn.close();
+      }
+    };
+    // What the message says is what the store holds; some answers were committed before the disk filled.
+    expect(ledger()).toEqual({ sent, pending });
+    expect(committed).toBe(sent);
+    expect(sent).toBeGreaterThan(0);
+    expect(pending).toBe(40 - sent);
+    // Concurrency 1: at most the one request in flight when it stopped went out unrecorded.
+    expect(svc.received.length - sent).toBeGreaterThanOrEqual(0);
+    expect(svc.received.length - sent).toBeLessThanOrEqual(1);
+
+    (tiny as TinyFs).free();
+    const resumed = await runCli(['notifications', 'resume', String(id)], { cwd: dir, env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(ledger()).toEqual({ sent: 40 });
+    expect(new Set(svc.received.map((r) => r.subscriptionId)).size).toBe(40);
   });
 });

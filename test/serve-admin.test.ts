@@ -102,13 +102,50 @@ describe('admin API', () => {
     expect(response.status).toBe(201);
     expect(response.json).toEqual({ id: expect.any(Number), status: 'sent', counts: { total: 2, sent: 2, gone: 0, failed: 0, pending: 0 } });
     expect(push.received.map((r) => JSON.parse(r.payload!))).toEqual([
-      { title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
-      { title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
+      { track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
+      { track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
     ]);
     push.received.length = 0;
     const custom = await call(serve.url, 'POST', '/push', { admin: true, json: { title: 'Hi', body: 'There', url: '/news' } });
     expect(custom.json.counts.sent).toBe(2);
-    expect(JSON.parse(push.received[0]!.payload!)).toEqual({ title: 'Hi', body: 'There', url: '/news' });
+    expect(JSON.parse(push.received[0]!.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Hi', body: 'There', url: '/news' });
+  });
+
+  it('POST /push_v1/ pushes to the subscription in the body, stored or not, and answers with the push service status', async () => {
+    const sub = push.createSubscription(publicKey);
+    const subscribers = count(serve.db, 'subscriptions');
+    expect((await call(serve.url, 'POST', '/push_v1/', { json: { sub_token: JSON.stringify(sub) } })).status).toBe(401);
+    push.received.length = 0;
+    const asString = await call(serve.url, 'POST', '/push_v1/', { admin: true, json: { sub_token: JSON.stringify({ endpoint: sub.endpoint, keys: sub.keys }) } });
+    expect(asString.status).toBe(200);
+    expect(asString.json).toEqual({ success: true, status: 201 });
+    const asObject = await call(serve.url, 'POST', '/push_v1/', { admin: true, json: { sub_token: { endpoint: sub.endpoint, expirationTime: null, keys: sub.keys }, message: 'Hello' } });
+    expect(asObject.json).toEqual({ success: true, status: 201 });
+    expect(push.received.map((r) => JSON.parse(r.payload!))).toEqual([{ title: 'Push Test v1' }, { title: 'Hello' }]);
+    expect(count(serve.db, 'subscriptions')).toBe(subscribers);
+    const history = await call(serve.url, 'GET', '/v1/pushnotification?limit=1', { admin: true });
+    expect(history.json.notifications[0]).toMatchObject({ status: 'sent', target: { endpoint: sub.endpoint } });
+
+    const bad: [unknown, string][] = [
+      [{ sub_token: '{"endpoint": ' }, 'sub_token'],
+      [{ sub_token: { endpoint: 'https://10.0.0.1/push/x', keys: sub.keys } }, 'endpoint'],
+      [{ sub_token: JSON.stringify({ endpoint: 'https://push.evil.example/x', keys: sub.keys }) }, 'endpoint'],
+      [{ message: 'no token' }, 'sub_token'],
+      [{ sub_token: JSON.stringify(sub), message: 42 }, 'message'],
+      [{ sub_token: JSON.stringify(sub), extra: true }, 'extra'],
+    ];
+    const before = push.requestCount;
+    for (const [json, field] of bad) {
+      const response = await call(serve.url, 'POST', '/push_v1/', { admin: true, json });
+      expect(response.status, JSON.stringify(json)).toBe(400);
+      expect(response.json.error.field).toBe(field);
+    }
+    expect(push.requestCount).toBe(before);
+
+    push.behave({ status: 410, first: 1 });
+    const refused = await call(serve.url, 'POST', '/push_v1/', { admin: true, json: { sub_token: JSON.stringify(sub) } });
+    expect(refused.status).toBe(502);
+    expect(refused.json.error).toMatchObject({ code: 'push_failed', status: 410, message: expect.stringContaining('the push service answered 410') });
   });
 
   it('POST /v1/pushnotification with no time sends now to the target; GET shows the counts', async () => {
@@ -137,7 +174,7 @@ describe('admin API', () => {
     expect(done.send_at).toEqual(expect.any(String));
     expect(done.created_at).toEqual(expect.any(String));
     expect(push.received).toHaveLength(1);
-    expect(JSON.parse(push.received[0]!.payload!)).toEqual({ title: 'Breaking', body: 'News', url: 'https://example.org/a', tag: 't1', data: { article: 7 } });
+    expect(JSON.parse(push.received[0]!.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Breaking', body: 'News', url: 'https://example.org/a', tag: 't1', data: { article: 7 } });
     expect(push.received[0]!.headers).toMatchObject({ ttl: '600', urgency: 'high', topic: 'breaking' });
   });
 
@@ -239,7 +276,7 @@ describe('serve --dispatch', () => {
         return current.status === 'sent' ? current : undefined;
       });
       expect(view.counts.sent).toBe(1);
-      expect(push.received.map((r) => JSON.parse(r.payload!))).toEqual([{ title: 'On time' }]);
+      expect(push.received.map((r) => JSON.parse(r.payload!))).toEqual([{ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'On time' }]);
       expect(push.received[0]!.at).toBeGreaterThanOrEqual(new Date(at).getTime());
     } finally {
       const result = await serve.stop();

@@ -230,6 +230,23 @@ describe('bad requests to pushctl serve', () => {
     expect((await request(serve.url, { name: '', method: 'GET', path: '/subscription', status: 200 })).status).toBe(200);
   });
 
+  it('answers an absolute-form target (a proxy request) with 400 and logs its path only', async () => {
+    const { port } = new URL(serve.url);
+    for (const target of ['http://evil.example/app.js', 'https://evil.example', '*']) {
+      const answer = await new Promise<string>((resolve) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nhost: evil.example\r\nconnection: close\r\n\r\n`));
+        let text = '';
+        socket.on('data', (d) => (text += d.toString()));
+        socket.on('close', () => resolve(text));
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+      expect(answer).toContain('"code":"invalid_request"');
+      expect(answer).not.toContain('<html');
+    }
+    await expect.poll(() => serve.stdout()).toMatch(/GET \/app\.js 400 /);
+    expect(serve.stdout()).not.toContain('evil.example');
+  });
+
   it('wrote nothing, logged no stack trace and never answered 5xx', () => {
     expect(snapshot(serve.db)).toEqual(before);
     expect(serve.stderr()).not.toMatch(/\n\s+at /);

@@ -6,6 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/store/db.js';
+import { mountTinyFs, type TinyFs } from './support/tiny-fs.js';
 import { BIN, cliEnv, openDb, runCli, runJson, startCli, tempDir, type RunOptions } from './support/cli.js';
 import { allowOrigins, fakeSubscription, manySubscriptions, offCurvePoint, TEST_ORIGIN, writeNdjson } from './support/subscriptions.js';
 
@@ -110,7 +112,7 @@ describe('subscriptions import: formats', () => {
     const result = await ws.run(['subscriptions', 'import', ws.file('bad.json', text), '--json']);
     expect(result.code).toBe(1);
     const summary = JSON.parse(result.stdout) as Summary;
-    expect(summary).toMatchObject({ imported: 2, rejected: 1 });
+    expect(summary).toMatchObject({ records: 3, imported: 2, rejected: 1 });
     expect(summary.rejections[0]).toMatchObject({ index: 1, line: 3 });
     expect(summary.rejections[0]!.message).toMatch(/^index 1 \(line 3\): not JSON/);
     expect(ws.rows()).toHaveLength(2);
@@ -123,7 +125,19 @@ describe('subscriptions import: formats', () => {
     expect(result.code).toBe(1);
     const summary = JSON.parse(result.stdout) as Summary;
     expect(summary.rejections[0]!.message).toMatch(/line 3: .*expected "," or "\]"/);
+    expect(summary).toMatchObject({ records: 2, imported: 1, rejected: 1 });
     expect(ws.rows().map((r) => r.endpoint)).toEqual([s1.endpoint]);
+  });
+});
+
+describe('subscriptions import: counts add up', () => {
+  it('a line that is not JSON is a record and a rejection', async () => {
+    const ws = await workspace();
+    const one = await ws.run(['subscriptions', 'import', '-'], { input: 'x\n' });
+    expect(one.code).toBe(1);
+    expect(one.stdout).toContain('rejected 1 (1 record, ndjson)');
+    const summary = JSON.parse((await ws.run(['subscriptions', 'import', '-', '--json'], { input: `${JSON.stringify(fakeSubscription())}\nnot json\n{"also": broken\n` })).stdout) as Summary;
+    expect(summary).toMatchObject({ records: 3, imported: 1, rejected: 2 });
   });
 });
 
@@ -150,7 +164,7 @@ describe('subscriptions import: validation', () => {
     const result = await ws.run(['subscriptions', 'import', ws.file('mixed.ndjson', text(cases))]);
     expect(result.code).toBe(1);
     for (const c of cases) if (c.reason) expect(result.stderr).toMatch(c.reason);
-    expect(result.stdout).toContain('imported 2, updated 0, rejected 7');
+    expect(result.stdout).toContain('imported 2, updated 0, rejected 7 (9 records, ndjson)');
     expect(ws.rows().map((r) => r.endpoint)).toEqual([cases[0]!.record!.endpoint, cases[8]!.record!.endpoint]);
   });
 
@@ -201,6 +215,9 @@ describe('subscriptions import: validation', () => {
       ['ftp://fcm.googleapis.com/x', /scheme ftp: is not allowed/],
       ['/relative/path', /is not an absolute URL/],
       ['https://fcm.googleapis.com/a#frag', /fragment/],
+      ['https://.notify.windows.com/x', /empty label/],
+      ['https://a..notify.windows.com/x', /empty label/],
+      ['https://fcm.googleapis.com./x', /empty label/],
     ];
     const records = cases.map(([endpoint]) => ({ ...fakeSubscription(), endpoint }));
     const result = await ws.run(['subscriptions', 'import', ws.file('policy.ndjson', ndjson(records)), '--json']);
@@ -238,7 +255,14 @@ describe('subscriptions import: validation', () => {
   it('refuses to import before VAPID keys exist', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const result = await runCli(['subscriptions', 'import', '-'], { cwd: dir, env: { ...allowOrigins(), PUSHCTL_DB: path.join(dir, 'x.db') }, input: ndjson([fakeSubscription()]) });
+    const env = { ...allowOrigins(), PUSHCTL_DB: path.join(dir, 'x.db') };
+    const noStore = await runCli(['subscriptions', 'import', '-'], { cwd: dir, env, input: ndjson([fakeSubscription()]) });
+    expect(noStore.code).toBe(1);
+    expect(noStore.stderr).toContain(`database ${path.join(dir, 'x.db')} does not exist`);
+    expect(fs.existsSync(path.join(dir, 'x.db'))).toBe(false);
+    // A store without keys (as the store code creates it, e.g. before "keys import").
+    openDatabase(path.join(dir, 'x.db')).close();
+    const result = await runCli(['subscriptions', 'import', '-'], { cwd: dir, env, input: ndjson([fakeSubscription()]) });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/no VAPID keys yet/);
   });
@@ -259,6 +283,21 @@ describe('subscriptions import: upsert and round trip', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ id: before!.id, p256dh: second.keys.p256dh, auth: second.keys.auth, label: 'kiosk', created_at: before!.created_at });
     expect(ws.memberships()).toEqual([{ endpoint: first.endpoint, name: 'sport' }]);
+  });
+
+  it('percent-encoded unreserved characters name the same endpoint: one subscription, found either way', async () => {
+    const ws = await workspace();
+    const plain = { ...fakeSubscription(), endpoint: 'https://fcm.googleapis.com/fcm/send/race/1?k=a~b' };
+    const encoded = { ...fakeSubscription(), endpoint: 'https://fcm.googleapis.com/fcm/send/r%61ce/%31?k=a%7eb' };
+    const lower = { ...fakeSubscription(), endpoint: 'https://fcm.googleapis.com/fcm/send/x%2fy%c3%a9' };
+    const summary = await ws.json<Summary>(['subscriptions', 'import', '-'], { input: ndjson([plain, encoded, lower]) });
+    expect(summary).toMatchObject({ imported: 2, updated: 1, rejected: 0 });
+    expect(ws.rows().map((r) => [r.endpoint, r.p256dh])).toEqual([
+      [plain.endpoint, encoded.keys.p256dh],
+      ['https://fcm.googleapis.com/fcm/send/x%2Fy%C3%A9', lower.keys.p256dh],
+    ]);
+    const shown = await ws.json<{ id: number }>(['subscriptions', 'show', 'https://fcm.googleapis.com/fcm/send/race/%31?k=a%7Eb']);
+    expect(shown.id).toBe(ws.rows()[0]!.id);
   });
 
   it('export writes NDJSON that import reads back unchanged, into the same or a fresh store', async () => {
@@ -327,6 +366,30 @@ describe('subscriptions import: upsert and round trip', () => {
     expect(ws.rows()).toHaveLength(20);
   });
 
+  const tiny = mountTinyFs(512);
+  afterAll(() => {
+    if ('dir' in tiny) tiny.unmount();
+  });
+  it.skipIf('unavailable' in tiny)('on a full disk stops with a message saying so and what was committed, exit 1 (a real 512 KiB tmpfs)', async () => {
+    const db = path.join((tiny as TinyFs).dir, 'pushctl.db');
+    const ws = await workspace({ PUSHCTL_DB: db });
+    const importer = spawn(process.execPath, [BIN, 'subscriptions', 'import', '-'], { cwd: ws.dir, env: cliEnv(ws.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    importer.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    importer.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => importer.on('close', resolve));
+    importer.stdin.write(ndjson([...manySubscriptions(100)]));
+    // The first hundred are committed while the importer waits for more input.
+    await expect.poll(() => query<{ n: number }>(db, 'SELECT count(*) AS n FROM subscriptions')[0]!.n, { timeout: 30_000, interval: 50 }).toBe(100);
+    importer.stdin.end(ndjson([...manySubscriptions(3000)]));
+    expect(await exited).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^error: the disk is full: the import stopped after \d+ records; 100 records were committed before that and stay/);
+    expect(stderr).not.toMatch(/internal error|SQLITE|\n\s+at /);
+    expect(query<{ n: number }>(db, 'SELECT count(*) AS n FROM subscriptions')[0]!.n).toBe(100);
+  });
+
   it('an interrupted import leaves whole records only (row and categories together)', async () => {
     const ws = await workspace();
     await ws.run(['categories', 'add', 'news']);
@@ -385,6 +448,28 @@ describe('subscriptions list, count, show, remove, prune', () => {
     expect(removed.stderr).toMatch(/no such subscription: 12345/);
     expect(ws.rows().map((r) => r.endpoint)).toEqual(subs.slice(2).map((s) => s.endpoint));
     expect(ws.memberships()).toHaveLength(0);
+  });
+
+  it('escapes control characters from imported fields in human output; --json keeps them exact', async () => {
+    const ws = await workspace();
+    const label = 'kiosk\u001b]0;owned\u0007\u001b[2J';
+    const userAgent = 'Mozilla/5.0 \u009b31mred\u202eevil';
+    await ws.run(['categories', 'add', 'news', '--description', 'daily\u001b[8mhidden']);
+    const sub = { ...fakeSubscription(), label, userAgent };
+    expect((await ws.run(['subscriptions', 'import', '-', '--category', 'news'], { input: ndjson([sub]) })).code).toBe(0);
+    // eslint-disable-next-line no-control-regex -- looking for exactly these
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/;
+    for (const args of [['subscriptions', 'show', sub.endpoint], ['subscriptions', 'list'], ['categories', 'list'], ['categories', 'show', 'news']]) {
+      const result = await ws.run(args);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout, args.join(' ')).not.toMatch(raw);
+    }
+    const shown = await ws.run(['subscriptions', 'show', sub.endpoint]);
+    expect(shown.stdout).toContain('label:         kiosk\\x1b]0;owned\\x07\\x1b[2J');
+    expect(shown.stdout).toContain('user agent:    Mozilla/5.0 \\x9b31mred\\u202eevil');
+    expect((await ws.run(['categories', 'list'])).stdout).toContain('daily\\x1b[8mhidden');
+    const json = await ws.json<{ label: string; userAgent: string }>(['subscriptions', 'show', sub.endpoint]);
+    expect(json).toMatchObject({ label, userAgent });
   });
 
   it('prunes by age without success and by failure count, with --dry-run', async () => {

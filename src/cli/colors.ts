@@ -6,6 +6,7 @@ export interface Colors {
   red(text: string): string;
   green(text: string): string;
   yellow(text: string): string;
+  cyan(text: string): string;
   bold(text: string): string;
   dim(text: string): string;
 }
@@ -14,6 +15,7 @@ const CODES: Record<keyof Colors, [open: number, close: number]> = {
   red: [31, 39],
   green: [32, 39],
   yellow: [33, 39],
+  cyan: [36, 39],
   bold: [1, 22],
   dim: [2, 22],
 };
@@ -25,6 +27,7 @@ export function colors(enabled: boolean): Colors {
     red: style(CODES.red),
     green: style(CODES.green),
     yellow: style(CODES.yellow),
+    cyan: style(CODES.cyan),
     bold: style(CODES.bold),
     dim: style(CODES.dim),
   };

@@ -32,6 +32,9 @@ export async function printSummary(out: Output, summary: DeliverySummary, elapse
   ]);
   out.result(value, () => [table, ...(summary.stoppedReason ? [out.color.yellow(`stopped: ${summary.stoppedReason}`)] : [])]);
   if (c.gone) out.info(`${c.gone} subscription${c.gone === 1 ? ' was' : 's were'} gone (404/410) and removed from the store`);
+  if (summary.deferred) {
+    out.info(`the deferred deliveries go out with "pushctl dispatch" (or "pushctl notifications resume ${summary.id}") once due, from ${summary.deferred.dueAt}`);
+  }
   if (summary.error && !summary.stoppedReason) out.warn(summary.error);
 }
 

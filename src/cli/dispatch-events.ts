@@ -3,6 +3,7 @@
  * `serve --dispatch` runs: one wording, two places that print it.
  */
 import type { DispatchEvent } from '../core/dispatcher.js';
+import { plural } from './plural.js';
 
 export interface EventLine {
   level: 'info' | 'warn' | 'error';
@@ -14,7 +15,7 @@ export function describeDispatchEvent(event: DispatchEvent): EventLine[] {
   switch (event.type) {
     case 'materialised':
       return [
-        ...(event.created.length ? [info(`recurring: started occurrence ${event.created.join(', ')}${event.missed ? ` (${event.missed} missed slots recorded as skipped)` : ''}`)] : []),
+        ...(event.created.length ? [info(`recurring: started occurrence ${event.created.join(', ')}${event.missed ? ` (${plural(event.missed, 'missed slot')} recorded as skipped)` : ''}`)] : []),
         ...(event.finished.length ? [info(`recurring: rule ${event.finished.join(', ')} produced its last occurrence`)] : []),
       ];
     case 'claimed':
@@ -24,7 +25,7 @@ export function describeDispatchEvent(event: DispatchEvent): EventLine[] {
     case 'delivered': {
       const s = event.summary;
       const c = s.counts;
-      const text = `notification ${s.id}: ${s.status}, ${c.total} recipients: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
+      const text = `notification ${s.id}: ${s.status}, ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
       return [{ level: s.status === 'sent' || s.status === 'cancelled' ? 'info' : 'warn', text }];
     }
     case 'error':

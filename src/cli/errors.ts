@@ -45,6 +45,22 @@ const FLAGS: Record<string, string> = {
   metricsHost: '--metrics-host',
   description: '--description',
   config: '--config',
+  from: '--from',
+  to: '--to',
+  force: '--force',
+  image: '--image',
+  actions: '--action',
+  requireInteraction: '--require-interaction',
+  renotify: '--renotify',
+  silent: '--silent',
+  lang: '--lang',
+  dir: '--dir',
+  timestamp: '--timestamp',
+  badgeCount: '--badge-count',
+  format: '--format',
+  trackClicks: '--track-clicks',
+  subscriptionJson: '--subscription-json',
+  allowEmpty: '--allow-empty',
 };
 
 export const flagFor = (field: string): string => FLAGS[field] ?? field;
@@ -54,7 +70,7 @@ const first = (value: unknown): string | undefined => (Array.isArray(value) ? St
 /** What to run next, by code; `undefined` when the message says it all. */
 const HINTS: Partial<Record<ErrorCode, (error: PushctlError) => string | undefined>> = {
   invalid_input: (e) => (e.details?.file !== undefined && e.details.field === 'privateKey' ? 'export with --private to include it' : undefined),
-  store_not_found: () => 'run "pushctl init" or "pushctl keys generate" first',
+  store_not_found: () => 'create it with "pushctl init" (or "pushctl keys generate"), or name an existing one with --db, PUSHCTL_DB or a config file\'s "database"',
   no_keys: () => 'run "pushctl keys generate --subject mailto:you@example.com" (or "pushctl init")',
   keys_exist: () => 're-run with --force to replace it',
   time_in_past: () => 'pass --now-if-past to send it at once',

@@ -4,9 +4,9 @@
  */
 import { Option, type Command } from 'commander';
 import { fail } from '../errors.js';
-import { CONCURRENCY, MAX_PLAINTEXT_BYTES, MAX_TTL_SECONDS, URGENCIES } from '../limits.js';
+import { CONCURRENCY, DIRECTIONS, MAX_ACTIONS, MAX_PLAINTEXT_BYTES, MAX_TTL_SECONDS, PAYLOAD_FORMATS, URGENCIES } from '../limits.js';
 import { wholeNumber } from './numbers.js';
-import type { NotificationSpec, TargetInput, Urgency } from '../core/notification-spec.js';
+import type { MessageInput, NotificationAction, NotificationSpec, PayloadFormat, TargetInput, Urgency } from '../core/notification-spec.js';
 import { readTextInput } from './input.js';
 
 export interface NotificationFlags {
@@ -20,6 +20,17 @@ export interface NotificationFlags {
   badge?: string;
   tag?: string;
   data?: string;
+  image?: string;
+  action?: string[];
+  requireInteraction?: boolean;
+  renotify?: boolean;
+  silent?: boolean;
+  lang?: string;
+  dir?: string;
+  timestamp?: string;
+  badgeCount?: string;
+  format?: string;
+  trackClicks?: boolean;
   payload?: string;
   ttl?: string;
   urgency?: string;
@@ -42,6 +53,17 @@ export function addNotificationOptions(command: Command): Command {
     .option('--icon <url>', 'icon URL')
     .option('--badge <url>', 'badge URL (small monochrome icon)')
     .option('--tag <tag>', 'tag: a newer notification with the same tag replaces the older one on screen')
+    .option('--image <url>', 'large picture shown in the notification')
+    .option('--action <id:title[:url]>', `a button (repeatable, at most ${MAX_ACTIONS}); a click opens its URL, or --url without one`, collect)
+    .option('--require-interaction', 'keep it on screen until the user acts on it')
+    .option('--renotify', 'alert again when it replaces a notification with the same --tag')
+    .option('--silent', 'show it without sound or vibration')
+    .option('--lang <tag>', 'language of title and body (BCP 47, e.g. en, de-CH)')
+    .addOption(new Option('--dir <dir>', 'text direction').choices(DIRECTIONS))
+    .option('--timestamp <time>', 'when the event it tells of happened: ISO 8601 (2030-05-01T09:30:00Z) or ms since 1970')
+    .option('--badge-count <n>', 'set the app badge to this number (0 clears it)')
+    .addOption(new Option('--format <format>', 'payload shape (default: push.payloadFormat, else classic); see docs/payloads.md').choices(PAYLOAD_FORMATS))
+    .option('--track-clicks', 'links go through <serve.publicUrl>/c/<token>, which counts the click and redirects (default: push.trackClicks)')
     .option('--data <json>', 'extra fields for the service worker, as a JSON object')
     .option('--payload <json|@file|->', `raw JSON payload instead of --title/--body/...: inline, @FILE, or - for stdin (at most ${MAX_PLAINTEXT_BYTES} bytes)`)
     .option('--ttl <seconds|duration>', `how long the push service keeps it for an offline browser (e.g. 3600, 90m, 2d; at most ${MAX_TTL_SECONDS} s)`)
@@ -78,6 +100,17 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
       icon: options.icon,
       badge: options.badge,
       tag: options.tag,
+      image: options.image,
+      actions: options.action?.map(parseActionFlag),
+      requireInteraction: options.requireInteraction,
+      renotify: options.renotify,
+      silent: options.silent,
+      lang: options.lang,
+      dir: options.dir as MessageInput['dir'],
+      timestamp: options.timestamp,
+      badgeCount: parseBadgeCount(options.badgeCount),
+      format: options.format as PayloadFormat | undefined,
+      trackClicks: options.trackClicks,
       data: data as Record<string, unknown> | undefined,
       payload,
     },
@@ -91,6 +124,27 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
 
 export function parseConcurrency(value: string | undefined): number | undefined {
   return value === undefined ? undefined : wholeNumber(value, 'concurrency', CONCURRENCY.min, CONCURRENCY.max);
+}
+
+/**
+ * `--action ID:TITLE[:URL]`: the id ends at the first colon; a URL (http://, https:// or a path
+ * starting with /) after the last title colon is the button's link, so titles may contain colons.
+ */
+export function parseActionFlag(value: string): NotificationAction {
+  const colon = value.indexOf(':');
+  if (colon <= 0) throw fail('invalid_request', `"${value}" must be ID:TITLE or ID:TITLE:URL (e.g. "open:Read it:https://example.com/post")`, { field: 'actions' });
+  const action = value.slice(0, colon);
+  const rest = value.slice(colon + 1);
+  const withUrl = /^(.*?):((?:https?:\/\/|\/).*)$/s.exec(rest);
+  const title = withUrl ? withUrl[1]! : rest;
+  if (!title.trim()) throw fail('invalid_request', `"${value}" has no title (ID:TITLE[:URL])`, { field: 'actions' });
+  return withUrl ? { action, title, url: withUrl[2]! } : { action, title };
+}
+
+function parseBadgeCount(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw fail('invalid_request', `"${value}" must be a whole number (0 clears the badge)`, { field: 'badgeCount' });
+  return Number(value);
 }
 
 function parseJson(text: string, field: string): unknown {

@@ -3,6 +3,7 @@
  * machine-readable with --json, quiet with --quiet. NO_COLOR and --no-color turn colour off.
  */
 import { colors, type Colors } from './colors.js';
+import { printable } from './printable.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -68,7 +69,7 @@ export class Output {
   }
 
   warn(message: string): void {
-    if (!this.quiet) process.stderr.write(this.errColor.yellow('warning: ') + message + '\n');
+    if (!this.quiet) process.stderr.write(this.errColor.yellow('warning: ') + printable(message, { keepNewlines: true }) + '\n');
   }
 
   debug(message: string): void {
@@ -82,7 +83,7 @@ export class Output {
       process.stderr.write(JSON.stringify({ error: { ...(code ? { code: code.code } : {}), message, ...field, ...(details ? { details } : {}) } }) + '\n');
       return;
     }
-    process.stderr.write(this.errColor.red('error: ') + message + '\n');
+    process.stderr.write(this.errColor.red('error: ') + printable(message, { keepNewlines: true }) + '\n');
   }
 
   /** A table, rendered with cli-table3 (loaded on first use). */

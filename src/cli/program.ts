@@ -4,7 +4,8 @@
  * help, completion and unknown commands load them all. Each action imports what it needs
  * (SQLite, web-push, prompts) when it runs.
  */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
+import { PushctlCommand } from './command.js';
 import { packageVersion } from './version.js';
 
 type Register = (program: Command) => void;
@@ -19,8 +20,10 @@ const GROUPS: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['send'], load: async () => (await import('./commands/send.js')).registerSend },
   { names: ['schedule'], load: async () => (await import('./commands/schedule.js')).registerSchedule },
   { names: ['notifications'], load: async () => (await import('./commands/notifications.js')).registerNotifications },
+  { names: ['stats'], load: async () => (await import('./commands/stats.js')).registerStats },
   { names: ['dispatch', 'cron'], load: async () => (await import('./commands/dispatch.js')).registerDispatch },
   { names: ['serve'], load: async () => (await import('./commands/serve.js')).registerServe },
+  { names: ['db'], load: async () => (await import('./commands/db.js')).registerDb },
   // Completion describes the whole tree: it is never loaded alone.
   { names: [], load: async () => (await import('./commands/completion.js')).registerCompletion },
 ];
@@ -45,11 +48,11 @@ export async function buildProgram(args: readonly string[] = []): Promise<Comman
   const registrations = await Promise.all((group ? [group] : GROUPS).map((g) => g.load()));
   const version = packageVersion();
 
-  const program = new Command('pushctl')
+  const program = new PushctlCommand('pushctl')
     .description('Administer Web Push notifications: keys, subscriptions, categories, sending, scheduling, and a subscription receiver.')
     .version(version, '-V, --version')
     .addOption(new Option('-c, --config <path>', 'config file (default: push.config.json and friends, searched upward)'))
-    .addOption(new Option('--db <path>', 'SQLite database file (overrides config and PUSHCTL_DB)'))
+    .addOption(new Option('--db <path>', 'SQLite database file or postgres:// URL (overrides config and PUSHCTL_DB)'))
     .option('--json', 'machine-readable JSON output')
     .option('--no-color', 'no colour (NO_COLOR is respected too)')
     .option('-q, --quiet', 'only results and errors')

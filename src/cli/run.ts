@@ -15,10 +15,15 @@ export interface ActionEnv<O> {
   command: Command;
   config(): Promise<Config>;
   /**
-   * Opens the store (created on first use, unless `mustExist`: read-only commands should not leave
-   * an empty database behind) and closes it when the action ends.
+   * Opens the store and closes it when the action ends. Only commands that set pushctl up
+   * (`init`, `keys generate|import`, `serve`) pass `create`: any other command run in the wrong
+   * directory (a cron job's working directory) must fail loudly, not work on a new empty store.
    */
-  context(options?: OpenOptions): Promise<Context>;
+  context(options?: ContextOptions): Promise<Context>;
+}
+
+export interface ContextOptions extends Omit<OpenOptions, 'mustExist'> {
+  create?: boolean;
 }
 
 export function action<O = Record<string, unknown>, A extends unknown[] = unknown[]>(
@@ -42,10 +47,12 @@ export function action<O = Record<string, unknown>, A extends unknown[] = unknow
         }
         return config;
       },
-      async context(openOptions?: OpenOptions) {
+      async context(openOptions: ContextOptions = {}) {
         if (!ctx) {
           const { openContext } = await import('../core/context.js');
-          ctx = openContext(await env.config(), { ...openOptions, ...(await import('./clock.js')).clockFromEnv() });
+          const { create, ...rest } = openOptions;
+          // A missing store is store_not_found; cli/errors.ts adds how to create or name one.
+          ctx = openContext(await env.config(), { ...rest, mustExist: !create, ...(await import('./clock.js')).clockFromEnv() });
         }
         return ctx;
       },

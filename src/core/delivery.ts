@@ -1,30 +1,31 @@
 /**
  * Fan-out of one notification: fixes its recipients, sends what is pending with bounded
- * concurrency, retries what can be retried, and commits every answer to the ledger before the
- * worker starts another request, so a send killed at any moment is resumed by the next owner of
- * the lease and repeats at most the requests that were in flight.
+ * concurrency, retries each delivery on its own clock (a retry goes out when its backoff is over,
+ * not after the slowest request of the previous round), and commits every answer to the ledger
+ * before its slot starts another request, so a send killed at any moment is resumed by the next
+ * owner of the lease and repeats at most the requests that were in flight. A retry that could
+ * only happen after the message's TTL has run out is recorded as failed (expired) at once.
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { fail } from '../errors.js';
+import { RETRY_AFTER_CAP_MS } from '../push/classify.js';
 import type { PushOutcome, PushSender } from '../push/types.js';
 import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
 import type { NotificationCounts, Target, Urgency } from './notification-spec.js';
 import { getNotification, targetQuery, toView, type NotificationView } from './notifications.js';
+import { DeliveryPayloads } from './tracking.js';
 import { groupCommit } from './write-batch.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
-/** Attempts per delivery before a retryable failure counts as failed. */
-export const MAX_ATTEMPTS = 5;
 /** 400/401/403 in a row from one push service before the send stops (a key problem, not subscribers). */
 export const REJECTION_STREAK_LIMIT = 5;
 const PAGE_SIZE = 500;
-const BACKOFF_BASE_MS = 1_000;
 const BACKOFF_CAP_MS = 60_000;
-/** A Retry-After longer than this is honoured by the next run (dispatch), not by waiting here. */
-const MAX_WAIT_MS = 120_000;
+/** A retry due later than this is left to the next run (dispatch or resume), not waited for here. */
+export const MAX_WAIT_MS = 120_000;
 /** How soon a cancel from another process stops new requests. */
 const STATUS_CHECK_MS = 100;
 
@@ -43,6 +44,14 @@ export interface DeliverOptions {
 
 export interface DeliverySummary extends NotificationView {
   stoppedReason?: string | undefined;
+  /** Deliveries left pending because their retry is due later than this run waits; and when the first is due. */
+  deferred?: DeferredDeliveries | undefined;
+}
+
+export interface DeferredDeliveries {
+  deliveries: number;
+  /** ISO 8601 */
+  dueAt: string;
 }
 
 export function newOwnerId(): string {
@@ -76,7 +85,11 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
 export async function createSenderFor(ctx: Context, concurrency: number): Promise<PushSender> {
   const [{ createPushSender }, { endpointPolicyFromConfig, endpointRefusal }] = await Promise.all([import('../push/sender.js'), import('./endpoint-policy.js')]);
   const policy = endpointPolicyFromConfig(ctx.config);
-  return createPushSender({ concurrency, endpointRefusal: (endpoint) => endpointRefusal(endpoint, policy) });
+  return createPushSender({
+    concurrency,
+    requestTimeoutMs: ctx.config.push.timeoutSeconds * 1000,
+    endpointRefusal: (endpoint) => endpointRefusal(endpoint, policy),
+  });
 }
 
 /** A sender made on first use, so a run that finds nothing to send starts no pools or threads. */
@@ -127,6 +140,8 @@ class DeliveryRun {
   private readonly rejectionStreak = new Map<string, number>();
   private readonly counts: NotificationCounts;
   private sender: PushSender | undefined;
+  /** Payloads with each recipient's tracking token, issued a page at a time as sweeps read the ledger. */
+  private payload: DeliveryPayloads | undefined;
   private ownSender = false;
   private renewTimer: NodeJS.Timeout | undefined;
   /** Why the run stops early, once decided (the first reason wins). */
@@ -135,6 +150,12 @@ class DeliveryRun {
   private before: NotificationView | undefined;
   private lastStatusCheck = 0;
   private readonly write: (update: store.DeliveryUpdate) => Promise<void>;
+  /** When the message's TTL runs out, counted from the send's start: no retry is worth scheduling after it. */
+  private expiresAt = Infinity;
+  private ttlMs = 0;
+  private deferred: DeferredDeliveries | undefined;
+  /** Resolves the current pause early: a request finished. */
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -158,26 +179,19 @@ class DeliveryRun {
     store.fixRecipients(ctx.db, id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
     Object.assign(this.counts, store.deliveryCounts(ctx.db, id));
     this.options.onProgress?.({ ...this.counts });
+    const startedAt = store.notificationById(ctx.db, id)?.started_at ?? ctx.now();
+    this.ttlMs = row.ttl * 1000;
+    this.expiresAt = startedAt + this.ttlMs;
 
     this.renewTimer = setInterval(() => this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
     this.renewTimer.unref();
 
-    const payload = Buffer.from(row.payload, 'utf8');
+    const payload = new DeliveryPayloads(ctx, id, row.payload);
+    this.payload = payload;
     const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
     if (this.counts.pending > 0) {
       this.sender = this.options.sender ?? (await this.createSender());
-    }
-    while (!this.shouldStop()) {
-      await this.pass(payload, pushOptions);
-      if (this.shouldStop()) break;
-      const { pending, earliest } = store.nextRetryAt(ctx.db, id);
-      if (pending === 0) break;
-      const wait = Math.max((earliest ?? 0) - ctx.now(), 0);
-      if (wait > MAX_WAIT_MS) {
-        this.stopped = { kind: 'deferred', reason: `push services asked to retry ${pending} deliveries later than ${Math.round(MAX_WAIT_MS / 1000)} s; the dispatcher or a resume of notification ${id} will finish them` };
-        break;
-      }
-      await this.sleep(wait);
+      await this.deliverPending(payload, pushOptions);
     }
     return this.finish();
   }
@@ -196,36 +210,107 @@ class DeliveryRun {
     return Math.max(1, this.options.concurrency ?? this.ctx.config.push.concurrency);
   }
 
-  /** One sweep over the due pending deliveries, `concurrency` requests at a time. */
-  private async pass(payload: Buffer, pushOptions: { ttl: number; urgency: Urgency | undefined; topic: string | undefined }): Promise<void> {
-    let page: store.PendingDelivery[] = [];
-    let index = 0;
-    let cursor = 0;
-    let exhausted = false;
-    const take = (): store.PendingDelivery | undefined => {
+  /**
+   * Keeps up to `concurrency` requests in flight until nothing is pending, or what is left is due
+   * later than MAX_WAIT_MS (deferred to the next run). Due deliveries are found by sweeping the
+   * ledger in subscription order; a new sweep starts as soon as a retry comes due, so each
+   * delivery's retry waits for its own backoff only, never for a whole round of requests.
+   */
+  private async deliverPending(payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
+    const inFlight = new Set<number>();
+    let failure: { error: unknown } | undefined;
+    let sweep = this.newSweep();
+    const start = (d: store.PendingDelivery) => {
+      inFlight.add(d.subscription_id);
+      this.deliverOne(d, payload, pushOptions)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => {
+          inFlight.delete(d.subscription_id);
+          this.wake?.();
+        });
+    };
+    while (!failure) {
       this.checkStatusEvery(STATUS_CHECK_MS);
-      if (this.shouldStop()) return undefined;
-      if (index >= page.length) {
-        if (exhausted) return undefined;
-        page = store.pendingPage(this.ctx.db, this.id, cursor, this.ctx.now(), PAGE_SIZE);
-        index = 0;
-        if (!page.length) {
-          exhausted = true;
-          return undefined;
-        }
-        cursor = page[page.length - 1]!.subscription_id;
+      if (this.shouldStop()) break;
+      let due: store.PendingDelivery | undefined;
+      while (inFlight.size < this.concurrency && !this.shouldStop() && (due = this.nextDue(sweep, inFlight))) start(due);
+      if (this.shouldStop()) break;
+      if (inFlight.size >= this.concurrency || !sweep.done) {
+        await this.pause(Infinity);
+        continue;
       }
-      return page[index++];
-    };
-    const worker = async () => {
-      for (let delivery = take(); delivery; delivery = take()) {
-        await this.deliverOne(delivery, payload, pushOptions);
+      const now = this.ctx.now();
+      if (inFlight.size > 0) {
+        // Requests still out: start a new sweep when a retry recorded since this sweep began comes due.
+        const next = store.earliestRetryAfter(this.ctx.db, this.id, sweep.startedAt);
+        if (next !== null && next <= now) sweep = this.newSweep();
+        else await this.pause(next === null ? Infinity : next - now);
+        continue;
       }
-    };
-    await Promise.all(Array.from({ length: this.concurrency }, worker));
+      const { pending, earliest } = store.nextRetryAt(this.ctx.db, this.id);
+      if (pending === 0) break;
+      const wait = Math.max((earliest ?? 0) - now, 0);
+      if (wait > MAX_WAIT_MS) {
+        this.deferred = { deliveries: pending, dueAt: new Date(earliest!).toISOString() };
+        this.stopped ??= {
+          kind: 'deferred',
+          reason: `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: the push service asked to retry later; the first is due at ${this.deferred.dueAt}`,
+        };
+        break;
+      }
+      if (wait > 0) await this.pause(wait);
+      sweep = this.newSweep();
+    }
+    while (inFlight.size > 0) await this.pause(Infinity);
+    if (failure) throw failure.error;
   }
 
-  private async deliverOne(d: store.PendingDelivery, payload: Buffer, pushOptions: { ttl: number; urgency: Urgency | undefined; topic: string | undefined }): Promise<void> {
+  private newSweep(): Sweep {
+    return { startedAt: this.ctx.now(), cursor: 0, page: [], index: 0, done: false };
+  }
+
+  /** The next due pending delivery of this sweep that is not already in flight. */
+  private nextDue(sweep: Sweep, inFlight: Set<number>): store.PendingDelivery | undefined {
+    for (;;) {
+      if (sweep.index < sweep.page.length) {
+        const d = sweep.page[sweep.index++]!;
+        if (!inFlight.has(d.subscription_id)) return d;
+        continue;
+      }
+      if (sweep.done) return undefined;
+      this.checkStatusEvery(STATUS_CHECK_MS);
+      sweep.page = store.pendingPage(this.ctx.db, this.id, sweep.cursor, this.ctx.now(), PAGE_SIZE);
+      sweep.index = 0;
+      if (!sweep.page.length) {
+        sweep.done = true;
+        return undefined;
+      }
+      sweep.cursor = sweep.page[sweep.page.length - 1]!.subscription_id;
+      this.payload?.forPage(sweep.page.map((d) => d.subscription_id));
+    }
+  }
+
+  /**
+   * Waits up to `ms`, less when a request finishes. A timed wait looks at the status every 250 ms
+   * so a cancel ends it; an endless one (requests in flight) ends with the next of them.
+   */
+  private async pause(ms: number): Promise<void> {
+    const timed = Number.isFinite(ms);
+    await new Promise<void>((resolve) => {
+      const timer = timed ? setTimeout(done, Math.max(0, Math.min(ms, 250))) : undefined;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = undefined;
+    if (timed && ms >= 250) this.checkStatus();
+  }
+
+  private async deliverOne(d: store.PendingDelivery, payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
     const now = () => this.ctx.now();
     if (d.endpoint === null || d.p256dh === null || d.auth === null) {
       // Removed (unsubscribed or pruned) since the recipient list was fixed.
@@ -244,7 +329,7 @@ class DeliveryRun {
     let outcome: PushOutcome;
     const started = performance.now();
     try {
-      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload, pushOptions, key);
+      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload.payloadFor(d.subscription_id), pushOptions, key);
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }
@@ -263,6 +348,7 @@ class DeliveryRun {
     const attempts = d.attempts + 1;
     let state: store.DeliveryState;
     let nextAttemptAt: number | null = null;
+    let error = outcome.message ?? null;
     switch (outcome.kind) {
       case 'delivered':
         state = 'sent';
@@ -270,14 +356,23 @@ class DeliveryRun {
       case 'gone':
         state = 'gone';
         break;
-      case 'retry':
-        if (attempts >= MAX_ATTEMPTS) {
+      case 'retry': {
+        if (attempts >= this.ctx.config.push.maxAttempts) {
           state = 'failed';
+          break;
+        }
+        // At least 1 ms, so a retry is always later than the sweep that recorded it.
+        const wait = Math.max(backoff(attempts, outcome.retryAfterMs, this.ctx.config.push.retryDelaySeconds * 1000), 1);
+        if (now + wait > this.expiresAt) {
+          // The push service would drop it by then anyway: say so now rather than wait for nothing.
+          state = 'failed';
+          error = this.expiryReason(wait, outcome, now);
         } else {
           state = 'pending';
-          nextAttemptAt = now + backoff(attempts, outcome.retryAfterMs);
+          nextAttemptAt = now + wait;
         }
         break;
+      }
       case 'too-large':
         state = 'failed';
         this.stop(`the push service answered 413 (payload too large) for subscription ${d.subscription_id}; the message is wrong, not the subscribers: shorten it and send again`);
@@ -294,7 +389,7 @@ class DeliveryRun {
       subscriptionId: d.subscription_id,
       state,
       statusCode: outcome.status ?? null,
-      error: state === 'sent' ? null : (outcome.message ?? null),
+      error: state === 'sent' ? null : error,
       nextAttemptAt,
       now,
     });
@@ -305,6 +400,19 @@ class DeliveryRun {
         this.options.onProgress?.({ ...this.counts });
       }
     });
+  }
+
+  /** Why a retry was given up before it was made: e.g. `expired: push service asked to wait 27.8 h, TTL is 24 h`. */
+  private expiryReason(wait: number, outcome: PushOutcome, now: number): string {
+    const ttl = describeWait(this.ttlMs);
+    const elapsed = now - (this.expiresAt - this.ttlMs);
+    const passed = elapsed >= 1000 && elapsed >= this.ttlMs / 100 ? ` and ${describeWait(elapsed)} of it has passed` : '';
+    const asked = outcome.retryAfterMs;
+    const why =
+      asked !== undefined && asked >= wait
+        ? `push service asked to wait ${asked >= RETRY_AFTER_CAP_MS ? 'at least ' : ''}${describeWait(asked)}, TTL is ${ttl}${passed}`
+        : `the next attempt would be in ${describeWait(wait)}, after the TTL (${ttl}${passed}) runs out`;
+    return `expired: ${why}${outcome.message ? ` (${outcome.message})` : ''}`;
   }
 
   /** 400/401/403 in a row from one push service mean a key problem: stop before touching more subscribers. */
@@ -363,14 +471,6 @@ class DeliveryRun {
     if (!store.renewLease(this.ctx.db, this.id, this.options.owner, this.ctx.now(), this.leaseMs)) this.stopped = { kind: 'lease-lost' };
   }
 
-  private async sleep(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (Date.now() < until && !this.shouldStop()) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
-      this.checkStatus();
-    }
-  }
-
   private finish(): DeliverySummary {
     const { ctx, id } = this;
     const stopped = this.stopped;
@@ -402,15 +502,32 @@ class DeliveryRun {
       stoppedReason = stopped?.kind === 'deferred' ? stopped.reason : undefined;
     }
     store.releaseLease(ctx.db, id, this.options.owner);
-    return { ...getNotification(ctx, id), stoppedReason };
+    return { ...getNotification(ctx, id), stoppedReason, deferred: this.deferred };
   }
 }
 
-/** Exponential backoff with jitter; a push service's Retry-After wins when it asks for longer. */
-export function backoff(attempt: number, retryAfterMs?: number): number {
-  const exp = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
+type PushOptionsOf = { ttl: number; urgency: Urgency | undefined; topic: string | undefined };
+
+/** One walk over the due pending deliveries, in subscription order (keyset paging). */
+interface Sweep {
+  startedAt: number;
+  cursor: number;
+  page: store.PendingDelivery[];
+  index: number;
+  done: boolean;
+}
+
+/** Exponential backoff with jitter from `baseMs`; a push service's Retry-After wins when it asks for longer. */
+export function backoff(attempt: number, retryAfterMs?: number, baseMs = 1_000): number {
+  const exp = Math.min(BACKOFF_CAP_MS, baseMs * 2 ** (attempt - 1));
   const jittered = exp / 2 + Math.random() * (exp / 2);
   return Math.max(jittered, retryAfterMs ?? 0);
+}
+
+/** A wait or a TTL the way a person reads it: 4 s, 2.5 min, 27.8 h, 30 d. */
+export function describeWait(ms: number): string {
+  const [value, unit] = ms < 60_000 ? [ms / 1000, 's'] : ms < 3_600_000 ? [ms / 60_000, 'min'] : ms < 48 * 3_600_000 ? [ms / 3_600_000, 'h'] : [ms / 86_400_000, 'd'];
+  return `${Number(value.toFixed(1))} ${unit}`;
 }
 
 function originOf(endpoint: string): string {

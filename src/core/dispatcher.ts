@@ -44,6 +44,11 @@ export interface DispatchResult {
   interrupted: boolean;
   /** Deliveries across the run. */
   totals: { sent: number; gone: number; failed: number; pending: number };
+  /**
+   * Sends left waiting, at the end of the run, for retries due later (push services' Retry-After
+   * or backoff): how many deliveries and when the first comes due (ISO 8601). A later run sends them.
+   */
+  deferred: { id: number; deliveries: number; dueAt: string }[];
 }
 
 /** Does everything that is due now, then returns. Sends nothing (and succeeds) when nothing is due. */
@@ -70,6 +75,7 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
     rulesFinished: 0,
     interrupted: false,
     totals: { sent: 0, gone: 0, failed: 0, pending: 0 },
+    deferred: [],
   };
   const handled: number[] = [];
   for (;;) {
@@ -129,12 +135,13 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
       options.onEvent?.({ type: 'error', id: row.id, message });
     }
   }
+  result.deferred = dispatchStore.deferredSends(ctx.db, ctx.now()).map((d) => ({ ...d, dueAt: new Date(d.dueAt).toISOString() }));
   return result;
 }
 
-/** True when the run did everything it found without failures. */
+/** True when the run did everything it found without failures, and nothing waits for a later retry. */
 export function dispatchSucceeded(result: DispatchResult): boolean {
-  if (result.errors.length || result.interrupted) return false;
+  if (result.errors.length || result.interrupted || result.deferred.length) return false;
   return result.delivered.every((d) => d.status === 'sent' || d.status === 'cancelled');
 }
 

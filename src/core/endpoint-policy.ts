@@ -111,6 +111,9 @@ export function checkEndpoint(endpoint: string, policy: EndpointPolicy): { url: 
   if (url.username || url.password) return reason('credentials in the URL are not allowed');
   if (url.hash) return reason('a #fragment is not allowed');
   const host = url.hostname;
+  // "https://.notify.windows.com/x" would otherwise match the wildcard with an empty label.
+  if (!isIpLiteral(host) && host.split('.').some((label) => label === '')) return reason(`host name "${host}" has an empty label`);
+  canonicalizePercentEncoding(url);
 
   if (policy.configured.some((rule) => matches(rule, url))) return { url };
   if (policy.builtin.some((rule) => matches(rule, url))) return { url };
@@ -133,6 +136,32 @@ export function checkEndpoint(endpoint: string, policy: EndpointPolicy): { url: 
   return reason(`${where} is not a known push service; add it to push.endpointOrigins if you trust it`);
 }
 
+/**
+ * The endpoint as stored and compared: URL's serialisation, with percent-encoded unreserved
+ * characters decoded and other escapes in upper case (RFC 3986 section 6.2.2), so ".../race/1" and
+ * ".../race/%31" are one subscription. Undefined when the text is not a URL.
+ */
+export function canonicalEndpoint(text: string): string | undefined {
+  if (!URL.canParse(text)) return undefined;
+  const url = new URL(text);
+  canonicalizePercentEncoding(url);
+  return url.href;
+}
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+function canonicalizePercentEncoding(url: URL): void {
+  const fix = (part: string) =>
+    part.replace(/%([0-9A-Fa-f]{2})/g, (escape: string, hex: string) => {
+      const char = String.fromCharCode(parseInt(hex, 16));
+      return UNRESERVED.test(char) ? char : escape.toUpperCase();
+    });
+  const path = fix(url.pathname);
+  if (path !== url.pathname) url.pathname = path;
+  const search = fix(url.search);
+  if (search !== url.search) url.search = search;
+}
+
 function hasSpaceOrControl(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -146,7 +175,7 @@ function matches(rule: OriginRule, url: URL): boolean {
 }
 
 function hostMatches(rule: OriginRule, host: string): boolean {
-  return rule.wildcard ? host.endsWith(`.${rule.host}`) : host === rule.host;
+  return rule.wildcard ? host.length > rule.host.length + 1 && host.endsWith(`.${rule.host}`) : host === rule.host;
 }
 
 function isIpLiteral(host: string): boolean {

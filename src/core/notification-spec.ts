@@ -11,10 +11,37 @@ export interface MessageInput {
   icon?: string | undefined;
   badge?: string | undefined;
   tag?: string | undefined;
+  /** A large picture shown in the notification body. */
+  image?: string | undefined;
+  /** Buttons; a click on one opens its url (the notification's url when it has none). */
+  actions?: NotificationAction[] | undefined;
+  requireInteraction?: boolean | undefined;
+  /** Alert again when replacing a notification with the same tag. */
+  renotify?: boolean | undefined;
+  silent?: boolean | undefined;
+  lang?: string | undefined;
+  dir?: 'auto' | 'ltr' | 'rtl' | undefined;
+  /** When the event the notification tells of happened: ms since epoch, or ISO 8601 text. */
+  timestamp?: number | string | undefined;
+  /** The app badge number (0 clears it). */
+  badgeCount?: number | undefined;
+  /** Payload shape: pushctl's own JSON (classic, the default) or Declarative Web Push. */
+  format?: PayloadFormat | undefined;
+  /** Links become <serve.publicUrl>/c/<token>, which count the click and redirect (default push.trackClicks). */
+  trackClicks?: boolean | undefined;
   /** Extra fields for the service worker. */
   data?: Record<string, unknown> | undefined;
   /** A raw payload (JSON text or object) instead of the fields above. */
   payload?: string | Record<string, unknown> | undefined;
+}
+
+export type { PayloadFormat } from '../limits.js';
+import type { PayloadFormat } from '../limits.js';
+
+export interface NotificationAction {
+  action: string;
+  title: string;
+  url?: string | undefined;
 }
 
 /**
@@ -30,7 +57,9 @@ export type TargetInput =
 export type Target =
   | { all: true }
   | { categories: string[] }
-  | { subscriptions: number[] };
+  | { subscriptions: number[] }
+  /** One subscription that is not stored (a test push): its endpoint is kept for the record, its keys are not. */
+  | { endpoint: string };
 
 export type { Urgency } from '../limits.js';
 import type { Urgency } from '../limits.js';

@@ -11,6 +11,8 @@ import type { Context } from './context.js';
 import { buildPayload, titleOf } from './message.js';
 import { resolveSubscriptionRefs } from './subscription-lookup.js';
 import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target, TargetInput } from './notification-spec.js';
+import { planTracking } from './tracking.js';
+import { setTracking } from '../store/tracking.js';
 
 /** A repeated Idempotency-Key returns the first notification for this long; later it starts a new one. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -46,14 +48,16 @@ export interface CreateOptions {
 
 /** What a send would do, without writing anything (`--dry-run`). */
 export function previewNotification(ctx: Context, spec: NotificationSpec): { recipients: number; payloadBytes: number; payload: unknown; target: Target } {
-  const built = buildPayload(spec.message);
+  const built = buildPayload(spec.message, { format: ctx.config.push.payloadFormat });
+  planTracking(ctx.config, spec.message, built.text);
   const target = resolveTarget(ctx, spec.target);
   validateDelivery(spec.delivery);
   return { recipients: store.countRecipients(ctx.db, targetQuery(target)), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
 }
 
 export function createNotification(ctx: Context, spec: NotificationSpec, options: CreateOptions = {}): NotificationView {
-  const built = buildPayload(spec.message);
+  const built = buildPayload(spec.message, { format: ctx.config.push.payloadFormat });
+  const tracking = planTracking(ctx.config, spec.message, built.text);
   const target = resolveTarget(ctx, spec.target);
   const delivery = validateDelivery(spec.delivery);
   const schedule = spec.schedule ?? {};
@@ -88,6 +92,7 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
     });
     // A Topic per notification: a repeated request (after a crash) replaces the undelivered copy.
     if (!delivery.topic) store.setTopic(ctx.db, id, `pushctl-${id}`);
+    if (tracking) setTracking(ctx.db, id, tracking);
     return { id, repeated: false };
   });
   const { id } = insert.immediate();
@@ -180,12 +185,15 @@ export function toView(ctx: Context, row: store.NotificationRow): NotificationVi
 export function describeTarget(target: Target): string {
   if ('all' in target) return 'all';
   if ('categories' in target) return `categories: ${target.categories.join(', ')}`;
+  if ('endpoint' in target) return `unstored subscription: ${target.endpoint}`;
   return `subscriptions: ${target.subscriptions.join(', ')}`;
 }
 
 export function targetQuery(target: Target): store.TargetQuery {
   if ('all' in target) return { all: true };
   if ('categories' in target) return { categories: target.categories };
+  // An unstored subscription has no row: a dispatcher that ever claims such a send finds nobody.
+  if ('endpoint' in target) return { subscriptionIds: [] };
   return { subscriptionIds: target.subscriptions };
 }
 

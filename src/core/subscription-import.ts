@@ -13,7 +13,7 @@
  * them all. The price is that other writers wait (busy timeout) while a large strict import runs.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { fail, PushctlError } from '../errors.js';
+import { fail, isDiskFull, PushctlError } from '../errors.js';
 import { allKeys } from '../store/keys.js';
 import { categoryIdsByName, insertCategory } from '../store/categories.js';
 import * as store from '../store/subscriptions.js';
@@ -100,6 +100,11 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
     if (summary.rejections.length < MAX_REPORTED) summary.rejections.push(rejection);
     opts.onRejected?.(rejection);
   };
+  /** Text that could not even be read as a record (a line that is not JSON) is still one: counts add up. */
+  const rejectUnreadable = (position: RecordPosition, message: string) => {
+    summary.records++;
+    reject(position, message);
+  };
 
   /** Category ids for the record, creating categories when allowed; unknown names reject it. */
   const resolveCategories = (record: CheckedRecord): number[] | undefined => {
@@ -131,12 +136,15 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
   const strict = opts.strict && !opts.dryRun ? store.beginWrite(ctx.db) : undefined;
   let open: { commit(): void; rollback(): void } | undefined = strict;
   let inTransaction = 0;
+  /** Records in committed transactions: what stays when a later write fails (a full disk). */
+  let committed = 0;
   /** Writing stops with --dry-run, and once a strict import has a bad record. */
   const writing = () => !opts.dryRun && !(strict && summary.rejected > 0);
   const commitBatch = () => {
     if (open && !strict) {
       open.commit();
       open = undefined;
+      committed += inTransaction;
     }
     inTransaction = 0;
   };
@@ -166,7 +174,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
   };
 
   try {
-    const reader = new RecordReader(onRecord, (position, message) => reject(position, message));
+    const reader = new RecordReader(onRecord, rejectUnreadable);
     const decoder = new StringDecoder('utf8');
     let bytes = 0;
     let idle: NodeJS.Timeout | undefined;
@@ -201,16 +209,27 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       // A broken JSON document cannot be read past the break: it counts as one more bad record,
       // and (without --strict) what came before it is still imported.
       if (!(error instanceof PushctlError && error.kind === 'input')) throw error;
-      reject({ line: Number(error.details?.line ?? 0) }, error.message);
+      rejectUnreadable({ line: Number(error.details?.line ?? 0) }, error.message);
     }
     summary.format = reader.format;
     commitBatch();
     if (strict) {
       if (summary.rejected > 0) strict.rollback();
-      else strict.commit();
+      else {
+        strict.commit();
+        committed = summary.imported + summary.updated;
+      }
     }
   } catch (error) {
-    open?.rollback();
+    // SQLite may have rolled back already (SQLITE_FULL can end the transaction itself).
+    if (ctx.db.inTransaction) open?.rollback();
+    if (isDiskFull(error)) {
+      throw fail(
+        'disk_full',
+        `the disk is full: the import stopped after ${summary.records} record${summary.records === 1 ? "" : "s"}; ${committed} record${committed === 1 ? ' was' : 's were'} committed before that and stay${committed === 1 ? 's' : ''}, the rest ${strict ? '(the whole strict import) ' : ''}were not written. Free some space and import again (records already stored are updated, not duplicated)`,
+        { details: { diskFull: true, committed, records: summary.records } },
+      );
+    }
     throw error;
   }
   summary.written = !summary.dryRun && !(summary.strict && summary.rejected > 0);

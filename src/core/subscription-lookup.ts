@@ -8,15 +8,17 @@ import { fail } from '../errors.js';
 import { categoryByName } from '../store/categories.js';
 import * as store from '../store/subscriptions.js';
 import type { Context } from './context.js';
+import { canonicalEndpoint } from './endpoint-policy.js';
 
 /** The row named by id or endpoint (only an endpoint when `endpointOnly`), or undefined. */
 export function findSubscriptionRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = false): store.SubscriptionRow | undefined {
   const text = String(idOrEndpoint).trim();
   if (/^\d+$/.test(text)) return endpointOnly ? undefined : store.subscriptionById(ctx.db, Number(text));
   const row = store.subscriptionByEndpoint(ctx.db, text);
-  if (row || !URL.canParse(text)) return row;
-  const canonical = new URL(text).href;
-  return canonical === text ? undefined : store.subscriptionByEndpoint(ctx.db, canonical);
+  if (row) return row;
+  // Stored endpoints are in canonical form (endpoint-policy.ts); accept what an operator pastes.
+  const canonical = canonicalEndpoint(text);
+  return canonical === undefined || canonical === text ? undefined : store.subscriptionByEndpoint(ctx.db, canonical);
 }
 
 /** Ids (each once, in order) of the subscriptions named; the names that match none, separately. */

@@ -43,9 +43,14 @@ export function createAccessLogger(options: { json: boolean; write?: (text: stri
   return Object.assign(log, { flush });
 }
 
-/** The path only, at most 200 characters, with anything unprintable percent-encoded. */
+/**
+ * The path only, at most 200 characters, with anything unprintable percent-encoded. An
+ * absolute-form target (`GET http://evil.example/x`, refused with 400) is logged by its path too,
+ * so a log reader never sees a foreign host as if pushctl had served it.
+ */
 export function printablePath(rawUrl: string): string {
-  const path = rawUrl.split('?')[0]!.split('#')[0]!;
+  const target = rawUrl.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '');
+  const path = target.split('?')[0]!.split('#')[0]! || '/';
   const safe = path.replace(/[^\x21-\x7e]/g, (c) => encodeURIComponent(c));
   return safe.length > 200 ? safe.slice(0, 200) + '...' : safe;
 }

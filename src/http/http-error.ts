@@ -25,7 +25,7 @@ export class HttpError extends PushctlError {
 export interface ErrorReply {
   status: number;
   headers: Record<string, string>;
-  body: { error: { code: string; message: string; field?: string } };
+  body: { error: { code: string; message: string; field?: string; status?: unknown } };
   /** True for 5xx: the operator should see the cause in the server's own log. */
   unexpected: boolean;
 }
@@ -38,6 +38,9 @@ const API_NAMES: Record<string, string> = {
   idempotencyKey: 'Idempotency-Key',
   olderThan: 'older_than',
   failedMoreThan: 'failed_more_than',
+  badgeCount: 'badge_count',
+  requireInteraction: 'require_interaction',
+  trackClicks: 'track_clicks',
 };
 
 export const apiName = (field: string): string => API_NAMES[field] ?? field;
@@ -53,8 +56,13 @@ export function errorReply(raw: unknown): ErrorReply {
     // Another process (an import, a send) held the write lock for longer than the busy timeout.
     return { status, headers: { 'retry-after': '2', ...headers }, body: { error: { code: error.code, message: 'the database is busy; try again shortly' } }, unexpected: false };
   }
+  if (error.kind === 'push') {
+    // The push service refused or could not be reached: not our fault, and the client may act on its status.
+    const pushStatus = error.details && 'status' in error.details ? { status: error.details.status } : {};
+    return { status, headers, body: { error: { code: error.code, message: error.message, ...pushStatus } }, unexpected: false };
+  }
   if (status >= 500) {
-    return { status, headers, body: { error: { code: error.code, message: status === 502 ? error.message : 'internal error' } }, unexpected: true };
+    return { status, headers, body: { error: { code: error.code, message: 'internal error' } }, unexpected: true };
   }
   const inApiWords = error instanceof HttpError || error.worded || error.at !== undefined;
   const message = inApiWords ? error.message : error.describe(apiName);

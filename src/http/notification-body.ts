@@ -12,6 +12,7 @@ import { badRequest } from './http-error.js';
 
 export const NOTIFICATION_FIELDS = [
   'title', 'body', 'url', 'icon', 'badge', 'tag', 'data', 'payload',
+  'image', 'actions', 'require_interaction', 'renotify', 'silent', 'lang', 'dir', 'timestamp', 'badge_count', 'format', 'track_clicks',
   'all', 'categories', 'subscriptions',
   'ttl', 'urgency', 'topic',
   'send_at', 'cron', 'tz', 'until', 'count', 'stale_after',
@@ -20,7 +21,26 @@ export const NOTIFICATION_FIELDS = [
 export function notificationSpecFromJson(body: JsonObject, idempotencyKey: string | undefined, now: number): NotificationSpec {
   assertKnownFields(body, NOTIFICATION_FIELDS);
   const message: MessageInput = {};
-  for (const field of ['title', 'body', 'url', 'icon', 'badge', 'tag'] as const) message[field] = optionalString(body, field);
+  for (const field of ['title', 'body', 'url', 'icon', 'badge', 'tag', 'image', 'lang'] as const) message[field] = optionalString(body, field);
+  message.dir = optionalString(body, 'dir') as MessageInput['dir'];
+  message.format = optionalString(body, 'format') as MessageInput['format'];
+  message.requireInteraction = optionalBoolean(body, 'require_interaction');
+  message.renotify = optionalBoolean(body, 'renotify');
+  message.silent = optionalBoolean(body, 'silent');
+  message.trackClicks = optionalBoolean(body, 'track_clicks');
+  if (body.timestamp !== undefined && body.timestamp !== null) {
+    if (typeof body.timestamp !== 'number' && typeof body.timestamp !== 'string') throw badRequest('must be ms since 1970 (a number) or an ISO 8601 time', 'timestamp');
+    message.timestamp = body.timestamp;
+  }
+  if (body.badge_count !== undefined && body.badge_count !== null) {
+    if (typeof body.badge_count !== 'number') throw badRequest('must be a whole number (0 clears the badge)', 'badge_count');
+    message.badgeCount = body.badge_count;
+  }
+  if (body.actions !== undefined && body.actions !== null) {
+    // The core checks each action's fields (and names them); here only the JSON shape.
+    if (!Array.isArray(body.actions)) throw badRequest('must be a list of {"action", "title", "url"}', 'actions');
+    message.actions = body.actions as MessageInput['actions'];
+  }
   if (body.data !== undefined) {
     if (!isObject(body.data)) throw badRequest('must be a JSON object', 'data');
     message.data = body.data;
@@ -78,6 +98,13 @@ export function notificationSpecFromJson(body: JsonObject, idempotencyKey: strin
     ...(schedule ? { schedule } : {}),
     ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
   };
+}
+
+function optionalBoolean(body: JsonObject, field: string): boolean | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw badRequest('must be true or false', field);
+  return value;
 }
 
 function optionalString(body: JsonObject, field: string): string | undefined {

@@ -6,6 +6,7 @@
 import { addCategory, deleteCategory, listCategories, updateCategory, type CategoryInfo } from '../core/categories.js';
 import type { Context } from '../core/context.js';
 import { DEFAULT_LEASE_MS, deliverNotification, newOwnerId } from '../core/delivery.js';
+import { funnelOf } from '../core/engagement.js';
 import type { NotificationSpec } from '../core/notification-spec.js';
 import { deleteNotificationOrRule } from '../core/recurrence.js';
 import {
@@ -15,6 +16,7 @@ import {
   recentFailures,
   type NotificationView,
 } from '../core/notifications.js';
+import { pushToSubscription, subscriptionFromJson } from '../core/single-push.js';
 import { fail, PushctlError } from '../errors.js';
 import { LIST_LIMIT } from '../limits.js';
 import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
@@ -26,6 +28,7 @@ import type { BackgroundTasks } from './background-tasks.js';
 
 const TEST_TITLE = 'pushctl test notification';
 const TEST_BODY = 'If you can read this, push notifications work.';
+const PUSH_V1_MESSAGE = 'Push Test v1';
 
 export function registerAdminRoutes(router: Router, ctx: Context, background: BackgroundTasks, publicInfo: PublicInfoCache): void {
   /**
@@ -60,6 +63,24 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
       if (delivery) await delivery;
       const final = getNotification(ctx, view.id);
       return { status: 201, json: { id: final.id, status: final.status, counts: final.counts } };
+    },
+  });
+
+  // The seed's test push to one subscription named in the body, stored or not (see core/single-push.ts).
+  router.add({
+    method: 'POST',
+    pattern: '/push_v1/',
+    group: 'admin',
+    handler: async ({ req }) => {
+      const body = await readJsonObject(req);
+      assertKnownFields(body, ['sub_token', 'message']);
+      if (body.sub_token === undefined || body.sub_token === null) throw badRequest('is missing (the subscription JSON, as a string or an object)', 'sub_token');
+      if (body.message !== undefined && (typeof body.message !== 'string' || body.message === '')) throw badRequest('must be a non-empty string', 'message');
+      const subscription = subscriptionFromJson(body.sub_token, 'sub_token');
+      const result = await pushToSubscription(ctx, subscription, { title: (body.message as string | undefined) ?? PUSH_V1_MESSAGE }, {}, 'sub_token');
+      if (result.delivered) return { status: 200, json: { success: true, status: result.status ?? null } };
+      // The push service's own status goes along in the error body (errorReply adds details.status).
+      throw fail('push_failed', result.message ?? result.outcome, { details: { status: result.status ?? null } });
     },
   });
 
@@ -153,7 +174,11 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     handler: ({ params }) => {
       const id = notificationId(params.id!);
       const view = getNotification(ctx, id);
-      return { status: 200, json: { ...notificationJson(view), failures: recentFailures(ctx, id, 10).map(snakeKeys) } };
+      const funnel = view.cron ? undefined : funnelOf(ctx, id);
+      return {
+        status: 200,
+        json: { ...notificationJson(view), ...(funnel ? { funnel: snakeKeys(funnel) } : {}), failures: recentFailures(ctx, id, 10).map(snakeKeys) },
+      };
     },
   });
 

@@ -16,6 +16,7 @@ import { RateLimiter } from './rate-limit.js';
 import { PushctlMetrics } from './metrics.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerOpsRoutes } from './routes-ops.js';
+import { registerTrackingRoutes } from './routes-tracking.js';
 import { registerPublicRoutes } from './routes-public.js';
 import { Router, type Reply, type RequestInfo } from './router.js';
 import { loadStaticFiles } from './static-files.js';
@@ -73,6 +74,7 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
   registerOpsRoutes(router, ctx, metrics);
   /** The matched route pattern of each request, for metrics labels (never the raw path). */
   const routeOf = new WeakMap<http.ServerResponse, string>();
+  registerTrackingRoutes(router, ctx);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
@@ -81,6 +83,8 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
     const path = url.pathname;
     let corsHeaders: Record<string, string> = {};
     try {
+      // Absolute-form targets are for proxies; pushctl is none, and must not look like one.
+      if (!rawUrl.startsWith('/')) throw new HttpError('invalid_request', 'the request target must be a path like /subscription, not a full URL');
       const match = router.match(method === 'OPTIONS' ? optionsProbe(router, path) : method, path);
       if (method === 'OPTIONS') {
         if (match.kind !== 'route' || match.route.group !== 'public') throw routeNotFound();
@@ -97,7 +101,8 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
       if (match.kind === 'wrong-method') {
         throw new HttpError('method_not_allowed', `${method} is not allowed here (allowed: ${match.allowed.join(', ')})`, { allow: match.allowed.join(', ') });
       }
-      if (group === 'public' && (method === 'POST' || method === 'DELETE')) {
+      // Public writes are rate-limited; a tracked click link writes too, though it is a GET.
+      if (group === 'public' && (method === 'POST' || method === 'DELETE' || path.startsWith('/c/'))) {
         const decision = limiter.take(clientIp(req));
         if (!decision.allowed) {
           throw new HttpError('rate_limited', `too many requests from this address; retry in ${decision.retryAfter} s`, { 'retry-after': String(decision.retryAfter) });

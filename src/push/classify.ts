@@ -38,22 +38,36 @@ export function classifyError(error: unknown): PushOutcome {
     };
   }
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'retry', message: 'connect timeout' };
+  if (code === 'PUSHCTL_REQUEST_DEADLINE') return { kind: 'retry', message: `response timeout: ${text}` };
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'retry', message: 'response timeout' };
   return { kind: 'retry', message: code ? `${code}: ${text}` : text };
 }
 
 /**
+ * The longest wait a Retry-After can ask for, as far as pushctl is concerned: longer than any TTL
+ * (at most 4 weeks), so a capped wait still reads as "after the TTL" and never as a number that
+ * does not fit a timestamp.
+ */
+export const RETRY_AFTER_CAP_MS = 30 * 24 * 3_600_000;
+
+/**
  * Retry-After is either delay-seconds or an HTTP date (RFC 9110 section 10.2.3). Returns ms from
- * now (never negative), or undefined when absent or unreadable.
+ * now: finite, never negative, at most RETRY_AFTER_CAP_MS (whatever the push service sent, say
+ * 400 nines or a date in year 9999), or undefined when absent or unreadable.
  */
 export function parseRetryAfter(value: string | undefined, nowMs = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  if (!/[a-z]/i.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
+  let ms: number;
+  if (/^\d+$/.test(trimmed)) {
+    ms = Number(trimmed) * 1000; // Infinity for hundreds of digits: capped below
+  } else {
+    if (!/[a-z]/i.test(trimmed)) return undefined;
+    const at = Date.parse(trimmed);
+    if (!Number.isFinite(at)) return undefined;
+    ms = at - nowMs;
+  }
+  return Math.min(Math.max(0, ms), RETRY_AFTER_CAP_MS);
 }
 
 function describe(status: number, bodyExcerpt: string | undefined): string {

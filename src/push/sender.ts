@@ -21,7 +21,8 @@ import {
 import { createVapidSigner } from './vapid.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-export const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
+/** One deadline per request, connection to last byte kept (see transport.ts). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Worker threads for encryption when the caller does not say: the cores but one (that one sends), at most 4. */
 export function defaultEncryptionThreads(): number {
@@ -41,7 +42,7 @@ export function createPushSender(options: PushSenderOptions): PushSender & PushS
   const transport = createTransport({
     connections: concurrency,
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    responseTimeoutMs: options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     ca: options.ca,
     http2: options.http2,
   });

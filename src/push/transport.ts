@@ -1,7 +1,7 @@
 /**
  * Pooled keep-alive HTTP client for push services: one undici Pool per origin, a bounded number of
- * connections each (no pipelining: a push service answers each request on its own), explicit
- * connect and response timeouts, and the endpoint's own scheme, so http test services work too.
+ * connections each (no pipelining: a push service answers each request on its own), one total
+ * deadline per request, and the endpoint's own scheme, so http test services work too.
  * TLS uses Node's trust store (NODE_EXTRA_CA_CERTS included) plus an optional extra CA.
  */
 import tls from 'node:tls';
@@ -12,8 +12,12 @@ export interface TransportOptions {
   /** Connections (= requests in flight) per origin. */
   connections: number;
   connectTimeoutMs: number;
-  /** Limit for the response headers, and separately for the response body, to arrive. */
-  responseTimeoutMs: number;
+  /**
+   * One deadline for the whole request: waiting for a connection, sending, the response headers
+   * and as much of the body as is kept. undici's own body timeout is per chunk, so a body that
+   * trickles a byte at a time would never trip it.
+   */
+  requestTimeoutMs: number;
   /** Extra trusted CA (PEM), on top of the system roots: for a private or test push service. */
   ca?: string | Buffer | undefined;
   /** Negotiate HTTP/2 via ALPN where the push service offers it. */
@@ -21,17 +25,35 @@ export interface TransportOptions {
 }
 
 export interface Transport {
-  /** Resolves with the push service's answer; rejects only for network-level failures. */
+  /**
+   * Resolves with the push service's answer within the request deadline; rejects only for
+   * network-level failures, and with a DeadlineError when no status arrived in time.
+   */
   post(url: URL, headers: Record<string, string>, body: Buffer): Promise<WireAnswer>;
   close(): Promise<void>;
 }
 
 /** Push services explain rejections in a line or two; keep no more than this of any body. */
-const BODY_EXCERPT_BYTES = 512;
+export const BODY_EXCERPT_BYTES = 512;
+/**
+ * A 2xx body means nothing to us. One that is complete almost at once is read so the connection
+ * can be reused; one still arriving after this long is cut off with its connection.
+ */
+const SUCCESS_BODY_GRACE_MS = 1_000;
+
+/** No response status within the request deadline. */
+export class DeadlineError extends Error {
+  readonly code = 'PUSHCTL_REQUEST_DEADLINE';
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${formatSeconds(timeoutMs)}`);
+    this.name = 'DeadlineError';
+  }
+}
 
 export function createTransport(options: TransportOptions): Transport {
   const pools = new Map<string, Pool>();
   const ca = options.ca ? [...tls.rootCertificates, options.ca.toString()] : undefined;
+  const timeoutMs = Math.max(1, options.requestTimeoutMs);
 
   function poolFor(origin: string): Pool {
     let pool = pools.get(origin);
@@ -42,9 +64,10 @@ export function createTransport(options: TransportOptions): Transport {
         allowH2: options.http2 ?? false,
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 600_000,
-        headersTimeout: options.responseTimeoutMs,
-        bodyTimeout: options.responseTimeoutMs,
-        connect: { timeout: options.connectTimeoutMs, ...(ca ? { ca } : {}) },
+        // Backstops only: the request deadline below is what bounds a request.
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        connect: { timeout: Math.min(options.connectTimeoutMs, timeoutMs), ...(ca ? { ca } : {}) },
       });
       pools.set(origin, pool);
     }
@@ -53,20 +76,32 @@ export function createTransport(options: TransportOptions): Transport {
 
   return {
     async post(url, headers, body) {
-      const response = await poolFor(url.origin).request({
-        method: 'POST',
-        path: url.pathname + url.search,
-        headers,
-        body,
-      });
-      const { statusCode } = response;
-      const retryAfter = firstValue(response.headers['retry-after']);
-      if (statusCode >= 200 && statusCode < 300) {
-        // Read to the end so the connection goes back to the pool.
-        await response.body.dump();
-        return { status: statusCode, retryAfter };
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(new DeadlineError(timeoutMs)), timeoutMs);
+      try {
+        let response;
+        try {
+          response = await poolFor(url.origin).request({
+            method: 'POST',
+            path: url.pathname + url.search,
+            headers,
+            body,
+            signal: deadline.signal,
+          });
+        } catch (error) {
+          throw deadline.signal.aborted ? (deadline.signal.reason as DeadlineError) : error;
+        }
+        const { statusCode } = response;
+        const retryAfter = firstValue(response.headers['retry-after']);
+        if (statusCode >= 200 && statusCode < 300) {
+          // Answer now; the body (almost always empty) is drained or dropped on the side.
+          discard(response.body, Math.min(SUCCESS_BODY_GRACE_MS, timeoutMs / 4));
+          return { status: statusCode, retryAfter };
+        }
+        return { status: statusCode, retryAfter, bodyExcerpt: await readExcerpt(response.body) };
+      } finally {
+        clearTimeout(timer);
       }
-      return { status: statusCode, retryAfter, bodyExcerpt: await readExcerpt(response.body) };
     },
     async close() {
       const all = [...pools.values()];
@@ -76,18 +111,40 @@ export function createTransport(options: TransportOptions): Transport {
   };
 }
 
-async function readExcerpt(body: AsyncIterable<Buffer>): Promise<string> {
+interface ResponseBody extends AsyncIterable<Buffer> {
+  dump(options?: { limit?: number; signal?: AbortSignal }): Promise<unknown>;
+  destroy(): void;
+}
+
+/** Reads a short body to its end (the connection then goes back to the pool); drops a long or slow one. */
+function discard(body: ResponseBody, graceMs: number): void {
+  body.dump({ limit: BODY_EXCERPT_BYTES, signal: AbortSignal.timeout(graceMs) }).catch(() => undefined);
+}
+
+/**
+ * The first BODY_EXCERPT_BYTES of an error body. Stops reading there (a longer body is dropped
+ * with its connection), and when the request deadline strikes, keeps what has arrived: the status
+ * is the answer, the text only explains it.
+ */
+async function readExcerpt(body: ResponseBody): Promise<string> {
   const kept: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    if (size < BODY_EXCERPT_BYTES) {
+  try {
+    for await (const chunk of body) {
       kept.push(chunk);
       size += chunk.length;
+      if (size >= BODY_EXCERPT_BYTES) break; // leaving the loop destroys the rest of the body
     }
+  } catch {
+    // cut off by the deadline or the connection: what arrived is all there is
   }
   return Buffer.concat(kept).subarray(0, BODY_EXCERPT_BYTES).toString('utf8');
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }

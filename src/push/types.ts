@@ -52,8 +52,9 @@ export interface PushSender {
 export interface PushSenderOptions {
   /** Upper bound of requests in flight per push-service origin. */
   concurrency: number;
-  connectTimeoutMs?: number;
-  responseTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
+  /** One total deadline per request: headers and the part of the body that is kept (default 30 s). */
+  requestTimeoutMs?: number | undefined;
   /** Extra trusted CA certificate (PEM) for a private or test push service; NODE_EXTRA_CA_CERTS works too. */
   ca?: string | Buffer | undefined;
   /** Offer HTTP/2 (ALPN) to push services over TLS. */

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { fail } from '../errors.js';
+import { isPostgresUrl, redactLocation } from './location.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
@@ -17,6 +18,10 @@ export interface OpenOptions {
 }
 
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  if (isPostgresUrl(file)) {
+    // The async store (src/store/open.ts) speaks PostgreSQL; the code still on this sync path cannot.
+    throw fail('backend_unsupported', `database ${redactLocation(file)}: this command does not work on PostgreSQL yet; only "pushctl db" does`, { details: { database: redactLocation(file) } });
+  }
   const exists = fs.existsSync(file);
   if (!exists) {
     if (options.mustExist) {
@@ -37,12 +42,29 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     const wal = db;
     whileBusy(() => wal.pragma('journal_mode = WAL'), busyTimeoutMs);
   } catch (error) {
+    // Opening writes too (the WAL index, the WAL): on a full disk SQLite says only "disk I/O error".
+    const free = freeBytes(path.dirname(file));
+    if (free !== undefined && free < LOW_SPACE_BYTES) {
+      throw fail('disk_full', `database ${file}: cannot open: the disk is full (${Math.floor(free / 1024)} KiB free); free some space and try again`, { details: { file, diskFull: true } });
+    }
     throw fail('invalid_input', `database ${file}: cannot open: ${(error as Error).message}`, { details: { file } });
   }
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
   whileBusy(() => migrate(db, file), busyTimeoutMs);
   return db;
+}
+
+/** Below this much free space, a failure to open is put down to a full disk. */
+const LOW_SPACE_BYTES = 1 << 20;
+
+function freeBytes(dir: string): number | undefined {
+  try {
+    const stats = fs.statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

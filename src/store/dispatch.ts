@@ -68,9 +68,9 @@ export function insertOccurrence(
   const info = db
     .prepare(
       `INSERT OR IGNORE INTO notifications
-         (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at)
+         (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at, tracking)
        SELECT payload, target, ttl, urgency, topic, @status, @slotAt, tz, stale_after_ms, id, @slotAt, @now, @error,
-              CASE WHEN @status = 'skipped' THEN @now END
+              CASE WHEN @status = 'skipped' THEN @now END, tracking
        FROM notifications WHERE id = @parentId`,
     )
     .run(occurrence);
@@ -114,6 +114,23 @@ export function nextWorkAt(db: Db): number | null {
     )
     .get() as { t: number | null };
   return row.t;
+}
+
+/**
+ * Sends that nobody is working on whose pending deliveries all wait for a retry time still to
+ * come (a push service's Retry-After, or a backoff), with how many wait and when the first is due.
+ */
+export function deferredSends(db: Db, now: number): { id: number; deliveries: number; dueAt: number }[] {
+  return db
+    .prepare(
+      `SELECT n.id AS id, count(*) AS deliveries, min(d.next_attempt_at) AS dueAt
+       FROM notifications n JOIN deliveries d ON d.notification_id = n.id AND d.state = 'pending'
+       WHERE n.status = 'sending' AND (n.lease_owner IS NULL OR n.lease_expires_at IS NULL OR n.lease_expires_at <= @now)
+       GROUP BY n.id
+       HAVING min(coalesce(d.next_attempt_at, 0)) > @now
+       ORDER BY dueAt, n.id`,
+    )
+    .all({ now }) as { id: number; deliveries: number; dueAt: number }[];
 }
 
 /** The occurrences a rule has produced, newest slot first. */

@@ -103,6 +103,42 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX deliveries_by_state ON deliveries(notification_id, state, subscription_id);
     `,
   },
+  {
+    version: 3,
+    description: 'engagement: per-delivery tokens and shown/clicked/dismissed events',
+    // Version 3 is reserved for this; 2 belongs to another change and may land before or after.
+    // No IP address or user agent is ever stored with an event.
+    sql: `
+      -- JSON {"clicks", "base", "targets"} chosen at creation; NULL: no tokens in payloads.
+      ALTER TABLE notifications ADD COLUMN tracking TEXT;
+
+      CREATE TABLE delivery_tokens (
+        token           TEXT PRIMARY KEY,          -- 144 random bits, base64url: unguessable
+        notification_id INTEGER NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
+        subscription_id INTEGER NOT NULL,
+        UNIQUE (notification_id, subscription_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX delivery_tokens_by_subscription ON delivery_tokens(subscription_id);
+
+      -- At most one event of each kind per delivery: the primary key makes repeats change nothing.
+      CREATE TABLE delivery_events (
+        notification_id INTEGER NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
+        subscription_id INTEGER NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('shown', 'clicked', 'dismissed')),
+        action          TEXT,                      -- the button pressed (clicked only); NULL: the body
+        at              INTEGER NOT NULL,
+        PRIMARY KEY (notification_id, subscription_id, kind)
+      ) WITHOUT ROWID;
+      CREATE INDEX delivery_events_by_subscription ON delivery_events(subscription_id);
+      CREATE INDEX delivery_events_by_time ON delivery_events(at);
+
+      -- A removed subscription takes its events and tokens with it (the ledger row stays).
+      CREATE TRIGGER subscriptions_forget_engagement AFTER DELETE ON subscriptions BEGIN
+        DELETE FROM delivery_events WHERE subscription_id = OLD.id;
+        DELETE FROM delivery_tokens WHERE subscription_id = OLD.id;
+      END;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -95,6 +95,15 @@ export function setStatus(db: Db, id: number, status: NotificationStatus, extra:
   });
 }
 
+/** The outcome of a one-recipient send that keeps no ledger (a push to an unstored subscription). */
+export function finishSingleSend(db: Db, id: number, result: { status: string; sent: number; gone: number; failed: number; error: string | null; startedAt: number; finishedAt: number }): void {
+  db.prepare(
+    `UPDATE notifications SET status = @status, total_count = 1, sent_count = @sent, gone_count = @gone, failed_count = @failed,
+       error = @error, started_at = @startedAt, finished_at = @finishedAt, lease_owner = NULL, lease_expires_at = NULL
+     WHERE id = @id`,
+  ).run({ id, ...result });
+}
+
 /** Cancels unless already finished; returns whether it changed. */
 export function cancelRow(db: Db, id: number, now: number): boolean {
   return (
@@ -229,6 +238,15 @@ export function nextRetryAt(db: Db, id: number): { pending: number; earliest: nu
   return db
     .prepare(`SELECT count(*) AS pending, min(coalesce(next_attempt_at, 0)) AS earliest FROM deliveries WHERE notification_id = ? AND state = 'pending'`)
     .get(id) as { pending: number; earliest: number | null };
+}
+
+/** Earliest retry time after `after` among pending deliveries (retries recorded since then), or null. */
+export function earliestRetryAfter(db: Db, id: number, after: number): number | null {
+  return (
+    db
+      .prepare(`SELECT min(next_attempt_at) AS t FROM deliveries WHERE notification_id = ? AND state = 'pending' AND next_attempt_at > ?`)
+      .get(id, after) as { t: number | null }
+  ).t;
 }
 
 export type DeliveryState = 'pending' | 'sent' | 'gone' | 'failed';

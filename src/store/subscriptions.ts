@@ -144,7 +144,8 @@ export function countSubscriptionRows(db: Db, categoryId?: number): number {
   return (row as { n: number }).n;
 }
 
-const detailSelect = `
+/** A subscription with its category names and its key's public half (the async store's pages reuse it). */
+export const detailSelect = `
   SELECT s.*,
          (SELECT group_concat(c.name, char(31)) FROM subscription_categories sc
             JOIN categories c ON c.id = sc.category_id WHERE sc.subscription_id = s.id) AS category_names,

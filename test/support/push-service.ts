@@ -4,7 +4,8 @@
  * verifies each request's VAPID header, checks TTL, Content-Encoding and the 4096-byte limit,
  * decrypts the body (RFC 8291/8188, written here on node:crypto, independently of web-push, so a
  * web-push bug cannot check itself), and records what arrived. Tests can make it answer
- * 404/410/413/429/500/403 or stall, for chosen subscriptions or the next N requests.
+ * 404/410/413/429/500/403 (with any Retry-After), stall, reset the connection, or send a body that
+ * trickles or never ends, for chosen subscriptions or the next N requests.
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -52,14 +53,23 @@ export interface ReceivedPush {
 /** Every request and how it was answered (accepted or not), in arrival order. */
 export interface AnsweredRequest {
   subscriptionId: string | undefined;
-  status: number | 'stalled';
+  status: number | 'stalled' | 'reset';
   reason: string;
   at: number;
 }
 
+/**
+ * A body that never finishes: `trickleMs` sends one byte that often (no Content-Length), `endless`
+ * sends as fast as the client reads. Either stops only when the client goes away.
+ */
+export type SlowBody = { trickleMs: number } | { endless: true };
+
 export type Behaviour =
-  | { status: 404 | 410 | 413 | 429 | 500 | 502 | 503 | 400 | 401 | 403; retryAfter?: string; body?: string }
-  | { stall: true };
+  | { status: 201 | 404 | 410 | 413 | 429 | 500 | 502 | 503 | 400 | 401 | 403; retryAfter?: string; body?: string | SlowBody }
+  /** Reads the request and never answers. */
+  | { stall: true }
+  /** Reads the request and drops the connection without an answer. */
+  | { reset: true };
 
 export type BehaviourRule = Behaviour & {
   /** Only for these subscription ids (all when omitted). */
@@ -216,11 +226,17 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     return { id, endpoint: subscriber.endpoint, keys: subscriber.keys, applicationServerKey };
   }
 
-  function answer(response: http.ServerResponse, subscriptionId: string | undefined, status: number, reason: string, headers: Record<string, string> = {}, body = reason): void {
+  function answer(response: http.ServerResponse, subscriptionId: string | undefined, status: number, reason: string, headers: Record<string, string> = {}, body: string | SlowBody = reason): void {
     service.statusCounts[status] = (service.statusCounts[status] ?? 0) + 1;
     if (record) service.answers.push({ subscriptionId, status, reason, at: now() });
     response.writeHead(status, { 'content-type': 'text/plain', ...headers });
-    response.end(body);
+    if (typeof body === 'string') response.end(body);
+    else sendSlowBody(response, body);
+  }
+
+  function noAnswer(subscriptionId: string, status: 'stalled' | 'reset', reason: string): void {
+    service.statusCounts[status] = (service.statusCounts[status] ?? 0) + 1;
+    if (record) service.answers.push({ subscriptionId, status, reason, at: now() });
   }
 
   function matchingRule(subscriptionId: string | undefined): Behaviour | undefined {
@@ -243,9 +259,12 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
 
     const rule = matchingRule(id);
     if (rule && 'stall' in rule) {
-      service.statusCounts.stalled = (service.statusCounts.stalled ?? 0) + 1;
-      if (record) service.answers.push({ subscriptionId: id, status: 'stalled', reason: 'told to stall', at: now() });
       // Left open: close() ends it with its connection.
+      return noAnswer(id, 'stalled', 'told to stall');
+    }
+    if (rule && 'reset' in rule) {
+      noAnswer(id, 'reset', 'told to reset');
+      request.socket.destroy();
       return;
     }
     if (rule) {
@@ -334,6 +353,24 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
   service.origin = `${certificate ? 'https' : 'http'}://127.0.0.1:${port}`;
   service.url = `${service.origin}/`;
   return service;
+}
+
+/** Writes a body that never ends, until the client goes away (or close() drops the connection). */
+function sendSlowBody(response: http.ServerResponse, body: SlowBody): void {
+  response.flushHeaders();
+  if ('trickleMs' in body) {
+    const timer = setInterval(() => response.write('.'), body.trickleMs);
+    response.on('close', () => clearInterval(timer));
+    return;
+  }
+  const chunk = Buffer.alloc(16 * 1024, 'x');
+  // Write until the socket's buffer is full, then again on drain.
+  const pump = () => {
+    let room = true;
+    while (room && !response.destroyed) room = response.write(chunk);
+  };
+  response.on('drain', pump);
+  pump();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /** `pushctl categories add|list|show|update|delete|assign|unassign` */
 import type { Command } from 'commander';
 import type { Output } from '../output.js';
+import { printable, printableOr } from '../printable.js';
 import { action } from '../run.js';
 
 interface CategoryView {
@@ -42,7 +43,7 @@ export function registerCategories(program: Command): void {
           out.info('no categories yet: add one with "pushctl categories add NAME"');
           return;
         }
-        const rows = list.map((c) => [c.name, c.subscribers, c.description ?? '', c.createdAt.slice(0, 10)]);
+        const rows = list.map((c) => [printable(c.name), c.subscribers, printableOr(c.description), c.createdAt.slice(0, 10)]);
         process.stdout.write((await out.table(['NAME', 'SUBSCRIBERS', 'DESCRIPTION', 'CREATED'], rows)) + '\n');
       }),
     );
@@ -128,9 +129,9 @@ function membershipLine(out: Output, verb: 'assign' | 'unassign', change: { cate
 
 function describe(c: CategoryView): string[] {
   return [
-    `name:        ${c.name}`,
+    `name:        ${printable(c.name)}`,
     `id:          ${c.id}`,
-    `description: ${c.description ?? ''}`,
+    `description: ${printableOr(c.description)}`,
     `subscribers: ${c.subscribers}`,
     `created:     ${c.createdAt}`,
   ];

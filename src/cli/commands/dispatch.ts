@@ -1,4 +1,5 @@
 /** `pushctl dispatch [--watch]` (send what is due; the cron entry point) and `pushctl cron` (a crontab line for it). */
+import { plural } from '../plural.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -44,7 +45,7 @@ export function registerDispatch(program: Command): void {
         if (options.metricsHost !== undefined && metricsPort === undefined) throw fail('invalid_request', msg`only with ${ref('metricsPort')}`, { field: 'metricsHost' });
         const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
         const { newOwnerId } = await import('../../core/delivery.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const owner = newOwnerId();
         out.debug(`dispatcher ${owner}, lease ${leaseMs} ms`);
         const stop = stopOnSignals();
@@ -107,20 +108,28 @@ function parseMetricsPort(value: string): number {
 }
 
 function didSomething(r: DispatchResult): boolean {
-  return r.delivered.length > 0 || r.skipped.length > 0 || r.errors.length > 0 || r.occurrencesCreated > 0 || r.occurrencesMissed > 0 || r.interrupted;
+  return r.delivered.length > 0 || r.skipped.length > 0 || r.errors.length > 0 || r.occurrencesCreated > 0 || r.occurrencesMissed > 0 || r.interrupted || r.deferred.length > 0;
 }
 
 function summaryLine(r: DispatchResult): string {
   if (!didSomething(r)) return 'dispatch: nothing due';
   const parts = [
-    `${r.delivered.length} notification${r.delivered.length === 1 ? '' : 's'} handled`,
+    `${plural(r.delivered.length, 'notification')} handled`,
     `${r.totals.sent} sent, ${r.totals.gone} gone, ${r.totals.failed} failed, ${r.totals.pending} pending`,
   ];
+  if (r.deferred.length) parts.push(deferredText(r.deferred));
   if (r.skipped.length) parts.push(`${r.skipped.length} skipped (stale)`);
-  if (r.occurrencesCreated || r.occurrencesMissed) parts.push(`${r.occurrencesCreated} occurrences started, ${r.occurrencesMissed} missed slots`);
-  if (r.errors.length) parts.push(`${r.errors.length} errors`);
+  if (r.occurrencesCreated || r.occurrencesMissed) parts.push(`${plural(r.occurrencesCreated, 'occurrence')} started, ${plural(r.occurrencesMissed, 'missed slot')}`);
+  if (r.errors.length) parts.push(plural(r.errors.length, 'error'));
   if (r.interrupted) parts.push('interrupted: the rest is resumed by the next run');
   return `dispatch: ${parts.join('; ')}`;
+}
+
+/** "3 deliveries deferred (notification 5), the first due 2030-01-01T10:00:00.000Z": what exit 1 waits for. */
+function deferredText(deferred: DispatchResult['deferred']): string {
+  const deliveries = deferred.reduce((sum, d) => sum + d.deliveries, 0);
+  const ids = deferred.map((d) => d.id).join(', ');
+  return `${deliveries} ${deliveries === 1 ? 'delivery' : 'deliveries'} deferred (notification${deferred.length === 1 ? '' : 's'} ${ids}), the first due ${deferred[0]!.dueAt}: a later run sends them`;
 }
 
 function logEvent(out: Output, event: DispatchEvent): void {

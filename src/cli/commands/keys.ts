@@ -1,4 +1,5 @@
 /** `pushctl keys generate|show|export|import` */
+import { plural } from '../plural.js';
 import type { Command } from 'commander';
 import type { KeyInfo } from '../../core/keys.js';
 import { readTextInput, writeSecretFile } from '../input.js';
@@ -19,7 +20,7 @@ export function registerKeys(program: Command): void {
         const { validateSubject } = await import('../../core/vapid-keys.js');
         // A bad subject is refused before the store is opened, so it leaves no empty database behind.
         if (options.subject !== undefined) validateSubject(options.subject);
-        const ctx = await context();
+        const ctx = await context({ create: true });
         const key = generateKeys(ctx, { subject: options.subject, force: options.force });
         out.result(key, () => [
           out.color.green('✓ ') + 'VAPID keys generated',
@@ -34,9 +35,9 @@ export function registerKeys(program: Command): void {
     .command('show')
     .description('show the public key (the applicationServerKey a page needs), subject and usage')
     .action(
-      action(async ({ out, config, context }) => {
+      action(async ({ out, context }) => {
         const { showKeys, retiredKeys } = await import('../../core/keys.js');
-        const ctx = await context({ mustExist: !(await config()).vapid.publicKey });
+        const ctx = await context();
         const key = showKeys(ctx);
         const older = retiredKeys(ctx);
         out.result({ ...key, retired: older }, () => [
@@ -45,7 +46,7 @@ export function registerKeys(program: Command): void {
           `created:       ${key.createdAt}`,
           `source:        ${key.source}`,
           `subscriptions: ${key.subscriptions}`,
-          ...(older.length ? [`older keys:    ${older.map((k) => `${k.publicKey.slice(0, 16)}... (${k.subscriptions} subscriptions)`).join(', ')}`] : []),
+          ...(older.length ? [`older keys:    ${older.map((k) => `${k.publicKey.slice(0, 16)}... (${plural(k.subscriptions, 'subscription')})`).join(', ')}`] : []),
         ]);
       }),
     );
@@ -57,10 +58,10 @@ export function registerKeys(program: Command): void {
     .option('--pem', 'print PEM instead of JSON')
     .option('-o, --output <file>', 'write to a file (created with mode 0600)')
     .action(
-      action<{ private?: boolean; pem?: boolean; output?: string }>(async ({ options, out, config, context }) => {
+      action<{ private?: boolean; pem?: boolean; output?: string }>(async ({ options, out, context }) => {
         const { exportKeys } = await import('../../core/keys.js');
         const { keyPairToPem } = await import('../../core/vapid-keys.js');
-        const ctx = await context({ mustExist: !(await config()).vapid.publicKey });
+        const ctx = await context();
         const exported = exportKeys(ctx, { includePrivate: true });
         let text: string;
         if (options.pem) {
@@ -90,7 +91,7 @@ export function registerKeys(program: Command): void {
         const { importKeys, parseKeyFile } = await import('../../core/keys.js');
         const { text, source } = await readTextInput(file, 'keys import');
         const keyFile = parseKeyFile(text, source);
-        const ctx = await context();
+        const ctx = await context({ create: true });
         const key = importKeys(ctx, keyFile, { subject: options.subject, force: options.force });
         out.result(key, () => [out.color.green('✓ ') + 'VAPID keys imported', `public key: ${key.publicKey}`, `subject:    ${key.subject}`]);
         warnAboutSubject(out, key);

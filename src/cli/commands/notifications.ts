@@ -1,8 +1,10 @@
 /** `pushctl notifications list|show|cancel|delete|resume`: the history of what was (or will be) sent. */
+import { plural } from '../plural.js';
 import type { Command } from 'commander';
 import { colourStatus, exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
 import { parseConcurrency } from '../notification-flags.js';
 import { confirmOrRefuse } from '../prompts.js';
+import { printable, printableOr } from '../printable.js';
 import { action } from '../run.js';
 import { fail } from '../../errors.js';
 import { wholeNumber } from '../numbers.js';
@@ -22,14 +24,14 @@ export function registerNotifications(program: Command): void {
       action<{ status?: string; since?: string; limit?: string }>(async ({ options, out, context }) => {
         const { listNotifications, describeTarget } = await import('../../core/notifications.js');
         const { parseSince } = await import('../../core/schedule-time.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const since = options.since === undefined ? undefined : parseSince(options.since, ctx.now());
         const limit = options.limit === undefined ? undefined : parseLimit(options.limit);
         const views = listNotifications(ctx, { status: options.status, since, limit });
         const rows = views.map((v) => [
           v.id,
           colourStatus(out, v.status),
-          truncate(v.title ?? '', 30),
+          printable(truncate(v.title ?? '', 30)),
           truncate(describeTarget(v.target), 24),
           when(v),
           v.counts.sent,
@@ -51,20 +53,23 @@ export function registerNotifications(program: Command): void {
         const { getNotification, recentFailures, describeTarget } = await import('../../core/notifications.js');
         const { listOccurrences, upcomingSlots, ruleOf } = await import('../../core/recurrence.js');
         const { formatInZone, describeDuration } = await import('../../core/schedule-time.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const view = getNotification(ctx, parseId(idText));
         const failures = recentFailures(ctx, view.id, 10);
+        const { funnelOf } = await import('../../core/engagement.js');
+        const { funnelLines } = await import('../engagement-report.js');
+        const funnel = view.cron ? undefined : funnelOf(ctx, view.id);
         const occurrences = view.cron ? listOccurrences(ctx, view.id, 10) : undefined;
         const next =
           view.cron && view.status === 'scheduled' && view.sendAt
             ? [Date.parse(view.sendAt), ...upcomingSlots({ ...ruleOf(view), remaining: view.remaining === null ? null : view.remaining - 1 }, Date.parse(view.sendAt), 4)]
             : [];
-        const value = { ...view, recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
+        const value = { ...view, ...(funnel ? { funnel } : {}), recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
         const zone = view.tz ?? 'UTC';
         const lines: string[] = [
-          `notification ${view.id}: ${colourStatus(out, view.status)}${view.error ? ` (${view.error})` : ''}`,
-          `title:     ${view.title ?? ''}`,
-          `payload:   ${JSON.stringify(view.payload)}`,
+          `notification ${view.id}: ${colourStatus(out, view.status)}${view.error ? ` (${printable(view.error)})` : ''}`,
+          `title:     ${printableOr(view.title)}`,
+          `payload:   ${printable(JSON.stringify(view.payload))}`,
           `target:    ${describeTarget(view.target)}`,
           `options:   ttl ${view.ttl} s, urgency ${view.urgency ?? 'normal'}, topic ${view.topic ?? '-'}`,
         ];
@@ -80,7 +85,8 @@ export function registerNotifications(program: Command): void {
         if (view.startedAt) lines.push(`started:   ${view.startedAt}`);
         if (view.finishedAt) lines.push(`finished:  ${view.finishedAt}`);
         const c = view.counts;
-        if (!view.cron) lines.push(`counts:    ${c.total} recipients: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending`);
+        if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending`);
+        if (funnel) lines.push(...funnelLines(funnel));
         if (occurrences) {
           lines.push(`occurrences: ${occurrences.total}`);
           if (occurrences.recent.length) {
@@ -94,7 +100,7 @@ export function registerNotifications(program: Command): void {
         }
         if (failures.length) {
           lines.push('recent failures:');
-          lines.push(await out.table(['subscription', 'state', 'status', 'attempts', 'error', 'at'], failures.map((f) => [f.subscriptionId, f.state, f.statusCode, f.attempts, truncate(f.error ?? '', 50), f.at])));
+          lines.push(await out.table(['subscription', 'state', 'status', 'attempts', 'error', 'at'], failures.map((f) => [f.subscriptionId, f.state, f.statusCode, f.attempts, printable(truncate(f.error ?? '', 50)), f.at])));
         }
         out.result(value, () => lines);
       }),
@@ -107,13 +113,13 @@ export function registerNotifications(program: Command): void {
     .action(
       action<Record<string, never>, [string]>(async ({ out, context }, idText) => {
         const { cancelNotificationOrRule } = await import('../../core/recurrence.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const before = (await import('../../core/notifications.js')).getNotification(ctx, parseId(idText));
         const view = cancelNotificationOrRule(ctx, before.id);
         out.result(view, () =>
           out.color.green('✓ ') +
           (view.cron
-            ? `recurring notification ${view.id} cancelled: no more occurrences${view.cancelledOccurrences ? ` (${view.cancelledOccurrences} due occurrence cancelled too)` : ''}`
+            ? `recurring notification ${view.id} cancelled: no more occurrences${view.cancelledOccurrences ? ` (${plural(view.cancelledOccurrences, 'due occurrence')} cancelled too)` : ''}`
             : before.status === 'sending'
               ? `notification ${view.id} cancelled: the sender stops after the requests in flight (${view.counts.sent} sent so far)`
               : `notification ${view.id} cancelled: it will not be sent`),
@@ -130,7 +136,7 @@ export function registerNotifications(program: Command): void {
       action<{ yes?: boolean }, [string]>(async ({ options, out, context }, idText) => {
         const { getNotification } = await import('../../core/notifications.js');
         const { deleteNotificationOrRule } = await import('../../core/recurrence.js');
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const view = getNotification(ctx, parseId(idText));
         const ok = await confirmOrRefuse(out, `Delete notification ${view.id} (${view.status}) and its delivery records?`, options.yes, 'deleting needs confirmation');
         if (!ok) {
@@ -139,7 +145,7 @@ export function registerNotifications(program: Command): void {
         }
         const result = deleteNotificationOrRule(ctx, view.id);
         out.result({ deleted: true, ...result }, () =>
-          out.color.green('✓ ') + `notification ${view.id} deleted${result.deletedOccurrences ? ` with ${result.deletedOccurrences} occurrences` : ''}`,
+          out.color.green('✓ ') + `notification ${view.id} deleted${result.deletedOccurrences ? ` with ${plural(result.deletedOccurrences, 'occurrence')}` : ''}`,
         );
       }),
     );
@@ -155,7 +161,7 @@ export function registerNotifications(program: Command): void {
         const { newOwnerId } = await import('../../core/delivery.js');
         const { getNotification } = await import('../../core/notifications.js');
         const concurrency = parseConcurrency(options.concurrency);
-        const ctx = await context({ mustExist: true });
+        const ctx = await context();
         const id = parseId(idText);
         const before = getNotification(ctx, id);
         const { progress, onProgress } = await startProgress(out, before.counts.pending || before.counts.total);

@@ -1,4 +1,5 @@
 /** `pushctl schedule`: store a notification for later (--at/--in) or a recurring rule (--cron); `dispatch` sends it. */
+import { plural } from '../plural.js';
 import type { Command } from 'commander';
 import { addNotificationOptions, specFromOptions, type NotificationFlags } from '../notification-flags.js';
 import { action } from '../run.js';
@@ -66,7 +67,7 @@ export function registerSchedule(program: Command): void {
                 (view.until ? `, until ${formatInZone(Date.parse(view.until), zone)}` : '') +
                 (view.remaining !== null ? `, ${view.remaining} occurrence${view.remaining === 1 ? '' : 's'}` : '')
               : `notification ${view.id} scheduled for ${formatInZone(upcoming[0]!, zone)}`),
-          `target:      ${describeTarget(view.target)} (${preview.recipients} subscribers now; fixed when sending starts)`,
+          `target:      ${describeTarget(view.target)} (${plural(preview.recipients, 'subscriber')} now; fixed when sending starts)`,
           ...(view.cron ? upcoming.map((t, i) => `${i === 0 ? 'next:       ' : '            '} ${formatInZone(t, zone)}`) : []),
           ...(view.staleAfterMs !== null ? [`stale after: ${options.staleAfter}`] : []),
           out.color.dim('sent by "pushctl dispatch" when due (see "pushctl cron" for a crontab line)'),

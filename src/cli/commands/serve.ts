@@ -30,7 +30,7 @@ export function registerServe(program: Command): void {
         const resolved = await config();
         const host = options.host ?? resolved.serve.host;
         const port = options.port === undefined ? resolved.serve.port : parsePort(options.port);
-        const ctx = await context();
+        const ctx = await context({ create: true });
         const { ensureActiveKey } = await import('../../core/keys.js');
         const { createPushctlServer } = await import('../../http/server.js');
 

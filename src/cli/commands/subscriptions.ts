@@ -1,5 +1,7 @@
 /** `pushctl subscriptions import|list|count|show|remove|export|prune` */
 import type { Command } from 'commander';
+import { plural } from '../plural.js';
+import { printable, printableOr } from '../printable.js';
 import { action } from '../run.js';
 import { wholeNumber } from '../numbers.js';
 
@@ -65,7 +67,7 @@ Examples:
               ? `imported ${summary.imported}, updated ${summary.updated}, rejected ${summary.rejected}`
               : `would have imported ${summary.imported}, updated ${summary.updated}; rejected ${summary.rejected}`;
           const lines = shown > MAX_SHOWN_REJECTIONS ? [`(${shown - MAX_SHOWN_REJECTIONS} more rejections not shown; --json lists the first ${summary.rejections.length})`] : [];
-          lines.push(`${what} (${summary.records} records, ${summary.format})`);
+          lines.push(`${what} (${plural(summary.records, 'record')}, ${summary.format})`);
           if (summary.createdCategories.length) lines.push(`${summary.dryRun ? 'would create' : 'created'} categories: ${summary.createdCategories.join(', ')}`);
           if (summary.dryRun) lines.push('dry run: nothing written');
           else if (!summary.written) lines.push(`--strict: nothing written because ${summary.rejected} record${summary.rejected === 1 ? ' is' : 's are'} bad`);
@@ -92,7 +94,7 @@ Examples:
         const shown = limit ?? 100;
         const rows: string[][] = [];
         for (const s of listSubscriptions(ctx, { category: options.category, limit: shown })) {
-          rows.push([String(s.id), shortEndpoint(s.endpoint), s.categories.join(','), s.label ?? '', s.createdAt.slice(0, 19).replace('T', ' '), s.lastSuccessAt?.slice(0, 19).replace('T', ' ') ?? '', String(s.failureCount)]);
+          rows.push([String(s.id), printable(shortEndpoint(s.endpoint)), s.categories.join(','), printableOr(s.label), s.createdAt.slice(0, 19).replace('T', ' '), s.lastSuccessAt?.slice(0, 19).replace('T', ' ') ?? '', String(s.failureCount)]);
         }
         if (rows.length === 0) {
           out.info('no subscriptions');
@@ -125,10 +127,10 @@ Examples:
         const s = getSubscription(await context(), ref);
         out.result(s, () => [
           `id:            ${s.id}`,
-          `endpoint:      ${s.endpoint}`,
+          `endpoint:      ${printable(s.endpoint)}`,
           `categories:    ${s.categories.join(', ') || '(none)'}`,
-          `label:         ${s.label ?? ''}`,
-          `user agent:    ${s.userAgent ?? ''}`,
+          `label:         ${printableOr(s.label)}`,
+          `user agent:    ${printableOr(s.userAgent)}`,
           `keys.p256dh:   ${s.keys.p256dh}`,
           `keys.auth:     ${s.keys.auth}`,
           `expiration:    ${s.expirationTime === null ? 'none' : new Date(s.expirationTime).toISOString()}`,

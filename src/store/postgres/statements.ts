@@ -1,0 +1,301 @@
+/**
+ * Every PostgreSQL statement pushctl runs, by name (one query set per backend, as ntfy keeps
+ * them). Each runs as a named prepared statement: parsed and planned once per connection. Lists
+ * travel as arrays (= ANY($n)), so no statement's text depends on its arguments.
+ */
+import { tableCountsSql } from '../paging.js';
+import { TABLES } from '../store.js';
+
+const DETAIL = `
+  SELECT s.*,
+         (SELECT string_agg(c.name, chr(31)) FROM subscription_categories sc
+            JOIN categories c ON c.id = sc.category_id WHERE sc.subscription_id = s.id) AS category_names,
+         k.public_key AS vapid_public_key
+  FROM subscriptions s LEFT JOIN vapid_keys k ON k.id = s.key_id`;
+
+const WITH_COUNT = `
+  SELECT c.*, (SELECT count(*) FROM subscription_categories sc WHERE sc.category_id = c.id) AS subscribers
+  FROM categories c`;
+
+const IN_CATEGORIES = `
+  SELECT id FROM subscriptions WHERE id IN (
+    SELECT sc.subscription_id FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
+    WHERE c.name = ANY($1::text[]))`;
+
+/** An interrupted send is ready when its lease is gone and it has work due now (or only needs finishing). $1 = now */
+const ORPHAN_READY = `
+  n.status = 'sending'
+  AND (n.lease_owner IS NULL OR n.lease_expires_at IS NULL OR n.lease_expires_at <= $1)
+  AND (n.started_at IS NULL
+       OR NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending')
+       OR EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
+                  AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $1)))`;
+
+const PRUNE_WHERE = `
+  ($1::bigint IS NOT NULL OR $2::integer IS NOT NULL)
+  AND ($1::bigint IS NULL OR coalesce(last_success_at, created_at) < $1::bigint)
+  AND ($2::integer IS NULL OR failure_count > $2::integer)`;
+
+export const SQL = {
+  // ---- keys ----
+  activeKey: 'SELECT * FROM vapid_keys WHERE active = 1',
+  keyById: 'SELECT * FROM vapid_keys WHERE id = $1',
+  keyByPublicKey: 'SELECT * FROM vapid_keys WHERE public_key = $1',
+  allKeys: 'SELECT * FROM vapid_keys ORDER BY id',
+  deactivateKeys: 'UPDATE vapid_keys SET active = 0 WHERE active = 1',
+  reactivateKey: 'UPDATE vapid_keys SET active = 1, subject = $2 WHERE id = $1 RETURNING *',
+  insertActiveKey: 'INSERT INTO vapid_keys (public_key, private_key, subject, created_at, active) VALUES ($1, $2, $3, $4, 1) RETURNING *',
+  setKeySubject: 'UPDATE vapid_keys SET subject = $2 WHERE id = $1',
+  subscriptionCountByKey: 'SELECT count(*) AS n FROM subscriptions WHERE key_id = $1',
+
+  // ---- subscriptions ----
+  // One statement, atomic against a concurrent insert of the same endpoint (another replica).
+  // xmax = 0 only on a freshly inserted row version: that is "created".
+  upsertSubscription: `
+    INSERT INTO subscriptions (endpoint, p256dh, auth, key_id, expiration_time, label, user_agent,
+                               created_at, updated_at, last_success_at, failure_count)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    ON CONFLICT (endpoint) DO UPDATE SET
+      p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth, key_id = EXCLUDED.key_id, expiration_time = EXCLUDED.expiration_time,
+      label = CASE WHEN $12::boolean THEN EXCLUDED.label ELSE subscriptions.label END,
+      user_agent = CASE WHEN $13::boolean THEN EXCLUDED.user_agent ELSE subscriptions.user_agent END,
+      updated_at = EXCLUDED.updated_at,
+      last_success_at = CASE WHEN $14::boolean THEN EXCLUDED.last_success_at ELSE subscriptions.last_success_at END,
+      failure_count = EXCLUDED.failure_count
+    RETURNING id, (xmax = 0) AS created`,
+  // A batch (an import's) in a few round trips instead of one or two per row: insert the new
+  // endpoints, then update the rest from the same arrays. The arrays are the write's fields.
+  insertSubscriptionBatch: `
+    INSERT INTO subscriptions (endpoint, p256dh, auth, key_id, expiration_time, label, user_agent,
+                               created_at, updated_at, last_success_at, failure_count)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+                         $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[])
+    ON CONFLICT (endpoint) DO NOTHING
+    RETURNING id, endpoint`,
+  updateSubscriptionBatch: `
+    UPDATE subscriptions s SET
+      p256dh = u.p256dh, auth = u.auth, key_id = u.key_id, expiration_time = u.expiration_time,
+      label = CASE WHEN u.set_label THEN u.label ELSE s.label END,
+      user_agent = CASE WHEN u.set_user_agent THEN u.user_agent ELSE s.user_agent END,
+      updated_at = u.updated_at,
+      last_success_at = CASE WHEN u.set_last_success THEN u.last_success_at ELSE s.last_success_at END,
+      failure_count = u.failure_count
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+                $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::boolean[], $13::boolean[], $14::boolean[])
+      AS u(endpoint, p256dh, auth, key_id, expiration_time, label, user_agent, created_at, updated_at, last_success_at,
+           failure_count, set_label, set_user_agent, set_last_success)
+    WHERE s.endpoint = u.endpoint
+    RETURNING s.id, s.endpoint`,
+  clearCategoriesOfMany: 'DELETE FROM subscription_categories WHERE subscription_id = ANY($1::bigint[])',
+  addMemberships: `
+    INSERT INTO subscription_categories (subscription_id, category_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])
+    ON CONFLICT DO NOTHING`,
+  subscriptionIdByEndpoint: 'SELECT id FROM subscriptions WHERE endpoint = $1',
+  clearCategories: 'DELETE FROM subscription_categories WHERE subscription_id = $1',
+  addCategories: `
+    INSERT INTO subscription_categories (subscription_id, category_id) SELECT $1, unnest($2::bigint[])
+    ON CONFLICT DO NOTHING`,
+  subscriptionById: 'SELECT * FROM subscriptions WHERE id = $1',
+  subscriptionByEndpoint: 'SELECT * FROM subscriptions WHERE endpoint = $1',
+  deleteSubscription: 'DELETE FROM subscriptions WHERE id = $1',
+  categoryIdsOf: 'SELECT category_id FROM subscription_categories WHERE subscription_id = $1',
+  countSubscriptions: 'SELECT count(*) AS n FROM subscriptions',
+  countSubscriptionsInCategory: 'SELECT count(*) AS n FROM subscription_categories WHERE category_id = $1',
+  subscriptionDetail: `${DETAIL} WHERE s.id = $1`,
+  subscriptionDetailPage: `${DETAIL} WHERE s.id > $1 ORDER BY s.id LIMIT $2`,
+  subscriptionDetailPageInCategory: `${DETAIL}
+    WHERE s.id > $1 AND s.id IN (SELECT subscription_id FROM subscription_categories WHERE category_id = $3)
+    ORDER BY s.id LIMIT $2`,
+  countPrunable: `SELECT count(*) AS n FROM subscriptions WHERE ${PRUNE_WHERE}`,
+  deletePrunable: `DELETE FROM subscriptions WHERE ${PRUNE_WHERE}`,
+
+  // ---- categories ----
+  insertCategory: 'INSERT INTO categories (name, description, created_at) VALUES ($1, $2, $3) RETURNING *',
+  categoryById: 'SELECT * FROM categories WHERE id = $1',
+  categoryByName: 'SELECT * FROM categories WHERE name = $1',
+  categoryWithCount: `${WITH_COUNT} WHERE c.id = $1`,
+  // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
+  allCategoriesWithCounts: `${WITH_COUNT} ORDER BY c.name COLLATE "C"`,
+  categoryIdsByName: 'SELECT id, name FROM categories',
+  renameCategory: 'UPDATE categories SET name = $2 WHERE id = $1',
+  describeCategory: 'UPDATE categories SET description = $2 WHERE id = $1',
+  deleteCategory: 'DELETE FROM categories WHERE id = $1',
+  addMembers: `
+    INSERT INTO subscription_categories (subscription_id, category_id) SELECT unnest($2::bigint[]), $1
+    ON CONFLICT DO NOTHING`,
+  removeMembers: 'DELETE FROM subscription_categories WHERE category_id = $1 AND subscription_id = ANY($2::bigint[])',
+  existingCategoryNames: 'SELECT name FROM categories WHERE name = ANY($1::text[])',
+
+  // ---- notifications ----
+  insertNotification: `
+    INSERT INTO notifications (payload, target, ttl, urgency, topic, status, send_at, cron, tz, until_at, remaining_count,
+      stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+    RETURNING id`,
+  setTopic: 'UPDATE notifications SET topic = $2 WHERE id = $1',
+  setTopicIf: 'UPDATE notifications SET topic = $3 WHERE id = $1 AND topic = $2',
+  notificationById: 'SELECT * FROM notifications WHERE id = $1',
+  notificationByIdempotencyKey: 'SELECT * FROM notifications WHERE idempotency_key = $1',
+  clearIdempotencyKey: 'UPDATE notifications SET idempotency_key = NULL WHERE id = $1',
+  listNotifications: `
+    SELECT * FROM notifications
+    WHERE ($1::text IS NULL OR status = $1::text)
+      AND ($2::bigint IS NULL OR coalesce(finished_at, started_at, send_at, created_at) >= $2::bigint)
+    ORDER BY id DESC LIMIT $3 OFFSET $4`,
+  deleteNotification: 'DELETE FROM notifications WHERE id = $1',
+  setStatus: 'UPDATE notifications SET status = $2, error = coalesce($3, error), finished_at = coalesce($4, finished_at) WHERE id = $1',
+  cancelNotification: `
+    UPDATE notifications SET status = 'cancelled', finished_at = coalesce(finished_at, $2)
+    WHERE id = $1 AND status IN ('scheduled', 'sending')`,
+
+  // ---- leases ($2 owner, $3 now, $4 until) ----
+  tryAcquireLease: `
+    UPDATE notifications SET lease_owner = $2, lease_expires_at = $4,
+      status = CASE WHEN status = 'scheduled' THEN 'sending' ELSE status END
+    WHERE id = $1 AND status IN ('scheduled', 'sending')
+      AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $3 OR lease_owner = $2)`,
+  takeOverLease: `
+    UPDATE notifications SET lease_owner = $2, lease_expires_at = $4,
+      status = CASE WHEN status = 'scheduled' THEN 'sending' ELSE status END
+    WHERE id = $1 AND status IN ('scheduled', 'sending') AND lease_owner = $3`,
+  renewLease: 'UPDATE notifications SET lease_expires_at = $3 WHERE id = $1 AND lease_owner = $2',
+  releaseLease: 'UPDATE notifications SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2',
+  leaseHolder: 'SELECT lease_owner AS owner, lease_expires_at AS "expiresAt" FROM notifications WHERE id = $1',
+
+  // ---- recipients and the ledger ----
+  countAll: 'SELECT count(*) AS n FROM subscriptions',
+  countInCategories: `SELECT count(*) AS n FROM (${IN_CATEGORIES}) r`,
+  countByIds: 'SELECT count(*) AS n FROM subscriptions WHERE id = ANY($1::bigint[])',
+  lockForStart: 'SELECT started_at FROM notifications WHERE id = $1 FOR UPDATE',
+  fixAll: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
+           SELECT $1::bigint, id, 'pending', $2::bigint FROM subscriptions ON CONFLICT DO NOTHING`,
+  fixInCategories: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
+           SELECT $2, id, 'pending', $3 FROM (${IN_CATEGORIES}) r ON CONFLICT DO NOTHING`,
+  fixByIds: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
+           SELECT $2, id, 'pending', $3 FROM subscriptions WHERE id = ANY($1::bigint[]) ON CONFLICT DO NOTHING`,
+  markStarted: 'UPDATE notifications SET started_at = $2, total_count = $3 WHERE id = $1',
+  // After a large recipient list is written, so the claims that follow are planned on its real size.
+  analyzeDeliveries: 'ANALYZE deliveries',
+  pendingPage: `
+    SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
+    FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
+    WHERE d.notification_id = $1 AND d.state = 'pending' AND d.subscription_id > $2
+      AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $3)
+    ORDER BY d.subscription_id LIMIT $4`,
+  // A chunk of due rows, locked and leased in one statement; rows another worker has locked are
+  // skipped, not waited for, and a row leased meanwhile fails the re-check: chunks never overlap.
+  claimDeliveries: `
+    WITH due AS (
+      SELECT ctid FROM deliveries
+      WHERE notification_id = $1 AND state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
+      ORDER BY subscription_id LIMIT $4
+      FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+      -- By the locked rows' ctid (a TID scan), not a join or an index filter: a send's rows are
+      -- fresh, their statistics say "few", and a plan built on that scans the whole send per chunk.
+      UPDATE deliveries d SET next_attempt_at = $3
+      WHERE d.ctid = ANY(ARRAY(SELECT ctid FROM due))
+      RETURNING d.subscription_id, d.attempts
+    )
+    SELECT c.subscription_id, c.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
+    FROM claimed c LEFT JOIN subscriptions s ON s.id = c.subscription_id
+    ORDER BY c.subscription_id`,
+  nextRetryAt: `SELECT count(*) AS pending, min(coalesce(next_attempt_at, 0)) AS earliest FROM deliveries WHERE notification_id = $1 AND state = 'pending'`,
+  // A whole group commit in one round trip: the ledger rows and their subscriptions' bookkeeping.
+  recordDeliveries: `
+    WITH u AS (
+      SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::text[], $6::bigint[], $7::bigint[])
+        AS u(notification_id, subscription_id, state, status_code, error, next_attempt_at, now)
+    ), ledger AS (
+      UPDATE deliveries d SET state = u.state, attempts = d.attempts + 1, status_code = u.status_code, error = u.error,
+        next_attempt_at = u.next_attempt_at, updated_at = u.now
+      FROM u WHERE d.notification_id = u.notification_id AND d.subscription_id = u.subscription_id
+      RETURNING 1
+    ), succeeded AS (
+      UPDATE subscriptions s SET last_success_at = u.now, failure_count = 0
+      FROM u WHERE s.id = u.subscription_id AND u.state = 'sent'
+      RETURNING 1
+    ), gone AS (
+      DELETE FROM subscriptions s USING u WHERE s.id = u.subscription_id AND u.state = 'gone'
+      RETURNING 1
+    ), failed AS (
+      UPDATE subscriptions s SET failure_count = s.failure_count + 1
+      FROM u WHERE s.id = u.subscription_id AND (u.state = 'failed' OR (u.state = 'pending' AND u.status_code IS NOT NULL))
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM ledger) AS n`,
+  deliveryCounts: 'SELECT state, count(*) AS n FROM deliveries WHERE notification_id = $1 GROUP BY state',
+  storeCounts: 'UPDATE notifications SET total_count = $2, sent_count = $3, gone_count = $4, failed_count = $5 WHERE id = $1',
+  recentFailures: `
+    SELECT subscription_id, state, status_code, error, attempts, updated_at FROM deliveries
+    WHERE notification_id = $1 AND (state IN ('failed', 'gone') OR (state = 'pending' AND status_code IS NOT NULL))
+    ORDER BY updated_at DESC NULLS LAST LIMIT $2`,
+
+  // ---- the dispatcher ----
+  claimNext: `
+    UPDATE notifications SET status = 'sending', lease_owner = $2, lease_expires_at = $3
+    WHERE id = (
+      SELECT n.id FROM notifications n
+      WHERE n.cron IS NULL
+        AND n.id <> ALL($4::bigint[])
+        AND ((n.status = 'scheduled' AND coalesce(n.send_at, 0) <= $1) OR (${ORPHAN_READY}))
+      ORDER BY coalesce(n.send_at, 0), n.id
+      LIMIT 1
+      FOR UPDATE SKIP LOCKED)
+    RETURNING *`,
+  markSkipped: `
+    UPDATE notifications SET status = 'skipped', error = $3, finished_at = $4, lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = $1 AND lease_owner = $2 AND status = 'sending'`,
+  dueTemplates: `SELECT * FROM notifications WHERE status = 'scheduled' AND cron IS NOT NULL AND send_at <= $1 ORDER BY send_at, id`,
+  insertOccurrence: `
+    INSERT INTO notifications
+      (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at)
+    SELECT payload, target, ttl, urgency, topic, $2::text, $3, tz, stale_after_ms, id, $3, $4, $5,
+           CASE WHEN $2::text = 'skipped' THEN $4::bigint END
+    FROM notifications WHERE id = $1
+    ON CONFLICT (parent_id, slot_at) WHERE parent_id IS NOT NULL DO NOTHING
+    RETURNING id`,
+  advanceTemplate: `UPDATE notifications SET send_at = $3, remaining_count = $4 WHERE id = $1 AND send_at = $2 AND status = 'scheduled'`,
+  finishTemplate: `UPDATE notifications SET status = 'sent', finished_at = $3, remaining_count = $4 WHERE id = $1 AND send_at = $2 AND status = 'scheduled'`,
+  nextWorkAt: `
+    SELECT min(t) AS t FROM (
+      SELECT min(send_at) AS t FROM notifications WHERE status = 'scheduled'
+      UNION ALL
+      SELECT min(greatest(coalesce(n.lease_expires_at, 0),
+                          CASE WHEN n.started_at IS NULL THEN 0
+                               ELSE coalesce((SELECT min(coalesce(d.next_attempt_at, 0)) FROM deliveries d
+                                              WHERE d.notification_id = n.id AND d.state = 'pending'), 0) END))
+        FROM notifications n WHERE n.status = 'sending'
+    ) w`,
+  occurrenceRows: 'SELECT * FROM notifications WHERE parent_id = $1 ORDER BY slot_at DESC LIMIT $2',
+  occurrenceCount: 'SELECT count(*) AS n FROM notifications WHERE parent_id = $1',
+  liveOccurrences: `SELECT id FROM notifications WHERE parent_id = $1 AND status = 'sending' AND lease_owner IS NOT NULL AND lease_expires_at > $2`,
+  cancelScheduledOccurrences: `UPDATE notifications SET status = 'cancelled', finished_at = $2 WHERE parent_id = $1 AND status = 'scheduled'`,
+  deleteOccurrences: 'DELETE FROM notifications WHERE parent_id = $1',
+  reopenForResume: `
+    UPDATE notifications SET status = 'sending', finished_at = NULL
+    WHERE id = $1 AND status IN ('failed', 'partial')
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id AND d.state = 'pending')`,
+
+  // ---- whole installation ----
+  tableCounts: tableCountsSql(TABLES),
+} as const;
+
+export type StatementName = keyof typeof SQL;
+
+/**
+ * Copying whole tables (db copy), one pair of statements per table: a keyset page in key order,
+ * and an insert of a page of rows as they are (ids included), passed as one JSON array.
+ */
+export function tableSql(table: { name: string; key: string[]; columns: string[] }): { page: string; insert: string } {
+  const key = table.key.join(', ');
+  const after = table.key.map((_, i) => `$${i + 1}`).join(', ');
+  return {
+    page: `SELECT ${table.columns.join(', ')} FROM ${table.name} WHERE (${key}) > (${after}) ORDER BY ${key} LIMIT $${table.key.length + 1}`,
+    insert: `INSERT INTO ${table.name} (${table.columns.join(', ')})
+             SELECT ${table.columns.join(', ')} FROM json_populate_recordset(NULL::${table.name}, $1::json)`,
+  };
+}
+
+/** Tables whose id comes from an identity column. */
+export const IDENTITY_TABLES = ['vapid_keys', 'categories', 'subscriptions', 'notifications'] as const;

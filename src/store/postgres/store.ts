@@ -1,0 +1,447 @@
+/**
+ * The PostgreSQL backend of the async store: a pg Pool sized for the process, every statement a
+ * named prepared statement (src/store/postgres/statements.ts), transactions on one pooled
+ * connection, and numbered migrations taken under an advisory lock so that replicas starting
+ * together migrate once.
+ */
+import pg from 'pg';
+import { fail, PushctlError } from '../../errors.js';
+import { redactLocation } from '../location.js';
+import type { CategoryRow, CategoryWithCount } from '../categories.js';
+import type { VapidKeyRow } from '../keys.js';
+import type { DeliveryCounts, DeliveryState, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from '../notifications.js';
+import type {
+  DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
+  TableRow, TemplateAdvance, Transaction, TransactionOptions,
+} from '../store.js';
+import { resolveRefsWith, TABLES } from '../store.js';
+import type { NotificationStatus } from '../../limits.js';
+import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from '../subscriptions.js';
+import { keysetPages } from '../paging.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { IDENTITY_TABLES, SQL, tableSql, type StatementName } from './statements.js';
+
+export interface PostgresOpenOptions {
+  /** Connections in this process's pool (default 5: a command needs one or two, serve a few). */
+  poolSize?: number | undefined;
+  /** How long to wait for a connection (default 10 s). */
+  connectTimeoutMs?: number | undefined;
+}
+
+/** Any number that fits: ids, counts and ms times (bigint) come back as numbers, like SQLite's. */
+const INT8 = 20;
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** pg_advisory_lock key for migrations: 'pushctl' folded into 64 bits, fixed forever. */
+const MIGRATION_LOCK = '7070757368637431';
+
+const DEFAULT_PAGE = 1000;
+/** A recipient list this long is worth fresh planner statistics before its claims start. */
+const ANALYZE_AFTER_ROWS = 10_000;
+
+type Executor = Pick<pg.Pool, 'query'> | pg.PoolClient;
+type Atomic = <T>(fn: (ops: PostgresOps) => Promise<T>, lock?: string) => Promise<T>;
+
+class PostgresOps implements StoreOps {
+  constructor(
+    protected readonly executor: Executor,
+    /** Runs `fn` atomically: in the open transaction, or in a new one. */
+    protected readonly atomic: Atomic,
+  ) {}
+
+  protected async q<R extends pg.QueryResultRow = Record<string, unknown>>(name: StatementName, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.executor.query<R>({ name: `pushctl_${name}`, text: SQL[name], values });
+  }
+  protected async one<R extends pg.QueryResultRow>(name: StatementName, values: unknown[] = []): Promise<R | undefined> {
+    return (await this.q<R>(name, values)).rows[0];
+  }
+  protected async all<R extends pg.QueryResultRow>(name: StatementName, values: unknown[] = []): Promise<R[]> {
+    return (await this.q<R>(name, values)).rows;
+  }
+  protected async count(name: StatementName, values: unknown[] = []): Promise<number> {
+    return (await this.one<{ n: number }>(name, values))?.n ?? 0;
+  }
+  protected async changed(name: StatementName, values: unknown[] = []): Promise<number> {
+    return (await this.q(name, values)).rowCount ?? 0;
+  }
+
+  activeKey() { return this.one<VapidKeyRow>('activeKey'); }
+  keyById(id: number) { return this.one<VapidKeyRow>('keyById', [id]); }
+  keyByPublicKey(publicKey: string) { return this.one<VapidKeyRow>('keyByPublicKey', [publicKey]); }
+  allKeys() { return this.all<VapidKeyRow>('allKeys'); }
+  insertActiveKey(key: { publicKey: string; privateKey: string; subject: string; createdAt: number }, options: { replace: boolean } = { replace: true }) {
+    // Serialised with every other key change: the check and the write are one step.
+    return this.atomic(async (tx): Promise<{ row: VapidKeyRow } | { blockedBy: VapidKeyRow }> => {
+      const active = await tx.activeKey();
+      if (active && active.public_key !== key.publicKey && !options.replace) return { blockedBy: active };
+      await tx.q('deactivateKeys');
+      const existing = await tx.keyByPublicKey(key.publicKey);
+      if (existing) return { row: (await tx.one<VapidKeyRow>('reactivateKey', [existing.id, key.subject]))! };
+      return { row: (await tx.one<VapidKeyRow>('insertActiveKey', [key.publicKey, key.privateKey, key.subject, key.createdAt]))! };
+    }, 'vapid_keys');
+  }
+  async setKeySubject(id: number, subject: string) { await this.q('setKeySubject', [id, subject]); }
+  subscriptionCountByKey(keyId: number) { return this.count('subscriptionCountByKey', [keyId]); }
+
+  async upsertSubscription(w: SubscriptionWrite) {
+    const row = await this.one<{ id: number; created: boolean }>('upsertSubscription', [
+      w.endpoint, w.p256dh, w.auth, w.keyId, w.expirationTime, w.label ?? null, w.userAgent ?? null,
+      w.createdAt ?? w.updatedAt, w.updatedAt, w.lastSuccessAt ?? null, w.failureCount ?? 0,
+      w.label !== undefined, w.userAgent !== undefined, w.lastSuccessAt !== undefined,
+    ]);
+    return { id: row!.id, created: row!.created };
+  }
+  upsertSubscriptions(batch: readonly SubscriptionUpsert[]) {
+    return this.atomic(async (tx) => {
+      const endpoints = new Set(batch.map((b) => b.write.endpoint));
+      // The same endpoint twice in one batch must apply in order: row by row then.
+      if (endpoints.size < batch.length) return tx.upsertOneByOne(batch);
+      const columns = subscriptionColumns(batch.map((b) => b.write));
+      const found = new Map<string, { id: number; created: boolean }>();
+      for (const row of (await tx.q<{ id: number; endpoint: string }>('insertSubscriptionBatch', columns.slice(0, 11))).rows) {
+        found.set(row.endpoint, { id: row.id, created: true });
+      }
+      const existing = batch.filter((b) => !found.has(b.write.endpoint));
+      if (existing.length) {
+        const rows = (await tx.q<{ id: number; endpoint: string }>('updateSubscriptionBatch', subscriptionColumns(existing.map((b) => b.write)))).rows;
+        for (const row of rows) found.set(row.endpoint, { id: row.id, created: false });
+      }
+      // Deleted by someone else between the two statements: those few go row by row.
+      const missed = batch.filter((b) => !found.has(b.write.endpoint));
+      for (const [i, result] of (await tx.upsertOneByOne(missed)).entries()) found.set(missed[i]!.write.endpoint, result);
+
+      const withCategories = batch.filter((b) => b.categoryIds);
+      const cleared = withCategories.map((b) => found.get(b.write.endpoint)!).filter((r) => !r.created).map((r) => r.id);
+      if (cleared.length) await tx.q('clearCategoriesOfMany', [cleared]);
+      const members: number[] = [];
+      const categories: number[] = [];
+      for (const b of withCategories) {
+        for (const categoryId of b.categoryIds!) {
+          members.push(found.get(b.write.endpoint)!.id);
+          categories.push(categoryId);
+        }
+      }
+      if (members.length) await tx.q('addMemberships', [members, categories]);
+      return batch.map((b) => found.get(b.write.endpoint)!);
+    });
+  }
+  protected async upsertOneByOne(batch: readonly SubscriptionUpsert[]) {
+    const results: { id: number; created: boolean }[] = [];
+    for (const { write, categoryIds } of batch) {
+      const result = await this.upsertSubscription(write);
+      if (categoryIds) await this.setCategories(result.id, categoryIds, result.created);
+      results.push(result);
+    }
+    return results;
+  }
+  async subscriptionIdByEndpoint(endpoint: string) { return (await this.one<{ id: number }>('subscriptionIdByEndpoint', [endpoint]))?.id; }
+  async setCategories(subscriptionId: number, categoryIds: readonly number[], created: boolean) {
+    if (!created) await this.q('clearCategories', [subscriptionId]);
+    if (categoryIds.length) await this.q('addCategories', [subscriptionId, categoryIds]);
+  }
+  subscriptionById(id: number) { return this.one<SubscriptionRow>('subscriptionById', [id]); }
+  subscriptionByEndpoint(endpoint: string) { return this.one<SubscriptionRow>('subscriptionByEndpoint', [endpoint]); }
+  async deleteSubscription(id: number) { return (await this.changed('deleteSubscription', [id])) > 0; }
+  async categoryIdsOf(subscriptionId: number) { return (await this.all<{ category_id: number }>('categoryIdsOf', [subscriptionId])).map((r) => r.category_id); }
+  countSubscriptions(categoryId?: number) {
+    return categoryId === undefined ? this.count('countSubscriptions') : this.count('countSubscriptionsInCategory', [categoryId]);
+  }
+  subscriptionDetail(id: number) { return this.one<SubscriptionDetailRow>('subscriptionDetail', [id]); }
+  streamSubscriptionDetails(options: { categoryId?: number | undefined; limit?: number | undefined; pageSize?: number | undefined }) {
+    // Keyset pages: no cursor holding a connection and a snapshot open while the caller works.
+    const { categoryId } = options;
+    return keysetPages(
+      (after: number, limit: number) =>
+        categoryId === undefined
+          ? this.all<SubscriptionDetailRow>('subscriptionDetailPage', [after, limit])
+          : this.all<SubscriptionDetailRow>('subscriptionDetailPageInCategory', [after, limit, categoryId]),
+      (row) => row.id,
+      -1,
+      { pageSize: options.pageSize ?? DEFAULT_PAGE, limit: options.limit },
+    );
+  }
+  countPrunable(filter: PruneFilter) { return this.count('countPrunable', [filter.noSuccessSince ?? null, filter.failedMoreThan ?? null]); }
+  deletePrunable(filter: PruneFilter) { return this.changed('deletePrunable', [filter.noSuccessSince ?? null, filter.failedMoreThan ?? null]); }
+
+  async insertCategory(category: { name: string; description: string | null; createdAt: number }) {
+    return (await this.one<CategoryRow>('insertCategory', [category.name, category.description, category.createdAt]))!;
+  }
+  categoryById(id: number) { return this.one<CategoryRow>('categoryById', [id]); }
+  categoryByName(name: string) { return this.one<CategoryRow>('categoryByName', [name]); }
+  categoryWithCount(id: number) { return this.one<CategoryWithCount>('categoryWithCount', [id]); }
+  allCategoriesWithCounts() { return this.all<CategoryWithCount>('allCategoriesWithCounts'); }
+  async categoryIdsByName() { return new Map((await this.all<{ id: number; name: string }>('categoryIdsByName')).map((r) => [r.name, r.id])); }
+  async updateCategory(id: number, change: { name?: string; description?: string | null }) {
+    if (change.name !== undefined) await this.q('renameCategory', [id, change.name]);
+    if (change.description !== undefined) await this.q('describeCategory', [id, change.description]);
+  }
+  async deleteCategory(id: number) { return (await this.changed('deleteCategory', [id])) > 0; }
+  addMembers(categoryId: number, ids: readonly number[]) { return ids.length ? this.changed('addMembers', [categoryId, ids]) : Promise.resolve(0); }
+  removeMembers(categoryId: number, ids: readonly number[]) { return ids.length ? this.changed('removeMembers', [categoryId, ids]) : Promise.resolve(0); }
+  async existingCategoryNames(names: string[]) {
+    if (!names.length) return new Set<string>();
+    return new Set((await this.all<{ name: string }>('existingCategoryNames', [names])).map((r) => r.name));
+  }
+
+  async insertNotification(row: NewNotification) {
+    const inserted = await this.one<{ id: number }>('insertNotification', [
+      row.payload, row.target, row.ttl, row.urgency, row.topic, row.status, row.send_at, row.cron, row.tz, row.until_at, row.remaining_count,
+      row.stale_after_ms, row.idempotency_key, row.created_at, row.parent_id ?? null, row.slot_at ?? null, row.lease_owner ?? null, row.lease_expires_at ?? null,
+    ]);
+    return inserted!.id;
+  }
+  async setTopic(id: number, topic: string) { await this.q('setTopic', [id, topic]); }
+  async setTopicIf(id: number, from: string, to: string) { await this.q('setTopicIf', [id, from, to]); }
+  notificationById(id: number) { return this.one<NotificationRow>('notificationById', [id]); }
+  notificationByIdempotencyKey(key: string) { return this.one<NotificationRow>('notificationByIdempotencyKey', [key]); }
+  async clearIdempotencyKey(id: number) { await this.q('clearIdempotencyKey', [id]); }
+  listNotifications(filter: NotificationListFilter) {
+    return this.all<NotificationRow>('listNotifications', [filter.status || null, filter.since ?? null, filter.limit, filter.offset]);
+  }
+  async deleteNotification(id: number) { return (await this.changed('deleteNotification', [id])) > 0; }
+  async setStatus(id: number, status: NotificationStatus, extra: { error?: string | null; finished_at?: number | null } = {}) {
+    await this.q('setStatus', [id, status, extra.error ?? null, extra.finished_at ?? null]);
+  }
+  async cancelNotification(id: number, now: number) { return (await this.changed('cancelNotification', [id, now])) > 0; }
+  resolveSubscriptionRefs(refs: (string | number)[]) { return resolveRefsWith(this, refs); }
+
+  async tryAcquireLease(id: number, owner: string, now: number, leaseMs: number) { return (await this.changed('tryAcquireLease', [id, owner, now, now + leaseMs])) > 0; }
+  async takeOverLease(id: number, deadOwner: string, owner: string, now: number, leaseMs: number) {
+    return (await this.changed('takeOverLease', [id, owner, deadOwner, now + leaseMs])) > 0;
+  }
+  async renewLease(id: number, owner: string, now: number, leaseMs: number) { return (await this.changed('renewLease', [id, owner, now + leaseMs])) > 0; }
+  async releaseLease(id: number, owner: string) { await this.q('releaseLease', [id, owner]); }
+  async leaseHolder(id: number) { return (await this.one<{ owner: string | null; expiresAt: number | null }>('leaseHolder', [id])) ?? { owner: null, expiresAt: null }; }
+
+  countRecipients(target: TargetQuery) {
+    if (target.all) return this.count('countAll');
+    if (target.categories) return this.count('countInCategories', [target.categories]);
+    return this.count('countByIds', [target.subscriptionIds ?? []]);
+  }
+  fixRecipients(id: number, target: TargetQuery, now: number) {
+    return this.atomic(async (tx) => {
+      // The row lock makes a second starter wait, then see started_at set.
+      const row = await tx.one<{ started_at: number | null }>('lockForStart', [id]);
+      if (!row || row.started_at !== null) return false;
+      const inserted = target.all
+        ? await tx.changed('fixAll', [id, now])
+        : target.categories
+          ? await tx.changed('fixInCategories', [target.categories, id, now])
+          : await tx.changed('fixByIds', [target.subscriptionIds ?? [], id, now]);
+      await tx.q('markStarted', [id, now, inserted]);
+      // Autovacuum would analyze within a minute or so; a send's first minute must not run on
+      // statistics from before its rows existed (claims would scan the whole send per chunk).
+      if (inserted >= ANALYZE_AFTER_ROWS) await tx.executor.query(SQL.analyzeDeliveries);
+      return true;
+    });
+  }
+  pendingPage(id: number, after: number, now: number, limit: number) { return this.all<PendingDelivery>('pendingPage', [id, after, now, limit]); }
+  claimDeliveries(claim: DeliveryClaim) {
+    return this.all<PendingDelivery>('claimDeliveries', [claim.notificationId, claim.now, claim.now + claim.leaseMs, claim.limit]);
+  }
+  async nextRetryAt(id: number) {
+    const row = await this.one<{ pending: number; earliest: number | null }>('nextRetryAt', [id]);
+    return row ?? { pending: 0, earliest: null };
+  }
+  async recordDeliveries(updates: readonly DeliveryUpdate[]) {
+    if (!updates.length) return;
+    await this.q('recordDeliveries', [
+      updates.map((u) => u.notificationId), updates.map((u) => u.subscriptionId), updates.map((u) => u.state),
+      updates.map((u) => u.statusCode), updates.map((u) => u.error), updates.map((u) => u.nextAttemptAt), updates.map((u) => u.now),
+    ]);
+  }
+  async deliveryCounts(id: number) {
+    const counts: DeliveryCounts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+    for (const { state, n } of await this.all<{ state: string; n: number }>('deliveryCounts', [id])) {
+      counts.total += n;
+      if (state in counts) counts[state as DeliveryState] += n;
+    }
+    return counts;
+  }
+  async storeCounts(id: number, c: DeliveryCounts) { await this.q('storeCounts', [id, c.total, c.sent, c.gone, c.failed]); }
+  recentFailures(id: number, limit: number) { return this.all<FailureRow>('recentFailures', [id, limit]); }
+
+  claimNext(owner: string, now: number, leaseMs: number, exclude: readonly number[]) { return this.one<NotificationRow>('claimNext', [now, owner, now + leaseMs, exclude]); }
+  async markSkipped(id: number, owner: string, error: string, now: number) { return (await this.changed('markSkipped', [id, owner, error, now])) > 0; }
+  dueTemplates(now: number) { return this.all<NotificationRow>('dueTemplates', [now]); }
+  async insertOccurrence(o: OccurrenceInsert) { return (await this.one<{ id: number }>('insertOccurrence', [o.parentId, o.status, o.slotAt, o.now, o.error]))?.id ?? null; }
+  async advanceTemplate(id: number, fromSlot: number, next: TemplateAdvance) {
+    return 'sendAt' in next
+      ? (await this.changed('advanceTemplate', [id, fromSlot, next.sendAt, next.remaining])) > 0
+      : (await this.changed('finishTemplate', [id, fromSlot, next.finishedAt, next.remaining])) > 0;
+  }
+  async nextWorkAt() { return (await this.one<{ t: number | null }>('nextWorkAt'))?.t ?? null; }
+  occurrenceRows(parentId: number, limit: number) { return this.all<NotificationRow>('occurrenceRows', [parentId, limit]); }
+  occurrenceCount(parentId: number) { return this.count('occurrenceCount', [parentId]); }
+  async liveOccurrences(parentId: number, now: number) { return (await this.all<{ id: number }>('liveOccurrences', [parentId, now])).map((r) => r.id); }
+  cancelScheduledOccurrences(parentId: number, now: number) { return this.changed('cancelScheduledOccurrences', [parentId, now]); }
+  deleteOccurrences(parentId: number) { return this.changed('deleteOccurrences', [parentId]); }
+  async reopenForResume(id: number) { return (await this.changed('reopenForResume', [id])) > 0; }
+
+  async tableCounts() { return (await this.one<TableCounts>('tableCounts'))!; }
+  streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
+    const { key } = TABLES.find((t) => t.name === table)!;
+    const text = TABLE_SQL.get(table)!.page;
+    return keysetPages(
+      async (after: unknown[], limit: number) =>
+        (await this.executor.query<TableRow>({ name: `pushctl_page_${table}`, text, values: [...after, limit] })).rows,
+      (row) => key.map((column) => row[column]),
+      key.map(() => -1),
+      { pageSize },
+    );
+  }
+  async insertRows(table: TableName, rows: readonly TableRow[]) {
+    if (!rows.length) return;
+    await this.executor.query({ name: `pushctl_insert_${table}`, text: TABLE_SQL.get(table)!.insert, values: [JSON.stringify(rows)] });
+  }
+  clearAll() {
+    return this.atomic(async (tx) => {
+      await tx.executor.query(`TRUNCATE ${TABLES.map((t) => t.name).join(', ')} CASCADE`);
+    });
+  }
+  async resetIdentities() {
+    for (const table of IDENTITY_TABLES) {
+      await this.executor.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), coalesce((SELECT max(id) FROM ${table}), 0) + 1, false)`);
+    }
+  }
+}
+
+/** A batch of writes as the column arrays the batch statements unnest (flags: "given", so update it). */
+function subscriptionColumns(writes: readonly SubscriptionWrite[]): unknown[][] {
+  const pick = <T>(f: (w: SubscriptionWrite) => T) => writes.map(f);
+  return [
+    pick((w) => w.endpoint), pick((w) => w.p256dh), pick((w) => w.auth), pick((w) => w.keyId), pick((w) => w.expirationTime),
+    pick((w) => w.label ?? null), pick((w) => w.userAgent ?? null), pick((w) => w.createdAt ?? w.updatedAt), pick((w) => w.updatedAt),
+    pick((w) => w.lastSuccessAt ?? null), pick((w) => w.failureCount ?? 0),
+    pick((w) => w.label !== undefined), pick((w) => w.userAgent !== undefined), pick((w) => w.lastSuccessAt !== undefined),
+  ];
+}
+
+const TABLE_SQL = new Map(TABLES.map((table) => [table.name, tableSql(table)]));
+
+class PostgresTransaction extends PostgresOps implements Transaction {
+  private depth = 0;
+
+  constructor(private readonly client: pg.PoolClient) {
+    super(client, (fn) => fn(this));
+  }
+
+  async savepoint<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const name = `pushctl_sp${++this.depth}`;
+    await this.client.query(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      await this.client.query(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (error) {
+      await this.client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      throw error;
+    } finally {
+      this.depth -= 1;
+    }
+  }
+}
+
+export class PostgresStore extends PostgresOps implements Store {
+  readonly backend = 'postgres' as const;
+  readonly location: string;
+
+  private constructor(private readonly pool: pg.Pool, url: string) {
+    super(pool, (fn, lock) => this.transaction((tx) => fn(tx as PostgresTransaction), { lock }));
+    this.location = redactLocation(url);
+  }
+
+  /** Connects, brings the schema up to date (once, whoever else starts now), and returns the store. */
+  static async open(url: string, options: PostgresOpenOptions = {}): Promise<PostgresStore> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 5,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      application_name: 'pushctl',
+      types: TYPES,
+    });
+    // An idle connection dropped by the server must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    const store = new PostgresStore(pool, url);
+    try {
+      await migrate(pool, store.location);
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw error instanceof PushctlError ? error : fail('invalid_input', `database ${store.location}: cannot open: ${(error as Error).message}`, { details: { database: store.location } });
+    }
+    return store;
+  }
+
+  async schemaVersion(): Promise<number> {
+    return (await this.pool.query<{ v: number | null }>('SELECT max(version) AS v FROM pushctl_schema_migrations')).rows[0]?.v ?? 0;
+  }
+
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      try {
+        if (options.lock) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pushctl:${options.lock}`]);
+        const result = await fn(new PostgresTransaction(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        throw error;
+      }
+    } finally {
+      // A connection that could not even roll back is thrown away, not returned to the pool.
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/**
+ * Applies the missing migrations under a session advisory lock: replicas starting together wait
+ * for the first, then find nothing left to do. Each migration commits with its version row.
+ */
+async function migrate(pool: pg.Pool, location: string): Promise<void> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS pushctl_schema_migrations (
+        version integer PRIMARY KEY, description text NOT NULL, applied_at bigint NOT NULL)`);
+      const current = (await client.query<{ v: number | null }>('SELECT max(version) AS v FROM pushctl_schema_migrations')).rows[0]?.v ?? 0;
+      if (current > SCHEMA_VERSION) {
+        throw fail(
+          'conflict',
+          `database ${location} has schema version ${current}, but this pushctl knows only up to ${SCHEMA_VERSION}: it was written by a newer pushctl. Upgrade pushctl to use it.`,
+          { details: { database: location, schemaVersion: current, supported: SCHEMA_VERSION } },
+        );
+      }
+      for (const migration of MIGRATIONS) {
+        if (migration.version <= current) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(migration.sql);
+          await client.query('INSERT INTO pushctl_schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)', [
+            migration.version, migration.description, Date.now(),
+          ]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+          throw error;
+        }
+      }
+    } finally {
+      if (!broken) await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch((e: Error) => (broken = e));
+    }
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * SQLite statements the async store adds to the ones in src/store/*.ts (which the current core
+ * still calls directly): keyset pages for streaming, chunked delivery claims, counts. Prepared
+ * once per connection.
+ */
+import type Database from 'better-sqlite3';
+import type { Db } from '../db.js';
+import { tableCountsSql } from '../paging.js';
+import { TABLES } from '../store.js';
+import { detailSelect } from '../subscriptions.js';
+
+const DETAIL = detailSelect;
+
+const SQL = {
+  subscriptionDetailPage: `${DETAIL} WHERE s.id > @after ORDER BY s.id LIMIT @limit`,
+  subscriptionDetailPageInCategory: `${DETAIL}
+    WHERE s.id > @after AND s.id IN (SELECT subscription_id FROM subscription_categories WHERE category_id = @categoryId)
+    ORDER BY s.id LIMIT @limit`,
+  // The lowest due pending rows; a claim makes them not due (next_attempt_at = lease end).
+  dueDeliveries: `
+    SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
+    FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
+    WHERE d.notification_id = ? AND d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
+    ORDER BY d.subscription_id LIMIT ?`,
+  leaseDelivery: `UPDATE deliveries SET next_attempt_at = ? WHERE notification_id = ? AND subscription_id = ?`,
+  /** Occurrences of a rule that are being sent by a live lease holder. */
+  liveOccurrences: `SELECT id FROM notifications WHERE parent_id = ? AND status = 'sending' AND lease_owner IS NOT NULL AND lease_expires_at > ?`,
+  tableCounts: tableCountsSql(TABLES),
+} as const;
+
+export type StatementName = keyof typeof SQL;
+
+/** Copying whole tables (db copy): a keyset page in key order, and a plain insert of a row as it is. */
+export function tableStatements(db: Db, table: { name: string; key: string[]; columns: string[] }) {
+  const key = table.key.join(', ');
+  const after = table.key.map(() => '?').join(', ');
+  return {
+    page: db.prepare(`SELECT ${table.columns.join(', ')} FROM ${table.name} WHERE (${key}) > (${after}) ORDER BY ${key} LIMIT ?`),
+    insert: db.prepare(`INSERT INTO ${table.name} (${table.columns.join(', ')}) VALUES (${table.columns.map((c) => `@${c}`).join(', ')})`),
+  };
+}
+
+export type Statements = Record<StatementName, Database.Statement<unknown[]>>;
+
+export function prepareStatements(db: Db): Statements {
+  const prepared = {} as Statements;
+  for (const name of Object.keys(SQL) as StatementName[]) prepared[name] = db.prepare(SQL[name]);
+  return prepared;
+}

@@ -1,0 +1,290 @@
+/**
+ * The SQLite backend of the async store. One better-sqlite3 connection, prepared statements,
+ * synchronous calls underneath: each operation is one promise around work that never yields, so
+ * the speed is SQLite's. Because the connection is one, an open transaction owns it: operations
+ * on the store itself wait until the transaction ends (the `gate`), while `tx` runs at once.
+ */
+import type Database from 'better-sqlite3';
+import * as categories from '../categories.js';
+import { openDatabase, type Db, type OpenOptions } from '../db.js';
+import * as dispatch from '../dispatch.js';
+import * as keys from '../keys.js';
+import * as notifications from '../notifications.js';
+import type {
+  DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
+  TableRow, TemplateAdvance, Transaction, TransactionOptions,
+} from '../store.js';
+import { resolveRefsWith, TABLES } from '../store.js';
+import type { NotificationStatus } from '../../limits.js';
+import * as subscriptions from '../subscriptions.js';
+import { keysetPages } from '../paging.js';
+import { prepareStatements, tableStatements, type Statements } from './statements.js';
+
+type Turn = () => Promise<void> | undefined;
+type Ledger = { recordMany(updates: notifications.DeliveryUpdate[]): void };
+
+const DEFAULT_PAGE = 1000;
+
+class SqliteOps implements StoreOps {
+  constructor(
+    readonly db: Db,
+    protected readonly sql: Statements,
+    private readonly ledger: Ledger,
+    /** Resolves when the connection is free for this caller (undefined: it is now). */
+    protected readonly turn: Turn,
+  ) {
+    // Transaction functions are made once: making one costs more than running it.
+    this.upsertBatch = db.transaction((batch: readonly SubscriptionUpsert[]) =>
+      batch.map(({ write, categoryIds }) => {
+        const result = subscriptions.upsertSubscription(db, write);
+        if (categoryIds) subscriptions.setCategories(db, result.id, categoryIds, result.created);
+        return result;
+      }),
+    );
+    // SQLite has one writer at a time: select and lease inside one IMMEDIATE transaction, and no
+    // other process can see these rows as due in between.
+    this.claimChunk = db.transaction((claim: DeliveryClaim) => {
+      const rows = sql.dueDeliveries.all(claim.notificationId, claim.now, claim.limit) as notifications.PendingDelivery[];
+      const until = claim.now + claim.leaseMs;
+      for (const row of rows) sql.leaseDelivery.run(until, claim.notificationId, row.subscription_id);
+      return rows;
+    });
+  }
+
+  /** A savepoint when already inside a transaction (an import's), its own transaction otherwise. */
+  private readonly upsertBatch: Database.Transaction<(batch: readonly SubscriptionUpsert[]) => { id: number; created: boolean }[]>;
+  private readonly claimChunk: Database.Transaction<(claim: DeliveryClaim) => notifications.PendingDelivery[]>;
+
+  async activeKey() { await this.turn(); return keys.activeKey(this.db); }
+  async keyById(id: number) { await this.turn(); return keys.keyById(this.db, id); }
+  async keyByPublicKey(publicKey: string) { await this.turn(); return keys.keyByPublicKey(this.db, publicKey); }
+  async allKeys() { await this.turn(); return keys.allKeys(this.db); }
+  async insertActiveKey(key: { publicKey: string; privateKey: string; subject: string; createdAt: number }, options?: { replace: boolean }) {
+    await this.turn();
+    return keys.insertActiveKey(this.db, key, options);
+  }
+  async setKeySubject(id: number, subject: string) { await this.turn(); keys.setKeySubject(this.db, id, subject); }
+  async subscriptionCountByKey(keyId: number) { await this.turn(); return keys.subscriptionCountByKey(this.db, keyId); }
+
+  async upsertSubscription(write: subscriptions.SubscriptionWrite) { await this.turn(); return subscriptions.upsertSubscription(this.db, write); }
+  async upsertSubscriptions(batch: readonly SubscriptionUpsert[]) {
+    await this.turn();
+    return this.upsertBatch(batch);
+  }
+  async subscriptionIdByEndpoint(endpoint: string) { await this.turn(); return subscriptions.subscriptionIdByEndpoint(this.db, endpoint); }
+  async setCategories(subscriptionId: number, categoryIds: readonly number[], created: boolean) {
+    await this.turn();
+    subscriptions.setCategories(this.db, subscriptionId, categoryIds, created);
+  }
+  async subscriptionById(id: number) { await this.turn(); return subscriptions.subscriptionById(this.db, id); }
+  async subscriptionByEndpoint(endpoint: string) { await this.turn(); return subscriptions.subscriptionByEndpoint(this.db, endpoint); }
+  async deleteSubscription(id: number) { await this.turn(); return subscriptions.deleteSubscription(this.db, id); }
+  async categoryIdsOf(subscriptionId: number) { await this.turn(); return subscriptions.categoryIdsOf(this.db, subscriptionId); }
+  async countSubscriptions(categoryId?: number) { await this.turn(); return subscriptions.countSubscriptionRows(this.db, categoryId); }
+  async subscriptionDetail(id: number) { await this.turn(); return subscriptions.subscriptionDetail(this.db, id); }
+  streamSubscriptionDetails(options: { categoryId?: number | undefined; limit?: number | undefined; pageSize?: number | undefined }) {
+    // Keyset pages, not one open iterator: an open better-sqlite3 iterator would lock the
+    // connection against every other statement until the caller finished reading.
+    const { categoryId } = options;
+    return keysetPages(
+      async (after: number, limit: number) => {
+        await this.turn();
+        return (categoryId === undefined
+          ? this.sql.subscriptionDetailPage.all({ after, limit })
+          : this.sql.subscriptionDetailPageInCategory.all({ after, limit, categoryId })) as subscriptions.SubscriptionDetailRow[];
+      },
+      (row) => row.id,
+      -1,
+      { pageSize: options.pageSize ?? DEFAULT_PAGE, limit: options.limit },
+    );
+  }
+  async countPrunable(filter: subscriptions.PruneFilter) { await this.turn(); return subscriptions.countPrunable(this.db, filter); }
+  async deletePrunable(filter: subscriptions.PruneFilter) { await this.turn(); return subscriptions.deletePrunable(this.db, filter); }
+
+  async insertCategory(category: { name: string; description: string | null; createdAt: number }) { await this.turn(); return categories.insertCategory(this.db, category); }
+  async categoryById(id: number) { await this.turn(); return categories.categoryById(this.db, id); }
+  async categoryByName(name: string) { await this.turn(); return categories.categoryByName(this.db, name); }
+  async categoryWithCount(id: number) { await this.turn(); return categories.categoryWithCount(this.db, id); }
+  async allCategoriesWithCounts() { await this.turn(); return categories.allCategoriesWithCounts(this.db); }
+  async categoryIdsByName() { await this.turn(); return categories.categoryIdsByName(this.db); }
+  async updateCategory(id: number, change: { name?: string; description?: string | null }) { await this.turn(); categories.updateCategoryRow(this.db, id, change); }
+  async deleteCategory(id: number) { await this.turn(); return categories.deleteCategoryRow(this.db, id); }
+  async addMembers(categoryId: number, ids: readonly number[]) { await this.turn(); return this.db.transaction(() => categories.addMembers(this.db, categoryId, ids))(); }
+  async removeMembers(categoryId: number, ids: readonly number[]) { await this.turn(); return this.db.transaction(() => categories.removeMembers(this.db, categoryId, ids))(); }
+  async existingCategoryNames(names: string[]) { await this.turn(); return categories.existingCategoryNames(this.db, names); }
+
+  async insertNotification(row: notifications.NewNotification) { await this.turn(); return notifications.insertNotification(this.db, row); }
+  async setTopic(id: number, topic: string) { await this.turn(); notifications.setTopic(this.db, id, topic); }
+  async setTopicIf(id: number, from: string, to: string) { await this.turn(); dispatch.setTopicIf(this.db, id, from, to); }
+  async notificationById(id: number) { await this.turn(); return notifications.notificationById(this.db, id); }
+  async notificationByIdempotencyKey(key: string) { await this.turn(); return notifications.notificationByIdempotencyKey(this.db, key); }
+  async clearIdempotencyKey(id: number) { await this.turn(); notifications.clearIdempotencyKey(this.db, id); }
+  async listNotifications(filter: NotificationListFilter) { await this.turn(); return notifications.listNotificationRows(this.db, filter); }
+  async deleteNotification(id: number) { await this.turn(); return notifications.deleteNotificationRow(this.db, id); }
+  async setStatus(id: number, status: NotificationStatus, extra?: { error?: string | null; finished_at?: number | null }) {
+    await this.turn();
+    notifications.setStatus(this.db, id, status, extra);
+  }
+  async cancelNotification(id: number, now: number) { await this.turn(); return notifications.cancelRow(this.db, id, now); }
+  resolveSubscriptionRefs(refs: (string | number)[]) { return resolveRefsWith(this, refs); }
+
+  async tryAcquireLease(id: number, owner: string, now: number, leaseMs: number) { await this.turn(); return notifications.tryAcquireLease(this.db, id, owner, now, leaseMs); }
+  async takeOverLease(id: number, deadOwner: string, owner: string, now: number, leaseMs: number) {
+    await this.turn();
+    return notifications.takeOverLease(this.db, id, deadOwner, owner, now, leaseMs);
+  }
+  async renewLease(id: number, owner: string, now: number, leaseMs: number) { await this.turn(); return notifications.renewLease(this.db, id, owner, now, leaseMs); }
+  async releaseLease(id: number, owner: string) { await this.turn(); notifications.releaseLease(this.db, id, owner); }
+  async leaseHolder(id: number) { await this.turn(); return notifications.leaseHolder(this.db, id); }
+
+  async countRecipients(target: notifications.TargetQuery) { await this.turn(); return notifications.countRecipients(this.db, target); }
+  async fixRecipients(id: number, target: notifications.TargetQuery, now: number) { await this.turn(); return notifications.fixRecipients(this.db, id, target, now); }
+  async pendingPage(id: number, after: number, now: number, limit: number) { await this.turn(); return notifications.pendingPage(this.db, id, after, now, limit); }
+  async claimDeliveries(claim: DeliveryClaim) {
+    await this.turn();
+    return this.claimChunk.immediate(claim);
+  }
+  async nextRetryAt(id: number) { await this.turn(); return notifications.nextRetryAt(this.db, id); }
+  async recordDeliveries(updates: readonly notifications.DeliveryUpdate[]) { await this.turn(); this.ledger.recordMany(updates as notifications.DeliveryUpdate[]); }
+  async deliveryCounts(id: number) { await this.turn(); return notifications.deliveryCounts(this.db, id); }
+  async storeCounts(id: number, counts: notifications.DeliveryCounts) { await this.turn(); notifications.storeCounts(this.db, id, counts); }
+  async recentFailures(id: number, limit: number): Promise<FailureRow[]> { await this.turn(); return notifications.recentFailureRows(this.db, id, limit); }
+
+  async claimNext(owner: string, now: number, leaseMs: number, exclude: readonly number[]) { await this.turn(); return dispatch.claimNext(this.db, owner, now, leaseMs, [...exclude]); }
+  async markSkipped(id: number, owner: string, error: string, now: number) { await this.turn(); return dispatch.markSkipped(this.db, id, owner, error, now); }
+  async dueTemplates(now: number) { await this.turn(); return dispatch.dueTemplates(this.db, now); }
+  async insertOccurrence(occurrence: OccurrenceInsert) { await this.turn(); return dispatch.insertOccurrence(this.db, occurrence); }
+  async advanceTemplate(id: number, fromSlot: number, next: TemplateAdvance) { await this.turn(); return dispatch.advanceTemplate(this.db, id, fromSlot, next); }
+  async nextWorkAt() { await this.turn(); return dispatch.nextWorkAt(this.db); }
+  async occurrenceRows(parentId: number, limit: number) { await this.turn(); return dispatch.occurrenceRows(this.db, parentId, limit); }
+  async occurrenceCount(parentId: number) { await this.turn(); return dispatch.occurrenceCount(this.db, parentId); }
+  async liveOccurrences(parentId: number, now: number) { await this.turn(); return (this.sql.liveOccurrences.all(parentId, now) as { id: number }[]).map((r) => r.id); }
+  async cancelScheduledOccurrences(parentId: number, now: number) { await this.turn(); return dispatch.cancelScheduledOccurrences(this.db, parentId, now); }
+  async deleteOccurrences(parentId: number) { await this.turn(); return dispatch.deleteOccurrences(this.db, parentId); }
+  async reopenForResume(id: number) { await this.turn(); return dispatch.reopenForResume(this.db, id); }
+
+  async tableCounts() { await this.turn(); return this.sql.tableCounts.get() as TableCounts; }
+  streamRows(table: TableName, pageSize = DEFAULT_PAGE) {
+    const { statements, key } = this.tableStatements(table);
+    return keysetPages(
+      async (after: unknown[], limit: number) => {
+        await this.turn();
+        return statements.page.all(...after, limit) as TableRow[];
+      },
+      (row) => key.map((column) => row[column]),
+      key.map(() => -1),
+      { pageSize },
+    );
+  }
+  async insertRows(table: TableName, rows: readonly TableRow[]) {
+    await this.turn();
+    const { statements } = this.tableStatements(table);
+    this.db.transaction(() => {
+      for (const row of rows) statements.insert.run(row);
+    })();
+  }
+  async clearAll() {
+    await this.turn();
+    this.db.transaction(() => {
+      for (const table of [...TABLES].reverse()) this.db.prepare(`DELETE FROM ${table.name}`).run();
+    })();
+  }
+  /** AUTOINCREMENT already remembers the highest id inserted. */
+  async resetIdentities() {}
+
+  private readonly perTable = new Map<TableName, { statements: ReturnType<typeof tableStatements>; key: string[] }>();
+  private tableStatements(name: TableName) {
+    let entry = this.perTable.get(name);
+    if (!entry) {
+      const table = TABLES.find((t) => t.name === name)!;
+      entry = { statements: tableStatements(this.db, table), key: table.key };
+      this.perTable.set(name, entry);
+    }
+    return entry;
+  }
+}
+
+class SqliteTransaction extends SqliteOps implements Transaction {
+  private depth = 0;
+
+  async savepoint<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const name = `pushctl_sp${++this.depth}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      this.db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
+      throw error;
+    } finally {
+      this.depth -= 1;
+    }
+  }
+}
+
+export class SqliteStore extends SqliteOps implements Store {
+  readonly backend = 'sqlite' as const;
+  readonly location: string;
+  private readonly tx: SqliteTransaction;
+  /** Set while a transaction owns the connection. */
+  private readonly gate: Gate;
+
+  private constructor(db: Db, location: string, sql: Statements, ledger: Ledger, gate: Gate) {
+    super(db, sql, ledger, () => gate.current && waitFor(gate));
+    this.location = location;
+    this.gate = gate;
+    this.tx = new SqliteTransaction(db, sql, ledger, () => undefined);
+  }
+
+  static open(file: string, options: OpenOptions = {}): SqliteStore {
+    const db = openDatabase(file, options);
+    return new SqliteStore(db, file, prepareStatements(db), notifications.prepareLedgerWriter(db), {});
+  }
+
+  /** The connection underneath, for the core's code that still calls src/store/*.ts directly. */
+  get connection(): Db {
+    return this.db;
+  }
+
+  async schemaVersion(): Promise<number> {
+    await this.turn();
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>, _options?: TransactionOptions): Promise<T> {
+    // Every SQLite write transaction is serialised by the write lock, so `lock` needs nothing more.
+    // Checked and taken with no await in between, so two callers cannot both find it free.
+    while (this.gate.current) await this.gate.current;
+    let release!: () => void;
+    this.gate.current = new Promise<void>((resolve) => (release = resolve));
+    try {
+      // IMMEDIATE: the write lock up front, waiting (busy timeout) instead of failing half way.
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.tx);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      this.gate.current = undefined;
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await waitFor(this.gate);
+    if (this.db.open) this.db.close();
+  }
+}
+
+interface Gate {
+  current?: Promise<void> | undefined;
+}
+
+async function waitFor(gate: Gate): Promise<void> {
+  while (gate.current) await gate.current;
+}

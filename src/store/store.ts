@@ -1,0 +1,263 @@
+/**
+ * The one store interface the core is to use, whatever the backend (sqlite/ or postgres/). Every
+ * operation is async; row types are plain objects (snake_case, times in ms since the epoch, ids
+ * as numbers) that both backends return alike. Large result sets come as async iterables of
+ * pages, so memory stays flat and the per-row cost is a loop step, not a promise.
+ */
+import type { NotificationStatus } from '../limits.js';
+import type { CategoryRow, CategoryWithCount } from './categories.js';
+import type { VapidKeyRow } from './keys.js';
+import type { DeliveryCounts, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from './notifications.js';
+import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from './subscriptions.js';
+
+export type { CategoryRow, CategoryWithCount } from './categories.js';
+export type { VapidKeyRow } from './keys.js';
+export type { DeliveryCounts, DeliveryState, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from './notifications.js';
+export type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from './subscriptions.js';
+export { CATEGORY_SEPARATOR } from './subscriptions.js';
+
+export type Backend = 'sqlite' | 'postgres';
+
+/** One subscription of a batch upsert, with the categories it is to have (undefined: leave them). */
+export interface SubscriptionUpsert {
+  write: SubscriptionWrite;
+  categoryIds?: readonly number[] | undefined;
+}
+
+export interface NotificationListFilter {
+  status?: NotificationStatus | undefined;
+  since?: number | undefined;
+  limit: number;
+  offset: number;
+}
+
+export type TemplateAdvance = { sendAt: number; remaining: number | null } | { finishedAt: number; remaining: number | null };
+
+export interface OccurrenceInsert {
+  parentId: number;
+  slotAt: number;
+  status: 'scheduled' | 'skipped';
+  error: string | null;
+  now: number;
+}
+
+export interface FailureRow {
+  subscription_id: number;
+  state: string;
+  status_code: number | null;
+  error: string | null;
+  attempts: number;
+  updated_at: number | null;
+}
+
+export interface DeliveryClaim {
+  notificationId: number;
+  now: number;
+  /** The claimed rows are not due again (for anyone) until now + leaseMs: a dead worker's chunk is taken over then. */
+  leaseMs: number;
+  /** Rows per chunk (a few hundred). */
+  limit: number;
+}
+
+/** Row counts of every table: what `db status` shows and `db copy` verifies. */
+export interface TableCounts {
+  vapid_keys: number;
+  subscriptions: number;
+  categories: number;
+  subscription_categories: number;
+  notifications: number;
+  deliveries: number;
+}
+
+export type TableName = keyof TableCounts;
+
+/** A row of a table as stored, ids included (what `db copy` moves). */
+export type TableRow = Record<string, string | number | null>;
+
+/**
+ * Every table with its columns and primary key, in an order where each row's references come
+ * first (copy in this order, clear in the reverse). Mirrors migration 1 on both backends.
+ */
+export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
+  { name: 'vapid_keys', key: ['id'], columns: ['id', 'public_key', 'private_key', 'subject', 'created_at', 'active'] },
+  { name: 'categories', key: ['id'], columns: ['id', 'name', 'description', 'created_at'] },
+  {
+    name: 'subscriptions',
+    key: ['id'],
+    columns: ['id', 'endpoint', 'p256dh', 'auth', 'key_id', 'expiration_time', 'label', 'user_agent', 'created_at', 'updated_at', 'last_success_at', 'failure_count'],
+  },
+  { name: 'subscription_categories', key: ['subscription_id', 'category_id'], columns: ['subscription_id', 'category_id'] },
+  {
+    name: 'notifications',
+    key: ['id'],
+    columns: [
+      'id', 'payload', 'target', 'ttl', 'urgency', 'topic', 'status', 'send_at', 'cron', 'tz', 'until_at', 'remaining_count', 'stale_after_ms',
+      'parent_id', 'slot_at', 'lease_owner', 'lease_expires_at', 'idempotency_key', 'created_at', 'started_at', 'finished_at', 'error',
+      'total_count', 'sent_count', 'gone_count', 'failed_count',
+    ],
+  },
+  {
+    name: 'deliveries',
+    key: ['notification_id', 'subscription_id'],
+    columns: ['notification_id', 'subscription_id', 'state', 'attempts', 'status_code', 'error', 'next_attempt_at', 'updated_at'],
+  },
+];
+
+/** Everything the core asks of the store; a transaction offers the same operations. */
+export interface StoreOps {
+  // ---- VAPID keys ----
+  activeKey(): Promise<VapidKeyRow | undefined>;
+  keyById(id: number): Promise<VapidKeyRow | undefined>;
+  keyByPublicKey(publicKey: string): Promise<VapidKeyRow | undefined>;
+  allKeys(): Promise<VapidKeyRow[]>;
+  /** Makes this key the active one, atomically (see store/keys.ts insertActiveKey). */
+  insertActiveKey(
+    key: { publicKey: string; privateKey: string; subject: string; createdAt: number },
+    options?: { replace: boolean },
+  ): Promise<{ row: VapidKeyRow } | { blockedBy: VapidKeyRow }>;
+  setKeySubject(id: number, subject: string): Promise<void>;
+  subscriptionCountByKey(keyId: number): Promise<number>;
+
+  // ---- subscriptions ----
+  /** Inserts, or updates the row with the same endpoint. */
+  upsertSubscription(write: SubscriptionWrite): Promise<{ id: number; created: boolean }>;
+  /** Many upserts (an import batch) in one call: one promise per batch, not per row. */
+  upsertSubscriptions(batch: readonly SubscriptionUpsert[]): Promise<{ id: number; created: boolean }[]>;
+  subscriptionIdByEndpoint(endpoint: string): Promise<number | undefined>;
+  /** Replaces the membership with exactly these categories (`created`: nothing to clear first). */
+  setCategories(subscriptionId: number, categoryIds: readonly number[], created: boolean): Promise<void>;
+  subscriptionById(id: number): Promise<SubscriptionRow | undefined>;
+  subscriptionByEndpoint(endpoint: string): Promise<SubscriptionRow | undefined>;
+  deleteSubscription(id: number): Promise<boolean>;
+  categoryIdsOf(subscriptionId: number): Promise<number[]>;
+  countSubscriptions(categoryId?: number): Promise<number>;
+  subscriptionDetail(id: number): Promise<SubscriptionDetailRow | undefined>;
+  /** Rows in id order, in pages (keyset paging: never all rows in memory). */
+  streamSubscriptionDetails(options: { categoryId?: number | undefined; limit?: number | undefined; pageSize?: number | undefined }): AsyncIterable<SubscriptionDetailRow[]>;
+  countPrunable(filter: PruneFilter): Promise<number>;
+  deletePrunable(filter: PruneFilter): Promise<number>;
+
+  // ---- categories ----
+  insertCategory(category: { name: string; description: string | null; createdAt: number }): Promise<CategoryRow>;
+  categoryById(id: number): Promise<CategoryRow | undefined>;
+  categoryByName(name: string): Promise<CategoryRow | undefined>;
+  categoryWithCount(id: number): Promise<CategoryWithCount | undefined>;
+  allCategoriesWithCounts(): Promise<CategoryWithCount[]>;
+  categoryIdsByName(): Promise<Map<string, number>>;
+  updateCategory(id: number, change: { name?: string; description?: string | null }): Promise<void>;
+  deleteCategory(id: number): Promise<boolean>;
+  addMembers(categoryId: number, subscriptionIds: readonly number[]): Promise<number>;
+  removeMembers(categoryId: number, subscriptionIds: readonly number[]): Promise<number>;
+  existingCategoryNames(names: string[]): Promise<Set<string>>;
+
+  // ---- notifications ----
+  insertNotification(row: NewNotification): Promise<number>;
+  setTopic(id: number, topic: string): Promise<void>;
+  /** Sets the topic only while it is still `from` (an occurrence inheriting its rule's automatic topic). */
+  setTopicIf(id: number, from: string, to: string): Promise<void>;
+  notificationById(id: number): Promise<NotificationRow | undefined>;
+  notificationByIdempotencyKey(key: string): Promise<NotificationRow | undefined>;
+  clearIdempotencyKey(id: number): Promise<void>;
+  listNotifications(filter: NotificationListFilter): Promise<NotificationRow[]>;
+  deleteNotification(id: number): Promise<boolean>;
+  setStatus(id: number, status: NotificationStatus, extra?: { error?: string | null; finished_at?: number | null }): Promise<void>;
+  cancelNotification(id: number, now: number): Promise<boolean>;
+  resolveSubscriptionRefs(refs: (string | number)[]): Promise<{ ids: number[]; unknown: string[] }>;
+
+  // ---- the sending lease on a notification ----
+  tryAcquireLease(id: number, owner: string, now: number, leaseMs: number): Promise<boolean>;
+  takeOverLease(id: number, deadOwner: string, owner: string, now: number, leaseMs: number): Promise<boolean>;
+  renewLease(id: number, owner: string, now: number, leaseMs: number): Promise<boolean>;
+  releaseLease(id: number, owner: string): Promise<void>;
+  leaseHolder(id: number): Promise<{ owner: string | null; expiresAt: number | null }>;
+
+  // ---- the delivery ledger ----
+  countRecipients(target: TargetQuery): Promise<number>;
+  /** Fixes the recipient list once (false when it already was). */
+  fixRecipients(id: number, target: TargetQuery, now: number): Promise<boolean>;
+  /** Due pending deliveries after a subscription id, without claiming them (one sender alone). */
+  pendingPage(id: number, afterSubscriptionId: number, now: number, limit: number): Promise<PendingDelivery[]>;
+  /**
+   * Claims the next chunk of due pending deliveries for this worker: they are not due again until
+   * the lease runs out, so concurrent workers (processes, hosts) take disjoint chunks, and a
+   * chunk whose worker died is taken over after the lease. PostgreSQL: FOR UPDATE SKIP LOCKED;
+   * SQLite: the same in one IMMEDIATE transaction (one writer at a time).
+   */
+  claimDeliveries(claim: DeliveryClaim): Promise<PendingDelivery[]>;
+  nextRetryAt(id: number): Promise<{ pending: number; earliest: number | null }>;
+  /** Records push-service answers, all in one transaction (group commit). */
+  recordDeliveries(updates: readonly DeliveryUpdate[]): Promise<void>;
+  deliveryCounts(id: number): Promise<DeliveryCounts>;
+  storeCounts(id: number, counts: DeliveryCounts): Promise<void>;
+  recentFailures(id: number, limit: number): Promise<FailureRow[]>;
+
+  // ---- the dispatcher ----
+  claimNext(owner: string, now: number, leaseMs: number, exclude: readonly number[]): Promise<NotificationRow | undefined>;
+  markSkipped(id: number, owner: string, error: string, now: number): Promise<boolean>;
+  dueTemplates(now: number): Promise<NotificationRow[]>;
+  /** The occurrence of a rule for one slot, at most once; null when the slot already existed. */
+  insertOccurrence(occurrence: OccurrenceInsert): Promise<number | null>;
+  advanceTemplate(id: number, fromSlot: number, next: TemplateAdvance): Promise<boolean>;
+  nextWorkAt(): Promise<number | null>;
+  occurrenceRows(parentId: number, limit: number): Promise<NotificationRow[]>;
+  occurrenceCount(parentId: number): Promise<number>;
+  liveOccurrences(parentId: number, now: number): Promise<number[]>;
+  cancelScheduledOccurrences(parentId: number, now: number): Promise<number>;
+  deleteOccurrences(parentId: number): Promise<number>;
+  reopenForResume(id: number): Promise<boolean>;
+
+  // ---- whole installation (db status, db copy) ----
+  tableCounts(): Promise<TableCounts>;
+  /** A table's rows in primary-key order, in pages (keyset paging). */
+  streamRows(table: TableName, pageSize?: number): AsyncIterable<TableRow[]>;
+  /** Inserts rows as they are, ids included. */
+  insertRows(table: TableName, rows: readonly TableRow[]): Promise<void>;
+  /** Deletes every row of every table (db copy --force). */
+  clearAll(): Promise<void>;
+  /** Moves id generators past the highest id present (after insertRows). */
+  resetIdentities(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /**
+   * Serialises this transaction with every other one naming the same lock, in any process
+   * (check-then-write sections: key rotation, idempotency keys, materialising rules).
+   * SQLite's write transactions are serialised anyway; PostgreSQL takes pg_advisory_xact_lock.
+   */
+  lock?: string | undefined;
+}
+
+export interface Transaction extends StoreOps {
+  /** Runs `fn` in a savepoint: if it throws, only its writes are undone (group commit per item). */
+  savepoint<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+}
+
+export interface Store extends StoreOps {
+  readonly backend: Backend;
+  /** Where the data lives, fit to print: a file path, or a URL without its password. */
+  readonly location: string;
+  schemaVersion(): Promise<number>;
+  /**
+   * Runs `fn` in one write transaction: committed when its promise resolves, rolled back when
+   * it rejects. Inside, use `tx`, never the store itself (on SQLite the store waits for the
+   * transaction to end; on PostgreSQL it would run on another connection).
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Subscriptions named by id or endpoint, each id once; names that match none, separately (both backends). */
+export async function resolveRefsWith(
+  lookup: Pick<Store, 'subscriptionById' | 'subscriptionByEndpoint'>,
+  refs: readonly (string | number)[],
+): Promise<{ ids: number[]; unknown: string[] }> {
+  const ids = new Set<number>();
+  const unknown: string[] = [];
+  for (const ref of refs) {
+    const text = String(ref);
+    const row = /^\d+$/.test(text) ? await lookup.subscriptionById(Number(text)) : await lookup.subscriptionByEndpoint(text);
+    if (row) ids.add(row.id);
+    else unknown.push(text);
+  }
+  return { ids: [...ids], unknown };
+}
