@@ -41,7 +41,7 @@ export default tseslint.config(
   // and for `await import()` alike.
   ...importDirection('src/core/**/*.ts', ['cli', 'http'], 'the core speaks no face: it may not import src/cli or src/http'),
   ...importDirection('src/{store,push}/**/*.ts', ['core', 'cli', 'http'], 'store and push sit below the core: no src/core, src/cli or src/http'),
-  ...importDirection('src/{config,config-defaults,config-schema,errors,limits}.ts', ['core', 'store', 'cli', 'http'], 'config, errors and limits are read by every layer and import none of them'),
+  ...importDirection('src/{config,config-defaults,config-schema,delivery-policy,durations,errors,limits}.ts', ['core', 'store', 'cli', 'http'], 'config (with the parsers it checks values with), errors and limits are read by every layer and import none of them'),
   ...importDirection('src/http/**/*.ts', ['cli'], 'the HTTP face may not import the terminal face'),
   // The CLI reaches the HTTP face only where a command starts a listener: `serve`, and
   // `dispatch --watch --metrics-port`.

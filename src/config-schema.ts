@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { adminTokenProblem, DEFAULTS, originMessage, originPattern } from './config-defaults.js';
-import { fail } from './errors.js';
+import { housekeepingDurationProblem, parseFrequencyCap, parseQuietHours } from './delivery-policy.js';
+import { fail, PushctlError } from './errors.js';
 import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN, CONCURRENCY, MAX_TTL_SECONDS, PAYLOAD_FORMATS } from './limits.js';
 import { validateSubject } from './push/vapid-subject.js';
 
@@ -16,6 +17,32 @@ const subjectSchema = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^: /, '') });
   }
 });
+
+/** The message of a parser's error, without a location (zod's issue path names the key). */
+function issueFrom(check: () => unknown, ctx: z.RefinementCtx): void {
+  try {
+    check();
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof PushctlError ? error.describe() : (error as Error).message });
+  }
+}
+
+/** A duration ("60d", "12h") of at least a day: housekeeping on a shorter horizon would delete what is still in use. */
+const housekeepingDuration = z.string().superRefine((value, ctx) => {
+  const problem = housekeepingDurationProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** "3/day": checked by the same parser as `categories update --cap`. */
+const frequencyCap = z.string().superRefine((value, ctx) => issueFrom(() => parseFrequencyCap(value), ctx));
+
+/** {"start": "22:00", "end": "08:00"}: checked by the same parser as `categories update --quiet-hours`. */
+const quietHours = z
+  .strictObject({
+    start: z.string().meta({ description: 'Local time the quiet window starts, HH:MM.', examples: ['22:00'] }),
+    end: z.string().meta({ description: 'Local time it ends, HH:MM (may be the next morning).', examples: ['08:00'] }),
+  })
+  .superRefine((value, ctx) => issueFrom(() => parseQuietHours(value), ctx));
 
 /**
  * The config file's shape. Every key is optional; the descriptions end up in
@@ -113,6 +140,32 @@ export const fileSchema = z
           .meta({
             description: 'Make each notification\'s url <serve.publicUrl>/c/<token>, which counts the click and redirects to the real url (works without a service worker, e.g. declarative pushes). Flag: --track-clicks.',
             default: DEFAULTS.trackClicks,
+          }),
+        frequencyCap: frequencyCap
+          .optional()
+          .meta({
+            description:
+              'At most this many notifications per subscriber in a rolling window, e.g. "3/day" (N/hour, N/day, N/week or N/<duration>); more are skipped and counted "capped". Categories may have their own ("categories update NAME --cap"). Notifications sent with --urgent are never capped. Unset or "none": no cap.',
+            examples: ['3/day'],
+          }),
+        quietHours: quietHours
+          .optional()
+          .describe(
+            'No pushes in this window of each subscriber\'s local time (the zone their browser reported; the server\'s when unknown): deliveries that fall inside wait until it ends, and dispatch sends them then. Categories may have their own ("categories update NAME --quiet-hours"). --urgent notifications are never held. Unset: none.',
+          ),
+        pruneInactiveAfter: housekeepingDuration
+          .optional()
+          .meta({
+            description:
+              'Once a day "pushctl dispatch" removes subscriptions with no successful push for this long (counted from creation when never successful), like "subscriptions prune --inactive". At least 1d. Unset: never.',
+            examples: ['60d'],
+          }),
+        keepHistoryFor: housekeepingDuration
+          .optional()
+          .meta({
+            description:
+              'Once a day "pushctl dispatch" drops the per-delivery rows of notifications that finished longer ago than this, keeping their counts, like "notifications prune --older-than". At least 1d. Unset: keep them.',
+            examples: ['90d'],
           }),
       })
       .optional()

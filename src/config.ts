@@ -28,6 +28,12 @@ export interface Config {
     payloadFormat: 'classic' | 'declarative';
     tracking: boolean;
     trackClicks: boolean;
+    /** "3/day" as written; checked when loaded */
+    frequencyCap: string | undefined;
+    quietHours: { start: string; end: string } | undefined;
+    /** durations as written ("60d"); checked when loaded */
+    pruneInactiveAfter: string | undefined;
+    keepHistoryFor: string | undefined;
   };
   serve: {
     host: string;
@@ -120,6 +126,10 @@ export async function loadConfig(
       payloadFormat: file.push?.payloadFormat ?? DEFAULTS.payloadFormat,
       tracking: file.push?.tracking ?? DEFAULTS.tracking,
       trackClicks: file.push?.trackClicks ?? DEFAULTS.trackClicks,
+      frequencyCap: file.push?.frequencyCap,
+      quietHours: file.push?.quietHours,
+      pruneInactiveAfter: file.push?.pruneInactiveAfter,
+      keepHistoryFor: file.push?.keepHistoryFor,
     },
     serve: {
       host: file.serve?.host ?? DEFAULTS.host,

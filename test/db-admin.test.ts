@@ -23,7 +23,7 @@ async function populate(store: Store): Promise<void> {
   const offers = await store.insertCategory({ name: 'offers', description: null, createdAt: NOW });
   const subs = await store.upsertSubscriptions(
     Array.from({ length: 2500 }, (_, i) => ({
-      write: { endpoint: `https://push.example.net/send/${i}?x=é`, p256dh: `p${i}`, auth: `a${i}`, keyId: i % 2 ? 1 : 2, expirationTime: i % 3 ? null : NOW + i, label: i % 5 ? null : `label ${i}`, updatedAt: NOW + i },
+      write: { endpoint: `https://push.example.net/send/${i}?x=é`, p256dh: `p${i}`, auth: `a${i}`, keyId: i % 2 ? 1 : 2, expirationTime: i % 3 ? null : NOW + 1000 + i, label: i % 5 ? null : `label ${i}`, updatedAt: NOW + i },
       categoryIds: i % 2 ? [news.id] : [news.id, offers.id],
     })),
   );

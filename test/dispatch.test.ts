@@ -98,7 +98,7 @@ describe('pushctl dispatch', () => {
       const counts = receivedBySubscription(svc, note.topic!);
       expect(counts.size).toBe(2000);
       expect([...counts.values()].every((n) => n === 1)).toBe(true);
-      expect((await show(note.id)).counts).toEqual({ total: 2000, sent: 2000, gone: 0, failed: 0, pending: 0 });
+      expect((await show(note.id)).counts).toEqual({ total: 2000, sent: 2000, gone: 0, failed: 0, pending: 0, capped: 0 });
     }
     expect(svc.received).toHaveLength(6000);
     expect(subs).toHaveLength(2000);
@@ -139,7 +139,7 @@ describe('pushctl dispatch', () => {
     expect(counts.size).toBe(2000);
     const duplicates = svc.received.length - 2000;
     expect(duplicates).toBeLessThanOrEqual(concurrency);
-    expect((await show(note.id)).counts).toEqual({ total: 2000, sent: 2000, gone: 0, failed: 0, pending: 0 });
+    expect((await show(note.id)).counts).toEqual({ total: 2000, sent: 2000, gone: 0, failed: 0, pending: 0, capped: 0 });
     console.log(`[measure] SIGKILL after ${receivedAtKill} of 2000 delivered; duplicates after takeover: ${duplicates} (concurrency ${concurrency})`);
   });
 

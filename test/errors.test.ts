@@ -57,7 +57,7 @@ const CASES: Record<string, Case> = {
     args: ['subscriptions', 'prune'],
     exit: 2,
     code: 'invalid_request',
-    message: 'say what is stale with --older-than DURATION and/or --failed-more-than N',
+    message: 'say what is stale with --inactive DURATION, --failed-more-than N and/or --expired',
   },
   'time in the past': {
     args: ['schedule', '--all', '--title', 'x', '--at', '2001-01-01T00:00:00Z'],

@@ -58,11 +58,11 @@ describe('notifications list and show', () => {
     // Counts, per notification, are what the stand-in accepted.
     const partialReceived = receivedBySubscription(svc, partial.topic!);
     const fullReceived = receivedBySubscription(svc, full.topic!);
-    expect(rows[2]!.counts).toEqual({ total: 12, sent: partialReceived.size, gone: 1, failed: 1, pending: 0 });
+    expect(rows[2]!.counts).toEqual({ total: 12, sent: partialReceived.size, gone: 1, failed: 1, pending: 0, capped: 0 });
     expect(partialReceived.size).toBe(10);
-    expect(rows[1]!.counts).toEqual({ total: 11, sent: fullReceived.size, gone: 0, failed: 0, pending: 0 }); // the gone one was removed
+    expect(rows[1]!.counts).toEqual({ total: 11, sent: fullReceived.size, gone: 0, failed: 0, pending: 0, capped: 0 }); // the gone one was removed
     expect(fullReceived.size).toBe(11);
-    expect(rows[0]!.counts).toEqual({ total: 0, sent: 0, gone: 0, failed: 0, pending: 0 });
+    expect(rows[0]!.counts).toEqual({ total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 });
 
     const shown = await show(partial.id);
     expect(shown.payload).toEqual({ title: 'Mixed', body: 'b' });

@@ -15,7 +15,7 @@ import { mountTinyFs, type TinyFs } from './support/tiny-fs.js';
 interface Summary {
   id: number;
   status: string;
-  counts: { total: number; sent: number; gone: number; failed: number; pending: number };
+  counts: { total: number; sent: number; gone: number; failed: number; pending: number; capped: number };
   error: string | null;
   stoppedReason?: string;
 }
@@ -96,7 +96,7 @@ describe('pushctl send', () => {
     const { code, summary, stderr } = await send(['--all', '--title', 'Hello ☃', '--body', 'First push', '--url', 'https://example.com/a', '--tag', 'greeting', '--data', '{"orderId":42}', '--ttl', '90m', '--urgency', 'high', '--topic', 'greeting-1']);
     expect(code, stderr).toBe(0);
     expect(summary!.status).toBe('sent');
-    expect(summary!.counts).toEqual({ total: 3, sent: 3, gone: 0, failed: 0, pending: 0 });
+    expect(summary!.counts).toEqual({ total: 3, sent: 3, gone: 0, failed: 0, pending: 0, capped: 0 });
     expect(svc.received).toHaveLength(3);
     expect(new Set(svc.received.map((r) => r.subscriptionId))).toEqual(new Set(subs.map((s) => s.id)));
     for (const push of svc.received) {

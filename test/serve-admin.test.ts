@@ -100,7 +100,7 @@ describe('admin API', () => {
     push.received.length = 0;
     const response = await call(serve.url, 'POST', '/push', { admin: true });
     expect(response.status).toBe(201);
-    expect(response.json).toEqual({ id: expect.any(Number), status: 'sent', counts: { total: 2, sent: 2, gone: 0, failed: 0, pending: 0 } });
+    expect(response.json).toEqual({ id: expect.any(Number), status: 'sent', counts: { total: 2, sent: 2, gone: 0, failed: 0, pending: 0, capped: 0 } });
     expect(push.received.map((r) => JSON.parse(r.payload!))).toEqual([
       { track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
       { track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
@@ -168,7 +168,7 @@ describe('admin API', () => {
       ttl: 600,
       urgency: 'high',
       topic: 'breaking',
-      counts: { total: 1, sent: 1, gone: 0, failed: 0, pending: 0 },
+      counts: { total: 1, sent: 1, gone: 0, failed: 0, pending: 0, capped: 0 },
       failures: [],
     });
     expect(done.send_at).toEqual(expect.any(String));
@@ -215,7 +215,7 @@ describe('admin API', () => {
     expect(page2.json.notifications.map((n: { id: number }) => n.id)).toEqual(listed.slice(2, 4));
     const onlyScheduled = await call(serve.url, 'GET', '/v1/pushnotification?status=scheduled', { admin: true });
     expect(onlyScheduled.json.notifications.map((n: { id: number }) => n.id)).toEqual([rule.json.id, scheduled.json.id]);
-    expect(page1.json.notifications[0].counts).toEqual({ total: 0, sent: 0, gone: 0, failed: 0, pending: 0 });
+    expect(page1.json.notifications[0].counts).toEqual({ total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 });
 
     expect((await call(serve.url, 'DELETE', `/v1/pushnotification/${scheduled.json.id}`, { admin: true })).status).toBe(204);
     expect((await call(serve.url, 'GET', `/v1/pushnotification/${scheduled.json.id}`, { admin: true })).status).toBe(404);

@@ -315,7 +315,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(await store.fixRecipients(id, { categories: ['news'] }, NOW)).toBe(true);
     expect(await store.fixRecipients(id, { categories: ['news'] }, NOW)).toBe(false);
     expect((await store.notificationById(id))!).toMatchObject({ started_at: NOW, total_count: 3 });
-    expect(await store.deliveryCounts(id)).toEqual({ total: 3, sent: 0, gone: 0, failed: 0, pending: 3 });
+    expect(await store.deliveryCounts(id)).toEqual({ total: 3, sent: 0, gone: 0, failed: 0, pending: 3, capped: 0 });
     const page = await store.pendingPage(id, 0, NOW, 2);
     expect(page.map((d) => d.subscription_id)).toEqual([ids[0], ids[1]]);
     expect(page[0]).toMatchObject({ attempts: 0, endpoint: write(1).endpoint, p256dh: 'p256dh-1', auth: 'auth-1', key_id: null });
@@ -325,7 +325,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
       { notificationId: id, subscriptionId: ids[1]!, state: 'gone', statusCode: 410, error: 'gone', nextAttemptAt: null, now: NOW + 10 },
       { notificationId: id, subscriptionId: ids[2]!, state: 'pending', statusCode: 503, error: 'later', nextAttemptAt: NOW + 5000, now: NOW + 10 },
     ]);
-    expect(await store.deliveryCounts(id)).toEqual({ total: 3, sent: 1, gone: 1, failed: 0, pending: 1 });
+    expect(await store.deliveryCounts(id)).toEqual({ total: 3, sent: 1, gone: 1, failed: 0, pending: 1, capped: 0 });
     expect((await store.subscriptionById(ids[0]!))!).toMatchObject({ last_success_at: NOW + 10, failure_count: 0 });
     expect(await store.subscriptionById(ids[1]!)).toBeUndefined();
     expect((await store.subscriptionById(ids[2]!))!.failure_count).toBe(1);
@@ -336,7 +336,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     );
     await store.recordDeliveries([{ notificationId: id, subscriptionId: ids[2]!, state: 'failed', statusCode: 503, error: 'gave up', nextAttemptAt: null, now: NOW + 20 }]);
     const counts = await store.deliveryCounts(id);
-    expect(counts).toEqual({ total: 3, sent: 1, gone: 1, failed: 1, pending: 0 });
+    expect(counts).toEqual({ total: 3, sent: 1, gone: 1, failed: 1, pending: 0, capped: 0 });
     await store.storeCounts(id, counts);
     expect(await store.notificationById(id)).toMatchObject({ total_count: 3, sent_count: 1, gone_count: 1, failed_count: 1 });
     expect(await store.tableCounts()).toEqual({ vapid_keys: 0, subscriptions: 4, categories: 1, subscription_categories: 2, notifications: 1, deliveries: 3 });
@@ -490,7 +490,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     }
     expect(claimed).toHaveLength(3000);
     expect(new Set(claimed).size).toBe(3000);
-    expect(await setup.deliveryCounts(id)).toEqual({ total: 3000, sent: 3000, gone: 0, failed: 0, pending: 0 });
+    expect(await setup.deliveryCounts(id)).toEqual({ total: 3000, sent: 3000, gone: 0, failed: 0, pending: 0, capped: 0 });
     // Every delivery was recorded once: one attempt each.
     const attempts = new Set<number>();
     for await (const page of setup.streamRows('deliveries')) for (const row of page) attempts.add(Number(row.attempts));

@@ -497,7 +497,7 @@ describe('subscriptions list, count, show, remove, prune', () => {
 
     const nothing = await ws.run(['subscriptions', 'prune']);
     expect(nothing.code).toBe(2);
-    expect(nothing.stderr).toMatch(/--older-than DURATION and\/or --failed-more-than N/);
+    expect(nothing.stderr).toMatch(/--inactive DURATION, --failed-more-than N and\/or --expired/);
     expect((await ws.run(['subscriptions', 'prune', '--older-than', 'soon'])).code).toBe(2);
     expect((await ws.run(['subscriptions', 'prune', '--failed-more-than', '-1'])).code).toBe(2);
   });

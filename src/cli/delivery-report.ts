@@ -35,6 +35,7 @@ export async function printSummary(out: Output, summary: DeliverySummary, elapse
   if (summary.deferred) {
     out.info(`the deferred deliveries go out with "pushctl dispatch" (or "pushctl notifications resume ${summary.id}") once due, from ${summary.deferred.dueAt}`);
   }
+  if (c.capped) out.info(`${c.capped} subscriber${c.capped === 1 ? ' had' : 's had'} reached a frequency cap and ${c.capped === 1 ? 'was' : 'were'} skipped (--urgent bypasses caps)`);
   if (summary.error && !summary.stoppedReason) out.warn(summary.error);
 }
 

@@ -2,7 +2,7 @@
  * What the dispatcher's events look like in a log, for `pushctl dispatch` and for the loop that
  * `serve --dispatch` runs: one wording, two places that print it.
  */
-import type { DispatchEvent } from '../core/dispatcher.js';
+import type { DispatchEvent, DispatchResult } from '../core/dispatcher.js';
 import { plural } from './plural.js';
 
 export interface EventLine {
@@ -30,9 +30,24 @@ export function describeDispatchEvent(event: DispatchEvent): EventLine[] {
     }
     case 'error':
       return [{ level: 'error', text: `notification ${event.id}: ${event.message}` }];
+    case 'maintenance':
+      return [
+        ...(describeMaintenance(event.report) ? [info(`housekeeping: ${describeMaintenance(event.report)}`)] : []),
+        ...(event.report.errors ?? []).map((failure): EventLine => ({ level: 'error', text: `housekeeping ${failure.task} failed: ${failure.message} (tried again tomorrow)` })),
+      ];
     default:
       return [];
   }
 }
 
 const info = (text: string): EventLine => ({ level: 'info', text });
+
+/** "2 expired subscriptions removed, ..." or '' when the day's housekeeping found nothing. */
+export function describeMaintenance(report: NonNullable<DispatchResult['maintenance']>): string {
+  const parts: string[] = [];
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  if (report.expired) parts.push(`${n(report.expired, 'expired subscription')} removed`);
+  if (report.inactive) parts.push(`${n(report.inactive, 'inactive subscription')} removed`);
+  if (report.history?.notifications) parts.push(`${n(report.history.deliveries, 'delivery row')} of ${n(report.history.notifications, 'old notification')} dropped`);
+  return parts.join('; ');
+}

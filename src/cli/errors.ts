@@ -61,6 +61,13 @@ const FLAGS: Record<string, string> = {
   trackClicks: '--track-clicks',
   subscriptionJson: '--subscription-json',
   allowEmpty: '--allow-empty',
+  urgent: '--urgent',
+  cap: '--cap',
+  quietHours: '--quiet-hours',
+  timeZone: '--time-zone',
+  language: '--language',
+  inactive: '--inactive',
+  expired: '--expired',
 };
 
 export const flagFor = (field: string): string => FLAGS[field] ?? field;

@@ -35,6 +35,7 @@ export interface NotificationFlags {
   ttl?: string;
   urgency?: string;
   topic?: string;
+  urgent?: boolean;
   concurrency?: string;
   dryRun?: boolean;
   yes?: boolean;
@@ -69,6 +70,7 @@ export function addNotificationOptions(command: Command): Command {
     .option('--ttl <seconds|duration>', `how long the push service keeps it for an offline browser (e.g. 3600, 90m, 2d; at most ${MAX_TTL_SECONDS} s)`)
     .addOption(new Option('--urgency <level>', 'delivery urgency (RFC 8030)').choices(URGENCIES))
     .option('--topic <topic>', 'replace an undelivered message with the same topic (default: one per notification)')
+    .option('--urgent', 'never held back by frequency caps; sent with Urgency high')
     .option('--concurrency <n>', 'requests in flight at once (default: push.concurrency)')
     .option('--dry-run', 'count recipients and show the payload size; send nothing')
     .option('-y, --yes', 'do not ask for confirmation');
@@ -118,6 +120,7 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
       ttl: options.ttl === undefined ? undefined : parseDurationSeconds(options.ttl, 'ttl'),
       urgency: options.urgency as Urgency | undefined,
       topic: options.topic,
+      urgent: options.urgent,
     },
   };
 }

@@ -5,6 +5,9 @@
 import { fail } from '../errors.js';
 import { MAX_CATEGORY_NAME, MAX_DESCRIPTION_LENGTH } from '../limits.js';
 import * as store from '../store/categories.js';
+import { setCategoryCap } from '../store/frequency-caps.js';
+import { setCategoryQuietHours } from '../store/quiet-hours.js';
+import { parseFrequencyCap, parseQuietHours } from '../delivery-policy.js';
 import type { Context } from './context.js';
 import { resolveSubscriptionRefs } from './subscription-lookup.js';
 
@@ -13,6 +16,10 @@ export interface CategoryInfo {
   name: string;
   description: string | null;
   subscribers: number;
+  /** frequency cap for notifications to this category, e.g. "3/day"; null: none */
+  cap: string | null;
+  /** quiet hours for notifications to this category, e.g. "21:00-09:00"; null: the config's */
+  quietHours: string | null;
   createdAt: string;
 }
 
@@ -48,8 +55,15 @@ export function getCategory(ctx: Context, idOrName: string | number): CategoryIn
   return describe(store.categoryWithCount(ctx.db, resolveCategory(ctx, idOrName).id)!);
 }
 
-export function updateCategory(ctx: Context, idOrName: string | number, change: { name?: string | undefined; description?: string | null | undefined }): CategoryInfo {
+export function updateCategory(
+  ctx: Context,
+  idOrName: string | number,
+  change: { name?: string | undefined; description?: string | null | undefined; cap?: string | null | undefined; quietHours?: string | null | undefined },
+): CategoryInfo {
   const row = resolveCategory(ctx, idOrName);
+  // Checked before anything is written: a bad cap changes nothing else either.
+  const cap = change.cap === undefined ? undefined : (parseFrequencyCap(change.cap, { field: 'cap' })?.text ?? null);
+  const quiet = change.quietHours === undefined ? undefined : (parseQuietHours(change.quietHours, { field: 'quietHours' })?.text ?? null);
   const update: { name?: string; description?: string | null } = {};
   if (change.name !== undefined && change.name !== row.name) {
     validateCategoryName(change.name, 'name');
@@ -57,7 +71,11 @@ export function updateCategory(ctx: Context, idOrName: string | number, change: 
     update.name = change.name;
   }
   if (change.description !== undefined) update.description = validateDescription(change.description);
-  ctx.db.transaction(() => store.updateCategoryRow(ctx.db, row.id, update))();
+  ctx.db.transaction(() => {
+    store.updateCategoryRow(ctx.db, row.id, update);
+    if (cap !== undefined) setCategoryCap(ctx.db, row.id, cap);
+    if (quiet !== undefined) setCategoryQuietHours(ctx.db, row.id, quiet);
+  })();
   return getCategory(ctx, row.id);
 }
 
@@ -141,5 +159,13 @@ function validateDescription(description: string | null | undefined): string | n
 }
 
 function describe(row: store.CategoryWithCount): CategoryInfo {
-  return { id: row.id, name: row.name, description: row.description, subscribers: row.subscribers, createdAt: new Date(row.created_at).toISOString() };
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    subscribers: row.subscribers,
+    cap: row.frequency_cap ?? null,
+    quietHours: row.quiet_hours ?? null,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
 }

@@ -13,7 +13,9 @@ import { RETRY_AFTER_CAP_MS } from '../push/classify.js';
 import type { PushOutcome, PushSender } from '../push/types.js';
 import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
+import { applyFrequencyCaps } from './frequency-cap.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
+import { applyQuietHours, deferredDeliveries } from './quiet-hours.js';
 import type { NotificationCounts, Target, Urgency } from './notification-spec.js';
 import { getNotification, targetQuery, toView, type NotificationView } from './notifications.js';
 import { DeliveryPayloads } from './tracking.js';
@@ -168,7 +170,7 @@ class DeliveryRun {
       ledger.recordMany(batch);
       return batch.map(() => ({ ok: true, value: undefined }));
     });
-    this.counts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+    this.counts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 };
   }
 
   async execute(): Promise<DeliverySummary> {
@@ -177,6 +179,8 @@ class DeliveryRun {
     this.before = toView(ctx, row);
     if (row.status === 'cancelled') return this.finish();
     store.fixRecipients(ctx.db, id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
+    applyFrequencyCaps(ctx, row);
+    applyQuietHours(ctx, row);
     Object.assign(this.counts, store.deliveryCounts(ctx.db, id));
     this.options.onProgress?.({ ...this.counts });
     const startedAt = store.notificationById(ctx.db, id)?.started_at ?? ctx.now();
@@ -254,9 +258,10 @@ class DeliveryRun {
       const wait = Math.max((earliest ?? 0) - now, 0);
       if (wait > MAX_WAIT_MS) {
         this.deferred = { deliveries: pending, dueAt: new Date(earliest!).toISOString() };
+        const why = deferredDeliveries(this.ctx, this.id).count === pending ? 'quiet hours' : 'the push service asked to retry later';
         this.stopped ??= {
           kind: 'deferred',
-          reason: `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: the push service asked to retry later; the first is due at ${this.deferred.dueAt}`,
+          reason: `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: ${why}; the first is due at ${this.deferred.dueAt}`,
         };
         break;
       }
@@ -315,6 +320,11 @@ class DeliveryRun {
     if (d.endpoint === null || d.p256dh === null || d.auth === null) {
       // Removed (unsubscribed or pruned) since the recipient list was fixed.
       await this.record(d, { kind: 'gone', message: 'subscription removed before delivery' }, now());
+      return;
+    }
+    if (d.expired) {
+      // Expired since the list was fixed: the browser dropped it; 'gone' deletes it as a 410 would.
+      await this.record(d, { kind: 'gone', message: 'subscription expired (its expirationTime has passed)' }, now());
       return;
     }
     let key: SigningKey;

@@ -12,6 +12,7 @@ import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { createSenderFor, DEFAULT_LEASE_MS, deliverNotification, lazySender, type DeliverySummary } from './delivery.js';
 import type { NotificationCounts } from './notification-spec.js';
+import { runDueMaintenance, type MaintenanceReport } from './maintenance.js';
 import { materialiseDue } from './recurrence.js';
 import { describeDuration } from './schedule-time.js';
 
@@ -31,7 +32,8 @@ export type DispatchEvent =
   | { type: 'claimed'; id: number; resumed: boolean }
   | { type: 'skipped'; id: number; reason: string }
   | { type: 'delivered'; summary: DeliverySummary; elapsedMs: number }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string }
+  | { type: 'maintenance'; report: MaintenanceReport };
 
 export interface DispatchResult {
   /** Notifications this run sent (or finished), with how each ended. */
@@ -42,6 +44,8 @@ export interface DispatchResult {
   occurrencesMissed: number;
   rulesFinished: number;
   interrupted: boolean;
+  /** The daily housekeeping, when this run was the one that did it (see maintenance.ts). */
+  maintenance?: MaintenanceReport | undefined;
   /** Deliveries across the run. */
   totals: { sent: number; gone: number; failed: number; pending: number };
   /**
@@ -136,6 +140,14 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
     }
   }
   result.deferred = dispatchStore.deferredSends(ctx.db, ctx.now()).map((d) => ({ ...d, dueAt: new Date(d.dueAt).toISOString() }));
+  // After the sends: housekeeping never delays what is due.
+  if (!result.interrupted) {
+    const maintenance = runDueMaintenance(ctx);
+    if (maintenance) {
+      result.maintenance = maintenance;
+      options.onEvent?.({ type: 'maintenance', report: maintenance });
+    }
+  }
   return result;
 }
 

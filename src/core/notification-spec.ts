@@ -69,6 +69,8 @@ export interface DeliveryOptions {
   ttl?: number | undefined;
   urgency?: Urgency | undefined;
   topic?: string | undefined;
+  /** --urgent: never capped (frequency caps), and Urgency high */
+  urgent?: boolean | undefined;
 }
 
 export interface ScheduleInput {
@@ -98,4 +100,6 @@ export interface NotificationCounts {
   gone: number;
   failed: number;
   pending: number;
+  /** skipped: the subscriber had reached a frequency cap */
+  capped: number;
 }

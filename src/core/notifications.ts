@@ -38,7 +38,11 @@ export interface NotificationView {
   startedAt: string | null;
   finishedAt: string | null;
   error: string | null;
+  /** --urgent: frequency caps do not apply */
+  urgent: boolean;
   counts: NotificationCounts;
+  /** When its per-delivery rows were pruned (counts kept); null while they exist. */
+  ledgerPrunedAt: string | null;
 }
 
 export interface CreateOptions {
@@ -52,7 +56,7 @@ export function previewNotification(ctx: Context, spec: NotificationSpec): { rec
   planTracking(ctx.config, spec.message, built.text);
   const target = resolveTarget(ctx, spec.target);
   validateDelivery(spec.delivery);
-  return { recipients: store.countRecipients(ctx.db, targetQuery(target)), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
+  return { recipients: store.countRecipients(ctx.db, targetQuery(target), ctx.now()), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
 }
 
 export function createNotification(ctx: Context, spec: NotificationSpec, options: CreateOptions = {}): NotificationView {
@@ -76,7 +80,7 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
       payload: built.text,
       target: JSON.stringify(target),
       ttl: delivery.ttl ?? ctx.config.push.defaultTtl,
-      urgency: delivery.urgency ?? null,
+      urgency: delivery.urgency ?? (delivery.urgent ? 'high' : null),
       topic: delivery.topic ?? null,
       status: options.leaseFor ? 'sending' : 'scheduled',
       send_at: schedule.sendAt ?? now,
@@ -85,6 +89,7 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
       until_at: schedule.untilAt ?? null,
       remaining_count: schedule.count ?? null,
       stale_after_ms: schedule.staleAfterMs ?? null,
+      urgent: delivery.urgent ? 1 : 0,
       idempotency_key: spec.idempotencyKey ?? null,
       created_at: now,
       lease_owner: options.leaseFor?.owner ?? null,
@@ -149,10 +154,11 @@ export function deleteNotification(ctx: Context, id: number): void {
 }
 
 export function countsOf(ctx: Context, row: store.NotificationRow): NotificationCounts {
-  if (row.started_at === null) return { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+  if (row.started_at === null) return { total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 };
   if (row.status === 'sending') return store.deliveryCounts(ctx.db, row.id);
   const { total_count: total, sent_count: sent, gone_count: gone, failed_count: failed } = row;
-  return { total, sent, gone, failed, pending: Math.max(total - sent - gone - failed, 0) };
+  const capped = row.capped_count ?? 0;
+  return { total, sent, gone, failed, pending: Math.max(total - sent - gone - failed - capped, 0), capped };
 }
 
 export function toView(ctx: Context, row: store.NotificationRow): NotificationView {
@@ -177,7 +183,9 @@ export function toView(ctx: Context, row: store.NotificationRow): NotificationVi
     startedAt: iso(row.started_at),
     finishedAt: iso(row.finished_at),
     error: row.error,
+    urgent: Boolean(row.urgent),
     counts: countsOf(ctx, row),
+    ledgerPrunedAt: iso(row.ledger_pruned_at ?? null),
   };
 }
 
@@ -234,6 +242,9 @@ export function resolveTarget(ctx: Context, target: TargetInput): Target {
 
 export function validateDelivery(delivery: DeliveryOptions): DeliveryOptions {
   const { ttl, urgency, topic } = delivery;
+  if (delivery.urgent && urgency !== undefined && urgency !== 'high') {
+    throw fail('invalid_request', msg`an urgent notification goes with ${ref('urgency')} high, not "${urgency}" (drop one of them)`, { field: 'urgent' });
+  }
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL_SECONDS)) {
     throw fail('invalid_input', `must be whole seconds from 0 to ${MAX_TTL_SECONDS} (28 days)`, { field: 'ttl' });
   }

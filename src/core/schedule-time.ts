@@ -84,7 +84,7 @@ export function systemZone(): string {
   return canonicalZone(DateTime.local().zoneName ?? 'UTC');
 }
 
-function canonicalZone(name: string): string {
+export function canonicalZone(name: string): string {
   try {
     return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
   } catch {

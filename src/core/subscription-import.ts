@@ -24,6 +24,7 @@ import { activeSigningKey } from './keys.js';
 import { RecordReader, where, type ImportFormat, type RecordPosition } from './record-reader.js';
 import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH } from '../limits.js';
 import { validateOptionalText, validateSubscription } from './subscription-rules.js';
+import { validateLanguage, validateTimeZone } from './subscriber-locale.js';
 
 
 export interface Rejection extends RecordPosition {
@@ -261,6 +262,8 @@ function prepareRecord(
 
   if (record.label !== undefined) write.label = validateOptionalText(record.label, at, 'label', MAX_LABEL_LENGTH);
   if (record.userAgent !== undefined) write.userAgent = validateOptionalText(record.userAgent, at, 'userAgent', MAX_USER_AGENT_LENGTH);
+  if (record.timeZone !== undefined) write.timeZone = validateTimeZone(record.timeZone, 'timeZone', at);
+  if (record.language !== undefined) write.language = validateLanguage(record.language, 'language', at);
   if (record.vapidPublicKey !== undefined && record.vapidPublicKey !== null) {
     const keyId = typeof record.vapidPublicKey === 'string' ? keyIds.get(record.vapidPublicKey) : undefined;
     if (keyId === undefined) {

@@ -14,6 +14,7 @@ import { categoryFilter, findSubscriptionRow } from './subscription-lookup.js';
 
 export { countSubscriptions } from './subscription-lookup.js';
 import { validateOptionalText, validateSubscription } from './subscription-rules.js';
+import { validateLanguage, validateTimeZone } from './subscriber-locale.js';
 
 /** A subscription as both faces show it (JSON-friendly, camelCase, ISO times). */
 export interface SubscriptionInfo {
@@ -24,6 +25,10 @@ export interface SubscriptionInfo {
   categories: string[];
   label: string | null;
   userAgent: string | null;
+  /** IANA zone the browser reported, e.g. "Europe/Berlin" */
+  timeZone: string | null;
+  /** BCP 47 tag, e.g. "de-DE" */
+  language: string | null;
   keyId: number | null;
   vapidPublicKey: string | null;
   createdAt: string;
@@ -43,6 +48,9 @@ export interface SaveOptions {
   categories?: string[] | undefined;
   label?: string | null | undefined;
   userAgent?: string | null | undefined;
+  /** The browser's IANA zone and language; undefined keeps what an existing subscription has. */
+  timeZone?: unknown;
+  language?: unknown;
   /** Prefix for error messages ("request body", "line 3"). */
   where?: string | undefined;
   /** The VAPID key the subscription was made under (default: the active key). */
@@ -74,6 +82,8 @@ export function replaceSubscription(ctx: Context, oldEndpoint: string, raw: unkn
       categoryIds ??= store.categoryIdsOf(ctx.db, old.id);
       if (write.label === undefined) write.label = old.label;
       if (write.userAgent === undefined) write.userAgent = old.userAgent;
+      if (write.timeZone === undefined) write.timeZone = old.timeZone;
+      if (write.language === undefined) write.language = old.language;
       store.deleteSubscription(ctx.db, old.id);
     }
     const result = store.upsertSubscription(ctx.db, write);
@@ -91,7 +101,28 @@ function prepareSave(ctx: Context, raw: unknown, opts: SaveOptions): { write: st
   };
   if (opts.label !== undefined) write.label = validateOptionalText(opts.label, opts.where, 'label', MAX_LABEL_LENGTH);
   if (opts.userAgent !== undefined) write.userAgent = validateOptionalText(opts.userAgent, opts.where, 'userAgent', MAX_USER_AGENT_LENGTH);
+  if (opts.timeZone !== undefined) write.timeZone = validateTimeZone(opts.timeZone, 'timeZone');
+  if (opts.language !== undefined) write.language = validateLanguage(opts.language, 'language');
   return { write, categories: opts.categories };
+}
+
+/**
+ * `subscriptions update ID --time-zone --language`: changes the subscriber's zone and/or language
+ * ("" or null clears one). Both are checked before anything is written.
+ */
+export function updateSubscriptionLocale(
+  ctx: Context,
+  idOrEndpoint: string | number,
+  change: { timeZone?: string | null | undefined; language?: string | null | undefined },
+): SubscriptionInfo {
+  if (change.timeZone === undefined && change.language === undefined) {
+    throw fail('invalid_request', msg`nothing to change: give ${ref('timeZone')} and/or ${ref('language')}`);
+  }
+  const timeZone = change.timeZone === undefined ? undefined : validateTimeZone(change.timeZone, 'timeZone');
+  const language = change.language === undefined ? undefined : validateLanguage(change.language, 'language');
+  const row = getSubscription(ctx, idOrEndpoint);
+  store.updateLocale(ctx.db, row.id, { timeZone, language }, ctx.now());
+  return getSubscription(ctx, row.id);
 }
 
 /** Removes a subscription by id or endpoint; false when there was none. */
@@ -129,6 +160,8 @@ export function* exportSubscriptions(ctx: Context, opts: { category?: string | u
       categories: info.categories,
       label: info.label,
       userAgent: info.userAgent,
+      timeZone: info.timeZone,
+      language: info.language,
       vapidPublicKey: info.vapidPublicKey,
       createdAt: info.createdAt,
       updatedAt: info.updatedAt,
@@ -143,13 +176,18 @@ export interface PruneOptions {
   olderThanMs?: number | undefined;
   /** failure_count above this */
   failedMoreThan?: number | undefined;
+  /** also every subscription whose expirationTime has passed */
+  expired?: boolean | undefined;
   dryRun?: boolean | undefined;
 }
 
-/** Drops stale subscriptions: both conditions must hold when both are given. */
+/**
+ * Drops stale subscriptions: inactivity and failure count must both hold when both are given;
+ * `expired` adds those whose expirationTime has passed, whatever else they are.
+ */
 export function pruneSubscriptions(ctx: Context, opts: PruneOptions): { matched: number; removed: number; dryRun: boolean } {
-  if (opts.olderThanMs === undefined && opts.failedMoreThan === undefined) {
-    throw fail('invalid_request', msg`say what is stale with ${ref('olderThan')} DURATION and/or ${ref('failedMoreThan')} N`);
+  if (opts.olderThanMs === undefined && opts.failedMoreThan === undefined && !opts.expired) {
+    throw fail('invalid_request', msg`say what is stale with ${ref('inactive')} DURATION, ${ref('failedMoreThan')} N and/or ${ref('expired')}`);
   }
   if (opts.failedMoreThan !== undefined && (!Number.isSafeInteger(opts.failedMoreThan) || opts.failedMoreThan < 0)) {
     throw fail('invalid_input', 'must be a whole number, 0 or more', { field: 'failedMoreThan' });
@@ -157,6 +195,7 @@ export function pruneSubscriptions(ctx: Context, opts: PruneOptions): { matched:
   const filter: store.PruneFilter = {
     noSuccessSince: opts.olderThanMs === undefined ? undefined : ctx.now() - opts.olderThanMs,
     failedMoreThan: opts.failedMoreThan,
+    expiredAt: opts.expired ? ctx.now() : undefined,
   };
   if (opts.dryRun) {
     const matched = store.countPrunable(ctx.db, filter);
@@ -171,11 +210,13 @@ interface FoundRow {
   endpoint: string;
   label: string | null;
   userAgent: string | null;
+  timeZone: string | null;
+  language: string | null;
 }
 
 function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = false): FoundRow | undefined {
   const row = findSubscriptionRow(ctx, idOrEndpoint, endpointOnly);
-  return row && { id: row.id, endpoint: row.endpoint, label: row.label, userAgent: row.user_agent };
+  return row && { id: row.id, endpoint: row.endpoint, label: row.label, userAgent: row.user_agent, timeZone: row.time_zone, language: row.language };
 }
 
 function describe(row: store.SubscriptionDetailRow): SubscriptionInfo {
@@ -187,6 +228,8 @@ function describe(row: store.SubscriptionDetailRow): SubscriptionInfo {
     categories: row.category_names ? row.category_names.split(store.CATEGORY_SEPARATOR).sort() : [],
     label: row.label,
     userAgent: row.user_agent,
+    timeZone: row.time_zone,
+    language: row.language,
     keyId: row.key_id,
     vapidPublicKey: row.vapid_public_key,
     createdAt: new Date(row.created_at).toISOString(),

@@ -41,6 +41,8 @@ const API_NAMES: Record<string, string> = {
   badgeCount: 'badge_count',
   requireInteraction: 'require_interaction',
   trackClicks: 'track_clicks',
+  timeZone: 'time_zone',
+  quietHours: 'quiet_hours',
 };
 
 export const apiName = (field: string): string => API_NAMES[field] ?? field;

@@ -14,7 +14,7 @@ export const NOTIFICATION_FIELDS = [
   'title', 'body', 'url', 'icon', 'badge', 'tag', 'data', 'payload',
   'image', 'actions', 'require_interaction', 'renotify', 'silent', 'lang', 'dir', 'timestamp', 'badge_count', 'format', 'track_clicks',
   'all', 'categories', 'subscriptions',
-  'ttl', 'urgency', 'topic',
+  'ttl', 'urgency', 'topic', 'urgent',
   'send_at', 'cron', 'tz', 'until', 'count', 'stale_after',
 ] as const;
 
@@ -94,7 +94,7 @@ export function notificationSpecFromJson(body: JsonObject, idempotencyKey: strin
   return {
     message,
     target: target as NotificationSpec['target'],
-    delivery: { ttl: ttlSeconds, urgency: optionalString(body, 'urgency') as Urgency | undefined, topic: optionalString(body, 'topic') },
+    delivery: { ttl: ttlSeconds, urgency: optionalString(body, 'urgency') as Urgency | undefined, topic: optionalString(body, 'topic'), urgent: optionalBoolean(body, 'urgent') },
     ...(schedule ? { schedule } : {}),
     ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
   };

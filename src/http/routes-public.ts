@@ -15,7 +15,8 @@ import type { RequestInfo, Router } from './router.js';
 
 const SUBSCRIPTION_FIELDS = ['endpoint', 'expirationTime', 'keys'] as const;
 const KEY_FIELDS = ['p256dh', 'auth'] as const;
-const WRAPPER_FIELDS = ['subscription', 'categories', 'old_endpoint'] as const;
+const WRAPPER_FIELDS = ['subscription', 'categories', 'old_endpoint', 'time_zone', 'language'] as const;
+/** The wrapper's names for the subscriber's zone and language, as error messages name them. */
 /** More categories than any page offers; keeps one request's work small. */
 /** The key and category list change rarely; every page view asks for them. */
 const PUBLIC_INFO_TTL_MS = 5_000;
@@ -52,9 +53,16 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
     group: 'public',
     handler: async (request) => {
       const body = await readJsonObject(request.req);
-      const { subscription, categories, oldEndpoint, wrapped } = parseSubscribeBody(body);
+      const { subscription, categories, oldEndpoint, wrapped, timeZone, language } = parseSubscribeBody(body);
       // The key recorded is the one this server hands to pages (same few seconds of caching as GET).
-      const options = { categories, userAgent: userAgentOf(request), where: wrapped ? 'subscription' : undefined, keyId: publicInfo().keyId };
+      const options = {
+        categories,
+        userAgent: userAgentOf(request),
+        where: wrapped ? 'subscription' : undefined,
+        keyId: publicInfo().keyId,
+        timeZone,
+        language,
+      };
       const result = await writes.run(() =>
         oldEndpoint ? replaceSubscription(ctx, oldEndpoint, subscription, options) : saveSubscription(ctx, subscription, options),
       );
@@ -81,9 +89,17 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
 
 /**
  * Either the browser's PushSubscription JSON as it is, or
- * `{"subscription": {...}, "categories": [...], "old_endpoint"?: "..."}`.
+ * `{"subscription": {...}, "categories": [...], "old_endpoint"?: "...", "time_zone"?: "Europe/Berlin", "language"?: "de-DE"}`.
+ * Zone and language are checked by the core (absent: an existing subscription keeps its own).
  */
-export function parseSubscribeBody(body: JsonObject): { subscription: JsonObject; categories: string[] | undefined; oldEndpoint: string | undefined; wrapped: boolean } {
+export function parseSubscribeBody(body: JsonObject): {
+  subscription: JsonObject;
+  categories: string[] | undefined;
+  oldEndpoint: string | undefined;
+  wrapped: boolean;
+  timeZone?: unknown;
+  language?: unknown;
+} {
   if (!('subscription' in body)) {
     assertSubscriptionShape(body, '');
     return { subscription: body, categories: undefined, oldEndpoint: undefined, wrapped: false };
@@ -100,7 +116,7 @@ export function parseSubscribeBody(body: JsonObject): { subscription: JsonObject
     categories = value as string[];
   }
   const oldEndpoint = body.old_endpoint === undefined || body.old_endpoint === null ? undefined : endpointField(body.old_endpoint, 'old_endpoint');
-  return { subscription, categories, oldEndpoint, wrapped: true };
+  return { subscription, categories, oldEndpoint, wrapped: true, timeZone: body.time_zone, language: body.language };
 }
 
 function assertSubscriptionShape(value: JsonObject, where: string): void {

@@ -6,6 +6,9 @@ export interface CategoryRow {
   name: string;
   description: string | null;
   created_at: number;
+  /** migration 5: "3/day", or null */
+  frequency_cap?: string | null;
+  quiet_hours?: string | null;
 }
 
 export interface CategoryWithCount extends CategoryRow {

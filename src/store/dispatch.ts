@@ -68,9 +68,9 @@ export function insertOccurrence(
   const info = db
     .prepare(
       `INSERT OR IGNORE INTO notifications
-         (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at, tracking)
+         (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at, tracking, urgent)
        SELECT payload, target, ttl, urgency, topic, @status, @slotAt, tz, stale_after_ms, id, @slotAt, @now, @error,
-              CASE WHEN @status = 'skipped' THEN @now END, tracking
+              CASE WHEN @status = 'skipped' THEN @now END, tracking, urgent
        FROM notifications WHERE id = @parentId`,
     )
     .run(occurrence);

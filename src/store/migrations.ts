@@ -139,6 +139,32 @@ export const MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    // 2 and 4 are other features' (merged separately); the runner applies whatever is above user_version.
+    version: 5,
+    description: 'delivery control: subscriber time zone and language, maintenance runs, pruned ledgers, frequency caps, quiet hours',
+    sql: `
+      ALTER TABLE subscriptions ADD COLUMN time_zone TEXT;   -- IANA name, as the browser reported it (canonical)
+      ALTER TABLE subscriptions ADD COLUMN language TEXT;    -- BCP 47 tag (canonical)
+
+      -- When the per-delivery rows of a finished notification were dropped; its counts stay on the row.
+      ALTER TABLE notifications ADD COLUMN ledger_pruned_at INTEGER;
+
+      -- Frequency caps: deliveries skipped because the subscriber had enough already (state 'capped');
+      -- urgent notifications (--urgent) are never capped.
+      ALTER TABLE notifications ADD COLUMN capped_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE notifications ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE categories ADD COLUMN frequency_cap TEXT;   -- "3/day"; NULL: only push.frequencyCap applies
+      -- Quiet hours "21:00-09:00" in each subscriber's local time; NULL: push.quietHours applies.
+      ALTER TABLE categories ADD COLUMN quiet_hours TEXT;
+
+      -- Housekeeping that dispatch does at most once a day, whichever process (or cron run) gets there first.
+      CREATE TABLE maintenance_runs (
+        task        TEXT PRIMARY KEY,
+        last_run_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

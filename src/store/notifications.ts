@@ -33,20 +33,24 @@ export interface NotificationRow {
   sent_count: number;
   gone_count: number;
   failed_count: number;
+  /** migration 5 */
+  ledger_pruned_at?: number | null;
+  capped_count?: number;
+  urgent?: number;
 }
 
 export type NewNotification = Pick<NotificationRow, 'payload' | 'target' | 'ttl' | 'urgency' | 'topic' | 'status' | 'send_at' | 'cron' | 'tz' | 'until_at' | 'remaining_count' | 'stale_after_ms' | 'idempotency_key' | 'created_at'> &
-  Partial<Pick<NotificationRow, 'parent_id' | 'slot_at' | 'lease_owner' | 'lease_expires_at'>>;
+  Partial<Pick<NotificationRow, 'parent_id' | 'slot_at' | 'lease_owner' | 'lease_expires_at' | 'urgent'>>;
 
 export function insertNotification(db: Db, row: NewNotification): number {
   const info = db
     .prepare(
       `INSERT INTO notifications (payload, target, ttl, urgency, topic, status, send_at, cron, tz, until_at, remaining_count,
-         stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at)
+         stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at, urgent)
        VALUES (@payload, @target, @ttl, @urgency, @topic, @status, @send_at, @cron, @tz, @until_at, @remaining_count,
-         @stale_after_ms, @idempotency_key, @created_at, @parent_id, @slot_at, @lease_owner, @lease_expires_at)`,
+         @stale_after_ms, @idempotency_key, @created_at, @parent_id, @slot_at, @lease_owner, @lease_expires_at, @urgent)`,
     )
-    .run({ parent_id: null, slot_at: null, lease_owner: null, lease_expires_at: null, ...row });
+    .run({ parent_id: null, slot_at: null, lease_owner: null, lease_expires_at: null, urgent: 0, ...row });
   return Number(info.lastInsertRowid);
 }
 
@@ -171,24 +175,28 @@ export interface TargetQuery {
   subscriptionIds?: number[];
 }
 
-/** The SELECT of subscription ids a target names; each subscription at most once. */
-function recipientSelect(target: TargetQuery): { sql: string; params: unknown[] } {
-  if (target.all) return { sql: 'SELECT id FROM subscriptions', params: [] };
+/**
+ * The SELECT of subscription ids a target names; each subscription at most once. A subscription
+ * whose expirationTime has passed is no recipient: the browser has dropped it.
+ */
+function recipientSelect(target: TargetQuery, now: number): { sql: string; params: unknown[] } {
+  const live = '(expiration_time IS NULL OR expiration_time > ?)';
+  if (target.all) return { sql: `SELECT id FROM subscriptions WHERE ${live}`, params: [now] };
   if (target.categories) {
     const marks = target.categories.map(() => '?').join(', ');
     return {
-      sql: `SELECT id FROM subscriptions WHERE id IN (
+      sql: `SELECT id FROM subscriptions WHERE ${live} AND id IN (
               SELECT sc.subscription_id FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
               WHERE c.name IN (${marks}))`,
-      params: target.categories,
+      params: [now, ...target.categories],
     };
   }
   const ids = target.subscriptionIds ?? [];
-  return { sql: `SELECT id FROM subscriptions WHERE id IN (${ids.map(() => '?').join(', ') || 'NULL'})`, params: ids };
+  return { sql: `SELECT id FROM subscriptions WHERE ${live} AND id IN (${ids.map(() => '?').join(', ') || 'NULL'})`, params: [now, ...ids] };
 }
 
-export function countRecipients(db: Db, target: TargetQuery): number {
-  const { sql, params } = recipientSelect(target);
+export function countRecipients(db: Db, target: TargetQuery, now: number = Date.now()): number {
+  const { sql, params } = recipientSelect(target, now);
   return (db.prepare(`SELECT count(*) AS n FROM (${sql})`).get(...params) as { n: number }).n;
 }
 
@@ -201,7 +209,7 @@ export function fixRecipients(db: Db, id: number, target: TargetQuery, now: numb
     .transaction(() => {
       const row = db.prepare('SELECT started_at FROM notifications WHERE id = ?').get(id) as { started_at: number | null } | undefined;
       if (!row || row.started_at !== null) return false;
-      const { sql, params } = recipientSelect(target);
+      const { sql, params } = recipientSelect(target, now);
       const info = db
         .prepare(`INSERT OR IGNORE INTO deliveries (notification_id, subscription_id, state, updated_at) SELECT ?, id, 'pending', ? FROM (${sql})`)
         .run(id, now, ...params);
@@ -218,19 +226,22 @@ export interface PendingDelivery {
   p256dh: string | null;
   auth: string | null;
   key_id: number | null;
+  /** 1 when the subscription's expirationTime has passed since the recipient list was fixed */
+  expired: number;
 }
 
 /** The next page of pending deliveries that are due, by subscription id (keyset paging: never all rows). */
 export function pendingPage(db: Db, id: number, afterSubscriptionId: number, now: number, limit: number): PendingDelivery[] {
   return db
     .prepare(
-      `SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id
+      `SELECT d.subscription_id, d.attempts, s.endpoint, s.p256dh, s.auth, s.key_id,
+              coalesce(s.expiration_time <= @now, 0) AS expired
        FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
-       WHERE d.notification_id = ? AND d.state = 'pending' AND d.subscription_id > ?
-         AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
-       ORDER BY d.subscription_id LIMIT ?`,
+       WHERE d.notification_id = @id AND d.state = 'pending' AND d.subscription_id > @after
+         AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= @now)
+       ORDER BY d.subscription_id LIMIT @limit`,
     )
-    .all(id, afterSubscriptionId, now, limit) as PendingDelivery[];
+    .all({ id, after: afterSubscriptionId, now, limit }) as PendingDelivery[];
 }
 
 /** Earliest retry time among pending deliveries, or null when none are pending. */
@@ -249,7 +260,8 @@ export function earliestRetryAfter(db: Db, id: number, after: number): number | 
   ).t;
 }
 
-export type DeliveryState = 'pending' | 'sent' | 'gone' | 'failed';
+/** 'capped' is set in bulk by frequency-caps.ts, never by a push answer. */
+export type DeliveryState = 'pending' | 'sent' | 'gone' | 'failed' | 'capped';
 
 export interface DeliveryUpdate {
   notificationId: number;
@@ -289,11 +301,12 @@ export interface DeliveryCounts {
   gone: number;
   failed: number;
   pending: number;
+  capped: number;
 }
 
 export function deliveryCounts(db: Db, id: number): DeliveryCounts {
   const rows = db.prepare('SELECT state, count(*) AS n FROM deliveries WHERE notification_id = ? GROUP BY state').all(id) as { state: string; n: number }[];
-  const counts: DeliveryCounts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+  const counts: DeliveryCounts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 };
   for (const { state, n } of rows) {
     counts.total += n;
     if (state in counts) counts[state as DeliveryState] += n;
@@ -303,11 +316,12 @@ export function deliveryCounts(db: Db, id: number): DeliveryCounts {
 
 /** Stores the final counts on the notification so listings need not count the ledger. */
 export function storeCounts(db: Db, id: number, counts: DeliveryCounts): void {
-  db.prepare('UPDATE notifications SET total_count = ?, sent_count = ?, gone_count = ?, failed_count = ? WHERE id = ?').run(
+  db.prepare('UPDATE notifications SET total_count = ?, sent_count = ?, gone_count = ?, failed_count = ?, capped_count = ? WHERE id = ?').run(
     counts.total,
     counts.sent,
     counts.gone,
     counts.failed,
+    counts.capped,
     id,
   );
 }

@@ -80,11 +80,11 @@ export type TableRow = Record<string, string | number | null>;
  */
 export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
   { name: 'vapid_keys', key: ['id'], columns: ['id', 'public_key', 'private_key', 'subject', 'created_at', 'active'] },
-  { name: 'categories', key: ['id'], columns: ['id', 'name', 'description', 'created_at'] },
+  { name: 'categories', key: ['id'], columns: ['id', 'name', 'description', 'created_at', 'frequency_cap', 'quiet_hours'] },
   {
     name: 'subscriptions',
     key: ['id'],
-    columns: ['id', 'endpoint', 'p256dh', 'auth', 'key_id', 'expiration_time', 'label', 'user_agent', 'created_at', 'updated_at', 'last_success_at', 'failure_count'],
+    columns: ['id', 'endpoint', 'p256dh', 'auth', 'key_id', 'expiration_time', 'label', 'user_agent', 'created_at', 'updated_at', 'last_success_at', 'failure_count', 'time_zone', 'language'],
   },
   { name: 'subscription_categories', key: ['subscription_id', 'category_id'], columns: ['subscription_id', 'category_id'] },
   {
@@ -93,7 +93,7 @@ export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
     columns: [
       'id', 'payload', 'target', 'ttl', 'urgency', 'topic', 'status', 'send_at', 'cron', 'tz', 'until_at', 'remaining_count', 'stale_after_ms',
       'parent_id', 'slot_at', 'lease_owner', 'lease_expires_at', 'idempotency_key', 'created_at', 'started_at', 'finished_at', 'error',
-      'total_count', 'sent_count', 'gone_count', 'failed_count',
+      'total_count', 'sent_count', 'gone_count', 'failed_count', 'capped_count', 'urgent', 'ledger_pruned_at',
     ],
   },
   {

@@ -18,6 +18,10 @@ export interface SubscriptionRow {
   updated_at: number;
   last_success_at: number | null;
   failure_count: number;
+  /** IANA zone name the browser reported (migration 5) */
+  time_zone: string | null;
+  /** BCP 47 tag (migration 5) */
+  language: string | null;
 }
 
 /** A row with what listing and export also show: its category names and its key's public half. */
@@ -38,6 +42,9 @@ export interface SubscriptionWrite {
   /** undefined keeps the stored value on update */
   label?: string | null | undefined;
   userAgent?: string | null | undefined;
+  /** undefined keeps the stored value on update */
+  timeZone?: string | null | undefined;
+  language?: string | null | undefined;
   /** used on insert only; default updatedAt */
   createdAt?: number | undefined;
   updatedAt: number;
@@ -65,14 +72,16 @@ function statements(db: Db): Statements {
       // DO NOTHING on a known endpoint: the common case (new) costs one statement, not a lookup first.
       insert: db.prepare(`
         INSERT INTO subscriptions (endpoint, p256dh, auth, key_id, expiration_time, label, user_agent,
-                                   created_at, updated_at, last_success_at, failure_count)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   created_at, updated_at, last_success_at, failure_count, time_zone, language)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (endpoint) DO NOTHING`),
       update: db.prepare(`
         UPDATE subscriptions SET
           p256dh = ?, auth = ?, key_id = ?, expiration_time = ?,
           label = CASE WHEN ? THEN ? ELSE label END,
           user_agent = CASE WHEN ? THEN ? ELSE user_agent END,
+          time_zone = CASE WHEN ? THEN ? ELSE time_zone END,
+          language = CASE WHEN ? THEN ? ELSE language END,
           updated_at = ?,
           last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
           failure_count = ?
@@ -90,7 +99,7 @@ export function upsertSubscription(db: Db, w: SubscriptionWrite): { id: number; 
   const s = statements(db);
   const info = s.insert.run(
     w.endpoint, w.p256dh, w.auth, w.keyId, w.expirationTime, w.label ?? null, w.userAgent ?? null,
-    w.createdAt ?? w.updatedAt, w.updatedAt, w.lastSuccessAt ?? null, w.failureCount ?? 0,
+    w.createdAt ?? w.updatedAt, w.updatedAt, w.lastSuccessAt ?? null, w.failureCount ?? 0, w.timeZone ?? null, w.language ?? null,
   );
   if (info.changes === 1) return { id: Number(info.lastInsertRowid), created: true };
   const existing = s.idByEndpoint.get(w.endpoint);
@@ -99,6 +108,8 @@ export function upsertSubscription(db: Db, w: SubscriptionWrite): { id: number; 
       w.p256dh, w.auth, w.keyId, w.expirationTime,
       w.label !== undefined ? 1 : 0, w.label ?? null,
       w.userAgent !== undefined ? 1 : 0, w.userAgent ?? null,
+      w.timeZone !== undefined ? 1 : 0, w.timeZone ?? null,
+      w.language !== undefined ? 1 : 0, w.language ?? null,
       w.updatedAt,
       w.lastSuccessAt !== undefined ? 1 : 0, w.lastSuccessAt ?? null,
       w.failureCount ?? 0,
@@ -127,6 +138,28 @@ export function subscriptionById(db: Db, id: number): SubscriptionRow | undefine
 
 export function subscriptionByEndpoint(db: Db, endpoint: string): SubscriptionRow | undefined {
   return db.prepare('SELECT * FROM subscriptions WHERE endpoint = ?').get(endpoint) as SubscriptionRow | undefined;
+}
+
+/** Sets the subscriber's zone and/or language (undefined leaves one alone); false when there is no such row. */
+export function updateLocale(db: Db, id: number, change: { timeZone?: string | null | undefined; language?: string | null | undefined }, now: number): boolean {
+  return (
+    db
+      .prepare(
+        `UPDATE subscriptions SET
+           time_zone = CASE WHEN @setZone THEN @timeZone ELSE time_zone END,
+           language = CASE WHEN @setLanguage THEN @language ELSE language END,
+           updated_at = @now
+         WHERE id = @id`,
+      )
+      .run({
+        id,
+        now,
+        setZone: change.timeZone !== undefined ? 1 : 0,
+        timeZone: change.timeZone ?? null,
+        setLanguage: change.language !== undefined ? 1 : 0,
+        language: change.language ?? null,
+      }).changes > 0
+  );
 }
 
 export function deleteSubscription(db: Db, id: number): boolean {
@@ -170,6 +203,8 @@ export interface PruneFilter {
   noSuccessSince?: number | undefined;
   /** failure_count above this */
   failedMoreThan?: number | undefined;
+  /** also (OR) every subscription whose expiration_time is at or before this time (ms) */
+  expiredAt?: number | undefined;
 }
 
 function pruneWhere(filter: PruneFilter): { sql: string; params: number[] } {
@@ -183,7 +218,9 @@ function pruneWhere(filter: PruneFilter): { sql: string; params: number[] } {
     clauses.push('failure_count > ?');
     params.push(filter.failedMoreThan);
   }
-  return { sql: clauses.length ? clauses.join(' AND ') : '0', params };
+  const stale = clauses.length ? `(${clauses.join(' AND ')})` : '0';
+  if (filter.expiredAt === undefined) return { sql: stale, params };
+  return { sql: `${stale} OR (expiration_time IS NOT NULL AND expiration_time <= ?)`, params: [...params, filter.expiredAt] };
 }
 
 export function countPrunable(db: Db, filter: PruneFilter): number {

@@ -58,15 +58,22 @@ export function firefoxPrefs(pushServerUrl: string): Record<string, string | num
   };
 }
 
-export async function launchFirefox(options: { pushServerUrl: string; url?: string; timeoutMs?: number }): Promise<FirefoxSession> {
+export async function launchFirefox(options: {
+  pushServerUrl: string;
+  url?: string;
+  timeoutMs?: number;
+  /** More prefs (e.g. intl.accept_languages) and environment (e.g. TZ) for this browser. */
+  prefs?: Record<string, string | number | boolean>;
+  env?: Record<string, string>;
+}): Promise<FirefoxSession> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'pushctl-firefox-'));
-  const prefs = Object.entries(firefoxPrefs(options.pushServerUrl))
+  const prefs = Object.entries({ ...firefoxPrefs(options.pushServerUrl), ...options.prefs })
     .map(([key, value]) => `user_pref(${JSON.stringify(key)}, ${JSON.stringify(value)});`)
     .join('\n');
   fs.writeFileSync(path.join(profile, 'user.js'), prefs + '\n');
 
   const child: ChildProcess = spawn(FIREFOX, ['--headless', '--no-remote', '--profile', profile, '--remote-debugging-port', '0', options.url ?? 'about:blank'], {
-    env: { ...process.env, MOZ_HEADLESS: '1', MOZ_CRASHREPORTER_DISABLE: '1' },
+    env: { ...process.env, MOZ_HEADLESS: '1', MOZ_CRASHREPORTER_DISABLE: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -155,7 +162,7 @@ export async function launchFirefox(options: { pushServerUrl: string; url?: stri
         ],
       });
     },
-    async waitFor<T>(expression: string, what: string, timeoutMs = 30_000): Promise<T> {
+    async waitFor<T>(expression: string, what: string, timeoutMs = 90_000): Promise<T> {
       const until = Date.now() + timeoutMs;
       let last: unknown;
       while (Date.now() < until) {

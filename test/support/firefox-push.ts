@@ -179,10 +179,10 @@ export async function startFirefoxPushService(): Promise<FirefoxPushService> {
     forwarded,
     answers,
     acks,
-    waitForHello(timeoutMs = 30_000) {
+    waitForHello(timeoutMs = 90_000) {
       return service.waitFor('the browser\'s push client to say hello', () => (helloSeen ? true : undefined), timeoutMs).then(() => undefined);
     },
-    waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+    waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 90_000): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const attempt = () => {
           const value = check();

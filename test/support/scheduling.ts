@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { openDb, runCli, runJson, startCli, tempDir, type RunResult } from './cli.js';
-import type { PushService, ServiceSubscription } from './push-service.js';
+import { startPushService, type PushService, type ServiceSubscription } from './push-service.js';
 
 export interface Installation {
   dir: string;
@@ -88,3 +88,38 @@ export interface NotificationJson {
   slotAt: string | null;
   counts: { total: number; sent: number; gone: number; failed: number; pending: number };
 }
+
+/**
+ * For a test file on a simulated calendar: one push-service stand-in for the file, a fresh
+ * installation per test (read `t.svc` and `t.inst` inside tests), and a writer of the installation's
+ * push.config.json that keeps the stand-in's origin allowed.
+ */
+export function standInPerFile(prefix: string): {
+  svc: PushService;
+  inst: Installation;
+  config(push: Record<string, unknown>): void;
+} {
+  const t = {
+    svc: undefined as unknown as PushService,
+    inst: undefined as unknown as Installation,
+    config(push: Record<string, unknown>) {
+      fs.writeFileSync(path.join(t.inst.dir, 'push.config.json'), JSON.stringify({ push: { endpointOrigins: [t.svc.origin], ...push } }));
+    },
+  };
+  beforeAll(async () => {
+    t.svc = await startPushService();
+  });
+  afterAll(async () => {
+    await t.svc.close();
+  });
+  beforeEach(async () => {
+    t.svc.clearBehaviour();
+    t.svc.resetCounts();
+    t.inst = await installation(t.svc, prefix);
+  });
+  afterEach(() => t.inst.cleanup());
+  return t;
+}
+
+/** PUSHCTL_NOW for a simulated instant (ms since the epoch). */
+export const simulatedAt = (ms: number) => ({ PUSHCTL_NOW: new Date(ms).toISOString() });

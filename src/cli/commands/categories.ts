@@ -9,6 +9,8 @@ interface CategoryView {
   name: string;
   description: string | null;
   subscribers: number;
+  cap: string | null;
+  quietHours: string | null;
   createdAt: string;
 }
 
@@ -62,16 +64,21 @@ export function registerCategories(program: Command): void {
 
   categories
     .command('update')
-    .description('rename a category or change its description (memberships are kept)')
+    .description('rename a category, change its description or its frequency cap (memberships are kept)')
     .argument('<name>', 'category name (or id)')
     .option('--name <new>', 'new name')
     .option('--description <text>', 'new description ("" clears it)')
+    .option('--cap <n/period>', 'at most N notifications to this category per subscriber per period, e.g. 3/day, 10/week; "none" removes it')
+    .option('--quiet-hours <from-to>', 'no pushes to this category in this window of each subscriber\'s local time, e.g. 21:00-09:00; "none": the config\'s')
     .action(
-      action<{ name?: string; description?: string }, [string]>(async ({ options, out, context }, name) => {
+      action<{ name?: string; description?: string; cap?: string; quietHours?: string }, [string]>(async ({ options, out, context }, name) => {
         const { updateCategory } = await import('../../core/categories.js');
         const { fail } = await import('../../errors.js');
-        if (options.name === undefined && options.description === undefined) throw fail('invalid_request', 'update: nothing to change: give --name and/or --description');
-        const category = updateCategory(await context(), name, { name: options.name, description: options.description });
+        if (options.name === undefined && options.description === undefined && options.cap === undefined && options.quietHours === undefined) {
+          throw fail('invalid_request', 'update: nothing to change: give --name, --description, --cap and/or --quiet-hours');
+        }
+        const change = { name: options.name, description: options.description, cap: options.cap, quietHours: options.quietHours };
+        const category = updateCategory(await context(), name, change);
         out.result(category, () => [out.color.green('✓ ') + `category ${category.name} updated`, ...describe(category)]);
       }),
     );
@@ -133,6 +140,8 @@ function describe(c: CategoryView): string[] {
     `id:          ${c.id}`,
     `description: ${printableOr(c.description)}`,
     `subscribers: ${c.subscribers}`,
+    `cap:         ${c.cap ?? 'none'}`,
+    `quiet hours: ${c.quietHours ?? '(the config\'s)'}`,
     `created:     ${c.createdAt}`,
   ];
 }

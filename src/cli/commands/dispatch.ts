@@ -69,7 +69,8 @@ export function registerDispatch(program: Command): void {
               signal: stop.signal,
               onEvent,
               onPass: (result) => {
-                if (out.json && didSomething(result)) out.line(JSON.stringify({ at: new Date().toISOString(), ...result }));
+                // Deferred deliveries alone are not news on every pass of a watcher: they are still waiting.
+                if (out.json && didSomething({ ...result, deferred: [] })) out.line(JSON.stringify({ at: new Date().toISOString(), ...result }));
               },
               onPassError: (error) => out.error(`${stamp()} dispatch pass failed: ${error.message} (trying again next pass)`),
             });

@@ -1,4 +1,4 @@
-/** `pushctl notifications list|show|cancel|delete|resume`: the history of what was (or will be) sent. */
+/** `pushctl notifications list|show|cancel|delete|prune|resume`: the history of what was (or will be) sent. */
 import { plural } from '../plural.js';
 import type { Command } from 'commander';
 import { colourStatus, exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
@@ -12,7 +12,7 @@ import { LIST_LIMIT } from '../../limits.js';
 import type { NotificationView } from '../../core/notifications.js';
 
 export function registerNotifications(program: Command): void {
-  const notifications = program.command('notifications').description('scheduled, recurring and sent notifications: list, show, cancel, delete, resume');
+  const notifications = program.command('notifications').description('scheduled, recurring and sent notifications: list, show, cancel, delete, prune, resume');
 
   notifications
     .command('list')
@@ -59,19 +59,20 @@ export function registerNotifications(program: Command): void {
         const { funnelOf } = await import('../../core/engagement.js');
         const { funnelLines } = await import('../engagement-report.js');
         const funnel = view.cron ? undefined : funnelOf(ctx, view.id);
+        const deferred = (await import('../../core/quiet-hours.js')).deferredDeliveries(ctx, view.id);
         const occurrences = view.cron ? listOccurrences(ctx, view.id, 10) : undefined;
         const next =
           view.cron && view.status === 'scheduled' && view.sendAt
             ? [Date.parse(view.sendAt), ...upcomingSlots({ ...ruleOf(view), remaining: view.remaining === null ? null : view.remaining - 1 }, Date.parse(view.sendAt), 4)]
             : [];
-        const value = { ...view, ...(funnel ? { funnel } : {}), recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
+        const value = { ...view, deferred, ...(funnel ? { funnel } : {}), recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
         const zone = view.tz ?? 'UTC';
         const lines: string[] = [
           `notification ${view.id}: ${colourStatus(out, view.status)}${view.error ? ` (${printable(view.error)})` : ''}`,
           `title:     ${printableOr(view.title)}`,
           `payload:   ${printable(JSON.stringify(view.payload))}`,
           `target:    ${describeTarget(view.target)}`,
-          `options:   ttl ${view.ttl} s, urgency ${view.urgency ?? 'normal'}, topic ${view.topic ?? '-'}`,
+          `options:   ttl ${view.ttl} s, urgency ${view.urgency ?? 'normal'}, topic ${view.topic ?? '-'}${view.urgent ? ', urgent (not capped)' : ''}`,
         ];
         if (view.cron) {
           lines.push(`rule:      "${view.cron}" in ${zone}${view.until ? `, until ${formatInZone(Date.parse(view.until), zone)}` : ''}${view.remaining !== null ? `, ${view.remaining} left` : ''}`);
@@ -85,8 +86,10 @@ export function registerNotifications(program: Command): void {
         if (view.startedAt) lines.push(`started:   ${view.startedAt}`);
         if (view.finishedAt) lines.push(`finished:  ${view.finishedAt}`);
         const c = view.counts;
-        if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending`);
+        if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending${c.capped ? `, ${c.capped} capped` : ''}`);
         if (funnel) lines.push(...funnelLines(funnel));
+        if (deferred.count) lines.push(`deferred:  ${deferred.count} waiting for quiet hours to end (first at ${deferred.until})`);
+        if (view.ledgerPrunedAt) lines.push(`history:   per-delivery records pruned ${view.ledgerPrunedAt} (counts kept)`);
         if (occurrences) {
           lines.push(`occurrences: ${occurrences.total}`);
           if (occurrences.recent.length) {
@@ -146,6 +149,33 @@ export function registerNotifications(program: Command): void {
         const result = deleteNotificationOrRule(ctx, view.id);
         out.result({ deleted: true, ...result }, () =>
           out.color.green('✓ ') + `notification ${view.id} deleted${result.deletedOccurrences ? ` with ${plural(result.deletedOccurrences, 'occurrence')}` : ''}`,
+        );
+      }),
+    );
+
+  notifications
+    .command('prune')
+    .description('drop the per-delivery records of notifications that finished longer ago than a duration; their counts stay')
+    .requiredOption('--older-than <duration>', 'finished more than this long ago, e.g. 90d')
+    .option('--dry-run', 'only count what would be dropped')
+    .addHelpText('after', `
+The ledger grows by one row per recipient per notification. "push.keepHistoryFor" in the config
+makes "pushctl dispatch" do this once a day.
+
+Examples:
+  pushctl notifications prune --older-than 90d --dry-run
+  pushctl notifications prune --older-than 90d`)
+    .action(
+      action<{ olderThan: string; dryRun?: boolean }>(async ({ options, out, context }) => {
+        const { parseDuration } = await import('../../core/durations.js');
+        const { pruneHistory } = await import('../../core/history.js');
+        const olderThanMs = parseDuration(options.olderThan, 'olderThan');
+        const result = pruneHistory(await context(), { olderThanMs, dryRun: options.dryRun });
+        const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+        out.result(result, () =>
+          result.dryRun
+            ? `would drop ${n(result.deliveries, 'delivery record')} of ${n(result.notifications, 'notification')} finished before ${result.olderThan} (dry run)`
+            : `dropped ${n(result.deliveries, 'delivery record')} of ${n(result.notifications, 'notification')} finished before ${result.olderThan}; their counts are kept`,
         );
       }),
     );

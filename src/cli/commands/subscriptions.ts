@@ -1,4 +1,4 @@
-/** `pushctl subscriptions import|list|count|show|remove|export|prune` */
+/** `pushctl subscriptions import|list|count|show|update|remove|export|prune` */
 import type { Command } from 'commander';
 import { plural } from '../plural.js';
 import { printable, printableOr } from '../printable.js';
@@ -94,13 +94,16 @@ Examples:
         const shown = limit ?? 100;
         const rows: string[][] = [];
         for (const s of listSubscriptions(ctx, { category: options.category, limit: shown })) {
-          rows.push([String(s.id), printable(shortEndpoint(s.endpoint)), s.categories.join(','), printableOr(s.label), s.createdAt.slice(0, 19).replace('T', ' '), s.lastSuccessAt?.slice(0, 19).replace('T', ' ') ?? '', String(s.failureCount)]);
+          rows.push([
+            String(s.id), printable(shortEndpoint(s.endpoint)), s.categories.join(','), printableOr(s.label), s.timeZone ?? '', s.language ?? '',
+            s.createdAt.slice(0, 19).replace('T', ' '), s.lastSuccessAt?.slice(0, 19).replace('T', ' ') ?? '', String(s.failureCount),
+          ]);
         }
         if (rows.length === 0) {
           out.info('no subscriptions');
           return;
         }
-        process.stdout.write((await out.table(['ID', 'ENDPOINT', 'CATEGORIES', 'LABEL', 'CREATED (UTC)', 'LAST SUCCESS', 'FAILURES'], rows)) + '\n');
+        process.stdout.write((await out.table(['ID', 'ENDPOINT', 'CATEGORIES', 'LABEL', 'TIME ZONE', 'LANGUAGE', 'CREATED (UTC)', 'LAST SUCCESS', 'FAILURES'], rows)) + '\n');
         const total = countSubscriptions(ctx, { category: options.category });
         if (limit === undefined && total > rows.length) out.info(`showing ${rows.length} of ${total}: use --limit N, --json or "subscriptions export" for more`);
       }),
@@ -125,21 +128,26 @@ Examples:
       action<Record<string, never>, [string]>(async ({ out, context }, ref) => {
         const { getSubscription } = await import('../../core/subscriptions.js');
         const s = getSubscription(await context(), ref);
-        out.result(s, () => [
-          `id:            ${s.id}`,
-          `endpoint:      ${printable(s.endpoint)}`,
-          `categories:    ${s.categories.join(', ') || '(none)'}`,
-          `label:         ${printableOr(s.label)}`,
-          `user agent:    ${printableOr(s.userAgent)}`,
-          `keys.p256dh:   ${s.keys.p256dh}`,
-          `keys.auth:     ${s.keys.auth}`,
-          `expiration:    ${s.expirationTime === null ? 'none' : new Date(s.expirationTime).toISOString()}`,
-          `VAPID key:     ${s.vapidPublicKey ? `${s.vapidPublicKey.slice(0, 16)}... (id ${s.keyId})` : '(none)'}`,
-          `created:       ${s.createdAt}`,
-          `updated:       ${s.updatedAt}`,
-          `last success:  ${s.lastSuccessAt ?? 'never'}`,
-          `failures:      ${s.failureCount}`,
-        ]);
+        out.result(s, () => describeSubscription(s));
+      }),
+    );
+
+  subs
+    .command('update')
+    .description("change a subscriber's time zone and/or language")
+    .argument('<id-or-endpoint>', 'subscription id or endpoint URL')
+    .option('--time-zone <zone>', 'IANA time zone, e.g. Europe/Berlin ("none" clears it)')
+    .option('--language <tag>', 'BCP 47 language tag, e.g. de-DE ("none" clears it)')
+    .addHelpText('after', `
+Examples:
+  pushctl subscriptions update 42 --time-zone America/New_York --language en-US
+  pushctl subscriptions update 42 --time-zone none`)
+    .action(
+      action<{ timeZone?: string; language?: string }, [string]>(async ({ options, out, context }, ref) => {
+        const { updateSubscriptionLocale } = await import('../../core/subscriptions.js');
+        const clearable = (value: string | undefined) => (value === undefined ? undefined : value.trim().toLowerCase() === 'none' ? null : value);
+        const s = updateSubscriptionLocale(await context(), ref, { timeZone: clearable(options.timeZone), language: clearable(options.language) });
+        out.result(s, () => [out.color.green('✓ ') + `subscription ${s.id} updated`, ...describeSubscription(s)]);
       }),
     );
 
@@ -177,17 +185,24 @@ Examples:
 
   subs
     .command('prune')
-    .description('drop stale subscriptions (both conditions must hold when both are given)')
-    .option('--older-than <duration>', 'no successful push (or, never successful, created) for this long, e.g. 60d')
+    .description('drop stale subscriptions (--inactive and --failed-more-than must both hold when both are given)')
+    .option('--inactive <duration>', 'no successful push (or, never successful, created) for this long, e.g. 60d')
+    .option('--older-than <duration>', 'the same as --inactive (its older name)')
     .option('--failed-more-than <n>', 'failure count above N')
+    .option('--expired', 'also every subscription whose expirationTime has passed')
     .option('--dry-run', 'only count what would be removed')
     .action(
-      action<{ olderThan?: string; failedMoreThan?: string; dryRun?: boolean }>(async ({ options, out, context }) => {
+      action<{ inactive?: string; olderThan?: string; failedMoreThan?: string; expired?: boolean; dryRun?: boolean }>(async ({ options, out, context }) => {
         const { pruneSubscriptions } = await import('../../core/subscriptions.js');
         const { parseDuration } = await import('../../core/durations.js');
-        const olderThanMs = options.olderThan === undefined ? undefined : parseDuration(options.olderThan, 'olderThan');
+        if (options.inactive !== undefined && options.olderThan !== undefined) {
+          const { fail, msg, ref } = await import('../../errors.js');
+          throw fail('invalid_request', msg`give ${ref('inactive')} or ${ref('olderThan')} (the same thing), not both`);
+        }
+        const [field, duration] = options.olderThan !== undefined ? ['olderThan', options.olderThan] : ['inactive', options.inactive];
+        const olderThanMs = duration === undefined ? undefined : parseDuration(duration, field);
         const failedMoreThan = options.failedMoreThan === undefined ? undefined : wholeNumber(options.failedMoreThan, 'failedMoreThan');
-        const result = pruneSubscriptions(await context(), { olderThanMs, failedMoreThan, dryRun: options.dryRun });
+        const result = pruneSubscriptions(await context(), { olderThanMs, failedMoreThan, expired: options.expired, dryRun: options.dryRun });
         out.result(result, () =>
           result.dryRun
             ? `would remove ${result.matched} subscription${result.matched === 1 ? '' : 's'} (dry run)`
@@ -197,6 +212,27 @@ Examples:
     );
 }
 
+type SubscriptionView = import('../../core/subscriptions.js').SubscriptionInfo;
+
+function describeSubscription(s: SubscriptionView): string[] {
+  return [
+    `id:            ${s.id}`,
+    `endpoint:      ${printable(s.endpoint)}`,
+    `categories:    ${s.categories.join(', ') || '(none)'}`,
+    `label:         ${printableOr(s.label)}`,
+    `user agent:    ${printableOr(s.userAgent)}`,
+    `time zone:     ${s.timeZone ?? '(unknown)'}`,
+    `language:      ${s.language ?? '(unknown)'}`,
+    `keys.p256dh:   ${s.keys.p256dh}`,
+    `keys.auth:     ${s.keys.auth}`,
+    `expiration:    ${s.expirationTime === null ? 'none' : new Date(s.expirationTime).toISOString()}`,
+    `VAPID key:     ${s.vapidPublicKey ? `${s.vapidPublicKey.slice(0, 16)}... (id ${s.keyId})` : '(none)'}`,
+    `created:       ${s.createdAt}`,
+    `updated:       ${s.updatedAt}`,
+    `last success:  ${s.lastSuccessAt ?? 'never'}`,
+    `failures:      ${s.failureCount}`,
+  ];
+}
 
 function shortEndpoint(endpoint: string): string {
   return endpoint.length <= 60 ? endpoint : `${endpoint.slice(0, 44)}...${endpoint.slice(-12)}`;

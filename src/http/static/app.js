@@ -2,7 +2,7 @@
  * pushctl subscribe widget: plain JavaScript, no build step. It renders into <div id="pushctl">,
  * fetches the VAPID public key and categories from the pushctl server, registers the service
  * worker (sw.js), subscribes, posts the subscription with the chosen categories, shows the state,
- * and unsubscribes.
+ * and unsubscribes. With every subscription it sends the browser's IANA time zone and language.
  *
  * On your own site: copy app.js and sw.js to the site's root, add <div id="pushctl"></div> and
  *   <script src="/app.js" data-server="https://push.example.com" defer></script>
@@ -127,7 +127,9 @@
       return response.json().catch(function () { return null; }).then(function (data) {
         if (!response.ok) {
           var message = data && data.error && data.error.message ? data.error.message : 'HTTP ' + response.status;
-          throw new Error(message);
+          var failure = new Error(message);
+          failure.field = data && data.error ? data.error.field : undefined;
+          throw failure;
         }
         return data;
       });
@@ -184,6 +186,40 @@
     }
   }
 
+  /** What the server stores: the subscription, the chosen topics, and this browser's zone and language. */
+  function subscriptionBody(subscription, names) {
+    var body = { subscription: subscription.toJSON(), categories: names };
+    var locale = browserLocale();
+    if (locale.time_zone) body.time_zone = locale.time_zone;
+    if (locale.language) body.language = locale.language;
+    return body;
+  }
+
+  /**
+   * Posts the subscription. A server that does not know this browser's zone or language (an older
+   * time zone database) refuses it with 400; subscribing matters more, so it is posted again without them.
+   */
+  function postSubscription(subscription, names) {
+    var body = subscriptionBody(subscription, names);
+    return api('POST', '/subscription', body).catch(function (error) {
+      if (error.field !== 'time_zone' && error.field !== 'language') throw error;
+      delete body.time_zone;
+      delete body.language;
+      return api('POST', '/subscription', body);
+    });
+  }
+
+  /** The IANA zone and language the browser reports (either may be missing in odd browsers). */
+  function browserLocale() {
+    var zone = null;
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+    } catch {
+      zone = null;
+    }
+    return { time_zone: zone, language: navigator.language || null };
+  }
+
   function subscribedMessage(names) {
     return names.length ? 'Subscribed to: ' + names.join(', ') + '.' : 'Subscribed.';
   }
@@ -223,7 +259,7 @@
         });
       })
       .then(function (subscription) {
-        return api('POST', '/subscription', { subscription: subscription.toJSON(), categories: names });
+        return postSubscription(subscription, names);
       })
       .then(function () {
         rememberCategories(names);
@@ -240,7 +276,7 @@
     return currentSubscription()
       .then(function (subscription) {
         if (!subscription) throw new Error('this browser is no longer subscribed');
-        return api('POST', '/subscription', { subscription: subscription.toJSON(), categories: names });
+        return postSubscription(subscription, names);
       })
       .then(function () {
         rememberCategories(names);

@@ -194,10 +194,22 @@ self.addEventListener('pushsubscriptionchange', function (event) {
     fresh.then(function (subscription) {
       var body = { subscription: subscription.toJSON() };
       if (oldSubscription) body.old_endpoint = oldSubscription.endpoint;
+      // The zone may have changed since the page subscribed (a traveller); send what holds now.
+      var zone = browserTimeZone();
+      if (zone) body.time_zone = zone;
+      if (self.navigator && self.navigator.language) body.language = self.navigator.language;
       return fetch(server + '/subscription', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     }),
   );
 });
+
+function browserTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+  } catch {
+    return null;
+  }
+}
 
 function keyBytes(base64url) {
   var padded = base64url.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((base64url.length + 3) % 4);

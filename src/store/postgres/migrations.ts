@@ -136,6 +136,24 @@ export const MIGRATIONS: Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION pushctl_forget_engagement();
     `,
   },
+  {
+    version: 5,
+    description: 'delivery control: subscriber time zone and language, maintenance runs, pruned ledgers, frequency caps, quiet hours',
+    // As SQLite's version 5 (4 is reserved there for another change), so `db copy` finds the same columns.
+    sql: `
+      ALTER TABLE subscriptions ADD COLUMN time_zone text;
+      ALTER TABLE subscriptions ADD COLUMN language text;
+      ALTER TABLE notifications ADD COLUMN ledger_pruned_at bigint;
+      ALTER TABLE notifications ADD COLUMN capped_count bigint NOT NULL DEFAULT 0;
+      ALTER TABLE notifications ADD COLUMN urgent integer NOT NULL DEFAULT 0;
+      ALTER TABLE categories ADD COLUMN frequency_cap text;
+      ALTER TABLE categories ADD COLUMN quiet_hours text;
+      CREATE TABLE maintenance_runs (
+        task        text PRIMARY KEY,
+        last_run_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

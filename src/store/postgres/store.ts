@@ -254,7 +254,7 @@ class PostgresOps implements StoreOps {
     ]);
   }
   async deliveryCounts(id: number) {
-    const counts: DeliveryCounts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0 };
+    const counts: DeliveryCounts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 };
     for (const { state, n } of await this.all<{ state: string; n: number }>('deliveryCounts', [id])) {
       counts.total += n;
       if (state in counts) counts[state as DeliveryState] += n;
