@@ -1,6 +1,24 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Files matching `files` may not import from the listed top-level folders of src/, statically or
+ * with import(). Relative imports only (that is all this project uses).
+ */
+function importDirection(files, folders, message, ignores = []) {
+  const regex = `^(\\.\\.?/)+(${folders.join('|')})/`;
+  return [
+    {
+      files: [files],
+      ignores,
+      rules: {
+        'no-restricted-imports': ['error', { patterns: [{ regex, message }] }],
+        'no-restricted-syntax': ['error', { selector: `ImportExpression > Literal[value=/${regex.replaceAll('/', '\\/')}/]`, message }],
+      },
+    },
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/'] },
   js.configs.recommended,
@@ -18,6 +36,19 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The direction of imports (docs: ../shared/ARCHITECTURE.md): faces (cli, http) -> core -> store
+  // and push; nothing imports a face, store and push import no core. Checked for static imports
+  // and for `await import()` alike.
+  ...importDirection('src/core/**/*.ts', ['cli', 'http'], 'the core speaks no face: it may not import src/cli or src/http'),
+  ...importDirection('src/{store,push}/**/*.ts', ['core', 'cli', 'http'], 'store and push sit below the core: no src/core, src/cli or src/http'),
+  ...importDirection('src/{config,config-defaults,config-schema,delivery-policy,durations,errors,limits}.ts', ['core', 'store', 'cli', 'http'], 'config (with the parsers it checks values with), errors and limits are read by every layer and import none of them'),
+  ...importDirection('src/http/**/*.ts', ['cli'], 'the HTTP face may not import the terminal face'),
+  // The CLI reaches the HTTP face only where a command starts a listener: `serve`, and
+  // `dispatch --watch --metrics-port`.
+  ...importDirection('src/cli/**/*.ts', ['http'], 'the terminal face may not import the HTTP face (only the serve and dispatch commands start its listeners)', [
+    'src/cli/commands/serve.ts',
+    'src/cli/commands/dispatch.ts',
+  ]),
   {
     // The subscribe page and its service worker run in the browser.
     files: ['src/http/static/**/*.js'],

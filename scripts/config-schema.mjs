@@ -1,7 +1,7 @@
 // Writes push.config.schema.json from the config schema in src/config.ts (run after a build);
 // with --check it only verifies that the committed file is current (the tests do the same).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { configJsonSchema } from '../dist/config.js';
+import { configJsonSchema } from '../dist/config-schema.js';
 
 const file = new URL('../push.config.schema.json', import.meta.url);
 const text = JSON.stringify(configJsonSchema(), null, 2) + '\n';

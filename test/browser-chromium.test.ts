@@ -13,6 +13,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, ROOT, tempDir } from './support/cli.js';
 import { call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
+import { skipWithout } from './support/commands.js';
 
 const CHROMIUM = process.env.PUSHCTL_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -47,7 +48,7 @@ function subscriptionCount(db: string): number {
   }
 }
 
-describe.skipIf(!fs.existsSync(CHROMIUM))('subscribe page in headless Chromium (no push service reachable)', () => {
+describe.skipIf(skipWithout(fs.existsSync(CHROMIUM)))('subscribe page in headless Chromium (no push service reachable)', () => {
   let serve: ServeHandle;
   let browser: Browser;
   let site: http.Server;

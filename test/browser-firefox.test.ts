@@ -13,6 +13,7 @@ import { openDb, runCli } from './support/cli.js';
 import { firefoxAvailable, launchFirefox, type FirefoxSession } from './support/firefox-browser.js';
 import { startFirefoxPushService, type FirefoxPushService } from './support/firefox-push.js';
 import { ADMIN_TOKEN, call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
+import { skipWithout } from './support/commands.js';
 import { waitUntil } from './support/wait.js';
 
 const state = '(document.getElementById("pushctl-status")?.dataset.state ?? null)';
@@ -33,7 +34,7 @@ function subscriptionRows(db: string) {
   }
 }
 
-describe.skipIf(!firefoxAvailable())('subscribe page in Firefox ESR (offline push stand-in)', () => {
+describe.skipIf(skipWithout(firefoxAvailable()))('subscribe page in Firefox ESR (offline push stand-in)', () => {
   let push: FirefoxPushService;
   let serve: ServeHandle;
   let firefox: FirefoxSession;

@@ -11,7 +11,7 @@ import { buildProgram } from '../src/cli/program.js';
 import { ROOT } from './support/cli.js';
 
 const doc = fs.readFileSync(path.join(ROOT, 'docs/cli.md'), 'utf8');
-const program = buildProgram();
+const program = await buildProgram();
 
 function commands(command: Command, parents: string[] = []): { path: string[]; command: Command }[] {
   return command.commands.flatMap((c) => [{ path: [...parents, c.name()], command: c }, ...commands(c, [...parents, c.name()])]);

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, cliEnv, ROOT, runCli, runJson, tempDir } from './support/cli.js';
-import { fakeSubscription } from './support/subscriptions-fixture.js';
+import { FCM_ORIGIN, fakeSubscription } from './support/subscriptions.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -77,18 +77,29 @@ describe('help and version', () => {
     expect(keysHelp.stdout).toContain('--db <path>');
   });
 
-  it('--help and --version load no heavy module; a command that needs SQLite does', () => {
+  it('--help loads no heavy module, --version no package at all; a command loads what it needs', () => {
     const dir = workdir();
-    for (const args of [['--help'], ['--version'], ['keys', '--help'], ['keys', 'generate', '--help']]) {
+    for (const args of [['--help'], ['keys', '--help'], ['keys', 'generate', '--help']]) {
       const { code, packages } = loadedPackages(args, dir);
       expect(code, args.join(' ')).toBe(0);
       expect(packages.has('commander'), 'the trace works').toBe(true);
       expect(HEAVY.filter((name) => packages.has(name)), args.join(' ')).toEqual([]);
     }
+    const version = loadedPackages(['--version'], dir);
+    expect(version.code).toBe(0);
+    expect([...version.packages]).toEqual([]);
+    // No config file anywhere: neither the config search library nor the schema library loads.
     const show = loadedPackages(['keys', 'generate', '--subject', 'mailto:ops@example.com'], dir);
     expect(show.code).toBe(0);
     expect(show.packages.has('better-sqlite3')).toBe(true);
-    expect(show.packages.has('cosmiconfig')).toBe(true);
+    expect(show.packages.has('cosmiconfig')).toBe(false);
+    expect(show.packages.has('zod')).toBe(false);
+    // With one, both do.
+    fs.writeFileSync(path.join(dir, 'push.config.json'), JSON.stringify({ database: 'pushctl.db' }));
+    const configured = loadedPackages(['keys', 'show'], dir);
+    expect(configured.code).toBe(0);
+    expect(configured.packages.has('cosmiconfig')).toBe(true);
+    expect(configured.packages.has('zod')).toBe(true);
   });
 });
 
@@ -261,7 +272,7 @@ describe('small things', () => {
   it('counts read right in the singular: "1 subscriber", "1 recipient"', async () => {
     const dir = workdir();
     expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
-    expect((await runCli(['subscriptions', 'import', '-'], { cwd: dir, input: JSON.stringify(fakeSubscription()) })).code).toBe(0);
+    expect((await runCli(['subscriptions', 'import', '-'], { cwd: dir, input: JSON.stringify(fakeSubscription({ origin: FCM_ORIGIN })) })).code).toBe(0);
     const scheduled = await runCli(['schedule', '--all', '--title', 'Hi', '--in', '1h'], { cwd: dir });
     expect(scheduled.code, scheduled.stderr).toBe(0);
     expect(scheduled.stdout).toContain('(1 subscriber now;');

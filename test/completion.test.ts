@@ -18,7 +18,7 @@ describe('pushctl completion', () => {
     dir = tempDir('pushctl-completion-');
     fs.mkdirSync(path.join(dir, 'bin'));
     fs.writeFileSync(path.join(dir, 'bin', 'pushctl'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} "$@"\n`, { mode: 0o755 });
-    // Only init and keys create a store; categories need one.
+    // Stores first: only init, keys and serve create one.
     for (const db of ['pushctl.db', 'other.db']) expect((await runCli(['--db', db, 'keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
     for (const name of ['news', 'offers']) expect((await runCli(['categories', 'add', name], { cwd: dir })).code).toBe(0);
     expect((await runCli(['--db', 'other.db', 'categories', 'add', 'elsewhere'], { cwd: dir })).code).toBe(0);

@@ -330,7 +330,7 @@ describe('push.config.example.json and push.config.schema.json', () => {
   });
 
   it('push.config.schema.json is generated from the schema pushctl validates with', async () => {
-    const { configJsonSchema } = (await import(path.join(ROOT, 'dist/config.js'))) as { configJsonSchema: () => unknown };
+    const { configJsonSchema } = (await import(path.join(ROOT, 'dist/config-schema.js'))) as { configJsonSchema: () => unknown };
     const committed = JSON.parse(fs.readFileSync(path.join(ROOT, 'push.config.schema.json'), 'utf8')) as unknown;
     expect(committed, 'run "npm run build && npm run config-schema" after changing the config schema').toEqual(configJsonSchema());
   });

@@ -28,7 +28,7 @@ async function populate(store: Store): Promise<void> {
     })),
   );
   await store.deleteSubscription(subs[10]!.id); // a gap in the ids
-  const base = { payload: '{"title":"ünïcode ✓"}', target: '{"all":true}', ttl: 60, urgency: 'high', topic: null, status: 'sending', send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: 'key-1', created_at: NOW };
+  const base = { payload: '{"title":"ünïcode ✓"}', target: '{"all":true}', ttl: 60, urgency: 'high', topic: null, status: 'sending' as const, send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: 'key-1', created_at: NOW };
   const id = await store.insertNotification(base);
   await store.fixRecipients(id, { all: true }, NOW);
   await store.recordDeliveries(subs.slice(0, 300).map((s, i) => ({ notificationId: id, subscriptionId: s.id, state: i % 7 ? ('sent' as const) : ('failed' as const), statusCode: i % 7 ? 201 : 500, error: i % 7 ? null : 'boom', nextAttemptAt: null, now: NOW + 5 })));

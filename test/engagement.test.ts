@@ -208,7 +208,8 @@ describe('engagement over HTTP', () => {
     const dir = tempDir('pushctl-track-');
     try {
       const env = { PUSHCTL_ENDPOINT_ORIGINS: svc.origin };
-      expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
+      // A store to refuse against: without one, every send stops at the missing store first.
+      expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir, env })).code).toBe(0);
       const cases: [string[], RegExp][] = [
         [['--title', 't', '--url', 'https://e.example/', '--track-clicks'], /needs serve.publicUrl/],
         [['--payload', '{}', '--track-clicks'], /raw payload/],

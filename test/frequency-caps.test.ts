@@ -118,7 +118,7 @@ describe('bad caps', () => {
 
     const contradiction = await t.inst.cli(['send', '--all', '--title', 'x', '--urgent', '--urgency', 'low', '--yes']);
     expect(contradiction.code).toBe(2);
-    expect(contradiction.stderr).toMatch(/urgent: an urgent notification goes with urgency high, not "low"/);
+    expect(contradiction.stderr).toMatch(/--urgent: an urgent notification goes with --urgency high, not "low"/);
     expect(t.inst.query('SELECT id FROM notifications')).toEqual([]);
     expect(t.svc.requestCount).toBe(0);
   });

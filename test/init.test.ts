@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BIN, openDb, runCli, runJson, tempDir } from './support/cli.js';
 import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
+import { skipWithout } from './support/commands.js';
 
 interface InitResult {
   config: string;
@@ -110,8 +111,8 @@ describe('init without a terminal', () => {
   const invalid: [string[], RegExp][] = [
     [['--subject', 'mailto:me@localhost'], /local host/],
     [['--subject', 'http://example.com'], /mailto: or https:/],
-    [['--port', '70000'], /--port: "70000" is not a port number/],
-    [['--port', 'http'], /--port: "http" is not a port number/],
+    [['--port', '70000'], /--port: "70000" must be a whole number from 1 to 65535/],
+    [['--port', 'http'], /--port: "http" must be a whole number from 1 to 65535/],
   ];
   for (const [args, message] of invalid) {
     it(`exits 2 for ${args.join(' ')} and writes nothing`, async () => {
@@ -126,7 +127,7 @@ describe('init without a terminal', () => {
 
 afterAll(() => killTerminals());
 
-describe.skipIf(!hasTmux)('init in a terminal (tmux)', () => {
+describe.skipIf(skipWithout(hasTmux))('init in a terminal (tmux)', () => {
   function start(dir: string, name: string): string {
     const session = `${name}-${Date.now()}`;
     const command = `cd '${dir}' && HOME='${dir}' NO_COLOR=1 '${process.execPath}' '${BIN}' init; echo "EXIT=$?"; sleep 30`;

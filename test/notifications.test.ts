@@ -143,17 +143,20 @@ describe('notifications delete', () => {
     expect(inst.query('SELECT 1 FROM deliveries WHERE notification_id = ?', note.id)).toHaveLength(0);
   });
 
-  it('refuses while a send is live, and deletes a rule with its occurrences', async () => {
+  it('deletes a notification while it is being sent (the send stops), and a rule with its occurrences', async () => {
     await inst.subscribe(1500);
     const note = await inst.json<NotificationJson>(['schedule', '--all', '--title', 'Busy', '--in', '0s']);
-    const running = inst.start(['dispatch', '--concurrency', '2']);
+    const running = inst.start(['dispatch', '--concurrency', '2', '--json']);
     await until(() => svc.requestCount >= 50);
-    const refused = await inst.cli(['notifications', 'delete', String(note.id), '--yes']);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/being sent right now; cancel it first/);
-    await inst.cli(['notifications', 'cancel', String(note.id)]);
-    expect((await running.done).code).toBe(0);
-    expect((await inst.cli(['notifications', 'delete', String(note.id), '--yes'])).code).toBe(0);
+    const deleted = await inst.cli(['notifications', 'delete', String(note.id), '--yes']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    const dispatched = await running.done;
+    expect(dispatched.code, dispatched.stderr).toBe(0);
+    expect(JSON.parse(dispatched.stdout)).toMatchObject({ delivered: [{ id: note.id, status: 'cancelled', stoppedReason: 'deleted' }], errors: [] });
+    // It stopped: far fewer than the 1500 recipients were sent to, and nothing of it is left.
+    expect(svc.requestCount).toBeLessThan(1500);
+    expect(inst.query('SELECT 1 FROM notifications WHERE id = ?', note.id)).toHaveLength(0);
+    expect(inst.query('SELECT 1 FROM deliveries WHERE notification_id = ?', note.id)).toHaveLength(0);
 
     const rule = await inst.json<NotificationJson>(['schedule', '--all', '--title', 'Rule', '--cron', '*/10 * * * *', '--tz', 'UTC'], { PUSHCTL_NOW: '2030-06-01T08:55:00Z' });
     await inst.cli(['dispatch'], { PUSHCTL_NOW: '2030-06-01T09:00:05Z' });
@@ -207,6 +210,6 @@ describe('notifications resume', () => {
     const later = await inst.json<NotificationJson>(['schedule', '--all', '--title', 'Later', '--in', '1h']);
     const early = await inst.cli(['notifications', 'resume', String(later.id)]);
     expect(early.code).toBe(1);
-    expect(early.stderr).toMatch(/is scheduled for .*"pushctl dispatch" sends it/);
+    expect(early.stderr).toMatch(/is scheduled for .*the dispatcher sends it when it is due/);
   });
 });

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../src/core/vapid-keys.js';
+import { assertPayloadFits } from '../src/core/message.js';
 import { parseRetryAfter, RETRY_AFTER_CAP_MS } from '../src/push/classify.js';
-import { assertPayloadFits } from '../src/push/encrypt.js';
 import { createPushSender } from '../src/push/sender.js';
 import { MAX_PLAINTEXT_BYTES, type PushTarget, type VapidCredentials } from '../src/push/types.js';
 import { createVapidSigner } from '../src/push/vapid.js';
@@ -103,6 +103,7 @@ describe('delivery over http', () => {
     expect(tooBig.kind).toBe('too-large');
     expect(tooBig.message).toMatch(/3994 bytes/);
     expect(push.requestCount).toBe(1);
+    // The same rule for text, before anything is stored: UTF-8 bytes, not characters (core/message.ts over limits.ts).
     expect(() => assertPayloadFits('é'.repeat(2000))).toThrow(/4000 bytes.*3993/);
   });
 

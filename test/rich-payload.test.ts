@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildPayload, MAX_ACTIONS, parseTimestamp } from '../src/core/message.js';
+import { buildPayload, parseTimestamp } from '../src/core/message.js';
+import { MAX_ACTIONS } from '../src/limits.js';
 import type { MessageInput } from '../src/core/notification-spec.js';
 import { PushctlError } from '../src/errors.js';
 import { parseActionFlag } from '../src/cli/notification-flags.js';
@@ -30,7 +31,7 @@ function refusal(message: MessageInput, format?: 'classic' | 'declarative'): { k
   try {
     buildPayload(message, { format });
   } catch (error) {
-    if (error instanceof PushctlError) return { kind: error.kind, message: error.message, field: error.details?.field };
+    if (error instanceof PushctlError) return { kind: error.kind, message: error.message, field: error.field };
     throw error;
   }
   throw new Error('expected the payload to be refused');
@@ -88,10 +89,10 @@ describe('payload builder: classic', () => {
     expect(refusal({ title: 't', dir: 'up' as 'ltr' })).toMatchObject({ field: 'dir' });
     expect(refusal({ title: 't', lang: 'english please' })).toMatchObject({ field: 'lang' });
     expect(refusal({ title: 't', image: 'ftp://x/y.png' })).toMatchObject({ field: 'image' });
-    expect(refusal({ title: 't', badgeCount: -1 })).toMatchObject({ field: 'badge_count' });
-    expect(refusal({ title: 't', badgeCount: 1.5 })).toMatchObject({ field: 'badge_count' });
+    expect(refusal({ title: 't', badgeCount: -1 })).toMatchObject({ field: 'badgeCount' });
+    expect(refusal({ title: 't', badgeCount: 1.5 })).toMatchObject({ field: 'badgeCount' });
     expect(refusal({ title: 't', timestamp: 'yesterday' })).toMatchObject({ field: 'timestamp' });
-    expect(refusal({ title: 't', requireInteraction: 'yes' as unknown as boolean })).toMatchObject({ field: 'require_interaction' });
+    expect(refusal({ title: 't', requireInteraction: 'yes' as unknown as boolean })).toMatchObject({ field: 'requireInteraction' });
     expect(refusal({ title: 't', actions: [{ action: 'a', title: 'A' }, { action: 'a', title: 'B' }] })).toMatchObject({ message: expect.stringContaining('used twice') });
     expect(refusal({ title: 't', actions: [{ action: 'a b', title: 'A' }] })).toMatchObject({ field: 'actions' });
     expect(refusal({ title: 't', actions: [{ action: 'a', title: ' ' }] })).toMatchObject({ field: 'actions' });
@@ -254,8 +255,8 @@ describe('rich and declarative payloads end to end', () => {
 
   it('send and schedule refuse bad rich flags with exit 2, naming the flag, and store nothing', async () => {
     const cases: [string[], RegExp][] = [
-      [['--title', 't', '--renotify'], /renotify: needs a tag/],
-      [['--title', 't', '--action', 'a:A', '--action', 'b:B', '--action', 'c:C'], /actions: at most 2/],
+      [['--title', 't', '--renotify'], /--renotify: needs a --tag/],
+      [['--title', 't', '--action', 'a:A', '--action', 'b:B', '--action', 'c:C'], /--action: at most 2/],
       [['--title', 't', '--action', 'broken'], /--action: "broken" must be ID:TITLE/],
       [['--title', 't', '--badge-count', 'many'], /--badge-count: "many"/],
       [['--title', 't', '--dir', 'sideways'], /--dir/],

@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PushctlError } from '../src/errors.js';
+import { describeForCli } from '../src/cli/errors.js';
+import { exitCodeFor, PushctlError } from '../src/errors.js';
 import { nextOccurrence, upcomingSlots } from '../src/core/recurrence.js';
 import { nextCronSlot, parseDateTime, parseSchedule, parseSince, resolveZone } from '../src/core/schedule-time.js';
 import { openDb, runCli, runJson, tempDir } from './support/cli.js';
@@ -17,13 +18,14 @@ const T = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString();
 const NOW = T('2030-01-15T12:00:00Z');
 
-function usage(fn: () => unknown): PushctlError {
+/** The error a bad schedule raises (exit code 2), with its message as the CLI words it. */
+function usage(fn: () => unknown): { message: string; error: PushctlError } {
   try {
     fn();
   } catch (error) {
     expect(error).toBeInstanceOf(PushctlError);
-    expect((error as PushctlError).kind).toBe('usage');
-    return error as PushctlError;
+    expect(exitCodeFor(error)).toBe(2);
+    return { message: describeForCli(error as PushctlError), error: error as PushctlError };
   }
   throw new Error('expected a usage error');
 }
@@ -80,6 +82,9 @@ describe('--at', () => {
   it('refuses a time in the past unless --now-if-past, which means now', () => {
     const err = usage(() => parseSchedule({ at: '2030-01-15T11:59:59Z' }, NOW));
     expect(err.message).toMatch(/--at: 2030-01-15T11:59:59.000Z is in the past .*--now-if-past/);
+    // The core's own words name no flag: the CLI adds them (above), the HTTP API its field names.
+    expect(err.error).toMatchObject({ code: 'time_in_past', field: 'sendAt' });
+    expect(err.error.message).toBe('sendAt: 2030-01-15T11:59:59.000Z is in the past (now is 2030-01-15T12:00:00.000Z)');
     expect(parseSchedule({ at: '2030-01-15T11:59:59Z', nowIfPast: true }, NOW).sendAt).toBe(NOW);
     expect(parseSchedule({ at: '2030-01-15T12:00:00Z' }, NOW).sendAt).toBe(NOW);
   });
@@ -102,7 +107,9 @@ describe('--in', () => {
 describe('flag combinations and zones', () => {
   it('needs exactly one of --at, --in, --cron', () => {
     expect(usage(() => parseSchedule({}, NOW)).message).toMatch(/say when: --at TIME, --in DURATION or --cron/);
-    expect(usage(() => parseSchedule({ at: '2030-05-01T09:30Z', in: '2h' }, NOW)).message).toMatch(/not --at and --in/);
+    const both = usage(() => parseSchedule({ at: '2030-05-01T09:30Z', in: '2h' }, NOW));
+    expect(both.message).toBe('--in: choose one of --at, --in or --cron, not --at and --in');
+    expect(both.error).toMatchObject({ code: 'invalid_request', field: 'in', message: 'in: choose one of sendAt, in or cron, not sendAt and in' });
   });
 
   it('gives --until and --count only to recurring schedules', () => {
@@ -126,7 +133,7 @@ describe('flag combinations and zones', () => {
   it('reads --since as a duration ago or a date-time', () => {
     expect(parseSince('2h', NOW)).toBe(NOW - 7_200_000);
     expect(parseSince('2030-01-01T00:00:00Z', NOW)).toBe(T('2030-01-01T00:00:00Z'));
-    expect(() => parseSince('last week', NOW)).toThrow(/--since/);
+    expect(() => parseSince('last week', NOW)).toThrow(/^since: /);
   });
 });
 

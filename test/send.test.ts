@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { BIN, openDb, runCli, runJson, startCli, tempDir } from './support/cli.js';
 import { startPushService, type PushService, type ServiceSubscription } from './support/push-service.js';
 import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
+import { skipWithout } from './support/commands.js';
 import { mountTinyFs, type TinyFs } from './support/tiny-fs.js';
 
 interface Summary {
@@ -141,6 +142,14 @@ describe('pushctl send', () => {
     svc.received.length = 0;
     result = await send(['--subscription', offers[0]!.endpoint, '--title', 'By endpoint']);
     expect(svc.received.map((r) => r.subscriptionId)).toEqual([offers[0]!.id]);
+
+    // An endpoint pasted in another spelling of the same URL finds it, as `subscriptions show` does.
+    svc.received.length = 0;
+    const pasted = offers[1]!.endpoint.replace(/^http:\/\/127\.0\.0\.1/, 'HTTP://127.0.0.1');
+    expect(pasted).not.toBe(offers[1]!.endpoint);
+    result = await send(['--subscription', pasted, '--title', 'Pasted']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(svc.received.map((r) => r.subscriptionId)).toEqual([offers[1]!.id]);
   });
 
   it('after a key rotation, signs each subscription with the key it was made under', async () => {
@@ -315,7 +324,7 @@ describe('pushctl send', () => {
     expect(duplicates).toBeLessThanOrEqual(concurrency);
   }, 120_000);
 
-  describe.skipIf(!hasTmux)('in a terminal (tmux)', () => {
+  describe.skipIf(skipWithout(hasTmux))('in a terminal (tmux)', () => {
     function start(name: string): string {
       const session = `${name}-${Date.now()}`;
       tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '30',
@@ -387,7 +396,7 @@ describe('send --subscription-json (a test push to a subscription that is not st
     const bad: [string, RegExp][] = [
       ['{"endpoint": ', /--subscription-json: not valid JSON/],
       [JSON.stringify({ endpoint: 'https://10.0.0.1/push/x', keys: sub.keys }), /--subscription-json: endpoint: 10\.0\.0\.1 is a private address/],
-      [JSON.stringify({ endpoint: sub.endpoint }), /--subscription-json: keys is missing/],
+      [JSON.stringify({ endpoint: sub.endpoint }), /--subscription-json: keys: is missing/],
     ];
     for (const [json, message] of bad) {
       const result = await runCli(['send', '--subscription-json', json], { cwd: dir, env });

@@ -10,7 +10,10 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb } from './support/cli.js';
 import { ADMIN_TOKEN, serveConfig, startServe, type ServeHandle } from './support/serve.js';
-import { fakeSubscription } from './support/subscriptions-fixture.js';
+import { FCM_ORIGIN, fakeSubscription as fakeOn } from './support/subscriptions.js';
+
+/** A subscription on FCM, which the receiver accepts without configuration. */
+const fakeSubscription = () => fakeOn({ origin: FCM_ORIGIN, path: '/fcm/send/' + Math.random().toString(36).slice(2) });
 
 interface Case {
   name: string;
@@ -25,6 +28,8 @@ interface Case {
   code?: string;
   /** The field the error names, when it names one. */
   field?: string;
+  /** The exact message, for a representative set: in the API's words (snake_case, no CLI flags or commands). */
+  message?: string;
 }
 
 const good = fakeSubscription();
@@ -49,14 +54,14 @@ const CASES: Case[] = [
   { name: '1 MiB body', method: 'POST', path: '/subscription', body: 'x'.repeat(1024 * 1024), status: 413 },
   { name: '9 KiB chunked body', method: 'POST', path: '/subscription', body: json({ ...good, pad: 'x'.repeat(9 * 1024) }), headers: { 'transfer-encoding': 'chunked' }, status: 413 },
   // Subscription shapes and types
-  { name: 'unknown top-level field', method: 'POST', path: '/subscription', body: json({ ...good, admin: true }), status: 400, field: 'admin' },
+  { name: 'unknown top-level field', method: 'POST', path: '/subscription', body: json({ ...good, admin: true }), status: 400, field: 'admin', code: 'invalid_input', message: 'admin: unknown field (allowed: endpoint, expirationTime, keys)' },
   { name: 'unknown field in keys', method: 'POST', path: '/subscription', body: withKeys({ extra: 'x' }), status: 400, field: 'keys.extra' },
   { name: 'unknown wrapper field', method: 'POST', path: '/subscription', body: json({ subscription: good, label: 'x' }), status: 400, field: 'label' },
   { name: 'unknown field inside wrapper', method: 'POST', path: '/subscription', body: json({ subscription: { ...good, x: 1 } }), status: 400, field: 'subscription.x' },
   { name: 'endpoint missing', method: 'POST', path: '/subscription', body: json({ keys: good.keys }), status: 400, field: 'endpoint' },
   { name: 'endpoint a number', method: 'POST', path: '/subscription', body: withEndpoint(42), status: 400, field: 'endpoint' },
   { name: 'endpoint on a private IP', method: 'POST', path: '/subscription', body: withEndpoint('https://10.1.2.3/push/x'), status: 400, field: 'endpoint' },
-  { name: 'endpoint on loopback', method: 'POST', path: '/subscription', body: withEndpoint('https://127.0.0.1:8443/push/x'), status: 400, field: 'endpoint' },
+  { name: 'endpoint on loopback', method: 'POST', path: '/subscription', body: withEndpoint('https://127.0.0.1:8443/push/x'), status: 400, field: 'endpoint', code: 'endpoint_refused' },
   { name: 'endpoint on IPv6 loopback', method: 'POST', path: '/subscription', body: withEndpoint('https://[::1]/push/x'), status: 400, field: 'endpoint' },
   { name: 'endpoint on link-local metadata', method: 'POST', path: '/subscription', body: withEndpoint('http://169.254.169.254/latest/meta-data'), status: 400, field: 'endpoint' },
   { name: 'endpoint on an unlisted host', method: 'POST', path: '/subscription', body: withEndpoint('https://push.evil.example/x'), status: 400, field: 'endpoint' },
@@ -65,7 +70,7 @@ const CASES: Case[] = [
   { name: 'endpoint not a URL', method: 'POST', path: '/subscription', body: withEndpoint('fcm.googleapis.com'), status: 400, field: 'endpoint' },
   { name: 'keys missing', method: 'POST', path: '/subscription', body: json({ endpoint: good.endpoint }), status: 400, field: 'keys' },
   { name: 'keys an array', method: 'POST', path: '/subscription', body: json({ endpoint: good.endpoint, keys: [] }), status: 400, field: 'keys' },
-  { name: 'p256dh too short', method: 'POST', path: '/subscription', body: withKeys({ p256dh: good.keys.p256dh.slice(0, 40) }), status: 400, field: 'keys.p256dh' },
+  { name: 'p256dh too short', method: 'POST', path: '/subscription', body: withKeys({ p256dh: good.keys.p256dh.slice(0, 40) }), status: 400, field: 'keys.p256dh', code: 'invalid_input', message: 'keys.p256dh: must be 65 bytes, got 30' },
   { name: 'p256dh not base64', method: 'POST', path: '/subscription', body: withKeys({ p256dh: '!!!' + good.keys.p256dh.slice(3) }), status: 400, field: 'keys.p256dh' },
   { name: 'p256dh not on the curve', method: 'POST', path: '/subscription', body: withKeys({ p256dh: notOnCurve }), status: 400, field: 'keys.p256dh' },
   { name: 'auth wrong length', method: 'POST', path: '/subscription', body: withKeys({ auth: 'AAAA' }), status: 400, field: 'keys.auth' },
@@ -73,7 +78,7 @@ const CASES: Case[] = [
   { name: 'expirationTime a string', method: 'POST', path: '/subscription', body: json({ ...good, expirationTime: 'soon' }), status: 400, field: 'expirationTime' },
   { name: 'categories not a list', method: 'POST', path: '/subscription', body: json({ subscription: good, categories: 'news' }), status: 400, field: 'categories' },
   { name: 'categories with a number', method: 'POST', path: '/subscription', body: json({ subscription: good, categories: ['news', 1] }), status: 400, field: 'categories' },
-  { name: 'category that does not exist', method: 'POST', path: '/subscription', body: json({ subscription: good, categories: ['news', 'nope'] }), status: 400 },
+  { name: 'category that does not exist', method: 'POST', path: '/subscription', body: json({ subscription: good, categories: ['news', 'nope'] }), status: 400, code: 'unknown_category', field: 'categories', message: 'categories: category "nope" does not exist' },
   { name: 'subscription a string', method: 'POST', path: '/subscription', body: json({ subscription: 'x' }), status: 400, field: 'subscription' },
   { name: 'old_endpoint an id', method: 'POST', path: '/subscription', body: json({ subscription: good, old_endpoint: 1 }), status: 400, field: 'old_endpoint' },
   { name: 'unsubscribe by id', method: 'DELETE', path: '/subscription', body: json({ endpoint: 1 }), status: 400, field: 'endpoint' },
@@ -105,42 +110,42 @@ const CASES: Case[] = [
   { name: 'notification unknown field', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, sendAt: '2030-01-01T00:00:00Z' }), status: 400, field: 'sendAt' },
   { name: 'notification title a number', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 1, all: true }), status: 400, field: 'title' },
   { name: 'notification without target', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x' }), status: 400 },
-  { name: 'notification with two targets', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, categories: ['news'] }), status: 400 },
+  { name: 'notification with two targets', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, categories: ['news'] }), status: 400, code: 'invalid_request', field: 'target', message: 'target: choose one target, not all and categories' },
   { name: 'notification all a string', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: 'yes' }), status: 400, field: 'all' },
-  { name: 'notification unknown category', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', categories: ['nope'] }), status: 400 },
-  { name: 'notification unknown subscription', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', subscriptions: [999999] }), status: 400 },
+  { name: 'notification unknown category', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', categories: ['nope'] }), status: 400, code: 'unknown_category', field: 'categories', message: 'categories: category "nope" does not exist' },
+  { name: 'notification unknown subscription', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', subscriptions: [999999] }), status: 400, code: 'unknown_subscription', field: 'subscriptions', message: 'subscriptions: subscription "999999" does not exist' },
   { name: 'notification subscription ids as strings', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', subscriptions: ['https://x'] }), status: 400, field: 'subscriptions' },
   { name: 'notification without content', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ all: true }), status: 400 },
-  { name: 'notification too large for a push', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x'.repeat(4000), all: true }), status: 400, field: 'payload' },
-  { name: 'notification ttl negative', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, ttl: -1 }), status: 400, field: 'ttl' },
+  { name: 'notification too large for a push', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x'.repeat(4000), all: true }), status: 400, field: 'payload', code: 'message_too_large' },
+  { name: 'notification ttl negative', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, ttl: -1 }), status: 400, field: 'ttl', code: 'invalid_input', message: 'ttl: must be whole seconds from 0 to 2419200 (28 days)' },
   { name: 'notification ttl gibberish', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, ttl: 'forever' }), status: 400, field: 'ttl' },
   { name: 'notification urgency unknown', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, urgency: 'asap' }), status: 400, field: 'urgency' },
   { name: 'notification topic too long', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, topic: 't'.repeat(40) }), status: 400, field: 'topic' },
   { name: 'notification send_at not a date', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, send_at: 'tomorrow' }), status: 400, field: 'send_at' },
-  { name: 'notification send_at in the past', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, send_at: '2001-01-01T00:00:00Z' }), status: 400, field: 'send_at' },
+  { name: 'notification send_at in the past', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, send_at: '2001-01-01T00:00:00Z' }), status: 400, field: 'send_at', code: 'time_in_past' },
   { name: 'notification cron invalid', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, cron: '99 * * * *' }), status: 400, field: 'cron' },
   { name: 'notification tz unknown', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, cron: '0 9 * * *', tz: 'Mars/Olympus' }), status: 400, field: 'tz' },
-  { name: 'notification send_at and cron', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, cron: '0 9 * * *', send_at: '2030-01-01T00:00:00Z' }), status: 400 },
+  { name: 'notification send_at and cron', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, cron: '0 9 * * *', send_at: '2030-01-01T00:00:00Z' }), status: 400, code: 'invalid_request', field: 'cron', message: 'cron: choose one of send_at, in or cron, not send_at and cron' },
   { name: 'notification data an array', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', all: true, data: [1] }), status: 400, field: 'data' },
   { name: 'notification payload and title', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', payload: 'raw', all: true }), status: 400 },
   { name: 'notification link not a URL', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x', url: 'javascript:alert(1)', all: true }), status: 400, field: 'url' },
-  { name: 'idempotency key too long', method: 'POST', path: '/v1/pushnotification', admin: true, headers: { 'idempotency-key': 'k'.repeat(300) }, body: json({ title: 'x', all: true, send_at: '2030-01-01T00:00:00Z' }), status: 400 },
+  { name: 'idempotency key too long', method: 'POST', path: '/v1/pushnotification', admin: true, headers: { 'idempotency-key': 'k'.repeat(300) }, body: json({ title: 'x', all: true, send_at: '2030-01-01T00:00:00Z' }), status: 400, code: 'invalid_input', field: 'Idempotency-Key', message: 'Idempotency-Key: must be 1 to 200 characters' },
   { name: 'notification body non-JSON', method: 'POST', path: '/v1/pushnotification', admin: true, body: 'title=x', status: 400 },
   { name: 'notification body too big', method: 'POST', path: '/v1/pushnotification', admin: true, body: json({ title: 'x'.repeat(9000), all: true }), status: 413 },
   { name: 'test push unknown field', method: 'POST', path: '/push', admin: true, body: json({ title: 'x', categories: ['news'] }), status: 400, field: 'categories' },
   { name: 'test push wrong type', method: 'POST', path: '/push', admin: true, body: json({ title: ['x'] }), status: 400, field: 'title' },
   { name: 'notification id not a number', method: 'GET', path: '/v1/pushnotification/abc', admin: true, status: 400, field: 'id' },
   { name: 'notification id traversal', method: 'GET', path: '/v1/pushnotification/..%2f..%2fetc', admin: true, status: 400 },
-  { name: 'notification id unknown', method: 'GET', path: '/v1/pushnotification/424242', admin: true, status: 404, code: 'not_found' },
+  { name: 'notification id unknown', method: 'GET', path: '/v1/pushnotification/424242', admin: true, status: 404, code: 'notification_not_found', message: 'notification 424242 does not exist' },
   { name: 'delete unknown notification', method: 'DELETE', path: '/v1/pushnotification/424242', admin: true, status: 404 },
   { name: 'list with bad limit', method: 'GET', path: '/v1/pushnotification?limit=lots', admin: true, status: 400, field: 'limit' },
   { name: 'list with limit 0', method: 'GET', path: '/v1/pushnotification?limit=0', admin: true, status: 400, field: 'limit' },
-  { name: 'list with unknown status', method: 'GET', path: '/v1/pushnotification?status=done', admin: true, status: 400 },
+  { name: 'list with unknown status', method: 'GET', path: '/v1/pushnotification?status=done', admin: true, status: 400, code: 'invalid_input', field: 'status', message: 'status: "done" is not one of scheduled, sending, sent, partial, failed, cancelled, skipped' },
   { name: 'list with unknown parameter', method: 'GET', path: '/v1/pushnotification?page=2', admin: true, status: 400, field: 'page' },
   { name: 'category bad name', method: 'POST', path: '/v1/pushnotification/categories', admin: true, body: json({ name: 'Not A Slug!' }), status: 400 },
   { name: 'category name a number', method: 'POST', path: '/v1/pushnotification/categories', admin: true, body: json({ name: 5 }), status: 400, field: 'name' },
   { name: 'category unknown field', method: 'POST', path: '/v1/pushnotification/categories', admin: true, body: json({ name: 'ok', colour: 'red' }), status: 400, field: 'colour' },
-  { name: 'category duplicate', method: 'POST', path: '/v1/pushnotification/categories', admin: true, body: json({ name: 'news' }), status: 409, code: 'conflict' },
+  { name: 'category duplicate', method: 'POST', path: '/v1/pushnotification/categories', admin: true, body: json({ name: 'news' }), status: 409, code: 'category_exists', message: 'category "news" already exists' },
   { name: 'category description too long', method: 'POST', path: '/v1/pushnotification/categories', admin: true, body: json({ name: 'ok', description: 'd'.repeat(600) }), status: 400 },
   { name: 'category rename to a bad name', method: 'PUT', path: '/v1/pushnotification/categories/news', admin: true, body: json({ name: '../x' }), status: 400 },
   { name: 'category rename with nothing', method: 'PUT', path: '/v1/pushnotification/categories/news', admin: true, body: json({}), status: 400 },
@@ -206,6 +211,9 @@ describe('bad requests to pushctl serve', () => {
     expect(body.error.message.length).toBeGreaterThan(0);
     if (c.code) expect(body.error.code).toBe(c.code);
     if (c.field) expect(body.error.field).toBe(c.field);
+    if (c.message) expect(body.error.message).toBe(c.message);
+    // The API never speaks the terminal's language.
+    expect(body.error.message).not.toMatch(/pushctl [a-z]|--[a-z]/);
     expect(response.text).not.toMatch(/\n\s+at |node_modules|\/dist\/|SQLITE|sqlite/);
     expect(response.text).not.toContain(ADMIN_TOKEN);
   });

@@ -9,7 +9,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, ROOT, runCli, tempDir } from './support/cli.js';
 import { ADMIN_TOKEN, call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
-import { fakeSubscription } from './support/subscriptions-fixture.js';
+import { FCM_ORIGIN, fakeSubscription as fakeOn } from './support/subscriptions.js';
+
+/** A subscription on FCM, which the receiver accepts without configuration. */
+const fakeSubscription = () => fakeOn({ origin: FCM_ORIGIN, path: '/fcm/send/' + Math.random().toString(36).slice(2) });
 
 interface Row {
   id: number;

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/cli.js';
 import { postgresAvailable, startPostgres, type PostgresServer } from './support/postgres.js';
 import type { Store, SubscriptionWrite } from '../src/store/store.js';
+import type { NotificationStatus } from '../src/limits.js';
 
 const { openStore } = (await import(path.join(ROOT, 'dist/store/open.js'))) as typeof import('../src/store/open.js');
 const { fromStoreError } = (await import(path.join(ROOT, 'dist/errors.js'))) as typeof import('../src/errors.js');
@@ -25,7 +26,7 @@ const BACKENDS = [
 
 const NOW = 1_800_000_000_000;
 const DAY = 86_400_000;
-const NOTIFICATION = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending', send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
+const NOTIFICATION = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending' as const, send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
 
 /** What each backend answered to the same scenario, compared across backends at the end. */
 const answers: Partial<Record<'sqlite' | 'postgres', Record<string, unknown>>> = {};
@@ -271,7 +272,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
 
   it.skipIf(skip)('notifications: insert, idempotency key, list, status, cancel, leases', async () => {
     const store = await open();
-    const base = { payload: '{"title":"hi"}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'scheduled', send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
+    const base = { payload: '{"title":"hi"}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'scheduled' as const, send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
     const id = await store.insertNotification({ ...base, idempotency_key: 'k-1' });
     const other = await store.insertNotification({ ...base, status: 'sent', send_at: NOW + 100 });
     await store.setTopic(id, `pushctl-${id}`);
@@ -317,7 +318,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     const resolved = await store.resolveSubscriptionRefs([ids[1]!, write(3).endpoint, 'https://push.example.net/none', String(ids[1])]);
     expect(resolved).toEqual({ ids: [ids[1], ids[2]], unknown: ['https://push.example.net/none'] });
 
-    const base = { payload: '{}', target: '{"categories":["news"]}', ttl: 60, urgency: null, topic: null, status: 'sending', send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
+    const base = { payload: '{}', target: '{"categories":["news"]}', ttl: 60, urgency: null, topic: null, status: 'sending' as const, send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
     const id = await store.insertNotification(base);
     expect(await store.fixRecipients(id, { categories: ['news'] }, NOW)).toBe(true);
     expect(await store.fixRecipients(id, { categories: ['news'] }, NOW)).toBe(false);
@@ -351,7 +352,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
 
   it.skipIf(skip)('the dispatcher: claims due work once, occurrences once per slot, a rule advances by compare-and-set', async () => {
     const store = await open();
-    const base = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: 'pushctl-rule', status: 'scheduled', send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
+    const base = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: 'pushctl-rule', status: 'scheduled' as const, send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
     const due = await store.insertNotification(base);
     const later = await store.insertNotification({ ...base, send_at: NOW + 60_000 });
     const rule = await store.insertNotification({ ...base, cron: '* * * * *', tz: 'UTC' });
@@ -432,7 +433,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     const location = await freshLocation();
     const setup = await open(location);
     const subs = await setup.upsertSubscriptions(Array.from({ length: 600 }, (_, i) => ({ write: write(i + 1) })));
-    const base = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending', send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
+    const base = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending' as const, send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
     const id = await setup.insertNotification(base);
     await setup.fixRecipients(id, { all: true }, NOW);
     const claimers = [await open(location), await open(location)];
@@ -471,7 +472,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     const location = await freshLocation();
     const setup = await open(location);
     await setup.upsertSubscriptions(Array.from({ length: 3000 }, (_, i) => ({ write: write(i + 1) })));
-    const base = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending', send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
+    const base = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending' as const, send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
     const id = await setup.insertNotification(base);
     await setup.fixRecipients(id, { all: true }, NOW);
     // Each worker claims a chunk, "sends" it, records the answers, until nothing is left.
@@ -784,7 +785,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(await store.lastRun('prune')).toBe(NOW + DAY);
 
     const subs = (await store.upsertSubscriptions([1, 2, 3].map((n) => ({ write: write(n) })))).map((s) => s.id);
-    const finished = async (status: string, finishedAt: number, extra: { cron?: string; tz?: string } = {}) => {
+    const finished = async (status: NotificationStatus, finishedAt: number, extra: { cron?: string; tz?: string } = {}) => {
       const id = await store.insertNotification({ ...NOTIFICATION, ...extra });
       await store.fixRecipients(id, { all: true }, NOW - 10 * DAY);
       await store.recordDeliveries([{ notificationId: id, subscriptionId: subs[0]!, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: NOW - 10 * DAY }]);

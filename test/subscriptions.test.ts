@@ -146,12 +146,12 @@ describe('subscriptions import: validation', () => {
     const good = fakeSubscription();
     return [
       { record: good },
-      { record: { ...fakeSubscription(), keys: { ...good.keys, p256dh: offCurvePoint() } }, reason: /line 2: keys\.p256dh is not a point on the P-256 curve/ },
-      { record: { ...fakeSubscription(), keys: { ...good.keys, auth: crypto.randomBytes(12).toString('base64url') } }, reason: /line 3: keys\.auth must be 16 bytes, got 12/ },
+      { record: { ...fakeSubscription(), keys: { ...good.keys, p256dh: offCurvePoint() } }, reason: /line 2: keys\.p256dh: is not a point on the P-256 curve/ },
+      { record: { ...fakeSubscription(), keys: { ...good.keys, auth: crypto.randomBytes(12).toString('base64url') } }, reason: /line 3: keys\.auth: must be 16 bytes, got 12/ },
       { record: { ...fakeSubscription(), endpoint: 'https://push.evil.example/abc' }, reason: /line 4: endpoint: https:\/\/push\.evil\.example is not a known push service/ },
       { record: { ...fakeSubscription(), endpoint: 'http://push.example.net:8080/abc' }, reason: /line 5: endpoint: plain http is allowed only for an origin listed/ },
       { record: { ...fakeSubscription(), endpoint: 'https://192.168.1.10/push' }, reason: /line 6: endpoint: 192\.168\.1\.10 is a private address/ },
-      { record: { endpoint: `${TEST_ORIGIN}/push/nokeys` }, reason: /line 7: keys is missing/ },
+      { record: { endpoint: `${TEST_ORIGIN}/push/nokeys` }, reason: /line 7: keys: is missing/ },
       { text: '{"endpoint": "not closed"', reason: /line 8: not JSON/ },
       { record: fakeSubscription() },
     ];
@@ -340,7 +340,7 @@ describe('subscriptions import: upsert and round trip', () => {
     other.generateKeys();
     const result = await ws.run(['subscriptions', 'import', '-', '--json'], { input: ndjson([{ ...fakeSubscription(), vapidPublicKey: other.getPublicKey().toString('base64url') }]) });
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/vapidPublicKey is not a VAPID key in this store/);
+    expect(result.stdout).toMatch(/line 1: vapidPublicKey: is not a VAPID key in this store/);
   });
 
   it('commits what arrived when a piped input pauses, so the import never holds the database while waiting', async () => {

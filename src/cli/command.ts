@@ -1,6 +1,6 @@
 /**
  * commander's Command with pushctl's usage errors: under --json they are the same
- * `{"error": {...}}` object on stderr as every other error (scripts parse one shape), and an
+ * `{"error": {"code": "invalid_request", ...}}` object on stderr as every other usage error (scripts parse one shape), and an
  * unknown command also suggests the commands it is the start of (`keys gen` -> `generate`), which
  * commander's edit-distance suggestion misses for abbreviations.
  */
@@ -16,7 +16,7 @@ export class PushctlCommand extends Command {
     if (code === 'commander.unknownCommand' && !message.includes('Did you mean')) message += prefixSuggestion(this);
     if (jsonRequested(process.argv)) {
       const text = message.replace(/^error: /, '').replace(/\n\(Did you mean/, ' (Did you mean');
-      this.configureOutput({ outputError: (_str, write) => write(JSON.stringify({ error: { message: text, details: { kind: 'usage', code } } }) + '\n') });
+      this.configureOutput({ outputError: (_str, write) => write(JSON.stringify({ error: { code: 'invalid_request', message: text, details: { kind: 'usage', code } } }) + '\n') });
       this.showHelpAfterError(false);
     }
     return super.error(message, errorOptions);

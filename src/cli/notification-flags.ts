@@ -3,9 +3,10 @@
  * into the one NotificationSpec the core validates.
  */
 import { Option, type Command } from 'commander';
-import { usageError } from '../errors.js';
-import { MAX_ACTIONS } from '../core/message.js';
-import type { MessageInput, NotificationAction, NotificationSpec, PayloadFormat, Target, Urgency } from '../core/notification-spec.js';
+import { fail } from '../errors.js';
+import { CONCURRENCY, DIRECTIONS, MAX_ACTIONS, MAX_PLAINTEXT_BYTES, MAX_TTL_SECONDS, PAYLOAD_FORMATS, URGENCIES } from '../limits.js';
+import { wholeNumber } from './numbers.js';
+import type { MessageInput, NotificationAction, NotificationSpec, PayloadFormat, TargetInput, Urgency } from '../core/notification-spec.js';
 import { readTextInput } from './input.js';
 
 export interface NotificationFlags {
@@ -59,15 +60,15 @@ export function addNotificationOptions(command: Command): Command {
     .option('--renotify', 'alert again when it replaces a notification with the same --tag')
     .option('--silent', 'show it without sound or vibration')
     .option('--lang <tag>', 'language of title and body (BCP 47, e.g. en, de-CH)')
-    .addOption(new Option('--dir <dir>', 'text direction').choices(['auto', 'ltr', 'rtl']))
+    .addOption(new Option('--dir <dir>', 'text direction').choices(DIRECTIONS))
     .option('--timestamp <time>', 'when the event it tells of happened: ISO 8601 (2030-05-01T09:30:00Z) or ms since 1970')
     .option('--badge-count <n>', 'set the app badge to this number (0 clears it)')
-    .addOption(new Option('--format <format>', 'payload shape (default: push.payloadFormat, else classic); see docs/payloads.md').choices(['classic', 'declarative']))
+    .addOption(new Option('--format <format>', 'payload shape (default: push.payloadFormat, else classic); see docs/payloads.md').choices(PAYLOAD_FORMATS))
     .option('--track-clicks', 'links go through <serve.publicUrl>/c/<token>, which counts the click and redirects (default: push.trackClicks)')
     .option('--data <json>', 'extra fields for the service worker, as a JSON object')
-    .option('--payload <json|@file|->', 'raw JSON payload instead of --title/--body/...: inline, @FILE, or - for stdin')
-    .option('--ttl <seconds|duration>', 'how long the push service keeps it for an offline browser (e.g. 3600, 90m, 2d)')
-    .addOption(new Option('--urgency <level>', 'delivery urgency (RFC 8030)').choices(['very-low', 'low', 'normal', 'high']))
+    .option('--payload <json|@file|->', `raw JSON payload instead of --title/--body/...: inline, @FILE, or - for stdin (at most ${MAX_PLAINTEXT_BYTES} bytes)`)
+    .option('--ttl <seconds|duration>', `how long the push service keeps it for an offline browser (e.g. 3600, 90m, 2d; at most ${MAX_TTL_SECONDS} s)`)
+    .addOption(new Option('--urgency <level>', 'delivery urgency (RFC 8030)').choices(URGENCIES))
     .option('--topic <topic>', 'replace an undelivered message with the same topic (default: one per notification)')
     .option('--urgent', 'never held back by frequency caps; sent with Urgency high')
     .option('--concurrency <n>', 'requests in flight at once (default: push.concurrency)')
@@ -77,21 +78,21 @@ export function addNotificationOptions(command: Command): Command {
 
 export async function specFromOptions(options: NotificationFlags): Promise<NotificationSpec> {
   const { parseDurationSeconds } = await import('../core/durations.js');
-  const targets: Target[] = [];
+  const targets: TargetInput[] = [];
   if (options.all) targets.push({ all: true });
   if (options.category?.length) targets.push({ categories: options.category });
-  if (options.subscription?.length) targets.push({ subscriptions: options.subscription as unknown as number[] });
+  if (options.subscription?.length) targets.push({ subscriptions: options.subscription });
   if (targets.length !== 1) {
-    throw usageError(targets.length ? 'choose one of --all, --category or --subscription, not several' : 'choose who gets it: --all, --category NAME or --subscription ID');
+    throw fail('invalid_request', targets.length ? 'choose one of --all, --category or --subscription, not several' : 'choose who gets it: --all, --category NAME or --subscription ID');
   }
   let payload: string | undefined;
   if (options.payload !== undefined) {
     const raw = options.payload;
     payload = raw === '-' || raw.startsWith('@') ? (await readTextInput(raw === '-' ? '-' : raw.slice(1), '--payload')).text.trim() : raw;
-    parseJson(payload, '--payload');
+    parseJson(payload, 'payload');
   }
-  const data = options.data === undefined ? undefined : parseJson(options.data, '--data');
-  if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw usageError('--data: must be a JSON object, like {"orderId": 42}');
+  const data = options.data === undefined ? undefined : parseJson(options.data, 'data');
+  if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw fail('invalid_request', 'must be a JSON object, like {"orderId": 42}', { field: 'data' });
   return {
     target: targets[0]!,
     message: {
@@ -116,7 +117,7 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
       payload,
     },
     delivery: {
-      ttl: options.ttl === undefined ? undefined : parseDurationSeconds(options.ttl, '--ttl'),
+      ttl: options.ttl === undefined ? undefined : parseDurationSeconds(options.ttl, 'ttl'),
       urgency: options.urgency as Urgency | undefined,
       topic: options.topic,
       urgent: options.urgent,
@@ -125,9 +126,7 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
 }
 
 export function parseConcurrency(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw usageError(`--concurrency: "${value}" must be a whole number from 1 to 1000`);
-  return Number(value);
+  return value === undefined ? undefined : wholeNumber(value, 'concurrency', CONCURRENCY.min, CONCURRENCY.max);
 }
 
 /**
@@ -136,25 +135,25 @@ export function parseConcurrency(value: string | undefined): number | undefined 
  */
 export function parseActionFlag(value: string): NotificationAction {
   const colon = value.indexOf(':');
-  if (colon <= 0) throw usageError(`--action: "${value}" must be ID:TITLE or ID:TITLE:URL (e.g. "open:Read it:https://example.com/post")`);
+  if (colon <= 0) throw fail('invalid_request', `"${value}" must be ID:TITLE or ID:TITLE:URL (e.g. "open:Read it:https://example.com/post")`, { field: 'actions' });
   const action = value.slice(0, colon);
   const rest = value.slice(colon + 1);
   const withUrl = /^(.*?):((?:https?:\/\/|\/).*)$/s.exec(rest);
   const title = withUrl ? withUrl[1]! : rest;
-  if (!title.trim()) throw usageError(`--action: "${value}" has no title (ID:TITLE[:URL])`);
+  if (!title.trim()) throw fail('invalid_request', `"${value}" has no title (ID:TITLE[:URL])`, { field: 'actions' });
   return withUrl ? { action, title, url: withUrl[2]! } : { action, title };
 }
 
 function parseBadgeCount(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw usageError(`--badge-count: "${value}" must be a whole number (0 clears the badge)`);
+  if (!/^\d+$/.test(value)) throw fail('invalid_request', `"${value}" must be a whole number (0 clears the badge)`, { field: 'badgeCount' });
   return Number(value);
 }
 
-function parseJson(text: string, flag: string): unknown {
+function parseJson(text: string, field: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw usageError(`${flag}: not valid JSON (${(error as Error).message})`);
+    throw fail('invalid_request', `not valid JSON (${(error as Error).message})`, { field });
   }
 }

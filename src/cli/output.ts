@@ -2,7 +2,7 @@
  * Terminal output: human-friendly by default (colour, tables, progress on stderr when a TTY),
  * machine-readable with --json, quiet with --quiet. NO_COLOR and --no-color turn colour off.
  */
-import { Chalk, type ChalkInstance } from 'chalk';
+import { colors, type Colors } from './colors.js';
 import { printable } from './printable.js';
 
 export interface GlobalOptions {
@@ -25,16 +25,16 @@ export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
   readonly verbose: boolean;
-  readonly color: ChalkInstance;
-  readonly errColor: ChalkInstance;
+  readonly color: Colors;
+  readonly errColor: Colors;
 
   constructor(options: GlobalOptions, private readonly env: NodeJS.ProcessEnv = process.env) {
     this.json = Boolean(options.json);
     this.quiet = Boolean(options.quiet);
     this.verbose = Boolean(options.verbose);
     const colorAllowed = options.color !== false && !(env.NO_COLOR !== undefined && env.NO_COLOR !== '');
-    this.color = new Chalk({ level: colorAllowed && process.stdout.isTTY ? 1 : 0 });
-    this.errColor = new Chalk({ level: colorAllowed && process.stderr.isTTY ? 1 : 0 });
+    this.color = colors(colorAllowed && Boolean(process.stdout.isTTY));
+    this.errColor = colors(colorAllowed && Boolean(process.stderr.isTTY));
   }
 
   /** Prompts are allowed only when a person is at both ends. */
@@ -76,9 +76,11 @@ export class Output {
     if (this.verbose) process.stderr.write(this.errColor.dim(message) + '\n');
   }
 
-  error(message: string, details?: unknown): void {
+  /** An error on stderr; with --json `{"error": {"code"?, "message", "field"?, "details"?}}`. */
+  error(message: string, details?: unknown, code?: { code: string; field?: string | undefined }): void {
     if (this.json) {
-      process.stderr.write(JSON.stringify({ error: { message, ...(details ? { details } : {}) } }) + '\n');
+      const field = code?.field ? { field: code.field } : {};
+      process.stderr.write(JSON.stringify({ error: { ...(code ? { code: code.code } : {}), message, ...field, ...(details ? { details } : {}) } }) + '\n');
       return;
     }
     process.stderr.write(this.errColor.red('error: ') + printable(message, { keepNewlines: true }) + '\n');

@@ -1,45 +1,53 @@
 /**
- * The commander program. Only light modules load here so that --help and --version stay quick;
- * each action imports what it needs (SQLite, web-push, prompts) when it runs.
+ * The commander program: declarations only. Each command group's module loads when the command
+ * line names it (`pushctl subscriptions count` loads the subscriptions group and nothing else);
+ * help, completion and unknown commands load them all. Each action imports what it needs
+ * (SQLite, web-push, prompts) when it runs.
  */
-import { createRequire } from 'node:module';
 import { Option, type Command } from 'commander';
 import { PushctlCommand } from './command.js';
-import { registerConfig } from './commands/config.js';
-import { registerInit } from './commands/init.js';
-import { registerKeys } from './commands/keys.js';
-import { registerSend } from './commands/send.js';
-import { registerServe } from './commands/serve.js';
-import { registerSchedule } from './commands/schedule.js';
-import { registerNotifications } from './commands/notifications.js';
-import { registerStats } from './commands/stats.js';
-import { registerDispatch } from './commands/dispatch.js';
-import { registerSubscriptions } from './commands/subscriptions.js';
-import { registerCategories } from './commands/categories.js';
-import { registerCompletion } from './commands/completion.js';
-import { registerDb } from './commands/db.js';
+import { packageVersion } from './version.js';
 
-const require = createRequire(import.meta.url);
-const { version } = require('../../package.json') as { version: string };
+type Register = (program: Command) => void;
 
-/** Each command group registers itself here, in the order an operator meets them (that is --help's order). */
-const registrations: ((program: Command) => void)[] = [
-  registerInit,
-  registerConfig,
-  registerKeys,
-  registerSubscriptions,
-  registerCategories,
-  registerSend,
-  registerSchedule,
-  registerNotifications,
-  registerStats,
-  registerDispatch,
-  registerServe,
-  registerDb,
-  registerCompletion,
+/** The command groups, in the order an operator meets them (that is --help's order). */
+const GROUPS: { names: string[]; load: () => Promise<Register> }[] = [
+  { names: ['init'], load: async () => (await import('./commands/init.js')).registerInit },
+  { names: ['config'], load: async () => (await import('./commands/config.js')).registerConfig },
+  { names: ['keys'], load: async () => (await import('./commands/keys.js')).registerKeys },
+  { names: ['subscriptions', 'subs'], load: async () => (await import('./commands/subscriptions.js')).registerSubscriptions },
+  { names: ['categories'], load: async () => (await import('./commands/categories.js')).registerCategories },
+  { names: ['send'], load: async () => (await import('./commands/send.js')).registerSend },
+  { names: ['schedule'], load: async () => (await import('./commands/schedule.js')).registerSchedule },
+  { names: ['notifications'], load: async () => (await import('./commands/notifications.js')).registerNotifications },
+  { names: ['stats'], load: async () => (await import('./commands/stats.js')).registerStats },
+  { names: ['dispatch', 'cron'], load: async () => (await import('./commands/dispatch.js')).registerDispatch },
+  { names: ['serve'], load: async () => (await import('./commands/serve.js')).registerServe },
+  { names: ['db'], load: async () => (await import('./commands/db.js')).registerDb },
+  // Completion describes the whole tree: it is never loaded alone.
+  { names: [], load: async () => (await import('./commands/completion.js')).registerCompletion },
 ];
 
-export function buildProgram(): Command {
+/** Global options that take a value: the word after them is not the command's name. */
+const VALUE_OPTIONS = new Set(['-c', '--config', '--db']);
+
+/** The command named on the command line (the first word that is not a global option), if any. */
+export function commandName(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (VALUE_OPTIONS.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+/** The program for `args` (the command line without node and the script); no args: every command. */
+export async function buildProgram(args: readonly string[] = []): Promise<Command> {
+  const name = commandName(args);
+  const group = name === undefined ? undefined : GROUPS.find((g) => g.names.includes(name));
+  const registrations = await Promise.all((group ? [group] : GROUPS).map((g) => g.load()));
+  const version = packageVersion();
+
   const program = new PushctlCommand('pushctl')
     .description('Administer Web Push notifications: keys, subscriptions, categories, sending, scheduling, and a subscription receiver.')
     .version(version, '-V, --version')

@@ -1,5 +1,5 @@
 /** Prompts (inquirer), only ever shown when a person is at the terminal. */
-import { usageError } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Output } from './output.js';
 
 /**
@@ -8,7 +8,7 @@ import type { Output } from './output.js';
  */
 export async function confirmOrRefuse(out: Output, question: string, yes: boolean | undefined, refusal: string): Promise<boolean> {
   if (yes) return true;
-  if (!out.interactive) throw usageError(`${refusal}: re-run with --yes (stdin is not a terminal, so pushctl will not ask)`);
+  if (!out.interactive) throw fail('invalid_request', `${refusal}: re-run with --yes (stdin is not a terminal, so pushctl will not ask)`);
   const { confirm } = await import('@inquirer/prompts');
   return confirm({ message: question, default: false });
 }

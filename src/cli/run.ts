@@ -51,12 +51,8 @@ export function action<O = Record<string, unknown>, A extends unknown[] = unknow
         if (!ctx) {
           const { openContext } = await import('../core/context.js');
           const { create, ...rest } = openOptions;
-          const resolved = await env.config();
-          try {
-            ctx = openContext(resolved, { ...rest, mustExist: !create, ...(await import('./clock.js')).clockFromEnv() });
-          } catch (error) {
-            throw await withCreateHint(error, resolved);
-          }
+          // A missing store is store_not_found; cli/errors.ts adds how to create or name one.
+          ctx = openContext(await env.config(), { ...rest, mustExist: !create, ...(await import('./clock.js')).clockFromEnv() });
         }
         return ctx;
       },
@@ -71,22 +67,13 @@ export function action<O = Record<string, unknown>, A extends unknown[] = unknow
   };
 }
 
-/** A missing store, with what the operator can do about it (the store's own message names only the file). */
-async function withCreateHint(error: unknown, config: Config): Promise<unknown> {
-  const { PushctlError } = await import('../errors.js');
-  if (!(error instanceof PushctlError) || error.kind !== 'not-found' || error.details?.file !== config.database) return error;
-  return new PushctlError(
-    'not-found',
-    `${error.message}: create it with "pushctl init" (or "pushctl keys generate"), or name an existing one with --db, PUSHCTL_DB or a config file's "database"`,
-    error.details,
-  );
-}
-
 export async function reportError(out: Output, error: unknown): Promise<void> {
   const { PushctlError, exitCodeFor, fromStoreError } = await import('../errors.js');
   error = fromStoreError(error) ?? error;
   if (error instanceof PushctlError) {
-    out.error(error.message, error.details ? { kind: error.kind, ...error.details } : { kind: error.kind });
+    const { describeForCli, flagFor } = await import('./errors.js');
+    const field = error.field && error.at === undefined && !error.worded ? flagFor(error.field) : error.field;
+    out.error(describeForCli(error), { kind: error.kind, ...error.details }, { code: error.code, field });
   } else if (isPromptAbort(error)) {
     out.error('cancelled');
     process.exitCode = 130;

@@ -2,14 +2,14 @@
  * Categories visitors opt into ("news", "offers"), and which subscriptions belong to them.
  * Deleting a category removes only the memberships; the subscriptions stay.
  */
-import { conflict, inputError, notFound } from '../errors.js';
+import { fail } from '../errors.js';
+import { MAX_CATEGORY_NAME, MAX_DESCRIPTION_LENGTH } from '../limits.js';
 import * as store from '../store/categories.js';
 import { setCategoryCap } from '../store/frequency-caps.js';
-import { parseFrequencyCap } from './frequency-cap.js';
 import { setCategoryQuietHours } from '../store/quiet-hours.js';
-import { parseQuietHours } from './quiet-hours.js';
-import { subscriptionByEndpoint, subscriptionById } from '../store/subscriptions.js';
+import { parseFrequencyCap, parseQuietHours } from '../delivery-policy.js';
 import type { Context } from './context.js';
+import { resolveSubscriptionRefs } from './subscription-lookup.js';
 
 export interface CategoryInfo {
   id: number;
@@ -23,18 +23,17 @@ export interface CategoryInfo {
   createdAt: string;
 }
 
-export const MAX_CATEGORY_NAME = 64;
-export const MAX_DESCRIPTION_LENGTH = 500;
-const slug = /^[a-z0-9_-]{1,64}$/;
+const slug = new RegExp(`^[a-z0-9_-]{1,${MAX_CATEGORY_NAME}}$`);
 
-/** Throws an input error unless `name` is a lowercase slug; `where` names the flag or field. */
-export function validateCategoryName(name: unknown, where = 'category name'): string {
+/** Throws an input error unless `name` is a lowercase slug; `field` (inside document `at`) names the input. */
+export function validateCategoryName(name: unknown, field = 'name', at?: string): string {
   if (typeof name !== 'string' || !slug.test(name)) {
     const shown = typeof name === 'string' ? `"${name.length > 70 ? `${name.slice(0, 67)}...` : name}"` : String(name);
-    throw inputError(
-      `${where}: ${shown} is not a valid category name: use lowercase letters a-z, digits, "-" and "_" (1 to ${MAX_CATEGORY_NAME} characters)`,
-      { field: where, name },
-    );
+    throw fail('invalid_input', `${shown} is not a valid category name: use lowercase letters a-z, digits, "-" and "_" (1 to ${MAX_CATEGORY_NAME} characters)`, {
+      field,
+      at,
+      details: { name },
+    });
   }
   return name;
 }
@@ -42,7 +41,7 @@ export function validateCategoryName(name: unknown, where = 'category name'): st
 export function addCategory(ctx: Context, name: string, description?: string | null): CategoryInfo {
   validateCategoryName(name, 'name');
   const text = validateDescription(description);
-  if (store.categoryByName(ctx.db, name)) throw conflict(`category "${name}" already exists`, { name });
+  if (store.categoryByName(ctx.db, name)) throw fail('category_exists', `category "${name}" already exists`, { details: { name } });
   const row = store.insertCategory(ctx.db, { name, description: text, createdAt: ctx.now() });
   return describe({ ...row, subscribers: 0 });
 }
@@ -63,12 +62,12 @@ export function updateCategory(
 ): CategoryInfo {
   const row = resolveCategory(ctx, idOrName);
   // Checked before anything is written: a bad cap changes nothing else either.
-  const cap = change.cap === undefined ? undefined : (parseFrequencyCap(change.cap, '--cap')?.text ?? null);
-  const quiet = change.quietHours === undefined ? undefined : (parseQuietHours(change.quietHours, '--quiet-hours')?.text ?? null);
+  const cap = change.cap === undefined ? undefined : (parseFrequencyCap(change.cap, { field: 'cap' })?.text ?? null);
+  const quiet = change.quietHours === undefined ? undefined : (parseQuietHours(change.quietHours, { field: 'quietHours' })?.text ?? null);
   const update: { name?: string; description?: string | null } = {};
   if (change.name !== undefined && change.name !== row.name) {
     validateCategoryName(change.name, 'name');
-    if (store.categoryByName(ctx.db, change.name)) throw conflict(`category "${change.name}" already exists`, { name: change.name });
+    if (store.categoryByName(ctx.db, change.name)) throw fail('category_exists', `category "${change.name}" already exists`, { details: { name: change.name } });
     update.name = change.name;
   }
   if (change.description !== undefined) update.description = validateDescription(change.description);
@@ -111,29 +110,29 @@ export function unassignCategory(ctx: Context, name: string | number, subscripti
 }
 
 /**
- * Category ids for names, checking each (`where` names the flag or field). Unknown names are an
+ * Category ids for names, checking each (`field` names the input they came in). Unknown names are an
  * input error unless `create` is set, when they are created.
  */
-export function categoryIdsFor(ctx: Context, names: readonly string[], where: string, create = false): number[] {
+export function categoryIdsFor(ctx: Context, names: readonly string[], field: string, create = false): number[] {
   const ids: number[] = [];
   for (const name of names) {
-    validateCategoryName(name, where);
+    validateCategoryName(name, field);
     const row = store.categoryByName(ctx.db, name);
     if (row) ids.push(row.id);
     else if (create) ids.push(store.insertCategory(ctx.db, { name, description: null, createdAt: ctx.now() }).id);
-    else throw unknownCategory(name, where);
+    else throw unknownCategory(name, field);
   }
   return [...new Set(ids)];
 }
 
-export function unknownCategory(name: string, where: string) {
-  return inputError(`${where}: category "${name}" does not exist (create it with "pushctl categories add ${name}")`, { field: where, category: name });
+function unknownCategory(name: string, field: string) {
+  return fail('unknown_category', `category "${name}" does not exist`, { field, details: { category: name } });
 }
 
 function resolveCategory(ctx: Context, idOrName: string | number): store.CategoryRow {
   if (typeof idOrName === 'number') {
     const row = store.categoryById(ctx.db, idOrName);
-    if (!row) throw notFound(`category ${idOrName} does not exist`, { id: idOrName });
+    if (!row) throw fail('category_not_found', `category ${idOrName} does not exist`, { details: { id: idOrName } });
     return row;
   }
   const byName = store.categoryByName(ctx.db, idOrName);
@@ -142,36 +141,20 @@ function resolveCategory(ctx: Context, idOrName: string | number): store.Categor
     const byId = store.categoryById(ctx.db, Number(idOrName));
     if (byId) return byId;
   }
-  throw notFound(`category "${idOrName}" does not exist`, { name: idOrName });
+  throw fail('category_not_found', `category "${idOrName}" does not exist`, { details: { name: idOrName } });
 }
 
 function resolveSubscriptionIds(ctx: Context, refs: readonly (number | string)[]): number[] {
-  if (refs.length === 0) throw inputError('no subscriptions given (--subscription ID...)', { field: 'subscription' });
-  const ids: number[] = [];
-  const missing: string[] = [];
-  for (const ref of refs) {
-    const text = String(ref).trim();
-    const row = /^\d+$/.test(text) ? subscriptionById(ctx.db, Number(text)) : subscriptionByEndpoint(ctx.db, canonicalUrl(text));
-    if (row) ids.push(row.id);
-    else missing.push(text);
-  }
-  if (missing.length) throw notFound(`no such subscription${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, { missing });
-  return [...new Set(ids)];
-}
-
-/** Endpoints are stored as URL serialises them; accept what an operator pastes. */
-function canonicalUrl(text: string): string {
-  try {
-    return new URL(text).href;
-  } catch {
-    return text;
-  }
+  if (refs.length === 0) throw fail('invalid_request', 'no subscriptions given', { field: 'subscriptions' });
+  const { ids, unknown } = resolveSubscriptionRefs(ctx, refs);
+  if (unknown.length) throw fail('subscription_not_found', `no such subscription${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { details: { missing: unknown } });
+  return ids;
 }
 
 function validateDescription(description: string | null | undefined): string | null {
   if (description === undefined || description === null) return null;
   const text = description.trim();
-  if (text.length > MAX_DESCRIPTION_LENGTH) throw inputError(`description: at most ${MAX_DESCRIPTION_LENGTH} characters`, { field: 'description' });
+  if (text.length > MAX_DESCRIPTION_LENGTH) throw fail('invalid_input', `at most ${MAX_DESCRIPTION_LENGTH} characters`, { field: 'description' });
   return text === '' ? null : text;
 }
 

@@ -5,7 +5,7 @@
  * two backends.
  */
 import path from 'node:path';
-import { conflict, PushctlError, usageError } from '../errors.js';
+import { fail, msg, ref } from '../errors.js';
 import { isPostgresUrl, redactLocation } from '../store/location.js';
 import { openStore } from '../store/open.js';
 import { TABLES, type Backend, type Store, type TableCounts, type TableName } from '../store/store.js';
@@ -53,7 +53,9 @@ export function resolveLocation(value: string, cwd = process.cwd()): string {
  * counts of both sides must agree at the end. Writers on the source should be stopped first.
  */
 export async function copyDatabase(fromLocation: string, toLocation: string, options: CopyOptions = {}): Promise<CopyResult> {
-  if (fromLocation === toLocation) throw usageError(`--from and --to are the same database (${redactLocation(fromLocation)})`, { flag: '--to' });
+  if (fromLocation === toLocation) {
+    throw fail('invalid_request', msg`${ref('from')} and ${ref('to')} are the same database (${redactLocation(fromLocation)})`, { details: { to: redactLocation(toLocation) } });
+  }
   const source = await openStore(fromLocation, { mustExist: true });
   let target: Store | undefined;
   try {
@@ -61,7 +63,7 @@ export async function copyDatabase(fromLocation: string, toLocation: string, opt
     const before = await target.tableCounts();
     const occupied = TABLES.filter((t) => before[t.name] > 0).map((t) => `${before[t.name]} ${t.name}`);
     if (occupied.length && !options.force) {
-      throw conflict(`${target.location} is not empty (${occupied.join(', ')}); pass --force to replace its contents`, { to: target.location });
+      throw fail('store_not_empty', msg`${target.location} is not empty (${occupied.join(', ')}); pass ${ref('force')} to replace its contents`, { details: { to: target.location } });
     }
     const into = target;
     await into.transaction(async (tx) => {
@@ -79,8 +81,8 @@ export async function copyDatabase(fromLocation: string, toLocation: string, opt
     const [expected, actual] = await Promise.all([source.tableCounts(), into.tableCounts()]);
     const differing = TABLES.filter((t) => expected[t.name] !== actual[t.name]);
     if (differing.length) {
-      throw new PushctlError(
-        'internal',
+      throw fail(
+        'internal_error',
         `copy finished but counts differ: ${differing.map((t) => `${t.name} ${expected[t.name]} in the source, ${actual[t.name]} in the target`).join('; ')} (was the source written to during the copy?)`,
       );
     }

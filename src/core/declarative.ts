@@ -19,18 +19,16 @@
  * A message that breaks these rules is dropped by the browser without a word, so pushctl refuses
  * to build one.
  */
-import { inputError, usageError } from '../errors.js';
+import { fail } from '../errors.js';
+import { DECLARATIVE_MAGIC } from '../limits.js';
 import type { NotificationContent } from './message.js';
-
-/** The magic number (an homage to RFC 8030) that opts a push message into declarative parsing. */
-export const DECLARATIVE_MAGIC = 8030;
 
 export function declarativePayload(c: NotificationContent): Record<string, unknown> {
   if (!c.title || c.title.trim() === '') {
-    throw usageError('title: a declarative notification needs a non-empty title (Declarative Web Push requires one)', { field: 'title' });
+    throw fail('invalid_request', 'a declarative notification needs a non-empty title (Declarative Web Push requires one)', { field: 'title' });
   }
   if (c.url === undefined) {
-    throw usageError('url: a declarative notification needs a url, the page a click opens (Declarative Web Push "navigate")', { field: 'url' });
+    throw fail('invalid_request', 'a declarative notification needs a url, the page a click opens (Declarative Web Push "navigate")', { field: 'url' });
   }
   const notification: Record<string, unknown> = { title: c.title, navigate: absoluteHttps(c.url, 'url') };
   if (c.body !== undefined) notification.body = c.body;
@@ -47,7 +45,7 @@ export function declarativePayload(c: NotificationContent): Record<string, unkno
   if (c.actions !== undefined) {
     notification.actions = c.actions.map((a, i) => {
       if (a.url === undefined) {
-        throw usageError(`actions[${i}]: "${a.action}" needs a URL in a declarative notification (ID:TITLE:URL); the browser opens it without a service worker`, { field: 'actions' });
+        throw fail('invalid_request', `[${i}]: "${a.action}" needs a URL in a declarative notification; the browser opens it without a service worker`, { field: 'actions' });
       }
       return { action: a.action, title: a.title, navigate: absoluteHttps(a.url, `actions[${i}].url`) };
     });
@@ -66,7 +64,7 @@ function absoluteHttps(value: string, field: string): string {
     url = undefined;
   }
   if (!url || url.protocol !== 'https:') {
-    throw inputError(`${field}: "${value}" must be an absolute https:// URL in a declarative notification (the browser resolves it with no page to be relative to)`, { field });
+    throw fail('invalid_input', `"${value}" must be an absolute https:// URL in a declarative notification (the browser resolves it with no page to be relative to)`, { field });
   }
   return value;
 }

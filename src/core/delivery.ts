@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { conflict, notFound } from '../errors.js';
+import { fail } from '../errors.js';
 import { RETRY_AFTER_CAP_MS } from '../push/classify.js';
 import type { PushOutcome, PushSender } from '../push/types.js';
 import * as store from '../store/notifications.js';
@@ -17,8 +17,9 @@ import { applyFrequencyCaps } from './frequency-cap.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
 import { applyQuietHours, deferredDeliveries } from './quiet-hours.js';
 import type { NotificationCounts, Target, Urgency } from './notification-spec.js';
-import { getNotification, targetQuery, type NotificationView } from './notifications.js';
+import { getNotification, targetQuery, toView, type NotificationView } from './notifications.js';
 import { DeliveryPayloads } from './tracking.js';
+import { groupCommit } from './write-batch.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
 /** 400/401/403 in a row from one push service before the send stops (a key problem, not subscribers). */
@@ -64,12 +65,12 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
   const { owner } = options;
   if (!options.alreadyLeased && !acquireLease(ctx, id, owner, leaseMs)) {
     const row = store.notificationById(ctx.db, id);
-    if (!row) throw notFound(`notification ${id} does not exist`, { id });
+    if (!row) throw fail('notification_not_found', `notification ${id} does not exist`, { details: { id } });
     if (row.status !== 'scheduled' && row.status !== 'sending') {
-      throw conflict(`notification ${id} is ${row.status}; nothing to send`, { id, status: row.status });
+      throw fail('notification_state', `notification ${id} is ${row.status}; nothing to send`, { details: { id, status: row.status } });
     }
     const until = row.lease_expires_at ? new Date(row.lease_expires_at).toISOString() : 'soon';
-    throw conflict(`notification ${id} is being sent by ${row.lease_owner} (lease until ${until}); try again after that`, { id });
+    throw fail('notification_leased', `notification ${id} is being sent by ${row.lease_owner} (lease until ${until}); try again after that`, { details: { id } });
   }
   const run = new DeliveryRun(ctx, id, options, leaseMs);
   try {
@@ -127,8 +128,16 @@ export function ownerIsDead(owner: string): boolean {
   }
 }
 
+/** Why a run ends before every recipient has an answer. */
+type Stop =
+  | { kind: 'failed'; reason: string } // a key problem or a wrong message: status failed
+  | { kind: 'deferred'; reason: string } // retries due too late to wait for: stays sending
+  | { kind: 'cancelled' }
+  | { kind: 'deleted' }
+  | { kind: 'interrupted' } // the caller's signal (Ctrl-C)
+  | { kind: 'lease-lost' };
+
 class DeliveryRun {
-  private readonly ledger;
   private readonly keys = new Map<number, SigningKey>();
   private readonly rejectionStreak = new Map<string, number>();
   private readonly counts: NotificationCounts;
@@ -137,13 +146,12 @@ class DeliveryRun {
   private payload: DeliveryPayloads | undefined;
   private ownSender = false;
   private renewTimer: NodeJS.Timeout | undefined;
-  private stopReason: string | undefined;
-  private stopStatus: 'failed' | undefined;
-  private lostLease = false;
-  private cancelled = false;
+  /** Why the run stops early, once decided (the first reason wins). */
+  private stopped: Stop | undefined;
+  /** The notification as it was when the run began: what a summary shows if it is deleted meanwhile. */
+  private before: NotificationView | undefined;
   private lastStatusCheck = 0;
-  private unwritten: store.DeliveryUpdate[] = [];
-  private commit: Promise<void> | undefined;
+  private readonly write: (update: store.DeliveryUpdate) => Promise<void>;
   /** When the message's TTL runs out, counted from the send's start: no retry is worth scheduling after it. */
   private expiresAt = Infinity;
   private ttlMs = 0;
@@ -157,13 +165,18 @@ class DeliveryRun {
     private readonly options: DeliverOptions,
     private readonly leaseMs: number,
   ) {
-    this.ledger = store.prepareLedgerWriter(ctx.db);
+    const ledger = store.prepareLedgerWriter(ctx.db);
+    this.write = groupCommit((batch: store.DeliveryUpdate[]) => {
+      ledger.recordMany(batch);
+      return batch.map(() => ({ ok: true, value: undefined }));
+    });
     this.counts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 };
   }
 
   async execute(): Promise<DeliverySummary> {
     const { ctx, id } = this;
     const row = store.notificationById(ctx.db, id)!;
+    this.before = toView(ctx, row);
     if (row.status === 'cancelled') return this.finish();
     store.fixRecipients(ctx.db, id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
     applyFrequencyCaps(ctx, row);
@@ -246,7 +259,10 @@ class DeliveryRun {
       if (wait > MAX_WAIT_MS) {
         this.deferred = { deliveries: pending, dueAt: new Date(earliest!).toISOString() };
         const why = deferredDeliveries(this.ctx, this.id).count === pending ? 'quiet hours' : 'the push service asked to retry later';
-        this.stopReason = `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: ${why}; the first is due at ${this.deferred.dueAt}`;
+        this.stopped ??= {
+          kind: 'deferred',
+          reason: `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: ${why}; the first is due at ${this.deferred.dueAt}`,
+        };
         break;
       }
       if (wait > 0) await this.pause(wait);
@@ -378,7 +394,7 @@ class DeliveryRun {
     }
     if (origin) this.trackRejections(origin, outcome);
     this.ctx.deliveryObserver?.deliveryRecorded(state === 'pending' ? 'retried' : state, d.endpoint);
-    const committed = this.queueWrite({
+    const committed = this.write({
       notificationId: this.id,
       subscriptionId: d.subscription_id,
       state,
@@ -409,24 +425,6 @@ class DeliveryRun {
     return `expired: ${why}${outcome.message ? ` (${outcome.message})` : ''}`;
   }
 
-  private queueWrite(update: store.DeliveryUpdate): Promise<void> {
-    this.unwritten.push(update);
-    this.commit ??= new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        const batch = this.unwritten;
-        this.unwritten = [];
-        this.commit = undefined;
-        try {
-          this.ledger.recordMany(batch);
-          resolve();
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
-    return this.commit;
-  }
-
   /** 400/401/403 in a row from one push service mean a key problem: stop before touching more subscribers. */
   private trackRejections(origin: string, outcome: PushOutcome): void {
     if (outcome.kind === 'rejected') {
@@ -436,7 +434,7 @@ class DeliveryRun {
         this.stop(
           `${origin} rejected ${streak} pushes in a row (HTTP ${outcome.status ?? '4xx'}${outcome.message ? `: ${outcome.message}` : ''}). ` +
             'This almost always means the VAPID key does not match the one these subscriptions were made with, or the subject/JWT is refused. ' +
-            'Check "pushctl keys show" against the applicationServerKey your page uses. No subscriber was deleted; the rest stay pending.',
+            'Check the active VAPID public key against the applicationServerKey your page uses. No subscriber was deleted; the rest stay pending.',
         );
       }
     } else if (outcome.kind === 'delivered') {
@@ -454,15 +452,14 @@ class DeliveryRun {
     return key;
   }
 
+  /** Stops the whole send as failed (a key problem, a wrong message), unless it already stops. */
   private stop(reason: string): void {
-    if (!this.stopReason) {
-      this.stopReason = reason;
-      this.stopStatus = 'failed';
-    }
+    this.stopped ??= { kind: 'failed', reason };
   }
 
   private shouldStop(): boolean {
-    return Boolean(this.stopReason) || this.cancelled || this.lostLease || Boolean(this.options.signal?.aborted);
+    if (!this.stopped && this.options.signal?.aborted) this.stopped = { kind: 'interrupted' };
+    return this.stopped !== undefined;
   }
 
   /** At most one status read per interval: a cancel is seen within it, and costs nothing per message. */
@@ -476,43 +473,46 @@ class DeliveryRun {
   /** Picks up a cancel issued by another process (`notifications cancel`). */
   private checkStatus(): void {
     const row = store.notificationById(this.ctx.db, this.id);
-    if (!row || row.status === 'cancelled') this.cancelled = true;
+    if (!row) this.stopped = { kind: 'deleted' };
+    else if (row.status === 'cancelled') this.stopped ??= { kind: 'cancelled' };
   }
 
   private renew(): void {
-    if (!store.renewLease(this.ctx.db, this.id, this.options.owner, this.ctx.now(), this.leaseMs)) this.lostLease = true;
+    if (!store.renewLease(this.ctx.db, this.id, this.options.owner, this.ctx.now(), this.leaseMs)) this.stopped = { kind: 'lease-lost' };
   }
 
   private finish(): DeliverySummary {
     const { ctx, id } = this;
-    const counts = store.deliveryCounts(ctx.db, id);
+    const stopped = this.stopped;
     const row = store.notificationById(ctx.db, id);
-    if (!row) throw notFound(`notification ${id} was deleted while sending`, { id });
+    if (!row) {
+      // Deleted while sending (deleting cancels first): nothing is left to update.
+      return { ...this.before!, status: 'cancelled', counts: { ...this.counts }, stoppedReason: 'deleted' };
+    }
+    // Someone else owns it now; leave their status alone.
+    if (stopped?.kind === 'lease-lost') return { ...getNotification(ctx, id), stoppedReason: 'lease lost to another process' };
+    const counts = store.deliveryCounts(ctx.db, id);
     const now = ctx.now();
-    if (this.lostLease) {
-      // Someone else owns it now; leave their status alone.
-      return { ...getNotification(ctx, id), stoppedReason: 'lease lost to another process' };
-    }
     store.storeCounts(ctx.db, id, counts);
+    let stoppedReason: string | undefined;
     if (row.status === 'cancelled') {
-      store.releaseLease(ctx.db, id, this.options.owner);
-      return { ...getNotification(ctx, id), stoppedReason: 'cancelled' };
-    }
-    if (this.options.signal?.aborted && !this.stopReason) {
-      store.releaseLease(ctx.db, id, this.options.owner);
-      return { ...getNotification(ctx, id), stoppedReason: 'interrupted' };
-    }
-    if (this.stopStatus) {
-      store.setStatus(ctx.db, id, this.stopStatus, { error: this.stopReason ?? null, finished_at: now });
+      stoppedReason = 'cancelled';
+    } else if (stopped?.kind === 'interrupted') {
+      stoppedReason = 'interrupted';
+    } else if (stopped?.kind === 'failed') {
+      store.setStatus(ctx.db, id, 'failed', { error: stopped.reason, finished_at: now });
+      stoppedReason = stopped.reason;
     } else if (counts.pending > 0) {
       // Deferred retries: stays 'sending' with the lease released, so dispatch or resume finishes it.
-      store.setStatus(ctx.db, id, 'sending', { error: this.stopReason ?? null });
+      stoppedReason = stopped?.kind === 'deferred' ? stopped.reason : undefined;
+      store.setStatus(ctx.db, id, 'sending', { error: stoppedReason ?? null });
     } else {
       const status = counts.failed === 0 ? 'sent' : counts.sent > 0 ? 'partial' : 'failed';
       store.setStatus(ctx.db, id, status, { finished_at: now });
+      stoppedReason = stopped?.kind === 'deferred' ? stopped.reason : undefined;
     }
     store.releaseLease(ctx.db, id, this.options.owner);
-    return { ...getNotification(ctx, id), stoppedReason: this.stopReason, deferred: this.deferred };
+    return { ...getNotification(ctx, id), stoppedReason, deferred: this.deferred };
   }
 }
 

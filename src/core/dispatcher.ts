@@ -5,7 +5,7 @@
  * and hands the rest to deliverNotification. Overlapping, crashed or late runs are safe because
  * the claim is atomic, the lease expires, and the delivery ledger says what is left to do.
  */
-import { conflict, notFound } from '../errors.js';
+import { fail } from '../errors.js';
 import type { PushSender } from '../push/types.js';
 import * as dispatchStore from '../store/dispatch.js';
 import * as store from '../store/notifications.js';
@@ -105,7 +105,7 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
     if (row.started_at === null && row.stale_after_ms !== null && lateBy > row.stale_after_ms) {
       const reason =
         `stale: due ${new Date(row.send_at!).toISOString()}, the dispatcher started ${describeDuration(lateBy)} late ` +
-        `(--stale-after ${describeDuration(row.stale_after_ms)}); skipped, not sent late`;
+        `(allowed: ${describeDuration(row.stale_after_ms)}); skipped, not sent late`;
       if (dispatchStore.markSkipped(ctx.db, row.id, options.owner, reason, now)) {
         result.skipped.push({ id: row.id, reason });
         options.onEvent?.({ type: 'skipped', id: row.id, reason });
@@ -223,13 +223,13 @@ export async function resumeNotification(
   options: { owner: string; leaseMs?: number; concurrency?: number | undefined; signal?: AbortSignal; onProgress?: (counts: NotificationCounts) => void },
 ): Promise<DeliverySummary> {
   const row = store.notificationById(ctx.db, id);
-  if (!row) throw notFound(`notification ${id} does not exist`, { id });
-  if (row.cron) throw conflict(`notification ${id} is a recurring rule; its occurrences are sent by "pushctl dispatch"`, { id });
+  if (!row) throw fail('notification_not_found', `notification ${id} does not exist`, { details: { id } });
+  if (row.cron) throw fail('notification_state', `notification ${id} is a recurring rule; the dispatcher sends its occurrences`, { details: { id } });
   if (row.status === 'scheduled') {
-    throw conflict(`notification ${id} is scheduled for ${new Date(row.send_at ?? ctx.now()).toISOString()}; "pushctl dispatch" sends it when it is due`, { id, status: row.status });
+    throw fail('notification_state', `notification ${id} is scheduled for ${new Date(row.send_at ?? ctx.now()).toISOString()}; the dispatcher sends it when it is due`, { details: { id, status: row.status } });
   }
   if (row.status !== 'sending' && !dispatchStore.reopenForResume(ctx.db, id)) {
-    throw conflict(`notification ${id} is ${row.status}; nothing is left to resume`, { id, status: row.status });
+    throw fail('notification_state', `notification ${id} is ${row.status}; nothing is left to resume`, { details: { id, status: row.status } });
   }
   return deliverNotification(ctx, id, { owner: options.owner, leaseMs: options.leaseMs, concurrency: options.concurrency, signal: options.signal, onProgress: options.onProgress });
 }

@@ -1,20 +1,2 @@
-/**
- * Durations as operators type them ("90s", "30m", "2h", "3d", "60d", or bare seconds), parsed by
- * the `ms` library so every flag (--ttl, --in, --older-than, --stale-after, --interval) reads alike.
- */
-import ms from 'ms';
-import { usageError } from '../errors.js';
-
-/** Milliseconds for a duration string; bare numbers are seconds. `flag` names the flag in errors. */
-export function parseDuration(value: string, flag: string): number {
-  const text = String(value).trim();
-  const result = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : ms(text as ms.StringValue);
-  if (typeof result !== 'number' || !Number.isFinite(result) || result < 0) {
-    throw usageError(`${flag}: "${value}" is not a duration (examples: 90s, 30m, 2h, 3d, or seconds)`, { flag });
-  }
-  return Math.round(result);
-}
-
-export function parseDurationSeconds(value: string, flag: string): number {
-  return Math.round(parseDuration(value, flag) / 1000);
-}
+/** Durations live in src/durations.ts, beside config, which checks housekeeping durations with them. */
+export { parseDuration, parseDurationSeconds } from '../durations.js';

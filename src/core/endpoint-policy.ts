@@ -10,7 +10,8 @@
  */
 import net from 'node:net';
 import type { Config } from '../config.js';
-import { inputError, usageError } from '../errors.js';
+import { fail } from '../errors.js';
+import { MAX_ENDPOINT_LENGTH } from '../limits.js';
 
 /** Push services of the major browsers (Chrome/Edge-Chromium/Opera/Samsung use FCM). */
 export const BUILTIN_PUSH_SERVICES: readonly string[] = [
@@ -20,9 +21,6 @@ export const BUILTIN_PUSH_SERVICES: readonly string[] = [
   '*.notify.windows.com',
   'web.push.apple.com',
 ];
-
-/** A longer endpoint is not something a browser produced. */
-export const MAX_ENDPOINT_LENGTH = 2048;
 
 interface OriginRule {
   /** The configured text, for messages. */
@@ -62,7 +60,7 @@ export function createEndpointPolicy(origins: readonly string[], setting = 'push
 
 function parseOrigin(text: string, setting: string): OriginRule {
   const match = /^(https?):\/\/(\*\.)?([^/:]+)(?::(\d{1,5}))?\/?$/i.exec(text.trim());
-  if (!match) throw usageError(`${setting}: "${text}" is not an origin like "https://push.example.net", "https://*.example.net" or "http://127.0.0.1:8090"`, { setting });
+  if (!match) throw fail('invalid_config', `"${text}" is not an origin like "https://push.example.net", "https://*.example.net" or "http://127.0.0.1:8090"`, { at: setting });
   const protocol = `${match[1]!.toLowerCase()}:` as 'https:' | 'http:';
   const wildcard = Boolean(match[2]);
   const rawHost = match[3]!.toLowerCase();
@@ -70,25 +68,25 @@ function parseOrigin(text: string, setting: string): OriginRule {
   try {
     url = new URL(`${protocol}//${rawHost}${match[4] ? `:${match[4]}` : ''}/`);
   } catch {
-    throw usageError(`${setting}: "${text}" is not a valid origin`, { setting });
+    throw fail('invalid_config', `"${text}" is not a valid origin`, { at: setting });
   }
   if (wildcard && protocol === 'http:') {
-    throw usageError(`${setting}: "${text}": plain http is allowed only for one named host[:port], not a wildcard`, { setting });
+    throw fail('invalid_config', `"${text}": plain http is allowed only for one named host[:port], not a wildcard`, { at: setting });
   }
-  if (wildcard && net.isIP(url.hostname)) throw usageError(`${setting}: "${text}": a wildcard cannot cover an IP address`, { setting });
+  if (wildcard && net.isIP(url.hostname)) throw fail('invalid_config', `"${text}": a wildcard cannot cover an IP address`, { at: setting });
   return { text, protocol, host: url.hostname, wildcard, port: url.port };
 }
 
 /** Throws an input error saying why, unless the endpoint may receive pushes. */
 export function assertEndpointAllowed(endpoint: string, policy: EndpointPolicy, label = 'endpoint'): void {
   const reason = endpointRefusal(endpoint, policy);
-  if (reason) throw inputError(`${label}: ${reason}`, { field: 'endpoint' });
+  if (reason) throw fail('endpoint_refused', reason, { field: label });
 }
 
 /** The endpoint in canonical form (as URL serialises it), or an input error. */
 export function normalizeEndpoint(endpoint: string, policy: EndpointPolicy, label = 'endpoint'): string {
   const checked = checkEndpoint(endpoint, policy);
-  if (checked.reason !== undefined) throw inputError(`${label}: ${checked.reason}`, { field: 'endpoint' });
+  if (checked.reason !== undefined) throw fail('endpoint_refused', checked.reason, { field: label });
   return checked.url.href;
 }
 

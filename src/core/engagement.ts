@@ -3,15 +3,14 @@
  * admin API: the funnel of one notification (targeted, delivered, shown, clicked and per button,
  * dismissed, with rates against delivered) and per-day totals over a period.
  */
-import { notFound } from '../errors.js';
+import { fail } from '../errors.js';
+import { MAX_STATS_DAYS } from '../limits.js';
 import { notificationById } from '../store/notifications.js';
 import * as store from '../store/tracking.js';
 import type { Context } from './context.js';
 import { parseDurationSeconds } from './durations.js';
 
 const DAY_MS = 86_400_000;
-/** A report longer than this is a database dump, not a chart. */
-const MAX_DAYS = 366;
 
 export interface Rates {
   /** Fractions of delivered (0..1, four decimals); null when nothing was delivered. */
@@ -31,7 +30,7 @@ export interface Funnel {
 }
 
 export function funnelOf(ctx: Context, notificationId: number): Funnel {
-  if (!notificationById(ctx.db, notificationId)) throw notFound(`notification ${notificationId} does not exist`, { id: notificationId });
+  if (!notificationById(ctx.db, notificationId)) throw fail('notification_not_found', `notification ${notificationId} does not exist`, { details: { id: notificationId } });
   const counts = store.funnelCounts(ctx.db, notificationId);
   return { ...counts, clicksByAction: store.clicksByAction(ctx.db, notificationId), rates: ratesOf(counts) };
 }
@@ -54,10 +53,10 @@ export interface EngagementStats {
 }
 
 /** `since` is a duration back from now ("30d", "12h"); days are UTC days, oldest first, none skipped. */
-export function engagementStats(ctx: Context, options: { since?: string | undefined; category?: string | undefined; sinceName?: string } = {}): EngagementStats {
-  const seconds = parseDurationSeconds(options.since ?? '30d', options.sinceName ?? 'since');
+export function engagementStats(ctx: Context, options: { since?: string | undefined; category?: string | undefined } = {}): EngagementStats {
+  const seconds = parseDurationSeconds(options.since ?? '30d', 'since');
   const now = ctx.now();
-  const firstDay = Math.max(Math.floor((now - seconds * 1000) / DAY_MS), Math.floor(now / DAY_MS) - MAX_DAYS + 1);
+  const firstDay = Math.max(Math.floor((now - seconds * 1000) / DAY_MS), Math.floor(now / DAY_MS) - MAX_STATS_DAYS + 1);
   const since = firstDay * DAY_MS;
   const rows = new Map(store.dailyCounts(ctx.db, since, options.category).map((r) => [r.day, r]));
   const days: DayStats[] = [];

@@ -3,7 +3,7 @@
  * are dropped, one notification per transaction (other writers wait for one notification's rows,
  * never for the whole history). Each notification keeps its counts on its own row.
  */
-import { usageError } from '../errors.js';
+import { fail } from '../errors.js';
 import * as store from '../store/maintenance.js';
 import type { Context } from './context.js';
 
@@ -20,7 +20,7 @@ const BATCH = 100;
 
 /** `notifications prune --older-than 90d` and dispatch's `push.keepHistoryFor`. */
 export function pruneHistory(ctx: Context, opts: { olderThanMs: number; dryRun?: boolean | undefined }): HistoryPruneResult {
-  if (!Number.isFinite(opts.olderThanMs) || opts.olderThanMs <= 0) throw usageError('--older-than: must be a duration above 0, e.g. 90d', { flag: '--older-than' });
+  if (!Number.isFinite(opts.olderThanMs) || opts.olderThanMs <= 0) throw fail('invalid_input', 'must be a duration above 0, e.g. 90d', { field: 'olderThan' });
   const before = ctx.now() - opts.olderThanMs;
   const olderThan = new Date(before).toISOString();
   if (opts.dryRun) return { ...store.prunableHistory(ctx.db, before), olderThan, dryRun: true };

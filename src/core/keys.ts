@@ -4,7 +4,7 @@
  * A subscription remembers the key it was made under: browsers accept pushes only under that key,
  * so replacing the active key keeps the old one for the subscriptions that need it.
  */
-import { conflict, inputError, notFound, PushctlError } from '../errors.js';
+import { fail, type PushctlError } from '../errors.js';
 import * as keyStore from '../store/keys.js';
 import type { Context } from './context.js';
 import { assertKeyPairMatches, generateKeyPair, keyPairFromPem, validateSubject, type VapidKeyPair } from './vapid-keys.js';
@@ -89,13 +89,13 @@ export function parseKeyFile(text: string, source: string): KeyFile {
   try {
     json = JSON.parse(trimmed);
   } catch {
-    throw inputError(`${source}: neither JSON ({"publicKey","privateKey"}) nor a PEM private key`, { file: source });
+    throw fail('invalid_input', 'neither JSON ({"publicKey","privateKey"}) nor a PEM private key', { at: source, details: { file: source } });
   }
-  if (!json || typeof json !== 'object') throw inputError(`${source}: expected a JSON object with publicKey and privateKey`, { file: source });
+  if (!json || typeof json !== 'object') throw fail('invalid_input', 'expected a JSON object with publicKey and privateKey', { at: source, details: { file: source } });
   const record = json as Record<string, unknown>;
   for (const field of ['publicKey', 'privateKey']) {
     if (typeof record[field] !== 'string' || record[field] === '') {
-      throw inputError(`${source}: field "${field}" is missing${field === 'privateKey' ? ' (export with --private to include it)' : ''}`, { file: source, field });
+      throw fail('invalid_input', `field "${field}" is missing`, { at: source, details: { file: source, field } });
     }
   }
   const pair = { publicKey: normalizeB64(record.publicKey as string), privateKey: normalizeB64(record.privateKey as string) };
@@ -124,7 +124,7 @@ export function activeSigningKey(ctx: Context): SigningKey {
 /** The key a given subscription was made under (its key_id), for signing pushes to it. */
 export function signingKeyById(ctx: Context, id: number): SigningKey {
   const row = keyStore.keyById(ctx.db, id);
-  if (!row) throw notFound(`VAPID key ${id} is not in the store`);
+  if (!row) throw fail('key_not_found', `VAPID key ${id} is not in the store`, { details: { id } });
   return signingKeyFromRow(ctx, row);
 }
 
@@ -133,7 +133,7 @@ function signingKeyFromRow(ctx: Context, row: keyStore.VapidKeyRow): SigningKey 
   if (ctx.config.vapid.publicKey === row.public_key && ctx.config.vapid.privateKey) {
     return { id: row.id, publicKey: row.public_key, privateKey: ctx.config.vapid.privateKey, subject: subjectFor(ctx, row.subject) };
   }
-  throw new PushctlError('usage', `VAPID key ${row.public_key.slice(0, 12)}... is kept outside the database: set PUSHCTL_VAPID_PUBLIC_KEY and PUSHCTL_VAPID_PRIVATE_KEY to it`);
+  throw fail('keys_external', `VAPID key ${row.public_key.slice(0, 12)}... is kept outside the database: set PUSHCTL_VAPID_PUBLIC_KEY and PUSHCTL_VAPID_PRIVATE_KEY to it`);
 }
 
 /** Keys from the environment are recorded (public half only) so subscriptions can refer to them. */
@@ -156,12 +156,12 @@ function storeActiveKey(ctx: Context, key: { publicKey: string; privateKey: stri
 
 function rejectWhenKeysFromEnvironment(ctx: Context): void {
   if (ctx.config.vapid.publicKey) {
-    throw new PushctlError('usage', 'VAPID keys come from PUSHCTL_VAPID_PUBLIC_KEY/PUSHCTL_VAPID_PRIVATE_KEY; unset them to manage keys in the database');
+    throw fail('keys_external', 'VAPID keys come from PUSHCTL_VAPID_PUBLIC_KEY/PUSHCTL_VAPID_PRIVATE_KEY; unset them to manage keys in the database');
   }
 }
 
 function resolveSubject(ctx: Context, explicit: string | undefined): string {
-  if (explicit) return validateSubject(explicit, '--subject');
+  if (explicit) return validateSubject(explicit);
   if (ctx.config.vapid.subject) return validateSubject(ctx.config.vapid.subject, 'vapid.subject');
   return PLACEHOLDER_SUBJECT;
 }
@@ -187,16 +187,17 @@ function describe(ctx: Context, row: keyStore.VapidKeyRow, source: KeyInfo['sour
 
 function replaceRefusal(ctx: Context, activeId: number): PushctlError {
   const count = keyStore.subscriptionCountByKey(ctx.db, activeId);
-  return conflict(
+  return fail(
+    'keys_exist',
     `VAPID keys already exist (${count} subscription${count === 1 ? '' : 's'} made under them). ` +
       'Browsers subscribed under a key accept pushes only signed with it, so replacing it means those visitors must subscribe again to be reached under the new key. ' +
-      'The old key is kept and still used for their subscriptions. Re-run with --force to replace it.',
-    { subscriptions: count },
+      'The old key is kept and still used for their subscriptions.',
+    { details: { subscriptions: count } },
   );
 }
 
 function noKeys(): PushctlError {
-  return notFound('no VAPID keys yet: run "pushctl keys generate --subject mailto:you@example.com" (or "pushctl init")');
+  return fail('no_keys', 'no VAPID keys yet');
 }
 
 function normalizeB64(value: string): string {

@@ -35,7 +35,8 @@ export interface MessageInput {
   payload?: string | Record<string, unknown> | undefined;
 }
 
-export type PayloadFormat = 'classic' | 'declarative';
+export type { PayloadFormat } from '../limits.js';
+import type { PayloadFormat } from '../limits.js';
 
 export interface NotificationAction {
   action: string;
@@ -43,6 +44,16 @@ export interface NotificationAction {
   url?: string | undefined;
 }
 
+/**
+ * Who gets it, as the user named them: categories by name, subscriptions by id or endpoint URL.
+ * The core checks it (exactly one kind, everything named exists) and resolves it into a Target.
+ */
+export type TargetInput =
+  | { all: true }
+  | { categories: string[] }
+  | { subscriptions: (number | string)[] };
+
+/** A checked target, as stored with the notification: subscriptions are resolved to their ids. */
 export type Target =
   | { all: true }
   | { categories: string[] }
@@ -50,7 +61,8 @@ export type Target =
   /** One subscription that is not stored (a test push): its endpoint is kept for the record, its keys are not. */
   | { endpoint: string };
 
-export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
+export type { Urgency } from '../limits.js';
+import type { Urgency } from '../limits.js';
 
 export interface DeliveryOptions {
   /** seconds */
@@ -74,13 +86,13 @@ export interface ScheduleInput {
 
 export interface NotificationSpec {
   message: MessageInput;
-  target: Target;
+  target: TargetInput;
   delivery: DeliveryOptions;
   schedule?: ScheduleInput | undefined;
   idempotencyKey?: string | undefined;
 }
 
-export type NotificationStatus = 'scheduled' | 'sending' | 'sent' | 'partial' | 'failed' | 'cancelled' | 'skipped';
+export type { NotificationStatus } from '../limits.js';
 
 export interface NotificationCounts {
   total: number;

@@ -3,20 +3,19 @@
  * (CLI send/schedule and the HTTP admin API) come through here, so every rule about what a
  * notification may be is checked once.
  */
-import { conflict, inputError, notFound, usageError } from '../errors.js';
+import { fail, msg, ref } from '../errors.js';
+import { isNotificationStatus, LIST_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_TTL_SECONDS, NOTIFICATION_STATUSES, TOPIC_PATTERN, URGENCIES } from '../limits.js';
+import { existingCategoryNames } from '../store/categories.js';
 import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { buildPayload, titleOf } from './message.js';
+import { resolveSubscriptionRefs } from './subscription-lookup.js';
+import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target, TargetInput } from './notification-spec.js';
 import { planTracking } from './tracking.js';
 import { setTracking } from '../store/tracking.js';
-import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target } from './notification-spec.js';
 
-export const URGENCIES = ['very-low', 'low', 'normal', 'high'] as const;
-/** Push services keep a message at most 28 days (FCM's ceiling); RFC 8030 sets none. */
-export const MAX_TTL_SECONDS = 2_419_200;
 /** A repeated Idempotency-Key returns the first notification for this long; later it starts a new one. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
-export const STATUSES: NotificationStatus[] = ['scheduled', 'sending', 'sent', 'partial', 'failed', 'cancelled', 'skipped'];
 
 export interface NotificationView {
   id: number;
@@ -67,9 +66,9 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
   const delivery = validateDelivery(spec.delivery);
   const schedule = spec.schedule ?? {};
   const now = ctx.now();
-  if (schedule.cron && options.leaseFor) throw usageError('a recurring notification cannot be sent now');
-  if (spec.idempotencyKey !== undefined && (spec.idempotencyKey === '' || spec.idempotencyKey.length > 200)) {
-    throw inputError('Idempotency-Key: must be 1 to 200 characters', { field: 'idempotency_key' });
+  if (schedule.cron && options.leaseFor) throw fail('notification_state', 'a recurring notification cannot be sent now');
+  if (spec.idempotencyKey !== undefined && (spec.idempotencyKey === '' || spec.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+    throw fail('invalid_input', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, { field: 'idempotencyKey' });
   }
   const insert = ctx.db.transaction(() => {
     if (spec.idempotencyKey) {
@@ -107,16 +106,17 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
 
 export function getNotification(ctx: Context, id: number): NotificationView {
   const row = store.notificationById(ctx.db, id);
-  if (!row) throw notFound(`notification ${id} does not exist`, { id });
+  if (!row) throw fail('notification_not_found', `notification ${id} does not exist`, { details: { id } });
   return toView(ctx, row);
 }
 
 export function listNotifications(ctx: Context, filter: { status?: string | undefined; since?: number | undefined; limit?: number | undefined; offset?: number | undefined } = {}): NotificationView[] {
-  if (filter.status !== undefined && !STATUSES.includes(filter.status as NotificationStatus)) {
-    throw usageError(`--status: "${filter.status}" is not one of ${STATUSES.join(', ')}`, { field: 'status' });
+  const status = filter.status;
+  if (status !== undefined && !isNotificationStatus(status)) {
+    throw fail('invalid_input', `"${status}" is not one of ${NOTIFICATION_STATUSES.join(', ')}`, { field: 'status' });
   }
-  const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
-  return store.listNotificationRows(ctx.db, { status: filter.status, since: filter.since, limit, offset: Math.max(filter.offset ?? 0, 0) }).map((row) => toView(ctx, row));
+  const limit = Math.min(Math.max(filter.limit ?? LIST_LIMIT.default, 1), LIST_LIMIT.max);
+  return store.listNotificationRows(ctx.db, { status, since: filter.since, limit, offset: Math.max(filter.offset ?? 0, 0) }).map((row) => toView(ctx, row));
 }
 
 export function recentFailures(ctx: Context, id: number, limit = 10) {
@@ -138,18 +138,18 @@ export function recentFailures(ctx: Context, id: number, limit = 10) {
 export function cancelNotification(ctx: Context, id: number): NotificationView {
   const before = getNotification(ctx, id);
   if (!store.cancelRow(ctx.db, id, ctx.now())) {
-    throw conflict(`notification ${id} is ${before.status}; only scheduled or sending notifications can be cancelled`, { id, status: before.status });
+    throw fail('notification_state', `notification ${id} is ${before.status}; only scheduled or sending notifications can be cancelled`, { details: { id, status: before.status } });
   }
   return getNotification(ctx, id);
 }
 
-/** Removes a notification and its ledger; refuses while someone holds a live sending lease. */
+/**
+ * Removes a notification and its ledger, whatever its status: deleting one that is being sent
+ * stops that send (its sender sees the row gone between batches and ends after the requests in
+ * flight); what went out stays out. Both faces delete through here.
+ */
 export function deleteNotification(ctx: Context, id: number): void {
-  const view = getNotification(ctx, id);
-  const lease = store.leaseHolder(ctx.db, id);
-  if (view.status === 'sending' && lease.owner && (lease.expiresAt ?? 0) > ctx.now()) {
-    throw conflict(`notification ${id} is being sent right now; cancel it first ("pushctl notifications cancel ${id}"), then delete it`, { id });
-  }
+  getNotification(ctx, id);
   store.deleteNotificationRow(ctx.db, id);
 }
 
@@ -164,7 +164,7 @@ export function countsOf(ctx: Context, row: store.NotificationRow): Notification
 export function toView(ctx: Context, row: store.NotificationRow): NotificationView {
   return {
     id: row.id,
-    status: row.status as NotificationStatus,
+    status: row.status,
     title: titleOf(row.payload),
     target: JSON.parse(row.target) as Target,
     payload: parseMaybe(row.payload),
@@ -206,48 +206,53 @@ export function targetQuery(target: Target): store.TargetQuery {
 }
 
 /** Checks that a target names exactly one kind of recipient set, and that what it names exists. */
-export function resolveTarget(ctx: Context, target: Target | Record<string, unknown>): Target {
+export function resolveTarget(ctx: Context, target: TargetInput): Target {
   const t = target as Record<string, unknown>;
   const kinds = ['all', 'categories', 'subscriptions'].filter((k) => t[k] !== undefined && t[k] !== false);
   if (kinds.length !== 1) {
-    throw usageError(kinds.length ? `choose one target, not ${kinds.join(' and ')}` : 'choose a target: all, categories or subscriptions', { field: 'target' });
+    throw fail(
+      'invalid_request',
+      kinds.length
+        ? msg`choose one target, not ${ref(kinds[0]!)} and ${ref(kinds[1]!)}`
+        : msg`choose who gets it: ${ref('all')}, ${ref('categories')} or ${ref('subscriptions')}`,
+      { field: 'target' },
+    );
   }
   if (t.all !== undefined) {
-    if (t.all !== true) throw inputError('all: must be true', { field: 'all' });
+    if (t.all !== true) throw fail('invalid_input', 'must be true', { field: 'all' });
     return { all: true };
   }
   if (t.categories !== undefined) {
     const names = t.categories;
-    if (!Array.isArray(names) || !names.length || names.some((n) => typeof n !== 'string')) throw inputError('categories: must be a non-empty list of names', { field: 'categories' });
+    if (!Array.isArray(names) || !names.length || names.some((n) => typeof n !== 'string')) throw fail('invalid_input', 'must be a non-empty list of names', { field: 'categories' });
     const unique = [...new Set(names as string[])];
-    const known = store.existingCategoryNames(ctx.db, unique);
+    const known = existingCategoryNames(ctx.db, unique);
     const missing = unique.filter((n) => !known.has(n));
-    if (missing.length) throw inputError(`category ${missing.map((m) => `"${m}"`).join(', ')} does not exist (see "pushctl categories list")`, { field: 'categories', missing });
+    if (missing.length) throw fail('unknown_category', `category ${missing.map((m) => `"${m}"`).join(', ')} does not exist`, { field: 'categories', details: { missing } });
     return { categories: unique };
   }
   const refs = t.subscriptions;
   if (!Array.isArray(refs) || !refs.length || refs.some((r) => typeof r !== 'number' && typeof r !== 'string')) {
-    throw inputError('subscriptions: must be a non-empty list of ids', { field: 'subscriptions' });
+    throw fail('invalid_input', 'must be a non-empty list of ids', { field: 'subscriptions' });
   }
-  const { ids, unknown } = store.resolveSubscriptionRefs(ctx.db, refs as (string | number)[]);
-  if (unknown.length) throw inputError(`subscription ${unknown.map((u) => `"${u}"`).join(', ')} does not exist`, { field: 'subscriptions', missing: unknown });
+  const { ids, unknown } = resolveSubscriptionRefs(ctx, refs as (string | number)[]);
+  if (unknown.length) throw fail('unknown_subscription', `subscription ${unknown.map((u) => `"${u}"`).join(', ')} does not exist`, { field: 'subscriptions', details: { missing: unknown } });
   return { subscriptions: ids };
 }
 
 export function validateDelivery(delivery: DeliveryOptions): DeliveryOptions {
   const { ttl, urgency, topic } = delivery;
   if (delivery.urgent && urgency !== undefined && urgency !== 'high') {
-    throw usageError(`urgent: an urgent notification goes with urgency high, not "${urgency}" (drop one of them)`, { field: 'urgent' });
+    throw fail('invalid_request', msg`an urgent notification goes with ${ref('urgency')} high, not "${urgency}" (drop one of them)`, { field: 'urgent' });
   }
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL_SECONDS)) {
-    throw inputError(`ttl: must be whole seconds from 0 to ${MAX_TTL_SECONDS} (28 days)`, { field: 'ttl' });
+    throw fail('invalid_input', `must be whole seconds from 0 to ${MAX_TTL_SECONDS} (28 days)`, { field: 'ttl' });
   }
   if (urgency !== undefined && !URGENCIES.includes(urgency)) {
-    throw inputError(`urgency: "${urgency}" is not one of ${URGENCIES.join(', ')}`, { field: 'urgency' });
+    throw fail('invalid_input', `"${urgency}" is not one of ${URGENCIES.join(', ')}`, { field: 'urgency' });
   }
-  // RFC 8030 section 5.4: at most 32 characters from the URL-safe base64 alphabet.
-  if (topic !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(topic)) {
-    throw inputError(`topic: "${topic}" must be 1 to 32 characters of A-Z, a-z, 0-9, "-" or "_" (RFC 8030)`, { field: 'topic' });
+  if (topic !== undefined && !TOPIC_PATTERN.test(topic)) {
+    throw fail('invalid_input', `"${topic}" must be 1 to 32 characters of A-Z, a-z, 0-9, "-" or "_" (RFC 8030)`, { field: 'topic' });
   }
   return delivery;
 }

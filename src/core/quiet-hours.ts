@@ -10,37 +10,12 @@ import { DateTime } from 'luxon';
 import type { NotificationRow } from '../store/notifications.js';
 import * as store from '../store/quiet-hours.js';
 import type { Context } from './context.js';
-import { labelledInputError } from './labelled-error.js';
+import { parseQuietHours, type QuietHours } from '../delivery-policy.js';
 import { systemZone } from './schedule-time.js';
 
-export interface QuietHours {
-  /** minutes after local midnight */
-  start: number;
-  end: number;
-  /** "22:00-08:00" */
-  text: string;
-}
+export { parseQuietHours, type QuietHours } from '../delivery-policy.js';
 
-const TIME = /^([01]?\d|2[0-3]):([0-5]\d)$/;
 const DEFERRED_PREFIX = 'deferred by quiet hours';
-
-/** "21:00-09:00" (or "none"/"" for none); `label` names the flag or key in errors. */
-export function parseQuietHours(value: unknown, label: string): QuietHours | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'object' && !Array.isArray(value)) {
-    const { start, end } = value as { start?: unknown; end?: unknown };
-    return parseQuietHours(`${String(start)}-${String(end)}`, label);
-  }
-  if (typeof value !== 'string') throw labelledInputError(label, 'must be a range like 22:00-08:00, or "none"');
-  const text = value.trim();
-  if (text === '' || text.toLowerCase() === 'none') return null;
-  const [from, to, ...rest] = text.split('-').map((part) => part.trim());
-  const start = from === undefined ? null : minutes(from);
-  const end = to === undefined ? null : minutes(to);
-  if (rest.length || start === null || end === null) throw labelledInputError(label, `"${text}" is not a range of times; use HH:MM-HH:MM like 22:00-08:00, or "none"`);
-  if (start === end) throw labelledInputError(label, `"${text}": start and end are the same time`);
-  return { start, end, text: `${hhmm(start)}-${hhmm(end)}` };
-}
 
 /**
  * Defers the pending, untried deliveries whose subscribers are inside their quiet hours now, zone
@@ -74,10 +49,10 @@ function quietHoursFor(ctx: Context, row: NotificationRow): QuietHours | null {
   const target = JSON.parse(row.target) as { categories?: string[] };
   const own = target.categories?.length ? store.categoryQuietHours(ctx.db, target.categories) : [];
   for (const [name, text] of own) {
-    const parsed = parseQuietHours(text, `category ${name}: quiet hours`);
+    const parsed = parseQuietHours(text, { at: `category ${name}`, field: 'quietHours' });
     if (parsed) return parsed;
   }
-  return parseQuietHours(ctx.config.push.quietHours, 'push.quietHours');
+  return parseQuietHours(ctx.config.push.quietHours, { at: 'push.quietHours' });
 }
 
 /** When the quiet window around `now` ends in `zone`, or null when `now` is outside it. */
@@ -92,13 +67,4 @@ export function quietUntil(quiet: QuietHours, zone: string, now: number): number
   let end = local.set(at);
   if (end.toMillis() <= now) end = local.plus({ days: 1 }).set(at);
   return end.toMillis();
-}
-
-function minutes(text: string): number | null {
-  const match = TIME.exec(text);
-  return match ? Number(match[1]) * 60 + Number(match[2]) : null;
-}
-
-function hhmm(total: number): string {
-  return `${String(Math.floor(total / 60)).padStart(2, '0')}:${String(total % 60).padStart(2, '0')}`;
 }

@@ -12,7 +12,7 @@
  * stream-json builds every value token by token, several times slower) and lets one malformed
  * element be reported and skipped instead of ending the import.
  */
-import { inputError, type PushctlError } from '../errors.js';
+import { fail, type PushctlError } from '../errors.js';
 
 export type ImportFormat = 'ndjson' | 'json-array' | 'json-object' | 'empty';
 
@@ -398,7 +398,7 @@ class JsonDocumentReader {
   }
 
   private fatal(message: string): PushctlError {
-    return inputError(`invalid JSON document: ${message}`, { line: this.line });
+    return fail('invalid_input', `invalid JSON document: ${message}`, { details: { line: this.line } });
   }
 }
 

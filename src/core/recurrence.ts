@@ -9,7 +9,7 @@
  * earlier ones are recorded as skipped, so nobody gets a burst of stale copies of a daily message.
  * --count counts slots, skipped ones included: "--count 5" on a daily rule means five days.
  */
-import { conflict, usageError } from '../errors.js';
+import { fail } from '../errors.js';
 import * as dispatchStore from '../store/dispatch.js';
 import type { NotificationRow } from '../store/notifications.js';
 import type { Context } from './context.js';
@@ -131,7 +131,7 @@ export function cancelNotificationOrRule(ctx: Context, id: number): Notification
   return { ...view, cancelledOccurrences };
 }
 
-/** Deletes a notification and its ledger; for a rule, its occurrences too (refused while one is sending). */
+/** Deletes a notification and its ledger; for a rule, its occurrences too. Sends in progress stop (see deleteNotification). */
 export function deleteNotificationOrRule(ctx: Context, id: number): { id: number; deletedOccurrences: number } {
   const view = getNotification(ctx, id);
   if (!view.cron) {
@@ -140,10 +140,6 @@ export function deleteNotificationOrRule(ctx: Context, id: number): { id: number
   }
   return ctx.db
     .transaction(() => {
-      const live = dispatchStore.liveOccurrences(ctx.db, id, ctx.now());
-      if (live.length) {
-        throw conflict(`occurrence ${live.join(', ')} of rule ${id} is being sent right now; cancel it first, then delete the rule`, { id, sending: live });
-      }
       const deletedOccurrences = dispatchStore.deleteOccurrences(ctx.db, id);
       deleteNotification(ctx, id);
       return { id, deletedOccurrences };
@@ -167,6 +163,6 @@ export function upcomingSlots(rule: RuleState, afterMs: number, n: number): numb
 }
 
 export function ruleOf(view: { cron: string | null; tz: string | null; until: string | null; remaining: number | null }): RuleState {
-  if (!view.cron) throw usageError('not a recurring notification');
+  if (!view.cron) throw fail('notification_state', 'not a recurring notification');
   return { cron: view.cron, tz: view.tz ?? 'UTC', untilAt: view.until ? Date.parse(view.until) : null, remaining: view.remaining };
 }

@@ -5,11 +5,11 @@
  * croner evaluates cron rules, DST-correct: a fixed-time rule (`30 2 * * *`) whose time falls in
  * a spring-forward gap fires once just after the gap, and once (the first time) on a fall-back
  * day; interval rules (`*\/30 * * * *`) skip the gap and run on both repeated hours, as Vixie cron.
- * Both faces call parseSchedule; errors name the flag (or the JSON field) that was wrong.
+ * Both faces call parseSchedule; errors name the neutral field that was wrong, each face its own word for it.
  */
 import { Cron } from 'croner';
 import { DateTime, IANAZone } from 'luxon';
-import { usageError } from '../errors.js';
+import { fail, msg, ref } from '../errors.js';
 import { parseDuration } from './durations.js';
 import type { ScheduleInput } from './notification-spec.js';
 
@@ -25,68 +25,57 @@ export interface ScheduleFields {
   nowIfPast?: boolean | undefined;
 }
 
-/** What each field is called where the user typed it, for error messages. */
-export type FieldNames = Record<keyof ScheduleFields, string>;
-
-export const CLI_NAMES: FieldNames = {
-  at: '--at',
-  in: '--in',
-  cron: '--cron',
-  tz: '--tz',
-  until: '--until',
-  count: '--count',
-  staleAfter: '--stale-after',
-  nowIfPast: '--now-if-past',
-};
-
-/** Turns the schedule flags into the ScheduleInput the core stores (sendAt = first due time). */
-export function parseSchedule(fields: ScheduleFields, now: number, names: FieldNames = CLI_NAMES): ScheduleInput {
+/**
+ * Turns the schedule fields into the ScheduleInput the core stores (sendAt = first due time).
+ * Errors name the neutral fields (`sendAt`, `in`, `cron`, `tz`, `until`, `count`, `staleAfter`);
+ * each face names them as its users typed them (`--at`, `send_at`).
+ */
+export function parseSchedule(fields: ScheduleFields, now: number): ScheduleInput {
+  const name = { at: 'sendAt', in: 'in', cron: 'cron' } as const;
   const given = (['at', 'in', 'cron'] as const).filter((k) => fields[k] !== undefined);
   if (given.length !== 1) {
-    throw usageError(
+    throw fail(
+      'invalid_request',
       given.length
-        ? `choose one of ${names.at}, ${names.in} or ${names.cron}, not ${given.map((k) => names[k]).join(' and ')}`
-        : `say when: ${names.at} TIME, ${names.in} DURATION or ${names.cron} "EXPR"`,
-      { field: given.length ? names[given[1]!] : names.at },
+        ? msg`choose one of ${ref('sendAt')}, ${ref('in')} or ${ref('cron')}, not ${ref(name[given[0]!])} and ${ref(name[given[1]!])}`
+        : msg`say when: ${ref('sendAt')} TIME, ${ref('in')} DURATION or ${ref('cron')} "EXPR"`,
+      { field: given.length ? name[given[1]!] : 'sendAt' },
     );
   }
-  const zone = resolveZone(fields.tz, names.tz);
-  const staleAfterMs = fields.staleAfter === undefined ? undefined : positiveDuration(fields.staleAfter, names.staleAfter);
+  const zone = resolveZone(fields.tz);
+  const staleAfterMs = fields.staleAfter === undefined ? undefined : positiveDuration(fields.staleAfter, 'staleAfter');
 
   if (fields.cron === undefined) {
     for (const key of ['until', 'count'] as const) {
-      if (fields[key] !== undefined) throw usageError(`${names[key]}: only a recurring schedule (${names.cron}) has an end`, { field: names[key] });
+      if (fields[key] !== undefined) throw fail('invalid_request', msg`only a recurring schedule (${ref('cron')}) has an end`, { field: key });
     }
-    let sendAt = fields.at !== undefined ? parseDateTime(fields.at, zone, names.at) : now + parseDuration(fields.in!, names.in);
+    let sendAt = fields.at !== undefined ? parseDateTime(fields.at, zone, 'sendAt') : now + parseDuration(fields.in!, 'in');
     if (sendAt < now) {
       if (!fields.nowIfPast) {
-        throw usageError(
-          `${names.at}: ${new Date(sendAt).toISOString()} is in the past (now is ${new Date(now).toISOString()}); pass ${names.nowIfPast} to send it at once`,
-          { field: names.at },
-        );
+        throw fail('time_in_past', `${new Date(sendAt).toISOString()} is in the past (now is ${new Date(now).toISOString()})`, { field: 'sendAt' });
       }
       sendAt = now;
     }
     return { sendAt, tz: fields.tz === undefined ? undefined : zone, staleAfterMs };
   }
 
-  const cron = validateCron(fields.cron, zone, names.cron);
-  const untilAt = fields.until === undefined ? undefined : parseDateTime(fields.until, zone, names.until);
-  const count = fields.count === undefined ? undefined : parseCount(fields.count, names.count);
+  const cron = validateCron(fields.cron, zone);
+  const untilAt = fields.until === undefined ? undefined : parseDateTime(fields.until, zone, 'until');
+  const count = fields.count === undefined ? undefined : parseCount(fields.count, 'count');
   const first = nextCronSlot(cron, zone, now);
-  if (first === null) throw usageError(`${names.cron}: "${cron}" never fires`, { field: names.cron });
+  if (first === null) throw fail('invalid_input', `"${cron}" never fires`, { field: 'cron' });
   if (untilAt !== undefined && untilAt < first) {
-    throw usageError(`${names.until}: ${new Date(untilAt).toISOString()} is before the first occurrence (${formatInZone(first, zone)})`, { field: names.until });
+    throw fail('invalid_input', `${new Date(untilAt).toISOString()} is before the first occurrence (${formatInZone(first, zone)})`, { field: 'until' });
   }
   return { sendAt: first, cron, tz: zone, untilAt, count, staleAfterMs };
 }
 
 /** A valid IANA zone name in its canonical spelling; undefined means the system zone. */
-export function resolveZone(name: string | undefined, flag = CLI_NAMES.tz): string {
+export function resolveZone(name: string | undefined, field = 'tz'): string {
   if (name === undefined) return systemZone();
   const text = name.trim();
   if (!text || !IANAZone.isValidZone(text)) {
-    throw usageError(`${flag}: "${name}" is not a time zone; use an IANA name like Europe/Berlin, America/New_York or UTC`, { field: flag });
+    throw fail('invalid_input', `"${name}" is not a time zone; use an IANA name like Europe/Berlin, America/New_York or UTC`, { field });
   }
   return canonicalZone(text);
 }
@@ -111,22 +100,22 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]
  * `zone`. A wall-clock time that does not exist (spring-forward gap) is refused; one that occurs
  * twice (fall-back) means the first, as cron does; an explicit offset picks the other.
  */
-export function parseDateTime(text: string, zone: string, flag: string): number {
+export function parseDateTime(text: string, zone: string, field: string): number {
   const value = text.trim();
   if (!DATE_TIME.test(value)) {
-    throw usageError(`${flag}: "${text}" is not a date-time; use ISO 8601 like 2030-05-01T09:30 (local, in --tz or the system zone) or 2030-05-01T09:30:00+02:00`, { field: flag });
+    throw fail('invalid_input', msg`"${text}" is not a date-time; use ISO 8601 like 2030-05-01T09:30 (local, in ${ref('tz')} or the system zone) or 2030-05-01T09:30:00+02:00`, { field });
   }
   const iso = value.replace(' ', 'T');
   if (WITH_OFFSET.test(iso)) {
     const dt = DateTime.fromISO(iso, { setZone: true });
-    if (!dt.isValid) throw usageError(`${flag}: "${text}" is not a valid date-time (${dt.invalidExplanation ?? dt.invalidReason})`, { field: flag });
+    if (!dt.isValid) throw fail('invalid_input', `"${text}" is not a valid date-time (${dt.invalidExplanation ?? dt.invalidReason})`, { field });
     return dt.toMillis();
   }
   const wall = DateTime.fromISO(iso, { zone: 'UTC' });
-  if (!wall.isValid) throw usageError(`${flag}: "${text}" is not a valid date-time (${wall.invalidExplanation ?? wall.invalidReason})`, { field: flag });
+  if (!wall.isValid) throw fail('invalid_input', `"${text}" is not a valid date-time (${wall.invalidExplanation ?? wall.invalidReason})`, { field });
   const instant = wallClockToInstant(wall, zone);
   if (instant === null) {
-    throw usageError(`${flag}: ${value} does not exist in ${zone} (the clocks skip it when summer time starts); pick a time after the jump or give an offset`, { field: flag });
+    throw fail('invalid_input', `${value} does not exist in ${zone} (the clocks skip it when summer time starts); pick a time after the jump or give an offset`, { field });
   }
   return instant;
 }
@@ -158,14 +147,14 @@ function cronFor(expr: string, zone: string): Cron {
 }
 
 /** Checks a 5-field (or 6-field, with seconds) cron rule or a nickname (@daily, @hourly...). */
-export function validateCron(expr: string, zone: string, flag = CLI_NAMES.cron): string {
+export function validateCron(expr: string, zone: string, field = 'cron'): string {
   const text = expr.trim().replace(/\s+/g, ' ');
-  if (!text) throw usageError(`${flag}: is empty`, { field: flag });
+  if (!text) throw fail('invalid_input', 'is empty', { field });
   try {
     cronFor(text, zone);
   } catch (error) {
     const reason = (error as Error).message.replace(/^CronPattern: /, '');
-    throw usageError(`${flag}: "${expr}" is not a cron rule (${reason}); use 5 fields "minute hour day month weekday", e.g. "0 9 * * 1-5"`, { field: flag });
+    throw fail('invalid_input', `"${expr}" is not a cron rule (${reason}); use 5 fields "minute hour day month weekday", e.g. "0 9 * * 1-5"`, { field });
   }
   return text;
 }
@@ -200,23 +189,23 @@ export function describeDuration(ms: number): string {
   return parts.join(' ');
 }
 
-function positiveDuration(text: string, flag: string): number {
-  const value = parseDuration(text, flag);
-  if (value <= 0) throw usageError(`${flag}: must be longer than zero`, { field: flag });
+function positiveDuration(text: string, field: string): number {
+  const value = parseDuration(text, field);
+  if (value <= 0) throw fail('invalid_input', 'must be longer than zero', { field });
   return value;
 }
 
-function parseCount(value: string | number, flag: string): number {
+function parseCount(value: string | number, field: string): number {
   const text = String(value).trim();
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1_000_000) {
-    throw usageError(`${flag}: "${value}" must be a whole number of occurrences, at least 1`, { field: flag });
+    throw fail('invalid_input', `"${value}" must be a whole number of occurrences, at least 1`, { field });
   }
   return Number(text);
 }
 
-/** `--since`: a duration ago ("2h", "3d") or a date-time (local in the system zone, or with an offset). */
-export function parseSince(text: string, now: number, flag = '--since'): number {
+/** `since`: a duration ago ("2h", "3d") or a date-time (local in the system zone, or with an offset). */
+export function parseSince(text: string, now: number, field = 'since'): number {
   const value = text.trim();
-  if (/^\d+(\.\d+)?\s*[a-z]+$/i.test(value)) return now - parseDuration(value, flag);
-  return parseDateTime(value, systemZone(), flag);
+  if (/^\d+(\.\d+)?\s*[a-z]+$/i.test(value)) return now - parseDuration(value, field);
+  return parseDateTime(value, systemZone(), field);
 }

@@ -5,7 +5,7 @@
  * history) but the subscription is not added to the subscribers, and the caller gets the push
  * service's answer at once.
  */
-import { PushctlError } from '../errors.js';
+import { fail } from '../errors.js';
 import type { PushOutcome } from '../push/types.js';
 import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
@@ -28,14 +28,14 @@ export interface SinglePushResult {
 
 /**
  * Parses a subscription given as JSON text or as an already parsed value; `field` names it in
- * errors (a flag or a body field).
+ * errors (neutral: each face words it).
  */
 export function subscriptionFromJson(value: unknown, field: string): unknown {
   if (typeof value !== 'string') return value;
   try {
     return JSON.parse(value) as unknown;
   } catch (error) {
-    throw new PushctlError('input', `${field}: not valid JSON (${(error as Error).message})`, { field });
+    throw fail('invalid_input', `not valid JSON (${(error as Error).message})`, { field });
   }
 }
 

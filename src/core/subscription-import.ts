@@ -13,7 +13,7 @@
  * them all. The price is that other writers wait (busy timeout) while a large strict import runs.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { inputError, isDiskFull, PushctlError, usageError } from '../errors.js';
+import { fail, isDiskFull, PushctlError } from '../errors.js';
 import { allKeys } from '../store/keys.js';
 import { categoryIdsByName, insertCategory } from '../store/categories.js';
 import * as store from '../store/subscriptions.js';
@@ -22,7 +22,8 @@ import type { Context } from './context.js';
 import { endpointPolicyFromConfig, type EndpointPolicy } from './endpoint-policy.js';
 import { activeSigningKey } from './keys.js';
 import { RecordReader, where, type ImportFormat, type RecordPosition } from './record-reader.js';
-import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH, validateOptionalText, validateSubscription } from './subscription-rules.js';
+import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH } from '../limits.js';
+import { validateOptionalText, validateSubscription } from './subscription-rules.js';
 import { validateLanguage, validateTimeZone } from './subscriber-locale.js';
 
 
@@ -81,10 +82,10 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
   const activeKeyId = activeSigningKey(ctx).id;
   const keyIds = new Map(allKeys(ctx.db).map((key) => [key.public_key, key.id]));
   const categoryIds = categoryIdsByName(ctx.db);
-  const flagCategories = (opts.categories ?? []).map((name) => validateCategoryName(name, '--category'));
+  const flagCategories = (opts.categories ?? []).map((name) => validateCategoryName(name, 'category'));
   for (const name of flagCategories) {
     if (!categoryIds.has(name) && !opts.createCategories) {
-      throw usageError(`--category: category "${name}" does not exist (create it with "pushctl categories add ${name}", or pass --create-categories)`, { flag: '--category', category: name });
+      throw fail('unknown_category', `category "${name}" does not exist`, { field: 'category', details: { category: name } });
     }
   }
   const batchSize = opts.batchSize ?? 25_000;
@@ -114,7 +115,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       let id = categoryIds.get(name);
       if (id === undefined) {
         if (!opts.createCategories) {
-          throw inputError(`${where(record.position)}: categories: category "${name}" does not exist (create it first, or pass --create-categories)`, { field: 'categories' });
+          throw fail('unknown_category', `category "${name}" does not exist`, { at: where(record.position), field: 'categories', details: { category: name } });
         }
         if (!writing()) {
           dryRunCategories.add(name);
@@ -169,7 +170,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       if (++inTransaction >= batchSize) commitBatch();
     } catch (error) {
       if (!(error instanceof PushctlError)) throw error;
-      reject(position, error.message, error.details?.field as string | undefined);
+      reject(position, error.message, error.field);
     }
   };
 
@@ -224,10 +225,10 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
     // SQLite may have rolled back already (SQLITE_FULL can end the transaction itself).
     if (ctx.db.inTransaction) open?.rollback();
     if (isDiskFull(error)) {
-      throw new PushctlError(
-        'internal',
+      throw fail(
+        'disk_full',
         `the disk is full: the import stopped after ${summary.records} record${summary.records === 1 ? "" : "s"}; ${committed} record${committed === 1 ? ' was' : 's were'} committed before that and stay${committed === 1 ? 's' : ''}, the rest ${strict ? '(the whole strict import) ' : ''}were not written. Free some space and import again (records already stored are updated, not duplicated)`,
-        { diskFull: true, committed, records: summary.records },
+        { details: { diskFull: true, committed, records: summary.records } },
       );
     }
     throw error;
@@ -261,12 +262,12 @@ function prepareRecord(
 
   if (record.label !== undefined) write.label = validateOptionalText(record.label, at, 'label', MAX_LABEL_LENGTH);
   if (record.userAgent !== undefined) write.userAgent = validateOptionalText(record.userAgent, at, 'userAgent', MAX_USER_AGENT_LENGTH);
-  if (record.timeZone !== undefined) write.timeZone = validateTimeZone(record.timeZone, `${at}: timeZone`);
-  if (record.language !== undefined) write.language = validateLanguage(record.language, `${at}: language`);
+  if (record.timeZone !== undefined) write.timeZone = validateTimeZone(record.timeZone, 'timeZone', at);
+  if (record.language !== undefined) write.language = validateLanguage(record.language, 'language', at);
   if (record.vapidPublicKey !== undefined && record.vapidPublicKey !== null) {
     const keyId = typeof record.vapidPublicKey === 'string' ? keyIds.get(record.vapidPublicKey) : undefined;
     if (keyId === undefined) {
-      throw inputError(`${at}: vapidPublicKey is not a VAPID key in this store (import it first with "pushctl keys import", or drop the field to use the active key)`, { field: 'vapidPublicKey' });
+      throw fail('unknown_key', 'is not a VAPID key in this store (import the key first, or drop the field to use the active key)', { at, field: 'vapidPublicKey' });
     }
     write.keyId = keyId;
   }
@@ -278,15 +279,15 @@ function prepareRecord(
   if (lastSuccessAt !== undefined) write.lastSuccessAt = lastSuccessAt;
   if (record.failureCount !== undefined && record.failureCount !== null) {
     if (typeof record.failureCount !== 'number' || !Number.isSafeInteger(record.failureCount) || record.failureCount < 0) {
-      throw inputError(`${at}: failureCount must be a whole number, 0 or more`, { field: 'failureCount' });
+      throw fail('invalid_input', 'must be a whole number, 0 or more', { at, field: 'failureCount' });
     }
     write.failureCount = record.failureCount;
   }
 
   let categories: string[] | undefined;
   if (record.categories !== undefined && record.categories !== null) {
-    if (!Array.isArray(record.categories)) throw inputError(`${at}: categories must be an array of category names`, { field: 'categories' });
-    categories = record.categories.map((name) => validateCategoryName(name, `${at}: categories`));
+    if (!Array.isArray(record.categories)) throw fail('invalid_input', 'must be an array of category names', { at, field: 'categories' });
+    categories = record.categories.map((name) => validateCategoryName(name, 'categories', at));
   }
   if (flagCategories.length) categories = categories ? [...new Set([...categories, ...flagCategories])] : flagCategories;
   return { position, write, categories };
@@ -297,7 +298,7 @@ function optionalTime(value: unknown, at: string, field: string): number | null 
   if (value === undefined) return undefined;
   if (value === null) return null;
   const ms = typeof value === 'number' ? value : typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 0) throw inputError(`${at}: ${field} must be an ISO 8601 time or milliseconds since the epoch`, { field });
+  if (!Number.isSafeInteger(ms) || ms < 0) throw fail('invalid_input', 'must be an ISO 8601 time or milliseconds since the epoch', { at, field });
   return ms;
 }
 

@@ -3,7 +3,7 @@
  * (`{endpoint, expirationTime?, keys: {p256dh, auth}}`), checked and normalised once, here, for
  * every way a subscription arrives (import, the HTTP receiver, pushsubscriptionchange).
  */
-import { inputError, PushctlError } from '../errors.js';
+import { fail, type PushctlError } from '../errors.js';
 import { checkEndpoint, type EndpointPolicy } from './endpoint-policy.js';
 
 export interface ValidSubscription {
@@ -16,21 +16,18 @@ export interface ValidSubscription {
   expirationTime: number | null;
 }
 
-export const MAX_LABEL_LENGTH = 200;
-export const MAX_USER_AGENT_LENGTH = 512;
-
 /**
  * Validates and normalises a PushSubscription. `where` ("line 12", "request body") starts every
  * error message, so the operator knows which record and which field is wrong.
  */
 export function validateSubscription(raw: unknown, policy: EndpointPolicy, where?: string): ValidSubscription {
   // Messages are built only on failure: an import validates a million of these.
-  if (!isObject(raw)) throw inputError(`${where ? `${where}: ` : ''}expected a subscription object {endpoint, keys: {p256dh, auth}}, got ${describeType(raw)}`, { field: '' });
+  if (!isObject(raw)) throw fail('invalid_input', `expected a subscription object {endpoint, keys: {p256dh, auth}}, got ${describeType(raw)}`, { at: where });
 
   const endpoint = raw.endpoint;
   if (typeof endpoint !== 'string' || endpoint === '') throw fieldError(where, 'endpoint', endpoint === undefined ? 'is missing' : 'must be a non-empty string');
   const checked = checkEndpoint(endpoint, policy);
-  if (checked.reason !== undefined) throw fieldError(where, 'endpoint', checked.reason, ': ');
+  if (checked.reason !== undefined) throw fieldError(where, 'endpoint', checked.reason, 'endpoint_refused');
 
   const keys = raw.keys;
   if (!isObject(keys)) throw fieldError(where, 'keys', keys === undefined ? 'is missing (expected {p256dh, auth})' : 'must be an object {p256dh, auth}');
@@ -96,9 +93,9 @@ export function validateOptionalText(value: unknown, where: string | undefined, 
   return text === '' ? null : text;
 }
 
-/** "line 3: keys.auth must be 16 bytes, got 12" */
-function fieldError(where: string | undefined, field: string, problem: string, separator = ' '): PushctlError {
-  return inputError(`${where ? `${where}: ` : ''}${field}${separator}${problem}`, { field });
+/** "line 3: keys.auth: must be 16 bytes, got 12" (fields inside a document keep their PushSubscription names) */
+function fieldError(where: string | undefined, field: string, problem: string, code: 'invalid_input' | 'endpoint_refused' = 'invalid_input'): PushctlError {
+  return fail(code, problem, { at: where, field });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

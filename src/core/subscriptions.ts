@@ -3,14 +3,17 @@
  * subscription), finding, listing, removing, exporting and pruning. Both faces and the importer
  * come through here, so a subscription is checked by one rule set however it arrives.
  */
-import { inputError, notFound, usageError } from '../errors.js';
+import { fail, msg, ref } from '../errors.js';
 import * as store from '../store/subscriptions.js';
-import { categoryByName } from '../store/categories.js';
 import { categoryIdsFor } from './categories.js';
 import type { Context } from './context.js';
-import { canonicalEndpoint, endpointPolicyFromConfig } from './endpoint-policy.js';
+import { endpointPolicyFromConfig } from './endpoint-policy.js';
 import { activeSigningKey } from './keys.js';
-import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH, validateOptionalText, validateSubscription } from './subscription-rules.js';
+import { MAX_LABEL_LENGTH, MAX_USER_AGENT_LENGTH } from '../limits.js';
+import { categoryFilter, findSubscriptionRow } from './subscription-lookup.js';
+
+export { countSubscriptions } from './subscription-lookup.js';
+import { validateOptionalText, validateSubscription } from './subscription-rules.js';
 import { validateLanguage, validateTimeZone } from './subscriber-locale.js';
 
 /** A subscription as both faces show it (JSON-friendly, camelCase, ISO times). */
@@ -48,8 +51,6 @@ export interface SaveOptions {
   /** The browser's IANA zone and language; undefined keeps what an existing subscription has. */
   timeZone?: unknown;
   language?: unknown;
-  /** Names the zone and language fields in error messages (default timeZone, language). */
-  localeFields?: { timeZone: string; language: string } | undefined;
   /** Prefix for error messages ("request body", "line 3"). */
   where?: string | undefined;
   /** The VAPID key the subscription was made under (default: the active key). */
@@ -60,7 +61,7 @@ export interface SaveOptions {
 export function saveSubscription(ctx: Context, raw: unknown, opts: SaveOptions = {}): { id: number; created: boolean } {
   const { write, categories } = prepareSave(ctx, raw, opts);
   return ctx.db.transaction(() => {
-    const categoryIds = categories ? categoryIdsFor(ctx, categories, prefixed(opts.where, 'categories')) : undefined;
+    const categoryIds = categories ? categoryIdsFor(ctx, categories, 'categories') : undefined;
     const result = store.upsertSubscription(ctx.db, write);
     if (categoryIds) store.setCategories(ctx.db, result.id, categoryIds, result.created);
     return result;
@@ -76,7 +77,7 @@ export function replaceSubscription(ctx: Context, oldEndpoint: string, raw: unkn
   return ctx.db.transaction(() => {
     // By endpoint only: the old endpoint comes from a visitor, and must never name a row by id.
     const old = findRow(ctx, oldEndpoint, true);
-    let categoryIds = categories ? categoryIdsFor(ctx, categories, prefixed(opts.where, 'categories')) : undefined;
+    let categoryIds = categories ? categoryIdsFor(ctx, categories, 'categories') : undefined;
     if (old && old.endpoint !== write.endpoint) {
       categoryIds ??= store.categoryIdsOf(ctx.db, old.id);
       if (write.label === undefined) write.label = old.label;
@@ -100,9 +101,8 @@ function prepareSave(ctx: Context, raw: unknown, opts: SaveOptions): { write: st
   };
   if (opts.label !== undefined) write.label = validateOptionalText(opts.label, opts.where, 'label', MAX_LABEL_LENGTH);
   if (opts.userAgent !== undefined) write.userAgent = validateOptionalText(opts.userAgent, opts.where, 'userAgent', MAX_USER_AGENT_LENGTH);
-  const fields = opts.localeFields ?? { timeZone: 'timeZone', language: 'language' };
-  if (opts.timeZone !== undefined) write.timeZone = validateTimeZone(opts.timeZone, fields.timeZone);
-  if (opts.language !== undefined) write.language = validateLanguage(opts.language, fields.language);
+  if (opts.timeZone !== undefined) write.timeZone = validateTimeZone(opts.timeZone, 'timeZone');
+  if (opts.language !== undefined) write.language = validateLanguage(opts.language, 'language');
   return { write, categories: opts.categories };
 }
 
@@ -114,13 +114,12 @@ export function updateSubscriptionLocale(
   ctx: Context,
   idOrEndpoint: string | number,
   change: { timeZone?: string | null | undefined; language?: string | null | undefined },
-  fields = { timeZone: '--time-zone', language: '--language' },
 ): SubscriptionInfo {
   if (change.timeZone === undefined && change.language === undefined) {
-    throw usageError(`update: nothing to change: give ${fields.timeZone} and/or ${fields.language}`);
+    throw fail('invalid_request', msg`nothing to change: give ${ref('timeZone')} and/or ${ref('language')}`);
   }
-  const timeZone = change.timeZone === undefined ? undefined : validateTimeZone(change.timeZone, fields.timeZone);
-  const language = change.language === undefined ? undefined : validateLanguage(change.language, fields.language);
+  const timeZone = change.timeZone === undefined ? undefined : validateTimeZone(change.timeZone, 'timeZone');
+  const language = change.language === undefined ? undefined : validateLanguage(change.language, 'language');
   const row = getSubscription(ctx, idOrEndpoint);
   store.updateLocale(ctx.db, row.id, { timeZone, language }, ctx.now());
   return getSubscription(ctx, row.id);
@@ -141,12 +140,8 @@ export function findSubscription(ctx: Context, idOrEndpoint: string | number): S
 /** The subscription with this id or endpoint; a not-found error when there is none. */
 export function getSubscription(ctx: Context, idOrEndpoint: string | number): SubscriptionInfo {
   const found = findSubscription(ctx, idOrEndpoint);
-  if (!found) throw notFound(`no subscription ${typeof idOrEndpoint === 'number' || /^\d+$/.test(idOrEndpoint) ? `with id ${idOrEndpoint}` : `with endpoint ${idOrEndpoint}`}`, { subscription: idOrEndpoint });
+  if (!found) throw fail('subscription_not_found', `no subscription ${typeof idOrEndpoint === 'number' || /^\d+$/.test(idOrEndpoint) ? `with id ${idOrEndpoint}` : `with endpoint ${idOrEndpoint}`}`, { details: { subscription: idOrEndpoint } });
   return found;
-}
-
-export function countSubscriptions(ctx: Context, opts: { category?: string | undefined } = {}): number {
-  return store.countSubscriptionRows(ctx.db, categoryFilter(ctx, opts.category));
 }
 
 /** Subscriptions in id order, read one at a time: never all in memory. */
@@ -192,10 +187,10 @@ export interface PruneOptions {
  */
 export function pruneSubscriptions(ctx: Context, opts: PruneOptions): { matched: number; removed: number; dryRun: boolean } {
   if (opts.olderThanMs === undefined && opts.failedMoreThan === undefined && !opts.expired) {
-    throw usageError('prune: say what is stale with --inactive DURATION, --failed-more-than N and/or --expired');
+    throw fail('invalid_request', msg`say what is stale with ${ref('inactive')} DURATION, ${ref('failedMoreThan')} N and/or ${ref('expired')}`);
   }
   if (opts.failedMoreThan !== undefined && (!Number.isSafeInteger(opts.failedMoreThan) || opts.failedMoreThan < 0)) {
-    throw inputError('--failed-more-than: must be a whole number, 0 or more', { flag: '--failed-more-than' });
+    throw fail('invalid_input', 'must be a whole number, 0 or more', { field: 'failedMoreThan' });
   }
   const filter: store.PruneFilter = {
     noSuccessSince: opts.olderThanMs === undefined ? undefined : ctx.now() - opts.olderThanMs,
@@ -220,23 +215,8 @@ interface FoundRow {
 }
 
 function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = false): FoundRow | undefined {
-  const text = String(idOrEndpoint).trim();
-  let row: store.SubscriptionRow | undefined;
-  if (/^\d+$/.test(text)) row = endpointOnly ? undefined : store.subscriptionById(ctx.db, Number(text));
-  else {
-    row = store.subscriptionByEndpoint(ctx.db, text);
-    // Stored endpoints are in URL's canonical form; accept what an operator pastes.
-    const canonical = row ? undefined : canonicalEndpoint(text);
-    if (canonical) row = store.subscriptionByEndpoint(ctx.db, canonical);
-  }
+  const row = findSubscriptionRow(ctx, idOrEndpoint, endpointOnly);
   return row && { id: row.id, endpoint: row.endpoint, label: row.label, userAgent: row.user_agent, timeZone: row.time_zone, language: row.language };
-}
-
-function categoryFilter(ctx: Context, name: string | undefined): number | undefined {
-  if (name === undefined) return undefined;
-  const row = categoryByName(ctx.db, name);
-  if (!row) throw notFound(`--category: category "${name}" does not exist`, { category: name });
-  return row.id;
 }
 
 function describe(row: store.SubscriptionDetailRow): SubscriptionInfo {
@@ -257,8 +237,4 @@ function describe(row: store.SubscriptionDetailRow): SubscriptionInfo {
     lastSuccessAt: row.last_success_at === null ? null : new Date(row.last_success_at).toISOString(),
     failureCount: row.failure_count,
   };
-}
-
-function prefixed(where: string | undefined, field: string): string {
-  return where ? `${where}: ${field}` : field;
 }

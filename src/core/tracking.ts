@@ -9,17 +9,17 @@
  */
 import crypto from 'node:crypto';
 import type { Config } from '../config.js';
-import { usageError } from '../errors.js';
+import { fail, msg, ref } from '../errors.js';
+import { DECLARATIVE_MAGIC, EVENT_KINDS, MAX_ACTION_ID_LENGTH, TOKEN_PATTERN, type EventKind } from '../limits.js';
 import * as store from '../store/tracking.js';
 import type { Context } from './context.js';
 import { assertPayloadFits } from './message.js';
 import type { MessageInput } from './notification-spec.js';
 
+/** 144 random bits; TOKEN_PATTERN (limits.ts) is their base64url form. */
 const TOKEN_BYTES = 18;
-/** base64url of 18 bytes: 24 characters, no padding. */
-export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{24}$/;
-const ACTION_PATTERN = /^[\w.-]{1,64}$/;
-export const EVENT_KINDS: readonly store.EventKind[] = ['shown', 'clicked', 'dismissed'];
+/** An action id as message.ts accepts them. */
+const ACTION_PATTERN = new RegExp(`^[\\w.-]{1,${MAX_ACTION_ID_LENGTH}}$`);
 /** A token of the real length, for checking the size of a payload before any is issued. */
 const SAMPLE_TOKEN = 'A'.repeat(24);
 
@@ -43,11 +43,11 @@ export function newToken(): string {
 export function planTracking(config: Config, message: MessageInput, builtText: string): string | null {
   const asked = message.trackClicks === true;
   if (!config.push.tracking) {
-    if (asked) throw usageError('track-clicks: push.tracking is false in the configuration, so nothing is tracked', { field: 'track_clicks' });
+    if (asked) throw fail('invalid_request', 'push.tracking is false in the configuration, so nothing is tracked', { field: 'trackClicks' });
     return null;
   }
   if (message.payload !== undefined) {
-    if (asked) throw usageError('track-clicks: a raw payload is sent as it is; pushctl cannot put a tracked link in it', { field: 'track_clicks' });
+    if (asked) throw fail('invalid_request', 'a raw payload is sent as it is; pushctl cannot put a tracked link in it', { field: 'trackClicks' });
     return null;
   }
   const plan: TrackingPlan = { clicks: false, base: null, targets: {} };
@@ -68,22 +68,22 @@ export function planTracking(config: Config, message: MessageInput, builtText: s
 
 function clickBase(config: Config, builtText: string): string {
   const base = config.serve.publicUrl;
-  if (!base) throw usageError('track-clicks: needs serve.publicUrl in the configuration (the address browsers reach "pushctl serve" at)', { field: 'track_clicks' });
+  if (!base) throw fail('invalid_request', 'needs serve.publicUrl in the configuration (the address browsers reach "pushctl serve" at)', { field: 'trackClicks' });
   if (isDeclarative(JSON.parse(builtText)) && !base.startsWith('https:')) {
-    throw usageError(`track-clicks: a declarative notification needs https links, but serve.publicUrl is ${base}`, { field: 'track_clicks' });
+    throw fail('invalid_request', `a declarative notification needs https links, but serve.publicUrl is ${base}`, { field: 'trackClicks' });
   }
   return base;
 }
 
 function absoluteTarget(url: string | undefined, field: string): string {
-  if (url === undefined) throw usageError('track-clicks: needs a url to redirect to (--url)', { field: 'track_clicks' });
-  if (!/^https?:\/\//i.test(url)) throw usageError(`track-clicks: ${field} "${url}" must be an absolute http(s) URL: the redirect has no site to resolve a path against`, { field: 'track_clicks' });
+  if (url === undefined) throw fail('invalid_request', msg`needs a ${ref('url')} to redirect to`, { field: 'trackClicks' });
+  if (!/^https?:\/\//i.test(url)) throw fail('invalid_request', msg`${ref(field)} "${url}" must be an absolute http(s) URL: the redirect has no site to resolve a path against`, { field: 'trackClicks' });
   return url;
 }
 
 function isDeclarative(value: unknown): value is { notification: Record<string, unknown> } {
   const v = value as Record<string, unknown> | null;
-  return Boolean(v && v.web_push === 8030 && v.notification && typeof v.notification === 'object');
+  return Boolean(v && v.web_push === DECLARATIVE_MAGIC && v.notification && typeof v.notification === 'object');
 }
 
 /** The payload one delivery gets: its token, and with click tracking its /c/ links. */
@@ -153,13 +153,13 @@ export class DeliveryPayloads {
 export function recordReportedEvent(ctx: Context, report: { token: unknown; event: unknown; action?: unknown }): void {
   const { token, event, action } = report;
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return;
-  if (typeof event !== 'string' || !EVENT_KINDS.includes(event as store.EventKind)) return;
+  if (typeof event !== 'string' || !(EVENT_KINDS as readonly string[]).includes(event)) return;
   if (action !== undefined && action !== null && (event !== 'clicked' || typeof action !== 'string' || !ACTION_PATTERN.test(action))) return;
   const owner = store.deliveryByToken(ctx.db, token);
   if (!owner) return;
   const pressed = typeof action === 'string' ? action : null;
   if (pressed !== null && !actionIdsOf(owner.payload).includes(pressed)) return;
-  store.insertEvent(ctx.db, { notificationId: owner.notification_id, subscriptionId: owner.subscription_id, kind: event as store.EventKind, action: pressed, at: ctx.now() });
+  store.insertEvent(ctx.db, { notificationId: owner.notification_id, subscriptionId: owner.subscription_id, kind: event as EventKind, action: pressed, at: ctx.now() });
 }
 
 /**

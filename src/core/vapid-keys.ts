@@ -4,7 +4,7 @@
  * the rule for a valid subject.
  */
 import crypto from 'node:crypto';
-import { inputError } from '../errors.js';
+import { fail } from '../errors.js';
 
 export interface VapidKeyPair {
   publicKey: string;
@@ -22,13 +22,13 @@ export function generateKeyPair(): VapidKeyPair {
 
 /** Throws unless the private key is a valid P-256 scalar whose public point is `publicKey`. */
 export function assertKeyPairMatches(pair: VapidKeyPair, source = 'key pair'): void {
-  const pub = decodeBase64Url(pair.publicKey, `${source}: publicKey`);
-  const priv = decodeBase64Url(pair.privateKey, `${source}: privateKey`);
+  const pub = decodeBase64Url(pair.publicKey, source, 'publicKey');
+  const priv = decodeBase64Url(pair.privateKey, source, 'privateKey');
   if (pub.length !== 65 || pub[0] !== 4) {
-    throw inputError(`${source}: publicKey must be a 65-byte uncompressed P-256 point (base64url), got ${pub.length} bytes`, { field: 'publicKey' });
+    throw fail('invalid_input', `must be a 65-byte uncompressed P-256 point (base64url), got ${pub.length} bytes`, { at: source, field: 'publicKey' });
   }
   if (priv.length !== 32) {
-    throw inputError(`${source}: privateKey must be 32 bytes (base64url), got ${priv.length} bytes`, { field: 'privateKey' });
+    throw fail('invalid_input', `must be 32 bytes (base64url), got ${priv.length} bytes`, { at: source, field: 'privateKey' });
   }
   let derived: Buffer;
   try {
@@ -36,10 +36,10 @@ export function assertKeyPairMatches(pair: VapidKeyPair, source = 'key pair'): v
     ecdh.setPrivateKey(priv);
     derived = ecdh.getPublicKey();
   } catch {
-    throw inputError(`${source}: privateKey is not a valid P-256 private key`, { field: 'privateKey' });
+    throw fail('invalid_input', 'is not a valid P-256 private key', { at: source, field: 'privateKey' });
   }
   if (!derived.equals(pub)) {
-    throw inputError(`${source}: privateKey does not belong to publicKey`, { field: 'privateKey' });
+    throw fail('invalid_input', 'does not belong to publicKey', { at: source, field: 'privateKey' });
   }
 }
 
@@ -49,11 +49,11 @@ export function keyPairFromPem(pem: string, source = 'PEM'): VapidKeyPair {
   try {
     key = crypto.createPrivateKey(pem);
   } catch {
-    throw inputError(`${source}: not a PEM private key`);
+    throw fail('invalid_input', 'not a PEM private key', { at: source });
   }
   const jwk = key.export({ format: 'jwk' });
   if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.d || !jwk.x || !jwk.y) {
-    throw inputError(`${source}: the key must be an EC P-256 key (VAPID uses ES256)`);
+    throw fail('invalid_input', 'the key must be an EC P-256 key (VAPID uses ES256)', { at: source });
   }
   const publicKey = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
   return { publicKey: publicKey.toString('base64url'), privateKey: Buffer.from(jwk.d, 'base64url').toString('base64url') };
@@ -75,45 +75,12 @@ export function keyPairToPem(pair: VapidKeyPair): { privateKeyPem: string; publi
   };
 }
 
-/**
- * A VAPID subject is a mailto: or https: URL the push service can reach the operator at. Push
- * services (Apple in particular) reject localhost subjects, so those are refused up front.
- */
-export function validateSubject(subject: string, source = '--subject'): string {
-  const trimmed = subject.trim();
-  let url: URL;
-  try {
-    url = new URL(trimmed);
-  } catch {
-    throw inputError(`${source}: "${subject}" is not a URL; use mailto:you@example.com or https://example.com`, { field: 'subject' });
-  }
-  if (url.protocol === 'mailto:') {
-    const domain = url.pathname.split('@')[1] ?? '';
-    if (!url.pathname.includes('@') || !domain) {
-      throw inputError(`${source}: "${subject}" needs an address, like mailto:you@example.com`, { field: 'subject' });
-    }
-    if (isLocalHost(domain)) {
-      throw inputError(`${source}: "${subject}" points at a local host; push services (Apple's among them) reject localhost subjects. Use a real address.`, { field: 'subject' });
-    }
-    return trimmed;
-  }
-  if (url.protocol === 'https:') {
-    if (isLocalHost(url.hostname)) {
-      throw inputError(`${source}: "${subject}" points at a local host; push services (Apple's among them) reject localhost subjects. Use your site's public URL.`, { field: 'subject' });
-    }
-    return trimmed;
-  }
-  throw inputError(`${source}: "${subject}" must be a mailto: or https: URL`, { field: 'subject' });
-}
+/** The subject rule is a push-service fact, kept with the wire so the configuration can check it too. */
+export { validateSubject } from '../push/vapid-subject.js';
 
-function isLocalHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h === '::1' || h.startsWith('127.') || h === '0.0.0.0';
-}
-
-function decodeBase64Url(value: string, source: string): Buffer {
+function decodeBase64Url(value: string, at: string, field: string): Buffer {
   if (typeof value !== 'string' || !/^[A-Za-z0-9_\-+/]+=*$/.test(value.trim())) {
-    throw inputError(`${source}: not base64url`);
+    throw fail('invalid_input', 'not base64url', { at, field });
   }
   return Buffer.from(value.trim().replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
 }

@@ -1,59 +1,39 @@
 /**
- * Group commit for a busy receiver: writes that arrive in the same event-loop turn run in one
- * IMMEDIATE transaction, each in its own savepoint (better-sqlite3 nests transaction functions as
- * savepoints), so one failing write rolls back alone and the rest commit together. A caller's
- * promise settles only after the commit, so "201 Created" still means "in the database". One
- * commit per batch instead of one per request is most of the receiver's throughput.
+ * Group commit: work that arrives in the same event-loop turn is written in one transaction, and
+ * each caller's promise settles only after that commit. The receiver uses it so "201 Created"
+ * still means "in the database" at one commit per batch instead of one per request; a send uses
+ * it for the ledger, so a worker waits for its answer to be committed before its next request
+ * (a crash repeats at most the requests in flight) without a transaction per message.
  */
 import type { Context } from './context.js';
 
-export interface WriteBatcher {
-  /** Runs `write` inside the next batch's transaction; resolves with its result after the commit. */
-  run<T>(write: () => T): Promise<T>;
-}
+export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-interface Queued {
-  write: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
-export function createWriteBatcher(ctx: Context, options: { maxBatch?: number } = {}): WriteBatcher {
-  const maxBatch = options.maxBatch ?? 256;
-  let queue: Queued[] = [];
+/**
+ * Queues items and hands each event-loop turn's items (at most `maxBatch`) to `commit` together.
+ * `commit` returns one outcome per item, or throws: then nothing of the batch is stored and every
+ * item's promise rejects with that error.
+ */
+export function groupCommit<I, R>(commit: (batch: I[]) => Outcome<R>[], maxBatch = Infinity): (item: I) => Promise<R> {
+  let queue: { item: I; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
   let scheduled = false;
-  // Made once: building a transaction function costs more than running one.
-  const inSavepoint = ctx.db.transaction((write: () => unknown) => write());
-  const commitBatch = ctx.db.transaction((batch: Queued[], outcomes: Outcome[]) => {
-    for (const item of batch) {
-      try {
-        // Nested inside the batch, this is a savepoint: a failure undoes only this write.
-        outcomes.push({ ok: true, value: inSavepoint(item.write) });
-      } catch (error) {
-        outcomes.push({ ok: false, error });
-      }
-    }
-  });
 
   const flush = () => {
     scheduled = false;
     const batch = queue.slice(0, maxBatch);
     queue = queue.slice(batch.length);
     if (queue.length) schedule();
-    const outcomes: Outcome[] = [];
+    let outcomes: Outcome<R>[];
     try {
-      commitBatch.immediate(batch, outcomes);
+      outcomes = commit(batch.map((queued) => queued.item));
     } catch (error) {
-      // The commit itself failed: nothing of this batch is stored.
-      for (const item of batch) item.reject(error);
+      for (const queued of batch) queued.reject(error);
       return;
     }
-    batch.forEach((item, i) => {
+    batch.forEach((queued, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.ok) item.resolve(outcome.value);
-      else item.reject(outcome.error);
+      if (outcome.ok) queued.resolve(outcome.value);
+      else queued.reject(outcome.error);
     });
   };
 
@@ -63,12 +43,35 @@ export function createWriteBatcher(ctx: Context, options: { maxBatch?: number } 
     setImmediate(flush);
   }
 
-  return {
-    run<T>(write: () => T): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        queue.push({ write, resolve: resolve as (value: unknown) => void, reject });
-        schedule();
-      });
-    },
-  };
+  return (item: I) =>
+    new Promise<R>((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      schedule();
+    });
+}
+
+export interface WriteBatcher {
+  /** Runs `write` inside the next batch's transaction; resolves with its result after the commit. */
+  run<T>(write: () => T): Promise<T>;
+}
+
+/**
+ * Each write in its own savepoint (better-sqlite3 nests transaction functions as savepoints), so
+ * one failing write rolls back alone and the rest of its batch commits.
+ */
+export function createWriteBatcher(ctx: Context, options: { maxBatch?: number } = {}): WriteBatcher {
+  // Made once: building a transaction function costs more than running one.
+  const inSavepoint = ctx.db.transaction((write: () => unknown) => write());
+  const commitBatch = ctx.db.transaction((batch: (() => unknown)[]) =>
+    batch.map((write): Outcome<unknown> => {
+      try {
+        // Nested inside the batch, this is a savepoint: a failure undoes only this write.
+        return { ok: true, value: inSavepoint(write) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    }),
+  );
+  const enqueue = groupCommit((batch: (() => unknown)[]) => commitBatch.immediate(batch), options.maxBatch ?? 256);
+  return { run: <T>(write: () => T) => enqueue(write) as Promise<T> };
 }

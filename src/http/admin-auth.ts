@@ -26,7 +26,7 @@ export class AdminAuth {
     const given = sha256(match?.[1] ?? '');
     const ok = crypto.timingSafeEqual(given, this.digest) && match !== null;
     if (!ok) {
-      throw new HttpError(401, 'unauthorized', header ? 'the admin token is wrong' : 'send the admin token as "Authorization: Bearer <serve.adminToken>"', {
+      throw new HttpError('unauthorized', header ? 'the admin token is wrong' : 'send the admin token as "Authorization: Bearer <serve.adminToken>"', {
         'www-authenticate': 'Bearer realm="pushctl admin"',
       });
     }

@@ -14,12 +14,12 @@ export function assertJsonContentType(req: IncomingMessage): void {
   const header = req.headers['content-type'];
   const [type, ...params] = (header ?? '').split(';').map((part) => part.trim().toLowerCase());
   if (type !== 'application/json') {
-    throw new HttpError(415, 'unsupported_media_type', `send the body as JSON with "Content-Type: application/json"${header ? ` (got "${truncate(header, 60)}")` : ''}`);
+    throw new HttpError('unsupported_media_type', `send the body as JSON with "Content-Type: application/json"${header ? ` (got "${truncate(header, 60)}")` : ''}`);
   }
   for (const param of params) {
     const [name, value] = param.split('=').map((s) => s.trim().replace(/^"|"$/g, ''));
     if (name === 'charset' && value !== 'utf-8' && value !== 'utf8') {
-      throw new HttpError(415, 'unsupported_media_type', `JSON bodies must be UTF-8 (got charset=${truncate(value ?? '', 20)})`);
+      throw new HttpError('unsupported_media_type', `JSON bodies must be UTF-8 (got charset=${truncate(value ?? '', 20)})`);
     }
   }
 }
@@ -74,7 +74,7 @@ function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     const onError = (error: Error) => {
       cleanup();
-      reject(new HttpError(400, 'invalid_request', `the request body could not be read: ${error.message}`));
+      reject(new HttpError('invalid_request', `the request body could not be read: ${error.message}`));
     };
     const onAborted = () => onError(new Error('client aborted'));
     req.on('data', onData);
@@ -85,7 +85,7 @@ function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'payload_too_large', `the body is larger than ${limit} bytes`, { connection: 'close' });
+  return new HttpError('payload_too_large', `the body is larger than ${limit} bytes`, { connection: 'close' });
 }
 
 function truncate(text: string, max: number): string {
@@ -101,7 +101,7 @@ export function assertKnownFields(body: JsonObject, allowed: readonly string[], 
   for (const key of Object.keys(body)) {
     if (!allowed.includes(key)) {
       const name = where ? `${where}.${key}` : key;
-      throw badRequest(`unknown field "${truncate(name, 60)}" (allowed${where ? ` in ${where}` : ''}: ${allowed.join(', ')})`, name);
+      throw badRequest(`unknown field (allowed${where ? ` in ${where}` : ''}: ${allowed.join(', ')})`, truncate(name, 60));
     }
   }
 }

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context } from '../core/context.js';
-import { usageError } from '../errors.js';
+import { fail } from '../errors.js';
 import { AdminAuth } from './admin-auth.js';
 import { errorReply, routeNotFound } from './http-error.js';
 import { PushctlMetrics } from './metrics.js';
@@ -18,7 +18,7 @@ export interface MetricsServer {
 /** Counts this process's deliveries from now on (sets ctx.deliveryObserver) and serves them. */
 export async function startMetricsServer(ctx: Context, port: number, host: string): Promise<MetricsServer> {
   if (!ctx.config.serve.metricsPublic && !ctx.config.serve.adminToken) {
-    throw usageError('--metrics-port: set serve.adminToken (scrapers then send it as a bearer token) or serve.metricsPublic: true', { flag: '--metrics-port' });
+    throw fail('invalid_config', 'set serve.adminToken (scrapers then send it as a bearer token) or serve.metricsPublic: true', { field: 'metricsPort' });
   }
   const metrics = new PushctlMetrics({ http: false });
   ctx.deliveryObserver = metrics.deliveryObserver;
@@ -43,7 +43,7 @@ export async function startMetricsServer(ctx: Context, port: number, host: strin
   server.keepAliveTimeout = 5_000;
   const address = await new Promise<AddressInfo>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(usageError(`--metrics-port: cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`, { flag: '--metrics-port' })),
+      reject(fail('invalid_config', `cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`, { field: 'metricsPort' })),
     );
     server.listen(port, host, () => resolve(server.address() as AddressInfo));
   });

@@ -6,8 +6,7 @@
  */
 import { parseDurationSeconds } from '../core/durations.js';
 import type { MessageInput, NotificationSpec, ScheduleInput, Urgency } from '../core/notification-spec.js';
-import { parseSchedule, type FieldNames } from '../core/schedule-time.js';
-import { PushctlError } from '../errors.js';
+import { parseSchedule } from '../core/schedule-time.js';
 import { assertKnownFields, type JsonObject } from './body.js';
 import { badRequest } from './http-error.js';
 
@@ -18,18 +17,6 @@ export const NOTIFICATION_FIELDS = [
   'ttl', 'urgency', 'topic', 'urgent',
   'send_at', 'cron', 'tz', 'until', 'count', 'stale_after',
 ] as const;
-
-/** The JSON field names, so schedule errors name what the client sent. */
-const HTTP_NAMES: FieldNames = {
-  at: 'send_at',
-  in: 'in',
-  cron: 'cron',
-  tz: 'tz',
-  until: 'until',
-  count: 'count',
-  staleAfter: 'stale_after',
-  nowIfPast: 'now_if_past',
-};
 
 export function notificationSpecFromJson(body: JsonObject, idempotencyKey: string | undefined, now: number): NotificationSpec {
   assertKnownFields(body, NOTIFICATION_FIELDS);
@@ -42,39 +29,39 @@ export function notificationSpecFromJson(body: JsonObject, idempotencyKey: strin
   message.silent = optionalBoolean(body, 'silent');
   message.trackClicks = optionalBoolean(body, 'track_clicks');
   if (body.timestamp !== undefined && body.timestamp !== null) {
-    if (typeof body.timestamp !== 'number' && typeof body.timestamp !== 'string') throw badRequest('timestamp: must be ms since 1970 (a number) or an ISO 8601 time', 'timestamp');
+    if (typeof body.timestamp !== 'number' && typeof body.timestamp !== 'string') throw badRequest('must be ms since 1970 (a number) or an ISO 8601 time', 'timestamp');
     message.timestamp = body.timestamp;
   }
   if (body.badge_count !== undefined && body.badge_count !== null) {
-    if (typeof body.badge_count !== 'number') throw badRequest('badge_count: must be a whole number (0 clears the badge)', 'badge_count');
+    if (typeof body.badge_count !== 'number') throw badRequest('must be a whole number (0 clears the badge)', 'badge_count');
     message.badgeCount = body.badge_count;
   }
   if (body.actions !== undefined && body.actions !== null) {
     // The core checks each action's fields (and names them); here only the JSON shape.
-    if (!Array.isArray(body.actions)) throw badRequest('actions: must be a list of {"action", "title", "url"}', 'actions');
+    if (!Array.isArray(body.actions)) throw badRequest('must be a list of {"action", "title", "url"}', 'actions');
     message.actions = body.actions as MessageInput['actions'];
   }
   if (body.data !== undefined) {
-    if (!isObject(body.data)) throw badRequest('data: must be a JSON object', 'data');
+    if (!isObject(body.data)) throw badRequest('must be a JSON object', 'data');
     message.data = body.data;
   }
   if (body.payload !== undefined) {
-    if (typeof body.payload !== 'string' && !isObject(body.payload)) throw badRequest('payload: must be a string or a JSON object', 'payload');
+    if (typeof body.payload !== 'string' && !isObject(body.payload)) throw badRequest('must be a string or a JSON object', 'payload');
     message.payload = body.payload;
   }
 
   const target: Record<string, unknown> = {};
   if (body.all !== undefined) {
-    if (typeof body.all !== 'boolean') throw badRequest('all: must be true or false', 'all');
+    if (typeof body.all !== 'boolean') throw badRequest('must be true or false', 'all');
     if (body.all) target.all = true;
   }
   if (body.categories !== undefined) {
-    if (!Array.isArray(body.categories) || body.categories.some((c) => typeof c !== 'string')) throw badRequest('categories: must be a list of category names', 'categories');
+    if (!Array.isArray(body.categories) || body.categories.some((c) => typeof c !== 'string')) throw badRequest('must be a list of category names', 'categories');
     target.categories = body.categories;
   }
   if (body.subscriptions !== undefined) {
     if (!Array.isArray(body.subscriptions) || body.subscriptions.some((s) => !Number.isSafeInteger(s) || (s as number) < 1)) {
-      throw badRequest('subscriptions: must be a list of subscription ids (positive integers)', 'subscriptions');
+      throw badRequest('must be a list of subscription ids (positive integers)', 'subscriptions');
     }
     target.subscriptions = body.subscriptions;
   }
@@ -82,18 +69,18 @@ export function notificationSpecFromJson(body: JsonObject, idempotencyKey: strin
   const ttl = body.ttl;
   let ttlSeconds: number | undefined;
   if (typeof ttl === 'number') ttlSeconds = ttl;
-  else if (typeof ttl === 'string') ttlSeconds = asInput(() => parseDurationSeconds(ttl, 'ttl'), 'ttl');
-  else if (ttl !== undefined) throw badRequest('ttl: must be seconds (a number) or a duration like "2h"', 'ttl');
+  else if (typeof ttl === 'string') ttlSeconds = parseDurationSeconds(ttl, 'ttl');
+  else if (ttl !== undefined) throw badRequest('must be seconds (a number) or a duration like "2h"', 'ttl');
 
   const tz = optionalString(body, 'tz');
   const cron = optionalString(body, 'cron');
   const sendAt = optionalString(body, 'send_at');
   const until = optionalString(body, 'until');
   const count = body.count;
-  if (count !== undefined && typeof count !== 'number') throw badRequest('count: must be a number', 'count');
+  if (count !== undefined && typeof count !== 'number') throw badRequest('must be a number', 'count');
   const staleAfter = body.stale_after;
   if (staleAfter !== undefined && typeof staleAfter !== 'number' && typeof staleAfter !== 'string') {
-    throw badRequest('stale_after: must be seconds (a number) or a duration like "30m"', 'stale_after');
+    throw badRequest('must be seconds (a number) or a duration like "30m"', 'staleAfter');
   }
   const timed = [tz, cron, sendAt, until, count, staleAfter].some((v) => v !== undefined);
   // No time at all means "send now". An API client cannot know the server's zone: local times are UTC unless tz says otherwise.
@@ -101,7 +88,6 @@ export function notificationSpecFromJson(body: JsonObject, idempotencyKey: strin
     ? parseSchedule(
         { at: sendAt, cron, tz: tz ?? 'UTC', until, count, staleAfter: staleAfter === undefined ? undefined : String(staleAfter) },
         now,
-        HTTP_NAMES,
       )
     : undefined;
 
@@ -117,25 +103,15 @@ export function notificationSpecFromJson(body: JsonObject, idempotencyKey: strin
 function optionalBoolean(body: JsonObject, field: string): boolean | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw badRequest(`${field}: must be true or false`, field);
+  if (typeof value !== 'boolean') throw badRequest('must be true or false', field);
   return value;
 }
 
 function optionalString(body: JsonObject, field: string): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw badRequest(`${field}: must be a string`, field);
+  if (typeof value !== 'string') throw badRequest('must be a string', field);
   return value;
-}
-
-/** Duration parse errors are usage errors on the CLI; here they are about a field of the body. */
-function asInput<T>(fn: () => T, field: string): T {
-  try {
-    return fn();
-  } catch (error) {
-    if (error instanceof PushctlError) throw badRequest(error.message, field);
-    throw error;
-  }
 }
 
 function isObject(value: unknown): value is JsonObject {

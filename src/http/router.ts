@@ -89,7 +89,7 @@ function matchSegments(pattern: string[], parts: string[]): Record<string, strin
       try {
         decoded = decodeURIComponent(got);
       } catch {
-        throw new HttpError(400, 'invalid_request', 'the path has a malformed percent-encoding');
+        throw new HttpError('invalid_request', 'the path has a malformed percent-encoding');
       }
       params[want.slice(1, -1)] = decoded;
     } else if (want !== got) {

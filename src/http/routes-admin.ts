@@ -8,7 +8,7 @@ import type { Context } from '../core/context.js';
 import { DEFAULT_LEASE_MS, deliverNotification, newOwnerId } from '../core/delivery.js';
 import { funnelOf } from '../core/engagement.js';
 import type { NotificationSpec } from '../core/notification-spec.js';
-import { cancelNotificationOrRule, deleteNotificationOrRule } from '../core/recurrence.js';
+import { deleteNotificationOrRule } from '../core/recurrence.js';
 import {
   createNotification,
   getNotification,
@@ -17,19 +17,18 @@ import {
   type NotificationView,
 } from '../core/notifications.js';
 import { pushToSubscription, subscriptionFromJson } from '../core/single-push.js';
-import { PushctlError } from '../errors.js';
+import { fail, PushctlError } from '../errors.js';
+import { LIST_LIMIT } from '../limits.js';
 import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
 import { badRequest } from './http-error.js';
 import { notificationSpecFromJson } from './notification-body.js';
 import type { PublicInfoCache } from './routes-public.js';
 import type { RequestInfo, Router } from './router.js';
-import type { BackgroundTasks } from './server.js';
+import type { BackgroundTasks } from './background-tasks.js';
 
 const TEST_TITLE = 'pushctl test notification';
 const TEST_BODY = 'If you can read this, push notifications work.';
 const PUSH_V1_MESSAGE = 'Push Test v1';
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 500;
 
 export function registerAdminRoutes(router: Router, ctx: Context, background: BackgroundTasks, publicInfo: PublicInfoCache): void {
   /**
@@ -75,12 +74,13 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     handler: async ({ req }) => {
       const body = await readJsonObject(req);
       assertKnownFields(body, ['sub_token', 'message']);
-      if (body.sub_token === undefined || body.sub_token === null) throw badRequest('sub_token: is missing (the subscription JSON, as a string or an object)', 'sub_token');
-      if (body.message !== undefined && (typeof body.message !== 'string' || body.message === '')) throw badRequest('message: must be a non-empty string', 'message');
+      if (body.sub_token === undefined || body.sub_token === null) throw badRequest('is missing (the subscription JSON, as a string or an object)', 'sub_token');
+      if (body.message !== undefined && (typeof body.message !== 'string' || body.message === '')) throw badRequest('must be a non-empty string', 'message');
       const subscription = subscriptionFromJson(body.sub_token, 'sub_token');
       const result = await pushToSubscription(ctx, subscription, { title: (body.message as string | undefined) ?? PUSH_V1_MESSAGE }, {}, 'sub_token');
       if (result.delivered) return { status: 200, json: { success: true, status: result.status ?? null } };
-      return { status: 502, json: { error: { code: 'push_failed', message: result.message ?? result.outcome, status: result.status ?? null } } };
+      // The push service's own status goes along in the error body (errorReply adds details.status).
+      throw fail('push_failed', result.message ?? result.outcome, { details: { status: result.status ?? null } });
     },
   });
 
@@ -90,7 +90,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     group: 'admin',
     handler: ({ query }) => {
       assertKnownQuery(query, ['limit', 'offset', 'status']);
-      const limit = intParam(query, 'limit', DEFAULT_PAGE, 1, MAX_PAGE);
+      const limit = intParam(query, 'limit', LIST_LIMIT.default, 1, LIST_LIMIT.max);
       const offset = intParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
       const status = query.get('status') ?? undefined;
       const items = listNotifications(ctx, { status, limit: limit + 1, offset });
@@ -134,7 +134,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     handler: async ({ req }) => {
       const body = await readJsonObject(req);
       assertKnownFields(body, ['name', 'description']);
-      if (typeof body.name !== 'string') throw badRequest('name: must be a string', 'name');
+      if (typeof body.name !== 'string') throw badRequest('must be a string', 'name');
       const category = addCategory(ctx, body.name, optionalText(body, 'description'));
       publicInfo.invalidate();
       return { status: 201, json: categoryJson(category) };
@@ -148,8 +148,8 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     handler: async ({ req, params }) => {
       const body = await readJsonObject(req);
       assertKnownFields(body, ['name', 'description']);
-      if (body.name !== undefined && typeof body.name !== 'string') throw badRequest('name: must be a string', 'name');
-      if (body.name === undefined && body.description === undefined) throw badRequest('give a new name or description', 'name');
+      if (body.name !== undefined && typeof body.name !== 'string') throw badRequest('must be a string', 'name');
+      if (body.name === undefined && body.description === undefined) throw fail('invalid_request', 'give a new name or description');
       const category = updateCategory(ctx, params.categoryId!, { name: body.name as string | undefined, description: optionalText(body, 'description') });
       publicInfo.invalidate();
       return { status: 200, json: categoryJson(category) };
@@ -187,11 +187,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     pattern: '/v1/pushnotification/{id}',
     group: 'admin',
     handler: ({ params }) => {
-      const id = notificationId(params.id!);
-      const view = getNotification(ctx, id);
-      // Cancel first so a send in progress (here or in a dispatcher) stops after its requests in flight.
-      if (view.status === 'scheduled' || view.status === 'sending') cancelNotificationOrRule(ctx, id);
-      deleteNotificationOrRule(ctx, id);
+      deleteNotificationOrRule(ctx, notificationId(params.id!));
       return { status: 204 };
     },
   });
@@ -219,25 +215,25 @@ export function snakeKeys(value: object): JsonObject {
 }
 
 function notificationId(text: string): number {
-  if (!/^[1-9]\d{0,15}$/.test(text)) throw badRequest(`notification id must be a positive integer, got "${text.slice(0, 40)}"`, 'id');
+  if (!/^[1-9]\d{0,15}$/.test(text)) throw badRequest(`must be a positive integer, got "${text.slice(0, 40)}"`, 'id');
   return Number(text);
 }
 
 function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = query.get(name);
   if (raw === null) return fallback;
-  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw badRequest(`${name}: must be an integer from ${min} to ${max}`, name);
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw badRequest(`must be an integer from ${min} to ${max}`, name);
   return Number(raw);
 }
 
 function assertKnownQuery(query: URLSearchParams, allowed: string[]): void {
-  for (const key of query.keys()) if (!allowed.includes(key)) throw badRequest(`unknown query parameter "${key.slice(0, 40)}" (allowed: ${allowed.join(', ')})`, key);
+  for (const key of query.keys()) if (!allowed.includes(key)) throw badRequest(`unknown query parameter (allowed: ${allowed.join(', ')})`, key.slice(0, 40));
 }
 
 function optionalText(body: JsonObject, field: string): string | null | undefined {
   const value = body[field];
   if (value === undefined || value === null) return value;
-  if (typeof value !== 'string') throw badRequest(`${field}: must be a string`, field);
+  if (typeof value !== 'string') throw badRequest('must be a string', field);
   return value;
 }
 

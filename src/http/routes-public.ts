@@ -7,7 +7,7 @@ import type { Context } from '../core/context.js';
 import { ensureActiveKey } from '../core/keys.js';
 import { listCategories } from '../core/categories.js';
 import { removeSubscription, replaceSubscription, saveSubscription } from '../core/subscriptions.js';
-import { MAX_USER_AGENT_LENGTH } from '../core/subscription-rules.js';
+import { MAX_CATEGORIES_PER_REQUEST, MAX_ENDPOINT_LENGTH, MAX_USER_AGENT_LENGTH } from '../limits.js';
 import { createWriteBatcher } from '../core/write-batch.js';
 import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
 import { badRequest } from './http-error.js';
@@ -17,9 +17,7 @@ const SUBSCRIPTION_FIELDS = ['endpoint', 'expirationTime', 'keys'] as const;
 const KEY_FIELDS = ['p256dh', 'auth'] as const;
 const WRAPPER_FIELDS = ['subscription', 'categories', 'old_endpoint', 'time_zone', 'language'] as const;
 /** The wrapper's names for the subscriber's zone and language, as error messages name them. */
-const LOCALE_FIELDS = { timeZone: 'time_zone', language: 'language' };
 /** More categories than any page offers; keeps one request's work small. */
-const MAX_CATEGORIES = 100;
 /** The key and category list change rarely; every page view asks for them. */
 const PUBLIC_INFO_TTL_MS = 5_000;
 
@@ -64,7 +62,6 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
         keyId: publicInfo().keyId,
         timeZone,
         language,
-        localeFields: LOCALE_FIELDS,
       };
       const result = await writes.run(() =>
         oldEndpoint ? replaceSubscription(ctx, oldEndpoint, subscription, options) : saveSubscription(ctx, subscription, options),
@@ -109,13 +106,13 @@ export function parseSubscribeBody(body: JsonObject): {
   }
   assertKnownFields(body, WRAPPER_FIELDS);
   const subscription = body.subscription;
-  if (!isObject(subscription)) throw badRequest('subscription: must be a PushSubscription object {endpoint, keys: {p256dh, auth}}', 'subscription');
+  if (!isObject(subscription)) throw badRequest('must be a PushSubscription object {endpoint, keys: {p256dh, auth}}', 'subscription');
   assertSubscriptionShape(subscription, 'subscription');
   let categories: string[] | undefined;
   if (body.categories !== undefined) {
     const value = body.categories;
-    if (!Array.isArray(value) || value.some((name) => typeof name !== 'string')) throw badRequest('categories: must be a list of category names', 'categories');
-    if (value.length > MAX_CATEGORIES) throw badRequest(`categories: at most ${MAX_CATEGORIES} names`, 'categories');
+    if (!Array.isArray(value) || value.some((name) => typeof name !== 'string')) throw badRequest('must be a list of category names', 'categories');
+    if (value.length > MAX_CATEGORIES_PER_REQUEST) throw badRequest(`at most ${MAX_CATEGORIES_PER_REQUEST} names`, 'categories');
     categories = value as string[];
   }
   const oldEndpoint = body.old_endpoint === undefined || body.old_endpoint === null ? undefined : endpointField(body.old_endpoint, 'old_endpoint');
@@ -129,8 +126,8 @@ function assertSubscriptionShape(value: JsonObject, where: string): void {
 
 /** An endpoint URL (never an id: the public API must not delete by guessable numbers). */
 function endpointField(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !/^https?:\/\//i.test(value)) throw badRequest(`${field}: must be the subscription's endpoint URL`, field);
-  if (value.length > 2048) throw badRequest(`${field}: is longer than 2048 characters`, field);
+  if (typeof value !== 'string' || !/^https?:\/\//i.test(value)) throw badRequest("must be the subscription's endpoint URL", field);
+  if (value.length > MAX_ENDPOINT_LENGTH) throw badRequest(`is longer than ${MAX_ENDPOINT_LENGTH} characters`, field);
   return value;
 }
 

@@ -8,13 +8,12 @@
 import type { Context } from '../core/context.js';
 import { engagementStats } from '../core/engagement.js';
 import { followTrackedLink, recordReportedEvent } from '../core/tracking.js';
-import { PushctlError } from '../errors.js';
 import { assertKnownFields, readJsonObject } from './body.js';
-import { badRequest, HttpError } from './http-error.js';
+import { fail } from '../errors.js';
+import { MAX_EVENT_BODY_BYTES } from '../limits.js';
+import { badRequest } from './http-error.js';
 import type { Router } from './router.js';
 
-/** A report is a token, a kind and maybe a button id: far below this. */
-const MAX_EVENT_BODY_BYTES = 512;
 
 export function registerTrackingRoutes(router: Router, ctx: Context): void {
   router.add({
@@ -31,7 +30,7 @@ export function registerTrackingRoutes(router: Router, ctx: Context): void {
 
   const follow = (token: string, action: string | undefined) => {
     const target = followTrackedLink(ctx, token, action);
-    if (target === undefined) throw new HttpError(404, 'not_found', 'no such link');
+    if (target === undefined) throw fail('not_found', 'no such link');
     // The target comes from the store, never from the request: no open redirect.
     return { status: 302, headers: { location: target, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' } };
   };
@@ -44,13 +43,7 @@ export function registerTrackingRoutes(router: Router, ctx: Context): void {
     group: 'admin',
     handler: ({ query }) => {
       for (const key of query.keys()) if (key !== 'since' && key !== 'category') throw badRequest(`unknown query parameter "${key.slice(0, 40)}" (allowed: since, category)`, key);
-      try {
-        const stats = engagementStats(ctx, { since: query.get('since') ?? undefined, category: query.get('category') ?? undefined });
-        return { status: 200, json: stats };
-      } catch (error) {
-        if (error instanceof PushctlError && error.kind === 'usage') throw badRequest(error.message, 'since');
-        throw error;
-      }
+      return { status: 200, json: engagementStats(ctx, { since: query.get('since') ?? undefined, category: query.get('category') ?? undefined }) };
     },
   });
 }

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Context } from '../core/context.js';
 import { createAccessLogger, type AccessLogger } from './access-log.js';
 import { AdminAuth } from './admin-auth.js';
+import { BackgroundTasks } from './background-tasks.js';
 import { CorsPolicy } from './cors.js';
 import { errorReply, HttpError, routeNotFound } from './http-error.js';
 import { RateLimiter } from './rate-limit.js';
@@ -28,34 +29,6 @@ export interface ServerOptions {
   /** Where unexpected errors go (default stderr); never to the client. */
   writeError?: (line: string) => void;
   staticDir?: string;
-}
-
-/** Work started by a request that outlives it (a send-now delivery); stopped on shutdown. */
-export class BackgroundTasks {
-  private readonly controller = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
-
-  constructor(private readonly onError: (error: unknown, name: string) => void) {}
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  start<T>(name: string, task: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
-    const promise = task(this.controller.signal).catch((error: unknown) => {
-      this.onError(error, name);
-      return undefined;
-    });
-    this.running.add(promise);
-    void promise.finally(() => this.running.delete(promise));
-    return promise;
-  }
-
-  /** Asks running tasks to stop after what they have in flight, and waits for them. */
-  async stop(): Promise<void> {
-    this.controller.abort();
-    await Promise.all([...this.running]);
-  }
 }
 
 export interface PushctlServer {
@@ -111,12 +84,12 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
     let corsHeaders: Record<string, string> = {};
     try {
       // Absolute-form targets are for proxies; pushctl is none, and must not look like one.
-      if (!rawUrl.startsWith('/')) throw new HttpError(400, 'invalid_request', 'the request target must be a path like /subscription, not a full URL');
+      if (!rawUrl.startsWith('/')) throw new HttpError('invalid_request', 'the request target must be a path like /subscription, not a full URL');
       const match = router.match(method === 'OPTIONS' ? optionsProbe(router, path) : method, path);
       if (method === 'OPTIONS') {
         if (match.kind !== 'route' || match.route.group !== 'public') throw routeNotFound();
         const headers = cors.preflightHeaders(req);
-        if (!headers) throw new HttpError(403, 'cors_forbidden', 'this origin is not in serve.corsOrigins');
+        if (!headers) throw new HttpError('cors_forbidden', 'this origin is not in serve.corsOrigins');
         send(res, { status: 204, headers });
         return;
       }
@@ -126,13 +99,13 @@ export function createPushctlServer(ctx: Context, options: ServerOptions = {}): 
       if (group === 'admin') auth.check(req);
       if (group === 'public') corsHeaders = cors.headersFor(req);
       if (match.kind === 'wrong-method') {
-        throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here (allowed: ${match.allowed.join(', ')})`, { allow: match.allowed.join(', ') });
+        throw new HttpError('method_not_allowed', `${method} is not allowed here (allowed: ${match.allowed.join(', ')})`, { allow: match.allowed.join(', ') });
       }
       // Public writes are rate-limited; a tracked click link writes too, though it is a GET.
       if (group === 'public' && (method === 'POST' || method === 'DELETE' || path.startsWith('/c/'))) {
         const decision = limiter.take(clientIp(req));
         if (!decision.allowed) {
-          throw new HttpError(429, 'rate_limited', `too many requests from this address; retry in ${decision.retryAfter} s`, { 'retry-after': String(decision.retryAfter) });
+          throw new HttpError('rate_limited', `too many requests from this address; retry in ${decision.retryAfter} s`, { 'retry-after': String(decision.retryAfter) });
         }
       }
       const info: RequestInfo = { req, res, method, path, query: url.searchParams, params: match.params, ip: clientIp(req) };

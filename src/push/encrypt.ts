@@ -4,8 +4,7 @@
  * per origin in vapid.ts) and the request itself goes out through our own transport.
  */
 import webpush from 'web-push';
-import { inputError } from '../errors.js';
-import { MAX_PLAINTEXT_BYTES, type PushOptions, type PushTarget } from './types.js';
+import type { PushOptions, PushTarget } from './types.js';
 
 export interface EncryptedRequest {
   /** TTL, Urgency, Topic, Content-Encoding, Content-Type as strings, ready for the wire. */
@@ -14,20 +13,11 @@ export interface EncryptedRequest {
   body: Buffer;
 }
 
-/** Throws an input error when `payload` cannot fit in one aes128gcm record of a 4096-byte push body. */
-export function assertPayloadFits(payload: Buffer | string, source = 'payload'): void {
-  const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-  if (bytes > MAX_PLAINTEXT_BYTES) {
-    throw inputError(
-      `${source} is ${bytes} bytes; a push message carries at most ${MAX_PLAINTEXT_BYTES} bytes (4096 encrypted). Shorten the body or move data behind the URL.`,
-      { field: source, bytes, limit: MAX_PLAINTEXT_BYTES },
-    );
-  }
-}
-
-/** One ECDH + HKDF + AES-128-GCM per call (a fresh sender key and salt each time, as RFC 8291 requires). */
+/**
+ * One ECDH + HKDF + AES-128-GCM per call (a fresh sender key and salt each time, as RFC 8291
+ * requires). The sender has already refused a payload that does not fit (limits.ts payloadFits).
+ */
 export function encryptPayload(target: PushTarget, payload: Buffer, options: PushOptions): EncryptedRequest {
-  assertPayloadFits(payload);
   const details = webpush.generateRequestDetails(...webPushArguments(target, payload, options));
   return { headers: wireHeaders(details.headers as Record<string, unknown>), body: details.body };
 }

@@ -5,6 +5,7 @@
  * service or the network does; those come back as a PushOutcome.
  */
 import os from 'node:os';
+import { payloadFits } from '../limits.js';
 import { classifyError, classifyResponse } from './classify.js';
 import { createEncryptionPool, inlineEncryptor } from './encrypt-pool.js';
 import { createTransport } from './transport.js';
@@ -76,7 +77,7 @@ export function createPushSender(options: PushSenderOptions): PushSender & PushS
 
   return {
     async send(target, payload, pushOptions, vapid) {
-      if (payload.length > MAX_PLAINTEXT_BYTES) {
+      if (!payloadFits(payload.length)) {
         return { kind: 'too-large', message: `payload is ${payload.length} bytes; at most ${MAX_PLAINTEXT_BYTES} fit in one push message` };
       }
       let url: URL;

@@ -2,6 +2,7 @@
  * The contract between the delivery engine (core/delivery.ts) and the wire (push/*): one push
  * request to one subscription, and what the push service's answer means.
  */
+import type { Urgency } from '../limits.js';
 
 export interface PushTarget {
   endpoint: string;
@@ -19,7 +20,7 @@ export interface VapidCredentials {
 
 export interface PushOptions {
   ttl: number;
-  urgency?: 'very-low' | 'low' | 'normal' | 'high' | undefined;
+  urgency?: Urgency | undefined;
   topic?: string | undefined;
 }
 
@@ -67,5 +68,5 @@ export interface PushSenderOptions {
   encryptionThreads?: number | undefined;
 }
 
-/** Largest plaintext one aes128gcm record can carry inside a 4096-byte push body (RFC 8291). */
-export const MAX_PLAINTEXT_BYTES = 3993;
+/** The payload limit lives with every other limit. */
+export { MAX_PLAINTEXT_BYTES } from '../limits.js';

@@ -73,3 +73,10 @@ export function removeMembers(db: Db, categoryId: number, subscriptionIds: reado
   for (const id of subscriptionIds) removed += remove.run(id, categoryId).changes;
   return removed;
 }
+
+/** Which of these category names exist. */
+export function existingCategoryNames(db: Db, names: string[]): Set<string> {
+  if (!names.length) return new Set();
+  const rows = db.prepare(`SELECT name FROM categories WHERE name IN (${names.map(() => '?').join(', ')})`).all(...names) as { name: string }[];
+  return new Set(rows.map((r) => r.name));
+}

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { PushctlError } from '../errors.js';
+import { fail } from '../errors.js';
 import { isPostgresUrl, redactLocation } from './location.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
@@ -20,16 +20,16 @@ export interface OpenOptions {
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
   if (isPostgresUrl(file)) {
     // The async store (src/store/open.ts) speaks PostgreSQL; the code still on this sync path cannot.
-    throw new PushctlError('usage', `database ${redactLocation(file)}: this command does not work on PostgreSQL yet; only "pushctl db" does`, { database: redactLocation(file) });
+    throw fail('backend_unsupported', `database ${redactLocation(file)}: this command does not work on PostgreSQL yet; only "pushctl db" does`, { details: { database: redactLocation(file) } });
   }
   const exists = fs.existsSync(file);
   if (!exists) {
     if (options.mustExist) {
-      throw new PushctlError('not-found', `database ${file} does not exist`, { file });
+      throw fail('store_not_found', `database ${file} does not exist`, { details: { file } });
     }
     const dir = path.dirname(file);
     if (!fs.existsSync(dir)) {
-      throw new PushctlError('usage', `database ${file}: directory ${dir} does not exist`, { file });
+      throw fail('invalid_config', `database ${file}: directory ${dir} does not exist`, { details: { file } });
     }
     // Create the file ourselves so it is never world-readable, even for an instant.
     fs.closeSync(fs.openSync(file, 'a', 0o600));
@@ -45,9 +45,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     // Opening writes too (the WAL index, the WAL): on a full disk SQLite says only "disk I/O error".
     const free = freeBytes(path.dirname(file));
     if (free !== undefined && free < LOW_SPACE_BYTES) {
-      throw new PushctlError('internal', `database ${file}: cannot open: the disk is full (${Math.floor(free / 1024)} KiB free); free some space and try again`, { file, diskFull: true });
+      throw fail('disk_full', `database ${file}: cannot open: the disk is full (${Math.floor(free / 1024)} KiB free); free some space and try again`, { details: { file, diskFull: true } });
     }
-    throw new PushctlError('input', `database ${file}: cannot open: ${(error as Error).message}`, { file });
+    throw fail('invalid_input', `database ${file}: cannot open: ${(error as Error).message}`, { details: { file } });
   }
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
@@ -91,10 +91,10 @@ function migrate(db: Db, file: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     db.close();
-    throw new PushctlError(
+    throw fail(
       'conflict',
       `database ${file} has schema version ${current}, but this pushctl knows only up to ${SCHEMA_VERSION}: it was written by a newer pushctl. Upgrade pushctl to use it.`,
-      { file, schemaVersion: current, supported: SCHEMA_VERSION },
+      { details: { file, schemaVersion: current, supported: SCHEMA_VERSION } },
     );
   }
   if (current === SCHEMA_VERSION) return;

@@ -142,15 +142,6 @@ export function occurrenceCount(db: Db, parentId: number): number {
   return (db.prepare('SELECT count(*) AS n FROM notifications WHERE parent_id = ?').get(parentId) as { n: number }).n;
 }
 
-/** Occurrences of a rule that are being sent by a live lease holder. */
-export function liveOccurrences(db: Db, parentId: number, now: number): number[] {
-  return (
-    db
-      .prepare(`SELECT id FROM notifications WHERE parent_id = ? AND status = 'sending' AND lease_owner IS NOT NULL AND lease_expires_at > ?`)
-      .all(parentId, now) as { id: number }[]
-  ).map((r) => r.id);
-}
-
 /** Cancels the occurrences of a rule that have not started; returns how many. */
 export function cancelScheduledOccurrences(db: Db, parentId: number, now: number): number {
   return db

@@ -1,11 +1,7 @@
-/**
- * Which backend a `database` setting names: a postgres:// or postgresql:// URL is PostgreSQL,
- * anything else a SQLite file. Kept apart from the backends so configuration can ask without
- * loading a driver.
- */
-export function isPostgresUrl(location: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(location.trim());
-}
+import { isPostgresUrl } from '../config-defaults.js';
+
+/** Which backend a `database` setting names (config-defaults.ts, so configuration can ask without loading the store). */
+export { isPostgresUrl };
 
 /** The location fit to print or log: a URL loses its password (a file path is shown as is). */
 export function redactLocation(location: string): string {

@@ -3,6 +3,7 @@
  * is the unit of progress: written when the recipient list is fixed, updated as each push
  * service answers, so a crashed or overlapping send resumes exactly where it was.
  */
+import type { NotificationStatus } from '../limits.js';
 import type { Db } from './db.js';
 
 export interface NotificationRow {
@@ -12,7 +13,7 @@ export interface NotificationRow {
   ttl: number;
   urgency: string | null;
   topic: string | null;
-  status: string;
+  status: NotificationStatus;
   send_at: number | null;
   cron: string | null;
   tz: string | null;
@@ -70,7 +71,7 @@ export function clearIdempotencyKey(db: Db, id: number): void {
   db.prepare('UPDATE notifications SET idempotency_key = NULL WHERE id = ?').run(id);
 }
 
-export function listNotificationRows(db: Db, filter: { status?: string | undefined; since?: number | undefined; limit: number; offset: number }): NotificationRow[] {
+export function listNotificationRows(db: Db, filter: { status?: NotificationStatus | undefined; since?: number | undefined; limit: number; offset: number }): NotificationRow[] {
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: filter.limit, offset: filter.offset };
   if (filter.status) {
@@ -89,7 +90,7 @@ export function deleteNotificationRow(db: Db, id: number): boolean {
   return db.prepare('DELETE FROM notifications WHERE id = ?').run(id).changes > 0;
 }
 
-export function setStatus(db: Db, id: number, status: string, extra: { error?: string | null; finished_at?: number | null } = {}): void {
+export function setStatus(db: Db, id: number, status: NotificationStatus, extra: { error?: string | null; finished_at?: number | null } = {}): void {
   db.prepare('UPDATE notifications SET status = @status, error = coalesce(@error, error), finished_at = coalesce(@finished_at, finished_at) WHERE id = @id').run({
     id,
     status,
@@ -333,25 +334,4 @@ export function recentFailureRows(db: Db, id: number, limit: number): { subscrip
        ORDER BY updated_at DESC LIMIT ?`,
     )
     .all(id, limit) as { subscription_id: number; state: string; status_code: number | null; error: string | null; attempts: number; updated_at: number | null }[];
-}
-
-/** Ids of subscriptions named by id or endpoint; unknown ones are returned separately. */
-export function resolveSubscriptionRefs(db: Db, refs: (string | number)[]): { ids: number[]; unknown: string[] } {
-  const byId = db.prepare('SELECT id FROM subscriptions WHERE id = ?');
-  const byEndpoint = db.prepare('SELECT id FROM subscriptions WHERE endpoint = ?');
-  const ids: number[] = [];
-  const unknown: string[] = [];
-  for (const ref of refs) {
-    const text = String(ref);
-    const row = (/^\d+$/.test(text) ? byId.get(Number(text)) : byEndpoint.get(text)) as { id: number } | undefined;
-    if (row) ids.push(row.id);
-    else unknown.push(text);
-  }
-  return { ids: [...new Set(ids)], unknown };
-}
-
-export function existingCategoryNames(db: Db, names: string[]): Set<string> {
-  if (!names.length) return new Set();
-  const rows = db.prepare(`SELECT name FROM categories WHERE name IN (${names.map(() => '?').join(', ')})`).all(...names) as { name: string }[];
-  return new Set(rows.map((r) => r.name));
 }

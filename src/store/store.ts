@@ -4,6 +4,7 @@
  * as numbers) that both backends return alike. Large result sets come as async iterables of
  * pages, so memory stays flat and the per-row cost is a loop step, not a promise.
  */
+import type { NotificationStatus } from '../limits.js';
 import type { CategoryRow, CategoryWithCount } from './categories.js';
 import type { VapidKeyRow } from './keys.js';
 import type { DeliveryCounts, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from './notifications.js';
@@ -26,7 +27,7 @@ export interface SubscriptionUpsert {
 }
 
 export interface NotificationListFilter {
-  status?: string | undefined;
+  status?: NotificationStatus | undefined;
   since?: number | undefined;
   limit: number;
   offset: number;
@@ -174,7 +175,7 @@ export interface StoreOps {
   clearIdempotencyKey(id: number): Promise<void>;
   listNotifications(filter: NotificationListFilter): Promise<NotificationRow[]>;
   deleteNotification(id: number): Promise<boolean>;
-  setStatus(id: number, status: string, extra?: { error?: string | null; finished_at?: number | null }): Promise<void>;
+  setStatus(id: number, status: NotificationStatus, extra?: { error?: string | null; finished_at?: number | null }): Promise<void>;
   cancelNotification(id: number, now: number): Promise<boolean>;
   resolveSubscriptionRefs(refs: (string | number)[]): Promise<{ ids: number[]; unknown: string[] }>;
 
@@ -329,4 +330,20 @@ export interface Store extends StoreOps {
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+}
+
+/** Subscriptions named by id or endpoint, each id once; names that match none, separately (both backends). */
+export async function resolveRefsWith(
+  lookup: Pick<Store, 'subscriptionById' | 'subscriptionByEndpoint'>,
+  refs: readonly (string | number)[],
+): Promise<{ ids: number[]; unknown: string[] }> {
+  const ids = new Set<number>();
+  const unknown: string[] = [];
+  for (const ref of refs) {
+    const text = String(ref);
+    const row = /^\d+$/.test(text) ? await lookup.subscriptionById(Number(text)) : await lookup.subscriptionByEndpoint(text);
+    if (row) ids.add(row.id);
+    else unknown.push(text);
+  }
+  return { ids: [...ids], unknown };
 }

@@ -5,7 +5,8 @@
  */
 import type { Db } from './db.js';
 
-export type EventKind = 'shown' | 'clicked' | 'dismissed';
+export type { EventKind } from '../limits.js';
+import type { EventKind } from '../limits.js';
 
 export function setTracking(db: Db, notificationId: number, tracking: string | null): void {
   db.prepare('UPDATE notifications SET tracking = ? WHERE id = ?').run(tracking, notificationId);

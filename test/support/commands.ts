@@ -1,4 +1,4 @@
-/** Whether a program is installed here (tools some tests drive: systemd-analyze, zsh, fish, nginx). */
+/** Whether a program is installed here (tools some tests drive: systemd-analyze, zsh, fish, nginx, tmux, browsers). */
 import { spawnSync } from 'node:child_process';
 
 export function hasCommand(name: string): boolean {

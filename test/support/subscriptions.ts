@@ -8,6 +8,8 @@ import fs from 'node:fs';
 
 /** Nothing listens on port 9 (discard): a push sent there by mistake fails fast. */
 export const TEST_ORIGIN = 'http://127.0.0.1:9';
+/** A push service every installation allows without configuration (for the receiver's tests). */
+export const FCM_ORIGIN = 'https://fcm.googleapis.com';
 
 /** Environment for the CLI that allows endpoints on `origins` (default TEST_ORIGIN). */
 export function allowOrigins(...origins: string[]): Record<string, string> {

@@ -73,9 +73,9 @@ export function registerCategories(program: Command): void {
     .action(
       action<{ name?: string; description?: string; cap?: string; quietHours?: string }, [string]>(async ({ options, out, context }, name) => {
         const { updateCategory } = await import('../../core/categories.js');
-        const { usageError } = await import('../../errors.js');
+        const { fail } = await import('../../errors.js');
         if (options.name === undefined && options.description === undefined && options.cap === undefined && options.quietHours === undefined) {
-          throw usageError('update: nothing to change: give --name, --description, --cap and/or --quiet-hours');
+          throw fail('invalid_request', 'update: nothing to change: give --name, --description, --cap and/or --quiet-hours');
         }
         const change = { name: options.name, description: options.description, cap: options.cap, quietHours: options.quietHours };
         const category = updateCategory(await context(), name, change);

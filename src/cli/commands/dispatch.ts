@@ -6,8 +6,10 @@ import type { Command } from 'commander';
 import type { Config } from '../../config.js';
 import { stopOnSignals } from '../delivery-report.js';
 import { parseConcurrency } from '../notification-flags.js';
-import { usageError } from '../../errors.js';
+import { fail, msg, ref } from '../../errors.js';
+import { wholeNumber } from '../numbers.js';
 import { action } from '../run.js';
+import { describeDispatchEvent } from '../dispatch-events.js';
 import type { DispatchEvent, DispatchResult } from '../../core/dispatcher.js';
 import type { Output } from '../output.js';
 
@@ -33,14 +35,14 @@ export function registerDispatch(program: Command): void {
     .action(
       action<DispatchFlags>(async ({ options, out, context }) => {
         const { parseDuration } = await import('../../core/durations.js');
-        const leaseMs = parseDuration(options.lease ?? '60s', '--lease');
-        if (leaseMs < 1000) throw usageError('--lease: must be at least 1s', { field: '--lease' });
-        const intervalMs = parseDuration(options.interval ?? '15s', '--interval');
-        if (intervalMs < 100) throw usageError('--interval: must be at least 100ms', { field: '--interval' });
+        const leaseMs = parseDuration(options.lease ?? '60s', 'lease');
+        if (leaseMs < 1000) throw fail('invalid_request', 'must be at least 1s', { field: 'lease' });
+        const intervalMs = parseDuration(options.interval ?? '15s', 'interval');
+        if (intervalMs < 100) throw fail('invalid_request', 'must be at least 100ms', { field: 'interval' });
         const concurrency = parseConcurrency(options.concurrency);
-        if (options.metricsPort !== undefined && !options.watch) throw usageError('--metrics-port: only with --watch', { flag: '--metrics-port' });
+        if (options.metricsPort !== undefined && !options.watch) throw fail('invalid_request', msg`only with ${ref('watch')}`, { field: 'metricsPort' });
         const metricsPort = options.metricsPort === undefined ? undefined : parseMetricsPort(options.metricsPort);
-        if (options.metricsHost !== undefined && metricsPort === undefined) throw usageError('--metrics-host: only with --metrics-port', { flag: '--metrics-host' });
+        if (options.metricsHost !== undefined && metricsPort === undefined) throw fail('invalid_request', msg`only with ${ref('metricsPort')}`, { field: 'metricsHost' });
         const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
         const { newOwnerId } = await import('../../core/delivery.js');
         const ctx = await context();
@@ -103,8 +105,7 @@ export function registerDispatch(program: Command): void {
 }
 
 function parseMetricsPort(value: string): number {
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw usageError(`--metrics-port: "${value}" is not a port number (0-65535)`, { flag: '--metrics-port' });
-  return Number(value);
+  return wholeNumber(value, 'metricsPort', 0, 65535);
 }
 
 function didSomething(r: DispatchResult): boolean {
@@ -134,45 +135,7 @@ function deferredText(deferred: DispatchResult['deferred']): string {
 
 function logEvent(out: Output, event: DispatchEvent): void {
   if (out.json) return;
-  switch (event.type) {
-    case 'materialised':
-      if (event.created.length) out.info(`${stamp()} recurring: started occurrence ${event.created.join(', ')}${event.missed ? ` (${plural(event.missed, 'missed slot')} recorded as skipped)` : ''}`);
-      if (event.finished.length) out.info(`${stamp()} recurring: rule ${event.finished.join(', ')} produced its last occurrence`);
-      break;
-    case 'claimed':
-      out.info(`${stamp()} notification ${event.id}: ${event.resumed ? 'resuming an interrupted send' : 'sending'}`);
-      break;
-    case 'skipped':
-      out.warn(`${stamp()} notification ${event.id} ${event.reason}`);
-      break;
-    case 'delivered': {
-      const s = event.summary;
-      const c = s.counts;
-      const line = `${stamp()} notification ${s.id}: ${s.status}, ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
-      if (s.status === 'sent' || s.status === 'cancelled') out.info(line);
-      else out.warn(line);
-      break;
-    }
-    case 'error':
-      out.error(`${stamp()} notification ${event.id}: ${event.message}`);
-      break;
-    case 'maintenance': {
-      const line = describeMaintenance(event.report);
-      if (line) out.info(`${stamp()} housekeeping: ${line}`);
-      for (const failure of event.report.errors ?? []) out.error(`${stamp()} housekeeping ${failure.task} failed: ${failure.message} (tried again tomorrow)`);
-      break;
-    }
-  }
-}
-
-/** "2 expired subscriptions removed, ..." or '' when the day's housekeeping found nothing. */
-function describeMaintenance(report: NonNullable<DispatchResult['maintenance']>): string {
-  const parts: string[] = [];
-  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
-  if (report.expired) parts.push(`${n(report.expired, 'expired subscription')} removed`);
-  if (report.inactive) parts.push(`${n(report.inactive, 'inactive subscription')} removed`);
-  if (report.history?.notifications) parts.push(`${n(report.history.deliveries, 'delivery row')} of ${n(report.history.notifications, 'old notification')} dropped`);
-  return parts.join('; ');
+  for (const line of describeDispatchEvent(event)) out[line.level](`${stamp()} ${line.text}`);
 }
 
 function stamp(): string {
@@ -198,7 +161,7 @@ export interface CrontabLine {
 export function crontabLine(config: Config, options: { schedule: string; log?: string | undefined; dbFlag?: string | undefined; env: NodeJS.ProcessEnv }): CrontabLine {
   const fields = options.schedule.trim().split(/\s+/);
   if (fields.length !== 5 && !/^@(hourly|daily|weekly|monthly|yearly|annually|midnight)$/.test(options.schedule.trim())) {
-    throw usageError('--schedule: a crontab schedule has 5 fields, like "* * * * *"', { field: '--schedule' });
+    throw fail('invalid_request', 'a crontab schedule has 5 fields, like "* * * * *"', { field: 'schedule' });
   }
   const bin = fileURLToPath(new URL('../../../bin/pushctl.js', import.meta.url));
   const home = config.configPath ? path.dirname(config.configPath) : path.dirname(config.database);

@@ -3,7 +3,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { conflict, usageError } from '../../errors.js';
+import { fail } from '../../errors.js';
+import { wholeNumber } from '../numbers.js';
 import { writeSecretFile } from '../input.js';
 import { action } from '../run.js';
 
@@ -29,7 +30,7 @@ export function registerInit(program: Command): void {
         const { validateSubject } = await import('../../core/vapid-keys.js');
         const configFile = path.resolve(options.config ?? 'push.config.json');
         if (fs.existsSync(configFile) && !options.force) {
-          throw conflict(`${configFile} already exists; re-run with --force to overwrite it`, { file: configFile });
+          throw fail('conflict', `${configFile} already exists; re-run with --force to overwrite it`, { details: { file: configFile } });
         }
         let subject = options.subject;
         let database = options.database ?? 'pushctl.db';
@@ -87,10 +88,9 @@ export function registerInit(program: Command): void {
 }
 
 function isPort(value: string): boolean {
-  return /^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 65535;
+  return /^\d{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65535;
 }
 
 function parsePort(value: string): number {
-  if (!isPort(value)) throw usageError(`--port: "${value}" is not a port number (1-65535)`);
-  return Number(value);
+  return wholeNumber(value, 'port', 1, 65535);
 }

@@ -17,6 +17,9 @@ export function registerKeys(program: Command): void {
     .action(
       action<{ subject?: string; force?: boolean }>(async ({ options, out, context }) => {
         const { generateKeys } = await import('../../core/keys.js');
+        const { validateSubject } = await import('../../core/vapid-keys.js');
+        // A bad subject is refused before the store is opened, so it leaves no empty database behind.
+        if (options.subject !== undefined) validateSubject(options.subject);
         const ctx = await context({ create: true });
         const key = generateKeys(ctx, { subject: options.subject, force: options.force });
         out.result(key, () => [

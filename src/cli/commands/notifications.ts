@@ -6,7 +6,9 @@ import { parseConcurrency } from '../notification-flags.js';
 import { confirmOrRefuse } from '../prompts.js';
 import { printable, printableOr } from '../printable.js';
 import { action } from '../run.js';
-import { usageError } from '../../errors.js';
+import { fail } from '../../errors.js';
+import { wholeNumber } from '../numbers.js';
+import { LIST_LIMIT } from '../../limits.js';
 import type { NotificationView } from '../../core/notifications.js';
 
 export function registerNotifications(program: Command): void {
@@ -17,7 +19,7 @@ export function registerNotifications(program: Command): void {
     .description('newest first: id, status, title, target, due or sent time, counts')
     .option('--status <status>', 'only this status: scheduled, sending, sent, partial, failed, cancelled or skipped')
     .option('--since <time|duration>', 'only those due, sent or created since a time (2030-05-01T09:00) or this long ago (2h, 7d)')
-    .option('--limit <n>', 'at most this many (default 50, at most 1000)')
+    .option('--limit <n>', `at most this many (default ${LIST_LIMIT.default}, at most ${LIST_LIMIT.max})`)
     .action(
       action<{ status?: string; since?: string; limit?: string }>(async ({ options, out, context }) => {
         const { listNotifications, describeTarget } = await import('../../core/notifications.js');
@@ -130,7 +132,7 @@ export function registerNotifications(program: Command): void {
 
   notifications
     .command('delete')
-    .description('remove a notification and its delivery records (a recurring rule: with its occurrences); refused while sending')
+    .description('remove a notification and its delivery records (a recurring rule: with its occurrences); a send in progress stops')
     .argument('<id>', 'notification id')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(
@@ -167,7 +169,7 @@ Examples:
       action<{ olderThan: string; dryRun?: boolean }>(async ({ options, out, context }) => {
         const { parseDuration } = await import('../../core/durations.js');
         const { pruneHistory } = await import('../../core/history.js');
-        const olderThanMs = parseDuration(options.olderThan, '--older-than');
+        const olderThanMs = parseDuration(options.olderThan, 'olderThan');
         const result = pruneHistory(await context(), { olderThanMs, dryRun: options.dryRun });
         const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
         out.result(result, () =>
@@ -219,13 +221,12 @@ function truncate(text: string, max: number): string {
 }
 
 export function parseId(text: string): number {
-  if (!/^\d+$/.test(text.trim())) {
-    throw usageError(`"${text}" is not a notification id (a whole number, see "pushctl notifications list")`, { field: 'id' });
+  if (!/^\d{1,16}$/.test(text.trim())) {
+    throw fail('invalid_request', `"${text}" is not a notification id (a whole number, see "pushctl notifications list")`);
   }
   return Number(text.trim());
 }
 
 function parseLimit(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw usageError(`--limit: "${text}" must be a whole number, at least 1`, { field: '--limit' });
-  return Number(text);
+  return wholeNumber(text, 'limit', 1, LIST_LIMIT.max);
 }

@@ -3,6 +3,7 @@ import { plural } from '../plural.js';
 import type { Command } from 'commander';
 import { addNotificationOptions, specFromOptions, type NotificationFlags } from '../notification-flags.js';
 import { action } from '../run.js';
+import { MAX_PLAINTEXT_BYTES } from '../../limits.js';
 
 interface ScheduleFlags extends NotificationFlags {
   at?: string;
@@ -50,7 +51,7 @@ export function registerSchedule(program: Command): void {
           const upcoming = spec.schedule.cron ? nextSlots(draft) : [spec.schedule.sendAt!];
           out.result({ dryRun: true, ...preview, next: upcoming.map((t) => new Date(t).toISOString()) }, () => [
             `recipients now: ${preview.recipients}`,
-            `payload size:   ${preview.payloadBytes} bytes (limit 3993)`,
+            `payload size:   ${preview.payloadBytes} bytes (limit ${MAX_PLAINTEXT_BYTES})`,
             ...upcoming.map((t, i) => `${i === 0 ? 'due:           ' : '               '} ${formatInZone(t, zone)}`),
             out.color.dim('dry run: nothing was stored'),
           ]);

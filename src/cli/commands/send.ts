@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { addNotificationOptions, parseConcurrency, specFromOptions, type NotificationFlags } from '../notification-flags.js';
 import { exitCodeForSummary, printSummary, startProgress, stopOnSignals } from '../delivery-report.js';
 import { confirmOrRefuse } from '../prompts.js';
-import { isDiskFull, notFound, PushctlError, usageError } from '../../errors.js';
+import { fail, isDiskFull, msg, ref } from '../../errors.js';
+import { MAX_PLAINTEXT_BYTES } from '../../limits.js';
 import { plural } from '../plural.js';
 import { readTextInput } from '../input.js';
 import { printable } from '../printable.js';
@@ -17,7 +18,7 @@ const TEST_MESSAGE = 'Push Test v1';
 /** `send --subscription-json`: one push to a subscription that is not stored; recorded, not subscribed. */
 async function sendToUnstored({ options, out, context }: ActionEnv<SendFlags>): Promise<void> {
   if (options.all || options.category?.length || options.subscription?.length) {
-    throw usageError('--subscription-json: the subscription is the target; do not combine it with --all, --category or --subscription');
+    throw fail('invalid_request', msg`the subscription is the target; do not combine it with ${ref('all')}, ${ref('category')} or ${ref('subscriptions')}`, { field: 'subscriptionJson' });
   }
   const raw = options.subscriptionJson!;
   const text = raw === '-' || raw.startsWith('@') ? (await readTextInput(raw === '-' ? '-' : raw.slice(1), '--subscription-json')).text : raw;
@@ -25,13 +26,13 @@ async function sendToUnstored({ options, out, context }: ActionEnv<SendFlags>): 
   // The target here is the subscription; specFromOptions only needs one to read the other flags.
   const spec = await specFromOptions({ ...options, all: true, ...(hasContent ? {} : { title: TEST_MESSAGE }) });
   const { pushToSubscription, previewPushToSubscription, subscriptionFromJson } = await import('../../core/single-push.js');
-  const subscription = subscriptionFromJson(text.trim(), '--subscription-json');
+  const subscription = subscriptionFromJson(text.trim(), 'subscriptionJson');
   const ctx = await context();
   if (options.dryRun) {
     const preview = previewPushToSubscription(ctx, subscription, spec.message, spec.delivery, '--subscription-json');
     out.result({ dryRun: true, ...preview }, () => [
       `endpoint:     ${printable(preview.endpoint)}`,
-      `payload size: ${preview.payloadBytes} bytes (limit 3993)`,
+      `payload size: ${preview.payloadBytes} bytes (limit ${MAX_PLAINTEXT_BYTES})`,
       `payload:      ${printable(JSON.stringify(preview.payload))}`,
       out.color.dim('dry run: nothing was sent'),
     ]);
@@ -56,7 +57,7 @@ async function whenDiskFull<T>(step: () => T | Promise<T>, explain: () => string
     return await step();
   } catch (error) {
     if (!isDiskFull(error)) throw error;
-    throw new PushctlError('internal', explain(), { diskFull: true });
+    throw fail('disk_full', explain(), { details: { diskFull: true } });
   }
 }
 
@@ -84,7 +85,7 @@ export function registerSend(program: Command): void {
       if (options.dryRun) {
         out.result({ dryRun: true, ...preview }, () => [
           `recipients:   ${preview.recipients}`,
-          `payload size: ${preview.payloadBytes} bytes (limit 3993)`,
+          `payload size: ${preview.payloadBytes} bytes (limit ${MAX_PLAINTEXT_BYTES})`,
           `payload:      ${JSON.stringify(preview.payload)}`,
           out.color.dim('dry run: nothing was sent'),
         ]);
@@ -92,7 +93,7 @@ export function registerSend(program: Command): void {
       }
       if (preview.recipients === 0) {
         // A cron job sending to nobody (wrong store, emptied category) must not "succeed" for ever.
-        if (!options.allowEmpty) throw notFound('no subscription matches the target: nothing sent (pass --allow-empty to record the notification anyway)', { recipients: 0 });
+        if (!options.allowEmpty) throw fail('no_recipients', msg`no subscription matches the target: nothing sent (pass ${ref('allowEmpty')} to record the notification anyway)`, { details: { recipients: 0 } });
         out.warn('no subscription matches the target: the notification is recorded, but nobody gets it');
       }
       if (preview.recipients >= CONFIRM_FROM && !options.yes && out.interactive) {

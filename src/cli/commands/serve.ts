@@ -1,6 +1,7 @@
 /** `pushctl serve`: the subscribe page, the public subscription endpoints and the admin API. */
 import type { Command } from 'commander';
-import { usageError } from '../../errors.js';
+import { fail } from '../../errors.js';
+import { wholeNumber } from '../numbers.js';
 import { action } from '../run.js';
 
 interface ServeOptions {
@@ -45,7 +46,7 @@ export function registerServe(program: Command): void {
 
         const app = createPushctlServer(ctx, { jsonLog: out.json });
         const address = await app.listen(port, host).catch((error: NodeJS.ErrnoException) => {
-          throw usageError(`cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.code === 'EACCES' ? 'permission denied' : error.message}`);
+          throw fail('invalid_config', `cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.code === 'EACCES' ? 'permission denied' : error.message}`);
         });
         const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
         const url = `http://${shownHost}:${address.port}/`;
@@ -87,11 +88,10 @@ export function registerServe(program: Command): void {
 
 /** The dispatcher loop in this process, stopped through its AbortSignal on shutdown. */
 async function startDispatcher(ctx: import('../../core/context.js').Context, info: (line: string) => void): Promise<{ stop(): Promise<void> }> {
-  const { runDispatcherLoop } = await import('../../http/dispatch-loop.js');
+  const { runDispatcherLoop } = await import('../dispatch-loop.js');
   return runDispatcherLoop(ctx, info);
 }
 
 function parsePort(value: string): number {
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw usageError(`--port: "${value}" is not a port number (0-65535)`, { flag: '--port' });
-  return Number(value);
+  return wholeNumber(value, 'port', 0, 65535);
 }

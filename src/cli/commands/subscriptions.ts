@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { plural } from '../plural.js';
 import { printable, printableOr } from '../printable.js';
 import { action } from '../run.js';
+import { wholeNumber } from '../numbers.js';
 
 interface ImportFlags {
   category: string[];
@@ -84,7 +85,7 @@ Examples:
     .action(
       action<{ category?: string; limit?: string }>(async ({ options, out, context }) => {
         const { listSubscriptions, countSubscriptions } = await import('../../core/subscriptions.js');
-        const limit = options.limit === undefined ? undefined : positiveInt(options.limit, '--limit', await errors());
+        const limit = options.limit === undefined ? undefined : wholeNumber(options.limit, 'limit', 1);
         const ctx = await context();
         if (out.json) {
           await writeJsonArray(listSubscriptions(ctx, { category: options.category, limit }));
@@ -114,7 +115,7 @@ Examples:
     .option('--category <name>', 'only members of this category')
     .action(
       action<{ category?: string }>(async ({ options, context }) => {
-        const { countSubscriptions } = await import('../../core/subscriptions.js');
+        const { countSubscriptions } = await import('../../core/subscription-lookup.js');
         process.stdout.write(`${countSubscriptions(await context(), { category: options.category })}\n`);
       }),
     );
@@ -158,13 +159,12 @@ Examples:
     .action(
       action<Record<string, never>, [string[]]>(async ({ out, context }, refs) => {
         const { removeSubscription } = await import('../../core/subscriptions.js');
-        const { notFound } = await errors();
         const ctx = await context();
         const removed: string[] = [];
         const missing: string[] = [];
         for (const ref of refs) (removeSubscription(ctx, ref) ? removed : missing).push(ref);
         out.result({ removed, missing }, () => (removed.length ? [`removed ${removed.length} subscription${removed.length === 1 ? '' : 's'}`] : []));
-        if (missing.length) throw notFound(`no such subscription${missing.length === 1 ? '' : 's'}: ${missing.join(', ')}`, { missing });
+        if (missing.length) throw (await import('../../errors.js')).fail('subscription_not_found', `no such subscription${missing.length === 1 ? '' : 's'}: ${missing.join(', ')}`, { details: { missing } });
       }),
     );
 
@@ -195,11 +195,13 @@ Examples:
       action<{ inactive?: string; olderThan?: string; failedMoreThan?: string; expired?: boolean; dryRun?: boolean }>(async ({ options, out, context }) => {
         const { pruneSubscriptions } = await import('../../core/subscriptions.js');
         const { parseDuration } = await import('../../core/durations.js');
-        const e = await errors();
-        if (options.inactive !== undefined && options.olderThan !== undefined) throw e.usageError('prune: give --inactive or --older-than (the same thing), not both', { flag: '--older-than' });
-        const [flag, duration] = options.olderThan !== undefined ? ['--older-than', options.olderThan] : ['--inactive', options.inactive];
-        const olderThanMs = duration === undefined ? undefined : parseDuration(duration, flag);
-        const failedMoreThan = options.failedMoreThan === undefined ? undefined : nonNegativeInt(options.failedMoreThan, '--failed-more-than', e);
+        if (options.inactive !== undefined && options.olderThan !== undefined) {
+          const { fail, msg, ref } = await import('../../errors.js');
+          throw fail('invalid_request', msg`give ${ref('inactive')} or ${ref('olderThan')} (the same thing), not both`);
+        }
+        const [field, duration] = options.olderThan !== undefined ? ['olderThan', options.olderThan] : ['inactive', options.inactive];
+        const olderThanMs = duration === undefined ? undefined : parseDuration(duration, field);
+        const failedMoreThan = options.failedMoreThan === undefined ? undefined : wholeNumber(options.failedMoreThan, 'failedMoreThan');
         const result = pruneSubscriptions(await context(), { olderThanMs, failedMoreThan, expired: options.expired, dryRun: options.dryRun });
         out.result(result, () =>
           result.dryRun
@@ -230,20 +232,6 @@ function describeSubscription(s: SubscriptionView): string[] {
     `last success:  ${s.lastSuccessAt ?? 'never'}`,
     `failures:      ${s.failureCount}`,
   ];
-}
-
-async function errors() {
-  return import('../../errors.js');
-}
-
-function positiveInt(text: string, flag: string, e: typeof import('../../errors.js')): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw e.usageError(`${flag}: "${text}" is not a whole number above 0`, { flag });
-  return Number(text);
-}
-
-function nonNegativeInt(text: string, flag: string, e: typeof import('../../errors.js')): number {
-  if (!/^\d+$/.test(text)) throw e.usageError(`${flag}: "${text}" is not a whole number, 0 or more`, { flag });
-  return Number(text);
 }
 
 function shortEndpoint(endpoint: string): string {
@@ -321,8 +309,8 @@ async function writeNdjson(records: Iterable<unknown>, file: string | undefined)
   } catch (error) {
     stream.destroy();
     fs.rmSync(tmp, { force: true });
-    const { inputError } = await errors();
-    throw inputError(`${file}: cannot write: ${(error as Error).message}`, { file });
+    const { fail } = await import('../../errors.js');
+    throw fail('invalid_input', `cannot write: ${(error as Error).message}`, { at: file, details: { file } });
   }
   return count;
 }

@@ -5,7 +5,7 @@
  * together migrate once.
  */
 import pg from 'pg';
-import { PushctlError } from '../../errors.js';
+import { fail, PushctlError } from '../../errors.js';
 import { redactLocation } from '../location.js';
 import type { CategoryRow, CategoryWithCount } from '../categories.js';
 import type { VapidKeyRow } from '../keys.js';
@@ -14,7 +14,8 @@ import type {
   CapRule, DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
   TableRow, TemplateAdvance, Transaction, TransactionOptions,
 } from '../store.js';
-import { TABLES } from '../store.js';
+import { resolveRefsWith, TABLES } from '../store.js';
+import type { NotificationStatus } from '../../limits.js';
 import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from '../subscriptions.js';
 import { mergeDays, type DayRow, type EventKind, type FunnelRow, type TokenOwner } from '../tracking.js';
 import { keysetPages } from '../paging.js';
@@ -201,21 +202,11 @@ class PostgresOps implements StoreOps {
     return this.all<NotificationRow>('listNotifications', [filter.status || null, filter.since ?? null, filter.limit, filter.offset]);
   }
   async deleteNotification(id: number) { return (await this.changed('deleteNotification', [id])) > 0; }
-  async setStatus(id: number, status: string, extra: { error?: string | null; finished_at?: number | null } = {}) {
+  async setStatus(id: number, status: NotificationStatus, extra: { error?: string | null; finished_at?: number | null } = {}) {
     await this.q('setStatus', [id, status, extra.error ?? null, extra.finished_at ?? null]);
   }
   async cancelNotification(id: number, now: number) { return (await this.changed('cancelNotification', [id, now])) > 0; }
-  async resolveSubscriptionRefs(refs: (string | number)[]) {
-    const ids: number[] = [];
-    const unknown: string[] = [];
-    for (const ref of refs) {
-      const text = String(ref);
-      const row = /^\d+$/.test(text) ? await this.subscriptionById(Number(text)) : await this.subscriptionByEndpoint(text);
-      if (row) ids.push(row.id);
-      else unknown.push(text);
-    }
-    return { ids: [...new Set(ids)], unknown };
-  }
+  resolveSubscriptionRefs(refs: (string | number)[]) { return resolveRefsWith(this, refs); }
 
   async tryAcquireLease(id: number, owner: string, now: number, leaseMs: number) { return (await this.changed('tryAcquireLease', [id, owner, now, now + leaseMs])) > 0; }
   async takeOverLease(id: number, deadOwner: string, owner: string, now: number, leaseMs: number) {
@@ -408,7 +399,7 @@ class PostgresOps implements StoreOps {
   }
   clearAll() {
     return this.atomic(async (tx) => {
-      await tx.executor.query(`TRUNCATE ${TABLES.map((t) => t.name).join(', ')}`);
+      await tx.executor.query(`TRUNCATE ${TABLES.map((t) => t.name).join(', ')} CASCADE`);
     });
   }
   async resetIdentities() {
@@ -487,7 +478,7 @@ export class PostgresStore extends PostgresOps implements Store {
       await migrate(pool, store.location);
     } catch (error) {
       await pool.end().catch(() => {});
-      throw error instanceof PushctlError ? error : new PushctlError('input', `database ${store.location}: cannot open: ${(error as Error).message}`, { database: store.location });
+      throw error instanceof PushctlError ? error : fail('invalid_input', `database ${store.location}: cannot open: ${(error as Error).message}`, { details: { database: store.location } });
     }
     return store;
   }
@@ -535,10 +526,10 @@ async function migrate(pool: pg.Pool, location: string): Promise<void> {
         version integer PRIMARY KEY, description text NOT NULL, applied_at bigint NOT NULL)`);
       const current = (await client.query<{ v: number | null }>('SELECT max(version) AS v FROM pushctl_schema_migrations')).rows[0]?.v ?? 0;
       if (current > SCHEMA_VERSION) {
-        throw new PushctlError(
+        throw fail(
           'conflict',
           `database ${location} has schema version ${current}, but this pushctl knows only up to ${SCHEMA_VERSION}: it was written by a newer pushctl. Upgrade pushctl to use it.`,
-          { database: location, schemaVersion: current, supported: SCHEMA_VERSION },
+          { details: { database: location, schemaVersion: current, supported: SCHEMA_VERSION } },
         );
       }
       for (const migration of MIGRATIONS) {

@@ -24,6 +24,8 @@ const SQL = {
     WHERE d.notification_id = @id AND d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= @now)
     ORDER BY d.subscription_id LIMIT @limit`,
   leaseDelivery: `UPDATE deliveries SET next_attempt_at = ? WHERE notification_id = ? AND subscription_id = ?`,
+  /** Occurrences of a rule that are being sent by a live lease holder. */
+  liveOccurrences: `SELECT id FROM notifications WHERE parent_id = ? AND status = 'sending' AND lease_owner IS NOT NULL AND lease_expires_at > ?`,
   tableCounts: tableCountsSql(TABLES),
 } as const;
 

@@ -18,7 +18,8 @@ import type {
   CapRule, DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
   TableRow, TemplateAdvance, Transaction, TransactionOptions,
 } from '../store.js';
-import { TABLES } from '../store.js';
+import { resolveRefsWith, TABLES } from '../store.js';
+import type { NotificationStatus } from '../../limits.js';
 import * as subscriptions from '../subscriptions.js';
 import * as tracking from '../tracking.js';
 import { keysetPages } from '../paging.js';
@@ -117,7 +118,7 @@ class SqliteOps implements StoreOps {
   async deleteCategory(id: number) { await this.turn(); return categories.deleteCategoryRow(this.db, id); }
   async addMembers(categoryId: number, ids: readonly number[]) { await this.turn(); return this.db.transaction(() => categories.addMembers(this.db, categoryId, ids))(); }
   async removeMembers(categoryId: number, ids: readonly number[]) { await this.turn(); return this.db.transaction(() => categories.removeMembers(this.db, categoryId, ids))(); }
-  async existingCategoryNames(names: string[]) { await this.turn(); return notifications.existingCategoryNames(this.db, names); }
+  async existingCategoryNames(names: string[]) { await this.turn(); return categories.existingCategoryNames(this.db, names); }
 
   async insertNotification(row: notifications.NewNotification) { await this.turn(); return notifications.insertNotification(this.db, row); }
   async setTopic(id: number, topic: string) { await this.turn(); notifications.setTopic(this.db, id, topic); }
@@ -127,12 +128,12 @@ class SqliteOps implements StoreOps {
   async clearIdempotencyKey(id: number) { await this.turn(); notifications.clearIdempotencyKey(this.db, id); }
   async listNotifications(filter: NotificationListFilter) { await this.turn(); return notifications.listNotificationRows(this.db, filter); }
   async deleteNotification(id: number) { await this.turn(); return notifications.deleteNotificationRow(this.db, id); }
-  async setStatus(id: number, status: string, extra?: { error?: string | null; finished_at?: number | null }) {
+  async setStatus(id: number, status: NotificationStatus, extra?: { error?: string | null; finished_at?: number | null }) {
     await this.turn();
     notifications.setStatus(this.db, id, status, extra);
   }
   async cancelNotification(id: number, now: number) { await this.turn(); return notifications.cancelRow(this.db, id, now); }
-  async resolveSubscriptionRefs(refs: (string | number)[]) { await this.turn(); return notifications.resolveSubscriptionRefs(this.db, refs); }
+  resolveSubscriptionRefs(refs: (string | number)[]) { return resolveRefsWith(this, refs); }
 
   async tryAcquireLease(id: number, owner: string, now: number, leaseMs: number) { await this.turn(); return notifications.tryAcquireLease(this.db, id, owner, now, leaseMs); }
   async takeOverLease(id: number, deadOwner: string, owner: string, now: number, leaseMs: number) {
@@ -165,7 +166,7 @@ class SqliteOps implements StoreOps {
   async nextWorkAt() { await this.turn(); return dispatch.nextWorkAt(this.db); }
   async occurrenceRows(parentId: number, limit: number) { await this.turn(); return dispatch.occurrenceRows(this.db, parentId, limit); }
   async occurrenceCount(parentId: number) { await this.turn(); return dispatch.occurrenceCount(this.db, parentId); }
-  async liveOccurrences(parentId: number, now: number) { await this.turn(); return dispatch.liveOccurrences(this.db, parentId, now); }
+  async liveOccurrences(parentId: number, now: number) { await this.turn(); return (this.sql.liveOccurrences.all(parentId, now) as { id: number }[]).map((r) => r.id); }
   async cancelScheduledOccurrences(parentId: number, now: number) { await this.turn(); return dispatch.cancelScheduledOccurrences(this.db, parentId, now); }
   async deleteOccurrences(parentId: number) { await this.turn(); return dispatch.deleteOccurrences(this.db, parentId); }
   async reopenForResume(id: number) { await this.turn(); return dispatch.reopenForResume(this.db, id); }
