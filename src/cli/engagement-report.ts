@@ -28,6 +28,7 @@ export async function statsLines(out: Output, stats: EngagementStats): Promise<s
     return out.color.cyan('█'.repeat(clicked)) + out.color.dim('▒'.repeat(delivered - clicked));
   };
   const pct = (r: Rates, key: keyof Rates) => (r[key] === null ? '' : `${(r[key]! * 100).toFixed(1)}%`);
+  const inParens = (text: string) => (text ? ` (${text})` : '');
   const table = await out.table(
     ['day', 'delivered', 'shown', 'clicked', 'dismissed', 'shown %', 'clicked %', ''],
     stats.days.map((d) => [d.date, d.delivered, d.shown, d.clicked, d.dismissed, pct(d.rates, 'shown'), pct(d.rates, 'clicked'), bar(d)]),
@@ -36,7 +37,7 @@ export async function statsLines(out: Output, stats: EngagementStats): Promise<s
   return [
     `since ${stats.since.slice(0, 10)} (UTC days)${stats.category ? `, notifications to category "${stats.category}"` : ''}`,
     table,
-    `total: ${t.delivered} delivered, ${t.shown} shown ${pct(t.rates, 'shown')}, ${t.clicked} clicked ${pct(t.rates, 'clicked')}, ${t.dismissed} dismissed ${pct(t.rates, 'dismissed')}`,
+    `total: ${t.delivered} delivered, ${t.shown} shown${inParens(pct(t.rates, 'shown'))}, ${t.clicked} clicked${inParens(pct(t.rates, 'clicked'))}, ${t.dismissed} dismissed${inParens(pct(t.rates, 'dismissed'))}`,
     out.color.dim(`bar: delivered per day (${out.color.cyan('█')} clicked), scaled to the busiest day`),
   ];
 }
