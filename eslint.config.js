@@ -20,7 +20,7 @@ function importDirection(files, folders, message, ignores = []) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.bench-build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,9 @@
 /**
- * Diagnostic row of `npm run bench:send`: pushctl's wire layer alone (the built
- * dist/push/sender.js: encryption, cached VAPID, undici pool), with no store and no delivery
- * engine, `concurrency` at a time. The gap between this and `pushctl send` is the engine's cost.
+ * Diagnostic row of `npm run bench:send`: pushctl's send pipelines alone (the built
+ * dist/push/pipeline.js: a worker thread per core, each encrypting, signing with a cached VAPID
+ * header and posting through its own undici pool), with no store and no delivery engine,
+ * `concurrency` at a time. The gap between this and `pushctl send` is the engine's cost; the
+ * HTTP/2 row against the HTTP/1.1 one decides whether HTTP/2 is worth offering.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +17,7 @@ interface Job {
   concurrency: number;
   http2: boolean;
   /** undefined: the sender's default */
-  encryptionThreads?: number;
+  threads?: number;
   vapid: { subject: string; publicKey: string; privateKey: string };
 }
 
@@ -25,7 +27,7 @@ const usage = () => {
   const u = process.resourceUsage();
   return { maxRssKb: u.maxRSS, cpuUs: u.userCPUTime + u.systemCPUTime };
 };
-const { createPushSender } = (await import(pathToFileURL(path.join(job.root, 'dist/push/sender.js')).href)) as typeof import('../src/push/sender.js');
+const { createPipelineSender } = (await import(pathToFileURL(path.join(job.root, 'dist/push/pipeline.js')).href)) as typeof import('../src/push/pipeline.js');
 const targets = fs
   .readFileSync(job.subscriptionsFile, 'utf8')
   .split('\n')
@@ -34,7 +36,7 @@ const targets = fs
     const s = JSON.parse(line) as { endpoint: string; keys: { p256dh: string; auth: string } };
     return { endpoint: s.endpoint, p256dh: s.keys.p256dh, auth: s.keys.auth };
   });
-const sender = createPushSender({ concurrency: job.concurrency, http2: job.http2, encryptionThreads: job.encryptionThreads });
+const sender = createPipelineSender({ concurrency: job.concurrency, http2: job.http2, threads: job.threads });
 const payload = Buffer.from(job.payload);
 
 let next = 0;

@@ -81,17 +81,27 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
 }
 
 /**
- * The push sender for this installation: the wire refuses, at the last moment, any endpoint the
- * configured origin policy no longer allows (defence in depth against stored bad endpoints).
+ * The push sender for this installation: whole pipelines (encrypt, sign, post) on one worker
+ * thread per core, this thread keeping the ledger. The wire refuses, at the last moment, any
+ * endpoint the configured origin policy no longer allows (defence in depth against stored bad
+ * endpoints). PUSHCTL_SEND_THREADS=0 sends from this thread instead (encryption still on a
+ * helper thread): a measurement knob, see docs/performance.md.
  */
 export async function createSenderFor(ctx: Context, concurrency: number): Promise<PushSender> {
-  const [{ createPushSender }, { endpointPolicyFromConfig, endpointRefusal }] = await Promise.all([import('../push/sender.js'), import('./endpoint-policy.js')]);
+  const { endpointPolicyFromConfig, endpointRefusal } = await import('./endpoint-policy.js');
   const policy = endpointPolicyFromConfig(ctx.config);
-  return createPushSender({
+  const common = {
     concurrency,
     requestTimeoutMs: ctx.config.push.timeoutSeconds * 1000,
-    endpointRefusal: (endpoint) => endpointRefusal(endpoint, policy),
-  });
+    endpointRefusal: (endpoint: string) => endpointRefusal(endpoint, policy),
+  };
+  const threads = process.env.PUSHCTL_SEND_THREADS === undefined ? undefined : Number(process.env.PUSHCTL_SEND_THREADS);
+  if (threads === 0) {
+    const { createPushSender } = await import('../push/sender.js');
+    return createPushSender(common);
+  }
+  const { createPipelineSender } = await import('../push/pipeline.js');
+  return createPipelineSender({ ...common, threads: threads !== undefined && Number.isFinite(threads) && threads > 0 ? threads : undefined });
 }
 
 /** A sender made on first use, so a run that finds nothing to send starts no pools or threads. */
@@ -178,6 +188,9 @@ class DeliveryRun {
     const row = store.notificationById(ctx.db, id)!;
     this.before = toView(ctx, row);
     if (row.status === 'cancelled') return this.finish();
+    // Threads start and load while the recipient list is fixed (a long statement on a big audience).
+    const starting = this.options.sender ? undefined : this.createSender();
+    if (starting) this.sender = await starting;
     store.fixRecipients(ctx.db, id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
     applyFrequencyCaps(ctx, row);
     applyQuietHours(ctx, row);
@@ -194,7 +207,7 @@ class DeliveryRun {
     this.payload = payload;
     const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
     if (this.counts.pending > 0) {
-      this.sender = this.options.sender ?? (await this.createSender());
+      this.sender ??= this.options.sender;
       await this.deliverPending(payload, pushOptions);
     }
     return this.finish();

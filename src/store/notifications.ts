@@ -279,18 +279,43 @@ export function prepareLedgerWriter(db: Db) {
        next_attempt_at = @nextAttemptAt, updated_at = @now
      WHERE notification_id = @notificationId AND subscription_id = @subscriptionId`,
   );
-  const markSuccess = db.prepare('UPDATE subscriptions SET last_success_at = ?, failure_count = 0 WHERE id = ?');
+  // Successes, by far the most answers, are written a batch at a time: two statements per batch
+  // (per status code) instead of two per delivery.
+  const markSentMany = db.prepare(
+    `UPDATE deliveries SET state = 'sent', attempts = attempts + 1, status_code = ?, error = NULL, next_attempt_at = NULL, updated_at = ?
+     WHERE notification_id = ? AND subscription_id IN (SELECT value FROM json_each(?))`,
+  );
+  const markSuccessMany = db.prepare('UPDATE subscriptions SET last_success_at = ?, failure_count = 0 WHERE id IN (SELECT value FROM json_each(?))');
   const markFailure = db.prepare('UPDATE subscriptions SET failure_count = failure_count + 1 WHERE id = ?');
   const deleteSubscription = db.prepare('DELETE FROM subscriptions WHERE id = ?');
   const apply = (u: DeliveryUpdate) => {
     updateDelivery.run(u);
-    if (u.state === 'sent') markSuccess.run(u.now, u.subscriptionId);
-    else if (u.state === 'gone') deleteSubscription.run(u.subscriptionId);
+    if (u.state === 'gone') deleteSubscription.run(u.subscriptionId);
     else if (u.state === 'failed' || (u.state === 'pending' && u.statusCode !== null)) markFailure.run(u.subscriptionId);
   };
   /** Records push-service answers, several in one transaction (group commit). */
   const recordMany = db.transaction((updates: DeliveryUpdate[]) => {
-    for (const u of updates) apply(u);
+    // (notification, status code) -> subscription ids, and the latest time among them
+    const sent = new Map<string, { notificationId: number; statusCode: number | null; ids: number[]; now: number }>();
+    for (const u of updates) {
+      if (u.state !== 'sent') {
+        apply(u);
+        continue;
+      }
+      const key = `${u.notificationId}:${u.statusCode}`;
+      const group = sent.get(key);
+      if (group) {
+        group.ids.push(u.subscriptionId);
+        group.now = Math.max(group.now, u.now);
+      } else {
+        sent.set(key, { notificationId: u.notificationId, statusCode: u.statusCode, ids: [u.subscriptionId], now: u.now });
+      }
+    }
+    for (const group of sent.values()) {
+      const ids = JSON.stringify(group.ids);
+      markSentMany.run(group.statusCode, group.now, group.notificationId, ids);
+      markSuccessMany.run(group.now, ids);
+    }
   });
   return { recordMany: (updates: DeliveryUpdate[]) => recordMany(updates) };
 }

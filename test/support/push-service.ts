@@ -110,6 +110,8 @@ export interface PushService {
   answers: AnsweredRequest[];
   /** Requests seen so far (including rejected and stalled ones). */
   readonly requestCount: number;
+  /** Distinct subscriptions those requests were for: equal to requestCount when none was pushed twice. */
+  readonly distinctSubscriptions: number;
   /** Count of answers by status ('stalled' included), kept even when record is off. */
   statusCounts: Record<string, number>;
   /** TCP connections accepted so far (keep-alive reuse shows here). */
@@ -146,6 +148,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
   const verifiedTokens = new Map<string, JwtClaims>();
   const certificate = options.tls ? testCertificate() : undefined;
   let requestCount = 0;
+  const pushedTo = new Set<string>();
   let connections = 0;
   let inFlight = 0;
   let peakInFlight = 0;
@@ -162,6 +165,9 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     get requestCount() {
       return requestCount;
     },
+    get distinctSubscriptions() {
+      return pushedTo.size;
+    },
     get connections() {
       return connections;
     },
@@ -176,6 +182,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     },
     resetCounts() {
       requestCount = connections = peakInFlight = firstRequestAt = lastRequestAt = 0;
+      pushedTo.clear();
       service.statusCounts = {};
       service.received.length = 0;
       service.answers.length = 0;
@@ -256,6 +263,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     const match = /^\/push\/([A-Za-z0-9_-]+)$/.exec(request.url ?? '');
     const id = match?.[1];
     if (request.method !== 'POST' || !id) return answer(response, undefined, 404, 'no such endpoint');
+    pushedTo.add(id);
 
     const rule = matchingRule(id);
     if (rule && 'stall' in rule) {

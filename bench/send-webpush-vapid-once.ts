@@ -1,0 +1,77 @@
+/**
+ * Baseline (c') of `npm run bench:send`: what a user who knows web-push writes to send fast.
+ * web-push's generateRequestDetails for the encryption, with the VAPID header computed once per
+ * push-service origin (getVapidHeaders) and reused, `concurrency` requests at a time over one
+ * keep-alive https.Agent, on one thread. Its own process; prints one JSON line.
+ */
+import fs from 'node:fs';
+import https from 'node:https';
+import webpush from 'web-push';
+
+interface Job {
+  subscriptionsFile: string;
+  payload: string;
+  ttl: number;
+  concurrency: number;
+  caFile: string;
+  vapid: { subject: string; publicKey: string; privateKey: string };
+}
+
+const job = JSON.parse(process.argv[2]!) as Job;
+const usage = () => {
+  const u = process.resourceUsage();
+  return { maxRssKb: u.maxRSS, cpuUs: u.userCPUTime + u.systemCPUTime };
+};
+const subscriptions = fs
+  .readFileSync(job.subscriptionsFile, 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((line) => JSON.parse(line) as webpush.PushSubscription);
+const agent = new https.Agent({ keepAlive: true, maxSockets: job.concurrency, ca: fs.readFileSync(job.caFile) });
+const payload = Buffer.from(job.payload);
+
+/** The five extra lines: one VAPID header per origin. */
+const vapidByOrigin = new Map<string, string>();
+function authorization(endpoint: string): string {
+  const origin = new URL(endpoint).origin;
+  let header = vapidByOrigin.get(origin);
+  if (!header) {
+    header = webpush.getVapidHeaders(origin, job.vapid.subject, job.vapid.publicKey, job.vapid.privateKey, 'aes128gcm').Authorization;
+    vapidByOrigin.set(origin, header);
+  }
+  return header;
+}
+
+function post(subscription: webpush.PushSubscription): Promise<number> {
+  const details = webpush.generateRequestDetails(subscription, payload, { vapidDetails: null as unknown as undefined, TTL: job.ttl });
+  const headers = { ...(details.headers as Record<string, string | number>), Authorization: authorization(subscription.endpoint) };
+  return new Promise((resolve, reject) => {
+    const request = https.request(details.endpoint, { method: 'POST', headers, agent }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', reject);
+    request.end(details.body);
+  });
+}
+
+let next = 0;
+let sent = 0;
+let failed = 0;
+const started = performance.now();
+await Promise.all(
+  Array.from({ length: job.concurrency }, async () => {
+    while (next < subscriptions.length) {
+      try {
+        const status = await post(subscriptions[next++]!);
+        if (status >= 200 && status < 300) sent += 1;
+        else failed += 1;
+      } catch {
+        failed += 1;
+      }
+    }
+  }),
+);
+const ms = performance.now() - started;
+agent.destroy();
+process.stdout.write(`${JSON.stringify({ sent, failed, ms, ...usage() })}\n`);

@@ -1,0 +1,213 @@
+/**
+ * Whole send pipelines on every core. Each worker thread (pipeline-worker.ts) encrypts, signs
+ * (one VAPID header per origin and key, cached in the thread) and posts through its own pooled
+ * connections; the calling thread only hands out requests and takes back answers, so it stays
+ * free for paging recipients and writing the ledger. Measured on 2 cores: the calling thread was
+ * the bottleneck when it did the HTTP/TLS itself and only encryption ran on a worker.
+ *
+ * This module loads neither undici nor web-push: the threads do, in parallel with the caller's
+ * own start-up (create the sender before reading recipients and the threads are ready by then).
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { PipelineBatch, PipelineJob, PipelineReply, PipelineWorkerData } from './pipeline-protocol.js';
+import { MAX_PLAINTEXT_BYTES, type PushOptions, type PushOutcome, type PushSender, type PushSenderOptions, type PushTarget, type VapidCredentials } from './types.js';
+
+/** Pipelines when the caller does not say: one per core (the calling thread mostly waits), at most 8. */
+export function defaultPipelineThreads(): number {
+  return Math.min(Math.max(os.availableParallelism(), 1), 8);
+}
+
+export interface PipelineSenderOptions extends Omit<PushSenderOptions, 'encryptionThreads'> {
+  /** Worker threads, each a whole pipeline (default: one per core, at most 8). */
+  threads?: number | undefined;
+}
+
+export interface PipelineSender extends PushSender {
+  /** JWTs signed by all threads so far (one per origin and key per thread when the caches work). */
+  readonly jwtSigned: number;
+}
+
+interface Job {
+  target: PushTarget;
+  payload: Buffer;
+  options: PushOptions;
+  vapid: VapidCredentials;
+  resolve: (outcome: PushOutcome) => void;
+}
+
+interface Lane {
+  worker: Worker;
+  /** Jobs handed to this thread and not yet answered, by job id. */
+  outstanding: Map<number, Job>;
+  jwtSigned: number;
+}
+
+/**
+ * The worker's compiled file. Under the TypeScript sources (vitest) there is no .js next to this
+ * file, so the built one is used: run `npm run build` first, as for the CLI tests.
+ */
+function workerFile(): URL {
+  const here = new URL(import.meta.url);
+  if (here.pathname.endsWith('.ts')) return new URL('../../dist/push/pipeline-worker.js', here);
+  return new URL('./pipeline-worker.js', here);
+}
+
+export function createPipelineSender(options: PipelineSenderOptions): PipelineSender {
+  const concurrency = Math.max(1, Math.floor(options.concurrency));
+  const threads = Math.max(1, Math.floor(options.threads ?? defaultPipelineThreads()));
+  const workerData: PipelineWorkerData = {
+    // The calling side bounds the total in flight; a thread never queues what it was given.
+    concurrency,
+    connectTimeoutMs: options.connectTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+    ca: options.ca?.toString(),
+    http2: options.http2,
+  };
+  // A parent started with --input-type=module must not pass that flag on to a file worker.
+  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+  const file = workerFile();
+  const lanes: Lane[] = [];
+  let nextId = 1;
+  let inFlight = 0;
+  const waiting: Job[] = [];
+  let waitingHead = 0;
+  let queued: Array<{ lane: Lane; id: number; job: Job }> = [];
+  let flushScheduled = false;
+  let closed = false;
+
+  for (let i = 0; i < threads; i++) {
+    const worker = new Worker(file, { execArgv, workerData });
+    // Idle threads must not keep a finished CLI alive.
+    worker.unref();
+    const lane: Lane = { worker, outstanding: new Map(), jwtSigned: 0 };
+    worker.on('message', (reply: PipelineReply) => {
+      lane.jwtSigned = reply.jwtSigned;
+      for (const [id, kind, status, retryAfterMs, message] of reply.results) {
+        const job = lane.outstanding.get(id);
+        if (!job) continue;
+        lane.outstanding.delete(id);
+        const outcome: PushOutcome = { kind };
+        if (status) outcome.status = status;
+        if (retryAfterMs >= 0) outcome.retryAfterMs = retryAfterMs;
+        if (message) outcome.message = message;
+        finish(job, outcome);
+      }
+      if (lane.outstanding.size === 0) lane.worker.unref();
+    });
+    worker.on('error', (error) => failLane(lane, error));
+    worker.on('exit', () => failLane(lane, new Error('exited')));
+    lanes.push(lane);
+  }
+
+  function finish(job: Job, outcome: PushOutcome): void {
+    inFlight -= 1;
+    job.resolve(outcome);
+    if (waitingHead < waiting.length) {
+      const next = waiting[waitingHead++]!;
+      if (waitingHead > 1024 && waitingHead * 2 > waiting.length) {
+        waiting.splice(0, waitingHead);
+        waitingHead = 0;
+      }
+      dispatch(next);
+    }
+  }
+
+  /** A thread that dies takes its requests with it: they may have gone out, so they are retried, never re-sent here. */
+  function failLane(lane: Lane, error: Error): void {
+    const index = lanes.indexOf(lane);
+    if (index < 0) return;
+    lanes.splice(index, 1);
+    if (!closed) process.emitWarning(`pushctl: a send thread stopped (${error.message}); continuing on ${lanes.length}`);
+    const lost = [...lane.outstanding.values()];
+    lane.outstanding.clear();
+    for (const job of lost) finish(job, { kind: 'retry', message: `send thread stopped: ${error.message}` });
+  }
+
+  function dispatch(job: Job): void {
+    inFlight += 1;
+    if (!lanes.length) {
+      finish(job, { kind: 'retry', message: 'no send thread is running' });
+      return;
+    }
+    let lane = lanes[0]!;
+    for (const other of lanes) if (other.outstanding.size < lane.outstanding.size) lane = other;
+    const id = nextId++;
+    if (lane.outstanding.size === 0) lane.worker.ref();
+    lane.outstanding.set(id, job);
+    queued.push({ lane, id, job });
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  }
+
+  /** One message per thread per event-loop turn, each distinct payload/options/key once in it. */
+  function flush(): void {
+    flushScheduled = false;
+    const byLane = new Map<Lane, Array<{ id: number; job: Job }>>();
+    for (const entry of queued) {
+      let list = byLane.get(entry.lane);
+      if (!list) byLane.set(entry.lane, (list = []));
+      list.push(entry);
+    }
+    queued = [];
+    for (const [lane, entries] of byLane) {
+      if (!lanes.includes(lane)) {
+        // The thread died between dispatch and flush: failLane already answered these.
+        continue;
+      }
+      const payloadIndex = new Map<Buffer, number>();
+      const optionIndex = new Map<PushOptions, number>();
+      const vapidIndex = new Map<VapidCredentials, number>();
+      const batch: PipelineBatch = { jobs: [], payloads: [], options: [], vapids: [] };
+      for (const { id, job } of entries) {
+        let p = payloadIndex.get(job.payload);
+        if (p === undefined) {
+          p = batch.payloads.push(new Uint8Array(job.payload)) - 1; // an exact copy, not its 8 KB pool
+          payloadIndex.set(job.payload, p);
+        }
+        let o = optionIndex.get(job.options);
+        if (o === undefined) {
+          o = batch.options.push({ ttl: job.options.ttl, urgency: job.options.urgency, topic: job.options.topic }) - 1;
+          optionIndex.set(job.options, o);
+        }
+        let v = vapidIndex.get(job.vapid);
+        if (v === undefined) {
+          v = batch.vapids.push({ publicKey: job.vapid.publicKey, privateKey: job.vapid.privateKey, subject: job.vapid.subject }) - 1;
+          vapidIndex.set(job.vapid, v);
+        }
+        const entry: PipelineJob = [id, job.target.endpoint, job.target.p256dh, job.target.auth, p, o, v];
+        batch.jobs.push(entry);
+      }
+      lane.worker.postMessage(batch);
+    }
+  }
+
+  return {
+    send(target, payload, pushOptions, vapid) {
+      // Cheap refusals here, before a thread is bothered (the thread checks the rest).
+      if (payload.length > MAX_PLAINTEXT_BYTES) {
+        return Promise.resolve({ kind: 'too-large', message: `payload is ${payload.length} bytes; at most ${MAX_PLAINTEXT_BYTES} fit in one push message` });
+      }
+      const refusal = options.endpointRefusal?.(target.endpoint);
+      if (refusal) return Promise.resolve({ kind: 'failed', message: `not sent: ${refusal}` });
+      return new Promise<PushOutcome>((resolve) => {
+        const job: Job = { target, payload, options: pushOptions, vapid, resolve };
+        if (inFlight < concurrency) dispatch(job);
+        else waiting.push(job);
+      });
+    },
+    async close() {
+      closed = true;
+      const all = lanes.splice(0);
+      await Promise.all(all.map((lane) => lane.worker.terminate()));
+      // Whatever was still out is answered, so no caller waits forever.
+      for (const lane of all) for (const job of lane.outstanding.values()) job.resolve({ kind: 'retry', message: 'sender closed' });
+      for (const job of waiting.splice(waitingHead)) job.resolve({ kind: 'retry', message: 'sender closed' });
+    },
+    get jwtSigned() {
+      return lanes.reduce((sum, lane) => sum + lane.jwtSigned, 0);
+    },
+  };
+}
