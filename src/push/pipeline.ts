@@ -57,8 +57,10 @@ export function createPipelineSender(options: PipelineSenderOptions): PipelineSe
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const threads = Math.max(1, Math.floor(options.threads ?? defaultPipelineThreads()));
   const workerData: PipelineWorkerData = {
-    // The calling side bounds the total in flight; a thread never queues what it was given.
-    concurrency,
+    // Connections per thread: its share of the total, which the calling side bounds. Handing each
+    // request to the least busy thread keeps the shares even; a thread that gets one more than
+    // its share queues it for a moment rather than open (and TLS-handshake) another connection.
+    concurrency: Math.ceil(concurrency / threads),
     connectTimeoutMs: options.connectTimeoutMs,
     requestTimeoutMs: options.requestTimeoutMs,
     ca: options.ca?.toString(),
