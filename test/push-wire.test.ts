@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../src/core/vapid-keys.js';
 import { assertPayloadFits } from '../src/core/message.js';
 import { parseRetryAfter, RETRY_AFTER_CAP_MS } from '../src/push/classify.js';
+import { createPipelineSender } from '../src/push/pipeline.js';
 import { createPushSender } from '../src/push/sender.js';
 import { MAX_PLAINTEXT_BYTES, type PushTarget, type VapidCredentials } from '../src/push/types.js';
 import { createVapidSigner } from '../src/push/vapid.js';
@@ -449,5 +450,45 @@ describe('pieces', () => {
     expect(signer.signed).toBe(2);
     const verdict = verifyVapidRequest({ authorization: renewed }, 'https://push.example/x', vapid.publicKey, now);
     expect(verdict.ok && verdict.claims.exp).toBe(now / 1000 + 12 * 3600);
+  });
+});
+
+describe('send pipelines on worker threads (the built dist/push/pipeline-worker.js)', () => {
+  function pipeline(opts: Partial<Parameters<typeof createPipelineSender>[0]> = {}) {
+    const s = createPipelineSender({ concurrency: 4, threads: 2, ...opts });
+    toClose.push(s);
+    return s;
+  }
+
+  it('encrypts each recipient its own payload, signs once per origin and key in each thread, and keeps the concurrency bound', async () => {
+    const push = await service({ tls: true });
+    const subs = push.createSubscriptions(40, vapid.publicKey);
+    const s = pipeline({ ca: push.ca, concurrency: 6 });
+    const outcomes = await Promise.all(subs.map((sub, i) => s.send(target(sub), Buffer.from(`for ${i}`), { ttl: 60, urgency: 'low', topic: 'pipe' }, vapid)));
+    expect(outcomes).toEqual(subs.map(() => ({ kind: 'delivered', status: 201 })));
+    expect(push.received.map((r) => [r.subscriptionId, r.payload]).sort()).toEqual(subs.map((sub, i) => [sub.id, `for ${i}`]).sort());
+    expect(push.received[0]!.headers).toMatchObject({ ttl: '60', urgency: 'low', topic: 'pipe', contentEncoding: 'aes128gcm' });
+    expect(push.peakInFlight).toBeLessThanOrEqual(6);
+    expect(s.jwtSigned).toBeGreaterThanOrEqual(1);
+    expect(s.jwtSigned).toBeLessThanOrEqual(2);
+    expect(new Set(push.received.map((r) => r.claims.aud))).toEqual(new Set([push.origin]));
+  });
+
+  it('brings back every kind of answer from the threads: gone, retry with Retry-After, rejected, deadline, refusal', async () => {
+    const push = await service();
+    const [a, b, c, d, e] = push.createSubscriptions(5, vapid.publicKey);
+    const s = pipeline({ concurrency: 1, requestTimeoutMs: 400, endpointRefusal: (endpoint) => (endpoint === e!.endpoint ? 'origin no longer allowed' : undefined) });
+    push.behave({ status: 410, subscriptions: [a!.id], first: 1 });
+    push.behave({ status: 429, retryAfter: '7', subscriptions: [b!.id], first: 1 });
+    push.behave({ status: 403, subscriptions: [c!.id], first: 1 });
+    push.behave({ stall: true, subscriptions: [d!.id], first: 1 });
+    expect(await s.send(target(a!), Buffer.from('x'), options, vapid)).toMatchObject({ kind: 'gone', status: 410 });
+    expect(await s.send(target(b!), Buffer.from('x'), options, vapid)).toMatchObject({ kind: 'retry', status: 429, retryAfterMs: 7000 });
+    expect(await s.send(target(c!), Buffer.from('x'), options, vapid)).toMatchObject({ kind: 'rejected', status: 403 });
+    expect(await s.send(target(d!), Buffer.from('x'), options, vapid)).toMatchObject({ kind: 'retry', message: 'response timeout: no answer within 0.4 s' });
+    expect(await s.send(target(e!), Buffer.from('x'), options, vapid)).toEqual({ kind: 'failed', message: 'not sent: origin no longer allowed' });
+    expect(await s.send({ ...target(a!), p256dh: 'AAAA' }, Buffer.from('x'), options, vapid)).toMatchObject({ kind: 'failed' });
+    expect((await s.send(target(b!), Buffer.alloc(MAX_PLAINTEXT_BYTES + 1), options, vapid)).kind).toBe('too-large');
+    expect(push.requestCount).toBe(4);
   });
 });

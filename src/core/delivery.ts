@@ -112,6 +112,10 @@ export function lazySender(create: () => Promise<PushSender>): PushSender {
     close: async () => {
       if (real) await (await real).close();
     },
+    // Work is coming: start the real sender now, sized to it.
+    expect: (requests) => {
+      void (real ??= create()).then((sender) => sender.expect?.(requests));
+    },
   };
 }
 
@@ -208,6 +212,7 @@ class DeliveryRun {
     const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
     if (this.counts.pending > 0) {
       this.sender ??= this.options.sender;
+      this.sender?.expect?.(this.counts.pending);
       await this.deliverPending(payload, pushOptions);
     }
     return this.finish();

@@ -47,6 +47,8 @@ export interface PushSender {
   /** Encrypts `payload` for the subscription, signs with `vapid`, sends it; never throws for push-service answers. */
   send(target: PushTarget, payload: Buffer, options: PushOptions, vapid: VapidCredentials): Promise<PushOutcome>;
   close(): Promise<void>;
+  /** A hint: about this many requests are coming (a sender with threads sizes itself to it). */
+  expect?(requests: number): void;
 }
 
 export interface PushSenderOptions {
