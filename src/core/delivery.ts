@@ -84,10 +84,11 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
  * The push sender for this installation: whole pipelines (encrypt, sign, post) on one worker
  * thread per core, this thread keeping the ledger. The wire refuses, at the last moment, any
  * endpoint the configured origin policy no longer allows (defence in depth against stored bad
- * endpoints). PUSHCTL_SEND_THREADS=0 sends from this thread instead (encryption still on a
- * helper thread): a measurement knob, see docs/performance.md.
+ * endpoints). `single` (one push) and PUSHCTL_SEND_THREADS=0 send from this thread instead
+ * (encryption on a helper thread once it is up); PUSHCTL_SEND_THREADS=N caps the threads, a
+ * measurement knob (docs/performance.md).
  */
-export async function createSenderFor(ctx: Context, concurrency: number): Promise<PushSender> {
+export async function createSenderFor(ctx: Context, concurrency: number, options: { single?: boolean } = {}): Promise<PushSender> {
   const { endpointPolicyFromConfig, endpointRefusal } = await import('./endpoint-policy.js');
   const policy = endpointPolicyFromConfig(ctx.config);
   const common = {
@@ -96,7 +97,8 @@ export async function createSenderFor(ctx: Context, concurrency: number): Promis
     endpointRefusal: (endpoint: string) => endpointRefusal(endpoint, policy),
   };
   const threads = process.env.PUSHCTL_SEND_THREADS === undefined ? undefined : Number(process.env.PUSHCTL_SEND_THREADS);
-  if (threads === 0) {
+  // One push is not worth a thread's start-up (~100 ms): it goes out from here.
+  if (threads === 0 || options.single) {
     const { createPushSender } = await import('../push/sender.js');
     return createPushSender(common);
   }

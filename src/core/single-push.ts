@@ -83,7 +83,7 @@ export async function pushToSubscription(ctx: Context, raw: unknown, message: Me
     lease_owner: newOwnerId(),
     lease_expires_at: started + DEFAULT_LEASE_MS,
   });
-  const sender = await createSenderFor(ctx, 1);
+  const sender = await createSenderFor(ctx, 1, { single: true });
   let outcome: PushOutcome;
   try {
     outcome = await sender.send(
