@@ -28,8 +28,11 @@ export function prepareTokenIssuer(db: Db) {
   const issue = db.transaction((notificationId: number, subscriptionIds: number[], newToken: () => string) => {
     const tokens = new Map<number, string>();
     for (const subscriptionId of subscriptionIds) {
-      insert.run(newToken(), notificationId, subscriptionId);
-      tokens.set(subscriptionId, select.get(notificationId, subscriptionId) as string);
+      // The new token is the stored one when the insert took; only a recipient that already has
+      // one (a resumed send) costs a second statement.
+      const token = newToken();
+      const inserted = insert.run(token, notificationId, subscriptionId).changes === 1;
+      tokens.set(subscriptionId, inserted ? token : (select.get(notificationId, subscriptionId) as string));
     }
     return tokens;
   });
