@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import https from 'node:https';
 import webpush from 'web-push';
+import { readJob, readSubscriptions, runLoop, usage } from './send-loop.js';
 
 interface Job {
   subscriptionsFile: string;
@@ -16,36 +17,13 @@ interface Job {
   vapid: { subject: string; publicKey: string; privateKey: string };
 }
 
-const job = JSON.parse(process.argv[2]!) as Job;
-/** Peak RSS (KB) and CPU time of the whole process, all threads, start-up included (µs). */
-const usage = () => {
-  const u = process.resourceUsage();
-  return { maxRssKb: u.maxRSS, cpuUs: u.userCPUTime + u.systemCPUTime };
-};
-const subscriptions = fs
-  .readFileSync(job.subscriptionsFile, 'utf8')
-  .split('\n')
-  .filter(Boolean)
-  .map((line) => JSON.parse(line) as webpush.PushSubscription);
+const job = readJob<Job>();
+const subscriptions = readSubscriptions(job.subscriptionsFile);
 const agent = new https.Agent({ keepAlive: true, maxSockets: job.concurrency, ca: fs.readFileSync(job.caFile) });
 
-let next = 0;
-let sent = 0;
-let failed = 0;
-const started = performance.now();
-await Promise.all(
-  Array.from({ length: job.concurrency }, async () => {
-    while (next < subscriptions.length) {
-      const subscription = subscriptions[next++]!;
-      try {
-        await webpush.sendNotification(subscription, job.payload, { vapidDetails: job.vapid, TTL: job.ttl, agent });
-        sent += 1;
-      } catch {
-        failed += 1;
-      }
-    }
-  }),
-);
-const ms = performance.now() - started;
+const result = await runLoop(subscriptions, job.concurrency, async (subscription) => {
+  await webpush.sendNotification(subscription, job.payload, { vapidDetails: job.vapid, TTL: job.ttl, agent });
+  return true;
+});
 agent.destroy();
-process.stdout.write(`${JSON.stringify({ sent, failed, ms, ...usage() })}\n`);
+process.stdout.write(`${JSON.stringify({ ...result, ...usage() })}\n`);

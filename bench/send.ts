@@ -247,45 +247,37 @@ async function newKeyOnly(): Promise<{ publicKey: string }> {
   return webpush.generateVAPIDKeys();
 }
 
-/** (b) web-push's sendNotification in its own process, `CONCURRENCY` at a time. */
+/** (b) web-push's sendNotification in its own process, `CONCURRENCY` at a time; its rate counts sending only, as before. */
 async function webPushBaseline(subscriptionsFile: string, vapid: Vapid): Promise<SendRun> {
-  service.resetCounts();
-  const job = { subscriptionsFile, payload: PAYLOAD, ttl: TTL, concurrency: CONCURRENCY, caFile: certificate.certFile, vapid };
-  const { stdout, code, stderr } = await runNode([path.join(HERE, 'send-webpush.js'), JSON.stringify(job)]);
-  if (code !== 0) throw new Error(`web-push baseline failed (${code}): ${stderr}`);
-  const result = JSON.parse(stdout) as { sent: number; failed: number; ms: number; maxRssKb: number; cpuUs: number };
-  const seconds = result.ms / 1000;
-  return {
-    label: `(b) web-push sendNotification, c=${CONCURRENCY}`,
-    messages: result.sent + result.failed,
-    ok: result.sent,
-    seconds,
-    rate: result.sent / seconds,
-    peakRssMb: result.maxRssKb / 1024,
-    cpuUsPerMessage: result.cpuUs / (result.sent + result.failed),
-    serviceSeconds: (service.lastRequestAt - service.firstRequestAt) / 1000,
-  };
+  const run = await webPushScript('send-webpush.js', `(b) web-push sendNotification, c=${CONCURRENCY}`, subscriptionsFile, vapid);
+  return { ...run, seconds: run.sendingSeconds, rate: run.ok / run.sendingSeconds, note: undefined };
 }
 
 /** (c') web-push's generateRequestDetails with VAPID computed once per origin, own https requests, one thread. */
 async function webPushVapidOnce(subscriptionsFile: string, vapid: Vapid, count: number): Promise<SendRun> {
+  const run = await webPushScript('send-webpush-vapid-once.js', `(c') web-push loop, VAPID once, N=${count}`, subscriptionsFile, vapid);
+  return { ...run, exactlyOnce: service.requestCount === count && service.distinctSubscriptions === count };
+}
+
+/** A web-push baseline script in its own process, timed spawn to exit. */
+async function webPushScript(script: string, label: string, subscriptionsFile: string, vapid: Vapid): Promise<SendRun & { sendingSeconds: number }> {
   service.resetCounts();
   const job = { subscriptionsFile, payload: PAYLOAD, ttl: TTL, concurrency: CONCURRENCY, caFile: certificate.certFile, vapid };
   const started = performance.now();
-  const { stdout, code, stderr } = await runNode([path.join(HERE, 'send-webpush-vapid-once.js'), JSON.stringify(job)]);
+  const { stdout, code, stderr } = await runNode([path.join(HERE, script), JSON.stringify(job)]);
   const seconds = (performance.now() - started) / 1000;
-  if (code !== 0) throw new Error(`web-push VAPID-once baseline failed (${code}): ${stderr}`);
+  if (code !== 0) throw new Error(`${label} failed (${code}): ${stderr}`);
   const result = JSON.parse(stdout) as { sent: number; failed: number; ms: number; maxRssKb: number; cpuUs: number };
   return {
-    label: `(c') web-push loop, VAPID once, N=${count}`,
+    label,
     messages: result.sent + result.failed,
     ok: result.sent,
     seconds,
+    sendingSeconds: result.ms / 1000,
     rate: result.sent / seconds,
     peakRssMb: result.maxRssKb / 1024,
     cpuUsPerMessage: result.cpuUs / (result.sent + result.failed),
     serviceSeconds: (service.lastRequestAt - service.firstRequestAt) / 1000,
-    exactlyOnce: service.requestCount === count && service.distinctSubscriptions === count,
     note: `sending alone ${(result.ms / 1000).toFixed(2)} s`,
   };
 }
