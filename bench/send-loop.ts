@@ -4,6 +4,16 @@
  */
 import fs from 'node:fs';
 
+/** What the harness hands a web-push baseline process. */
+export interface WebPushJob {
+  subscriptionsFile: string;
+  payload: string;
+  ttl: number;
+  concurrency: number;
+  caFile: string;
+  vapid: { subject: string; publicKey: string; privateKey: string };
+}
+
 export function readJob<T>(): T {
   return JSON.parse(process.argv[2]!) as T;
 }

@@ -6,18 +6,9 @@
 import fs from 'node:fs';
 import https from 'node:https';
 import webpush from 'web-push';
-import { readJob, readSubscriptions, runLoop, usage } from './send-loop.js';
+import { readJob, readSubscriptions, runLoop, usage, type WebPushJob } from './send-loop.js';
 
-interface Job {
-  subscriptionsFile: string;
-  payload: string;
-  ttl: number;
-  concurrency: number;
-  caFile: string;
-  vapid: { subject: string; publicKey: string; privateKey: string };
-}
-
-const job = readJob<Job>();
+const job = readJob<WebPushJob>();
 const subscriptions = readSubscriptions(job.subscriptionsFile);
 const agent = new https.Agent({ keepAlive: true, maxSockets: job.concurrency, ca: fs.readFileSync(job.caFile) });
 
