@@ -13,9 +13,13 @@ import { Worker } from 'node:worker_threads';
 import type { PipelineBatch, PipelineJob, PipelineReply, PipelineWorkerData } from './pipeline-protocol.js';
 import { MAX_PLAINTEXT_BYTES, type PushOptions, type PushOutcome, type PushSender, type PushSenderOptions, type PushTarget, type VapidCredentials } from './types.js';
 
-/** Most pipelines when the caller does not say: one per core (the calling thread mostly waits), at most 8. */
+/**
+ * Most pipelines when the caller does not say: one per core but one, at least one, at most 8. The
+ * calling thread's share (paging, tracking tokens, the ledger) is real work: measured on 2 cores,
+ * one pipeline thread sent 10,000-20,000 messages with 10-25% less CPU than two, in the same wall time.
+ */
 export function defaultPipelineThreads(): number {
-  return Math.min(Math.max(os.availableParallelism(), 1), 8);
+  return Math.min(Math.max(os.availableParallelism() - 1, 1), 8);
 }
 
 /**
@@ -27,7 +31,7 @@ export function defaultPipelineThreads(): number {
 export const REQUESTS_PER_EXTRA_THREAD = 5_000;
 
 export interface PipelineSenderOptions extends Omit<PushSenderOptions, 'encryptionThreads'> {
-  /** Most worker threads, each a whole pipeline (default: one per core, at most 8). */
+  /** Most worker threads, each a whole pipeline (default: one per core but one, at least 1, at most 8). */
   threads?: number | undefined;
   /**
    * Threads started at once (default 1); expect() adds the rest when the work is known to be
