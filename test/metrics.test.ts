@@ -171,7 +171,13 @@ describe('dispatch --watch --metrics-port', () => {
       let text = '';
       const origin = push.origin.toLowerCase();
       const deadline = Date.now() + 60_000;
-      while (sample(text, 'pushctl_deliveries_total', { outcome: 'sent', origin }) !== 1 || sample(text, 'pushctl_deliveries_total', { outcome: 'gone', origin }) !== 1) {
+      // The counters move when an answer arrives, the gauge once the ledger commit has pruned the
+      // gone subscription: wait for both rather than racing the commit.
+      while (
+        sample(text, 'pushctl_deliveries_total', { outcome: 'sent', origin }) !== 1 ||
+        sample(text, 'pushctl_deliveries_total', { outcome: 'gone', origin }) !== 1 ||
+        sample(text, 'pushctl_subscriptions') !== 1
+      ) {
         if (Date.now() > deadline) throw new Error(`no deliveries counted:\n${text}\n${stderr}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
         text = await (await fetch(url)).text();

@@ -295,18 +295,18 @@ export function prepareLedgerWriter(db: Db) {
   };
   /** Records push-service answers, several in one transaction (group commit). */
   const recordMany = db.transaction((updates: DeliveryUpdate[]) => {
-    // (notification, status code) -> subscription ids, and the latest time among them
+    // (notification, status code, time) -> subscription ids: each answer keeps its own time (the
+    // per-day counts read it), and answers handled in one turn mostly share the millisecond.
     const sent = new Map<string, { notificationId: number; statusCode: number | null; ids: number[]; now: number }>();
     for (const u of updates) {
       if (u.state !== 'sent') {
         apply(u);
         continue;
       }
-      const key = `${u.notificationId}:${u.statusCode}`;
+      const key = `${u.notificationId}:${u.statusCode}:${u.now}`;
       const group = sent.get(key);
       if (group) {
         group.ids.push(u.subscriptionId);
-        group.now = Math.max(group.now, u.now);
       } else {
         sent.set(key, { notificationId: u.notificationId, statusCode: u.statusCode, ids: [u.subscriptionId], now: u.now });
       }
