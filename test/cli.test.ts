@@ -94,12 +94,40 @@ describe('help and version', () => {
     expect(show.packages.has('better-sqlite3')).toBe(true);
     expect(show.packages.has('cosmiconfig')).toBe(false);
     expect(show.packages.has('zod')).toBe(false);
+    // The count a cron job runs in a loop skips commander (src/cli/fast-path.ts): only the driver loads.
+    for (const args of [['subscriptions', 'count'], ['--json', 'subs', 'count', '--db', 'pushctl.db', '--category', 'news', '-q']]) {
+      const count = loadedPackages(args, dir);
+      expect(count.code, args.join(' ')).toBe(args.includes('news') ? 1 : 0);
+      expect([...count.packages], args.join(' ')).toEqual(['better-sqlite3']);
+    }
     // With one, both do.
     fs.writeFileSync(path.join(dir, 'push.config.json'), JSON.stringify({ database: 'pushctl.db' }));
     const configured = loadedPackages(['keys', 'show'], dir);
     expect(configured.code).toBe(0);
     expect(configured.packages.has('cosmiconfig')).toBe(true);
     expect(configured.packages.has('zod')).toBe(true);
+  });
+});
+
+describe('the fast path', () => {
+  it('answers exactly as commander does, and leaves every other shape to commander', async () => {
+    const dir = workdir();
+    await runJson(['keys', 'generate', '--subject', 'mailto:ops@example.com', '--db', 'x.db'], { cwd: dir });
+    // Each pair: a shape the fast path takes, and one commander parses (`--opt=value`, repeated options).
+    const pairs = [
+      [['subscriptions', 'count', '--db', 'x.db'], ['subscriptions', 'count', '--db=x.db']],
+      [['--json', 'subs', 'count', '--db', 'x.db', '--category', 'nope'], ['subs', 'count', '--json', '--db=x.db', '--category=nope']],
+      [['subs', 'count', '--category', 'nope', '--db', 'x.db'], ['subs', 'count', '--category=nope', '--db', 'y.db', '--db', 'x.db']],
+      [['-c', 'missing.json', 'subscriptions', 'count'], ['--config=missing.json', 'subscriptions', 'count']],
+      [['subscriptions', 'count', '--db', 'missing.db', '--no-color', '-q'], ['subscriptions', 'count', '--db=missing.db', '--no-color', '-q']],
+      [['subscriptions', 'count', '--db', 'x.db', 'extra'], ['subscriptions', 'count', '--db=x.db', 'extra']],
+      [['subscriptions', 'count', '--db', 'x.db', '--help'], ['subscriptions', 'count', '--db=x.db', '--help']],
+    ];
+    for (const [fast, commander] of pairs) {
+      const [a, b] = await Promise.all([runCli(fast!, { cwd: dir }), runCli(commander!, { cwd: dir })]);
+      expect(a, fast!.join(' ')).toEqual(b);
+    }
+    expect((await runCli(['subscriptions', 'count', '--db', 'x.db'], { cwd: dir })).stdout).toBe('0\n');
   });
 });
 

@@ -1,11 +1,17 @@
 /**
  * Entry point: parse the command line; commander's own usage errors exit 2. `--version` answers
- * before commander or any command loads: it is the one command a script may run in a loop.
+ * before commander or any command loads, and the commands scripts run in a loop skip commander
+ * when the command line has one of their known shapes (fast-path.ts).
  */
+import { fastPath } from './fast-path.js';
+
 const args = process.argv.slice(2);
+const fast = fastPath(args);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   const { packageVersion } = await import('./version.js');
   process.stdout.write(`${packageVersion()}\n`);
+} else if (fast) {
+  await fast();
 } else {
   const [{ CommanderError }, { buildProgram }] = await Promise.all([import('commander'), import('./program.js')]);
   const program = await buildProgram(args);
