@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // CommonJS (bin/package.json): Node starts a CommonJS entry several milliseconds sooner than an ES
-// module one, and `--version`, the one command a script may run in a loop, then needs nothing else.
+// module one. `--version` needs nothing else; the commands scripts run in a loop (src/cli/fast-path.ts)
+// run from CommonJS bundles in dist/fast/ (scripts/bundle-fast-path.mjs); every other command
+// imports dist/cli/main.js.
 'use strict';
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
@@ -8,5 +10,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 } else {
   // Node 22.1+ keeps compiled code between runs (faster start-up); older Node has no such function.
   require('node:module').enableCompileCache?.();
-  import('../dist/cli/main.js');
+  const fast = require('../dist/fast/fast-path.cjs').fastPath(args);
+  if (fast) fast();
+  else import('../dist/cli/main.js');
 }

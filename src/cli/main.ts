@@ -1,17 +1,12 @@
 /**
  * Entry point: parse the command line; commander's own usage errors exit 2. `--version` answers
- * before commander or any command loads, and the commands scripts run in a loop skip commander
- * when the command line has one of their known shapes (fast-path.ts).
+ * before commander or any command loads. (bin/pushctl.js answers `--version` and the fast path's
+ * shapes, fast-path.ts, before this module loads; here they go through commander, same answers.)
  */
-import { fastPath } from './fast-path.js';
-
 const args = process.argv.slice(2);
-const fast = fastPath(args);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   const { packageVersion } = await import('./version.js');
   process.stdout.write(`${packageVersion()}\n`);
-} else if (fast) {
-  await fast();
 } else {
   const [{ CommanderError }, { buildProgram }] = await Promise.all([import('commander'), import('./program.js')]);
   const program = await buildProgram(args);
