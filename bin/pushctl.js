@@ -10,7 +10,17 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 } else {
   // Node 22.1+ keeps compiled code between runs (faster start-up); older Node has no such function.
   require('node:module').enableCompileCache?.();
-  const fast = require('../dist/fast/fast-path.cjs').fastPath(args);
+  const fast = fastPathBundle()?.fastPath(args);
   if (fast) fast();
   else import('../dist/cli/main.js');
+}
+
+/** The bundle `npm run build` makes; a build by `tsc` alone has none, and commander answers instead. */
+function fastPathBundle() {
+  try {
+    return require('../dist/fast/fast-path.cjs');
+  } catch (error) {
+    if (error.code === 'MODULE_NOT_FOUND' && error.message.includes('fast-path.cjs')) return undefined;
+    throw error;
+  }
 }
