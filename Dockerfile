@@ -13,7 +13,7 @@ COPY package.json package-lock.json ./
 # No lifecycle scripts yet ("prepare" builds, and the sources are not here): only the native module's.
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/copy-static.mjs ./scripts/
+COPY scripts/copy-static.mjs scripts/bundle-fast-path.mjs ./scripts/
 COPY bin ./bin
 COPY src ./src
 COPY docs/openapi.json ./docs/

@@ -24,8 +24,8 @@ function workdir(): string {
 const packageVersion = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /**
- * Runs the CLI with an ESM resolve hook that records every module URL it loads, so a test can
- * say which packages a command pulled in.
+ * Runs the CLI with an ESM resolve hook and a CommonJS load hook that record every module it
+ * loads, so a test can say which packages a command pulled in.
  */
 function loadedPackages(args: string[], cwd: string): { code: number | null; packages: Set<string> } {
   const trace = path.join(cwd, 'trace.txt');
@@ -41,7 +41,21 @@ export async function resolve(specifier, context, next) {
 }
 `,
   );
-  fs.writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+  // CommonJS requires too (bin/pushctl.js and the fast path's bundles are CommonJS).
+  fs.writeFileSync(
+    register,
+    `import fs from 'node:fs';
+import Module, { register } from 'node:module';
+register(${JSON.stringify(pathToFileURL(hooks).href)});
+const load = Module._load;
+Module._load = function (request, parent, isMain) {
+  try {
+    fs.appendFileSync(${JSON.stringify(trace)}, Module._resolveFilename(request, parent, isMain) + '\\n');
+  } catch {}
+  return load.apply(this, arguments);
+};
+`,
+  );
   fs.writeFileSync(trace, '');
   const result = spawnSync(process.execPath, ['--import', pathToFileURL(register).href, BIN, ...args], { cwd, env: cliEnv({ HOME: cwd }), encoding: 'utf8' });
   const packages = new Set(
@@ -94,12 +108,41 @@ describe('help and version', () => {
     expect(show.packages.has('better-sqlite3')).toBe(true);
     expect(show.packages.has('cosmiconfig')).toBe(false);
     expect(show.packages.has('zod')).toBe(false);
+    // The count a cron job runs in a loop skips commander (src/cli/fast-path.ts): only the SQLite driver loads.
+    for (const args of [['subscriptions', 'count'], ['--json', 'subs', 'count', '--db', 'pushctl.db', '--category', 'news', '-q']]) {
+      const count = loadedPackages(args, dir);
+      expect(count.code, args.join(' ')).toBe(args.includes('news') ? 1 : 0);
+      expect(count.packages.has('better-sqlite3'), args.join(' ')).toBe(true);
+      expect([...count.packages].filter((name) => name === 'commander' || (HEAVY.includes(name) && name !== 'better-sqlite3')), args.join(' ')).toEqual([]);
+    }
     // With one, both do.
     fs.writeFileSync(path.join(dir, 'push.config.json'), JSON.stringify({ database: 'pushctl.db' }));
     const configured = loadedPackages(['keys', 'show'], dir);
     expect(configured.code).toBe(0);
     expect(configured.packages.has('cosmiconfig')).toBe(true);
     expect(configured.packages.has('zod')).toBe(true);
+  });
+});
+
+describe('the fast path', () => {
+  it('answers exactly as commander does, and leaves every other shape to commander', async () => {
+    const dir = workdir();
+    await runJson(['keys', 'generate', '--subject', 'mailto:ops@example.com', '--db', 'x.db'], { cwd: dir });
+    // Each pair: a shape the fast path takes, and one commander parses (`--opt=value`, repeated options).
+    const pairs = [
+      [['subscriptions', 'count', '--db', 'x.db'], ['subscriptions', 'count', '--db=x.db']],
+      [['--json', 'subs', 'count', '--db', 'x.db', '--category', 'nope'], ['subs', 'count', '--json', '--db=x.db', '--category=nope']],
+      [['subs', 'count', '--category', 'nope', '--db', 'x.db'], ['subs', 'count', '--category=nope', '--db', 'y.db', '--db', 'x.db']],
+      [['-c', 'missing.json', 'subscriptions', 'count'], ['--config=missing.json', 'subscriptions', 'count']],
+      [['subscriptions', 'count', '--db', 'missing.db', '--no-color', '-q'], ['subscriptions', 'count', '--db=missing.db', '--no-color', '-q']],
+      [['subscriptions', 'count', '--db', 'x.db', 'extra'], ['subscriptions', 'count', '--db=x.db', 'extra']],
+      [['subscriptions', 'count', '--db', 'x.db', '--help'], ['subscriptions', 'count', '--db=x.db', '--help']],
+    ];
+    for (const [fast, commander] of pairs) {
+      const [a, b] = await Promise.all([runCli(fast!, { cwd: dir }), runCli(commander!, { cwd: dir })]);
+      expect(a, fast!.join(' ')).toEqual(b);
+    }
+    expect((await runCli(['subscriptions', 'count', '--db', 'x.db'], { cwd: dir })).stdout).toBe('0\n');
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Entry point: parse the command line; commander's own usage errors exit 2. `--version` answers
- * before commander or any command loads: it is the one command a script may run in a loop.
+ * before commander or any command loads. (bin/pushctl.js answers `--version` and the fast path's
+ * shapes, fast-path.ts, before this module loads; here they go through commander, same answers.)
  */
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {

@@ -9,10 +9,10 @@ import type { Context } from '../core/context.js';
 import type { OpenOptions } from '../store/db.js';
 import { Output, type GlobalOptions } from './output.js';
 
-export interface ActionEnv<O> {
+/** What an action body needs besides commander: the fast path (fast-path.ts) runs bodies with this alone. */
+export interface ActionBase<O> {
   options: O & GlobalOptions;
   out: Output;
-  command: Command;
   config(): Promise<Config>;
   /**
    * Opens the store and closes it when the action ends. Only commands that set pushctl up
@@ -20,6 +20,10 @@ export interface ActionEnv<O> {
    * directory (a cron job's working directory) must fail loudly, not work on a new empty store.
    */
   context(options?: ContextOptions): Promise<Context>;
+}
+
+export interface ActionEnv<O> extends ActionBase<O> {
+  command: Command;
 }
 
 export interface ContextOptions extends Omit<OpenOptions, 'mustExist'> {
@@ -32,39 +36,42 @@ export function action<O = Record<string, unknown>, A extends unknown[] = unknow
   return async (...raw: unknown[]): Promise<void> => {
     const command = raw[raw.length - 1] as Command;
     const args = raw.slice(0, -2) as A;
-    const options = command.optsWithGlobals() as O & GlobalOptions;
-    const out = new Output(options);
-    let config: Config | undefined;
-    let ctx: Context | undefined;
-    const env: ActionEnv<O> = {
-      options,
-      out,
-      command,
-      async config() {
-        if (!config) {
-          const { loadConfig } = await import('../config.js');
-          config = await loadConfig({ config: options.config, db: options.db });
-        }
-        return config;
-      },
-      async context(openOptions: ContextOptions = {}) {
-        if (!ctx) {
-          const { openContext } = await import('../core/context.js');
-          const { create, ...rest } = openOptions;
-          // A missing store is store_not_found; cli/errors.ts adds how to create or name one.
-          ctx = openContext(await env.config(), { ...rest, mustExist: !create, ...(await import('./clock.js')).clockFromEnv() });
-        }
-        return ctx;
-      },
-    };
-    try {
-      await fn(env, ...args);
-    } catch (error) {
-      await reportError(out, error);
-    } finally {
-      if (ctx?.db.open) ctx.db.close();
-    }
+    await runAction(command.optsWithGlobals() as O & GlobalOptions, (env) => fn({ ...env, command }, ...args));
   };
+}
+
+/** Runs one action body with its options resolved: the same configuration, store and error face with or without commander. */
+export async function runAction<O>(options: O & GlobalOptions, fn: (env: ActionBase<O>) => Promise<void> | void): Promise<void> {
+  const out = new Output(options);
+  let config: Config | undefined;
+  let ctx: Context | undefined;
+  const env: ActionBase<O> = {
+    options,
+    out,
+    async config() {
+      if (!config) {
+        const { loadConfig } = await import('../config.js');
+        config = await loadConfig({ config: options.config, db: options.db });
+      }
+      return config;
+    },
+    async context(openOptions: ContextOptions = {}) {
+      if (!ctx) {
+        const { openContext } = await import('../core/context.js');
+        const { create, ...rest } = openOptions;
+        // A missing store is store_not_found; cli/errors.ts adds how to create or name one.
+        ctx = openContext(await env.config(), { ...rest, mustExist: !create, ...(await import('./clock.js')).clockFromEnv() });
+      }
+      return ctx;
+    },
+  };
+  try {
+    await fn(env);
+  } catch (error) {
+    await reportError(out, error);
+  } finally {
+    if (ctx?.db.open) ctx.db.close();
+  }
 }
 
 export async function reportError(out: Output, error: unknown): Promise<void> {

@@ -4,6 +4,7 @@ import { plural } from '../plural.js';
 import { printable, printableOr } from '../printable.js';
 import { action } from '../run.js';
 import { wholeNumber } from '../numbers.js';
+import type { CountFlags } from './subscriptions-count.js';
 
 interface ImportFlags {
   category: string[];
@@ -113,12 +114,7 @@ Examples:
     .command('count')
     .description('print the number of subscriptions (a bare number, for scripts)')
     .option('--category <name>', 'only members of this category')
-    .action(
-      action<{ category?: string }>(async ({ options, context }) => {
-        const { countSubscriptions } = await import('../../core/subscription-lookup.js');
-        process.stdout.write(`${countSubscriptions(await context(), { category: options.category })}\n`);
-      }),
-    );
+    .action(action<CountFlags>(async (env) => (await import('./subscriptions-count.js')).countAction(env)));
 
   subs
     .command('show')
