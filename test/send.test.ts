@@ -190,6 +190,25 @@ describe('pushctl send', () => {
     expect(new Set(svc.received.map((r) => r.subscriptionId))).toEqual(new Set(subs.map((s) => s.id)));
   });
 
+  // The default design depends on the core count (pipelines only with more than two cores), so
+  // both are run here end to end, whatever machine the suite is on.
+  it.each([
+    ['pipeline threads', '2'],
+    ['this thread with an encryption helper', '0'],
+  ])('sends through %s: every subscriber once, per-recipient payloads, gone pruned', async (_name, threads) => {
+    const subs = await subscribe(120);
+    svc.behave({ status: 410, subscriptions: [subs[7]!.id] });
+    const result = await runCli(['send', '--all', '--title', 'Both ways', '--json'], { cwd: dir, env: { ...env, PUSHCTL_SEND_THREADS: threads } });
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as Summary).counts).toMatchObject({ total: 120, sent: 119, gone: 1, failed: 0, pending: 0 });
+    const delivered = svc.received.map((r) => r.subscriptionId);
+    expect(delivered).toHaveLength(119);
+    expect(new Set(delivered).size).toBe(119);
+    const tokens = new Set(svc.received.map((r) => (JSON.parse(r.payload!) as { track: string }).track));
+    expect(tokens.size).toBe(119);
+    expect(storeCount('SELECT count(*) AS n FROM subscriptions')).toBe(119);
+  });
+
   it('deletes subscriptions the push service says are gone (410, 404)', async () => {
     const subs = await subscribe(4);
     svc.behave({ status: 410, subscriptions: [subs[0]!.id] });
