@@ -90,12 +90,11 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
  * from here; PUSHCTL_SEND_THREADS=N picks N pipeline threads (0: none), a measurement knob.
  */
 export async function createSenderFor(ctx: Context, concurrency: number, options: { single?: boolean } = {}): Promise<PushSender> {
-  const { endpointPolicyFromConfig, endpointRefusal } = await import('./endpoint-policy.js');
-  const policy = endpointPolicyFromConfig(ctx.config);
+  const { endpointPolicyFromConfig, originRefusal } = await import('./endpoint-policy.js');
   const common = {
     concurrency,
     requestTimeoutMs: ctx.config.push.timeoutSeconds * 1000,
-    endpointRefusal: (endpoint: string) => endpointRefusal(endpoint, policy),
+    endpointRefusal: originRefusal(endpointPolicyFromConfig(ctx.config)),
   };
   const threads = process.env.PUSHCTL_SEND_THREADS === undefined ? undefined : Number(process.env.PUSHCTL_SEND_THREADS);
   const pipelines = threads === undefined || !Number.isFinite(threads) ? os.availableParallelism() > 2 : threads > 0;

@@ -95,6 +95,22 @@ export function endpointRefusal(endpoint: string, policy: EndpointPolicy): strin
   return checkEndpoint(endpoint, policy).reason;
 }
 
+/**
+ * The check the wire makes before every push, made once per scheme and authority: at that moment
+ * it guards against an origin the configuration no longer allows (each endpoint's own shape was
+ * checked when it was stored), and a send reaches a handful of origins but thousands of endpoints.
+ */
+export function originRefusal(policy: EndpointPolicy): (endpoint: string) => string | undefined {
+  const known = new Map<string, string | undefined>();
+  return (endpoint) => {
+    const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(endpoint)?.[0];
+    // Unparseable, or an unusual number of origins: the whole check, every time.
+    if (authority === undefined || known.size >= 1000) return endpointRefusal(endpoint, policy);
+    if (!known.has(authority)) known.set(authority, endpointRefusal(`${authority}/`, policy));
+    return known.get(authority);
+  };
+}
+
 /** The parsed URL of an allowed endpoint, or why it is refused. */
 export function checkEndpoint(endpoint: string, policy: EndpointPolicy): { url: URL; reason?: undefined } | { url?: undefined; reason: string } {
   const reason = (text: string) => ({ reason: text });
