@@ -36,10 +36,38 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The store is async: a call whose promise nobody awaits would let a command finish (and close
+    // the store) before its write, or swallow its error. The type checker alone cannot see that.
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
   // The direction of imports (docs: ../shared/ARCHITECTURE.md): faces (cli, http) -> core -> store
   // and push; nothing imports a face, store and push import no core. Checked for static imports
   // and for `await import()` alike.
   ...importDirection('src/core/**/*.ts', ['cli', 'http'], 'the core speaks no face: it may not import src/cli or src/http'),
+  // The core reaches the store through its interface (store/store.js) and opener (store/open.js,
+  // location.js) only, never a backend's own modules: it must not know which backend it talks to.
+  // (Merged into the rule above: a second config for the same files would replace it.)
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(\\.\\.?/)+(cli|http)/', message: 'the core speaks no face: it may not import src/cli or src/http' },
+            { regex: '^(\\.\\.?/)+store/(?!(store|open|location)\\.js$)', message: 'the core uses the store interface (store/store.js) and opener (store/open.js) only, not a backend module' },
+          ],
+        },
+      ],
+    },
+  },
   ...importDirection('src/{store,push}/**/*.ts', ['core', 'cli', 'http'], 'store and push sit below the core: no src/core, src/cli or src/http'),
   ...importDirection('src/{config,config-defaults,config-schema,delivery-policy,durations,errors,limits}.ts', ['core', 'store', 'cli', 'http'], 'config (with the parsers it checks values with), errors and limits are read by every layer and import none of them'),
   ...importDirection('src/http/**/*.ts', ['cli'], 'the HTTP face may not import the terminal face'),

@@ -233,10 +233,15 @@ describe('recurring rules over a simulated span (injected clock, two dispatchers
     const config = await loadConfig({ db: inst.db }, { PUSHCTL_ENDPOINT_ORIGINS: svc.origin }, inst.dir);
     let simulated = 0;
     const now = () => simulated;
-    contexts = [openContext(config, { now }), openContext(config, { now })];
+    // Two dispatchers on one store (one SQLite connection per process, as in production): their
+    // claims and materialisations interleave at every await.
+    const ctx = await openContext(config, { now });
+    contexts = [ctx, { ...ctx }];
     (contexts as Context[] & { set?: (t: number) => void }).set = (t: number) => (simulated = t);
   });
-  afterEach(() => contexts.forEach(closeContext));
+  afterEach(async () => {
+    await closeContext(contexts[0]!);
+  });
 
   const setClock = (t: number) => (contexts as Context[] & { set: (t: number) => void }).set(t);
 
@@ -259,10 +264,10 @@ describe('recurring rules over a simulated span (injected clock, two dispatchers
     }
   }
 
-  function createRule(args: { cron: string; tz: string; count?: string; until?: string; staleAfter?: string }, atIso: string): number {
+  async function createRule(args: { cron: string; tz: string; count?: string; until?: string; staleAfter?: string }, atIso: string): Promise<number> {
     setClock(Date.parse(atIso));
     const schedule = parseSchedule(args, Date.parse(atIso));
-    return createNotification(contexts[0]!, { target: { all: true }, message: { title: `rule ${args.cron}` }, delivery: {}, schedule }).id;
+    return (await createNotification(contexts[0]!, { target: { all: true }, message: { title: `rule ${args.cron}` }, delivery: {}, schedule })).id;
   }
 
   const children = (id: number) =>
@@ -272,7 +277,7 @@ describe('recurring rules over a simulated span (injected clock, two dispatchers
 
   it('hourly in Europe/Berlin across the spring-forward night, with a 3-hour outage: one occurrence per slot, missed ones skipped', async () => {
     const subs = await inst.subscribe(3);
-    const rule = createRule({ cron: '0 * * * *', tz: 'Europe/Berlin' }, '2030-03-30T20:30:00Z');
+    const rule = await createRule({ cron: '0 * * * *', tz: 'Europe/Berlin' }, '2030-03-30T20:30:00Z');
     const runs = await simulate('2030-03-30T20:31:00Z', '2030-03-31T08:10:00Z', [['2030-03-31T02:10:00Z', '2030-03-31T05:10:00Z']]);
     const made = children(rule);
     // Berlin's offsets are whole hours, so "0 * * * *" is every UTC hour, the gap night included.
@@ -293,7 +298,7 @@ describe('recurring rules over a simulated span (injected clock, two dispatchers
 
   it('every 20 minutes with --stale-after 10m: each slot is sent, missed, or skipped as stale, as the run times dictate', async () => {
     await inst.subscribe(2);
-    const rule = createRule({ cron: '*/20 * * * *', tz: 'UTC', staleAfter: '10m' }, '2030-06-01T00:00:30Z');
+    const rule = await createRule({ cron: '*/20 * * * *', tz: 'UTC', staleAfter: '10m' }, '2030-06-01T00:00:30Z');
     const runs = await simulate('2030-06-01T00:01:00Z', '2030-06-01T06:00:00Z');
     // The walk's run times, written out: each slot's fate below follows from them by hand.
     expect(runs.map((r) => new Date(r).toISOString().slice(11, 16))).toEqual(
@@ -330,7 +335,7 @@ describe('recurring rules over a simulated span (injected clock, two dispatchers
 
   it('daily 02:30 in Europe/Berlin with --count 2 across the gap fires at 02:30 CET, then 03:00 CEST, then ends', async () => {
     await inst.subscribe(2);
-    const rule = createRule({ cron: '30 2 * * *', tz: 'Europe/Berlin', count: '2' }, '2030-03-29T12:00:00Z');
+    const rule = await createRule({ cron: '30 2 * * *', tz: 'Europe/Berlin', count: '2' }, '2030-03-29T12:00:00Z');
     await simulate('2030-03-29T12:05:00Z', '2030-04-02T12:00:00Z');
     expect(children(rule).map((c) => [c.slot, c.status])).toEqual([
       ['2030-03-30T01:30:00.000Z', 'sent'],
@@ -343,7 +348,7 @@ describe('recurring rules over a simulated span (injected clock, two dispatchers
 
   it('daily 01:30 in America/New_York across the fall-back night fires once a day until --until', async () => {
     await inst.subscribe(2);
-    const rule = createRule({ cron: '30 1 * * *', tz: 'America/New_York', until: '2030-11-04T12:00:00Z', staleAfter: '2h' }, '2030-11-01T12:00:00Z');
+    const rule = await createRule({ cron: '30 1 * * *', tz: 'America/New_York', until: '2030-11-04T12:00:00Z', staleAfter: '2h' }, '2030-11-01T12:00:00Z');
     await simulate('2030-11-01T12:03:00Z', '2030-11-06T00:00:00Z');
     expect(children(rule).map((c) => [c.slot, c.status])).toEqual([
       ['2030-11-02T05:30:00.000Z', 'sent'],

@@ -13,25 +13,25 @@ import { tempDir } from './support/cli.js';
 
 let dir: string;
 let ctx: Context;
-afterEach(() => {
-  closeContext(ctx);
+afterEach(async () => {
+  await closeContext(ctx);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 it('returns the first notification within 24 h and a new one after', async () => {
   dir = tempDir('pushctl-idem-');
   let now = Date.parse('2030-01-01T00:00:00Z');
-  ctx = openContext(await loadConfig({ db: path.join(dir, 'pushctl.db') }, {}, dir), { now: () => now });
-  generateKeys(ctx, { subject: 'mailto:ops@example.org' });
+  ctx = await openContext(await loadConfig({ db: path.join(dir, 'pushctl.db') }, {}, dir), { now: () => now });
+  await generateKeys(ctx, { subject: 'mailto:ops@example.org' });
   const spec = { message: { title: 'Hi' }, target: { all: true as const }, delivery: {}, idempotencyKey: 'order-42' };
-  const first = createNotification(ctx, spec);
+  const first = await createNotification(ctx, spec);
   now += 23 * 3600_000;
-  expect(createNotification(ctx, spec).id).toBe(first.id);
+  expect((await createNotification(ctx, spec)).id).toBe(first.id);
   now += 2 * 3600_000;
-  const later = createNotification(ctx, spec);
+  const later = await createNotification(ctx, spec);
   expect(later.id).not.toBe(first.id);
   now += 3600_000;
-  expect(createNotification(ctx, spec).id).toBe(later.id);
-  const count = (ctx.db.prepare('SELECT count(*) AS n FROM notifications').get() as { n: number }).n;
+  expect((await createNotification(ctx, spec)).id).toBe(later.id);
+  const count = (await ctx.store.tableCounts()).notifications;
   expect(count).toBe(2);
 });

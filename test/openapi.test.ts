@@ -40,14 +40,14 @@ describe('OpenAPI document', () => {
     dir = tempDir('pushctl-openapi-');
     // Every optional route on: the admin API and metrics.
     fs.writeFileSync(path.join(dir, 'push.config.json'), JSON.stringify({ serve: { adminToken: ADMIN_TOKEN, metrics: true } }));
-    ctx = openContext(await loadConfig({}, {}, dir));
+    ctx = await openContext(await loadConfig({}, {}, dir));
     app = createPushctlServer(ctx, { writeLog: () => undefined });
     const address = await app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${address.port}`;
   });
   afterAll(async () => {
     await app.close();
-    closeContext(ctx);
+    await closeContext(ctx);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

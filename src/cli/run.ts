@@ -60,7 +60,7 @@ export async function runAction<O>(options: O & GlobalOptions, fn: (env: ActionB
         const { openContext } = await import('../core/context.js');
         const { create, ...rest } = openOptions;
         // A missing store is store_not_found; cli/errors.ts adds how to create or name one.
-        ctx = openContext(await env.config(), { ...rest, mustExist: !create, ...(await import('./clock.js')).clockFromEnv() });
+        ctx = await openContext(await env.config(), { ...rest, mustExist: !create, ...(await import('./clock.js')).clockFromEnv() });
       }
       return ctx;
     },
@@ -70,7 +70,7 @@ export async function runAction<O>(options: O & GlobalOptions, fn: (env: ActionB
   } catch (error) {
     await reportError(out, error);
   } finally {
-    if (ctx?.db.open) ctx.db.close();
+    if (ctx) await ctx.store.close();
   }
 }
 

@@ -4,9 +4,7 @@
  */
 import { fail } from '../errors.js';
 import { MAX_CATEGORY_NAME, MAX_DESCRIPTION_LENGTH } from '../limits.js';
-import * as store from '../store/categories.js';
-import { setCategoryCap } from '../store/frequency-caps.js';
-import { setCategoryQuietHours } from '../store/quiet-hours.js';
+import type { CategoryRow, CategoryWithCount, StoreOps } from '../store/store.js';
 import { parseFrequencyCap, parseQuietHours } from '../delivery-policy.js';
 import type { Context } from './context.js';
 import { resolveSubscriptionRefs } from './subscription-lookup.js';
@@ -38,51 +36,58 @@ export function validateCategoryName(name: unknown, field = 'name', at?: string)
   return name;
 }
 
-export function addCategory(ctx: Context, name: string, description?: string | null): CategoryInfo {
+export async function addCategory(ctx: Context, name: string, description?: string | null): Promise<CategoryInfo> {
   validateCategoryName(name, 'name');
   const text = validateDescription(description);
-  if (store.categoryByName(ctx.db, name)) throw fail('category_exists', `category "${name}" already exists`, { details: { name } });
-  const row = store.insertCategory(ctx.db, { name, description: text, createdAt: ctx.now() });
+  if (await ctx.store.categoryByName(name)) throw exists(name);
+  // A concurrent add (another replica) between the check and the insert hits the unique index: the same answer.
+  const row = await ctx.store.insertCategory({ name, description: text, createdAt: ctx.now() }).catch(async (error: unknown) => {
+    if (await ctx.store.categoryByName(name)) throw exists(name);
+    throw error;
+  });
   return describe({ ...row, subscribers: 0 });
 }
 
-export function listCategories(ctx: Context): CategoryInfo[] {
-  return store.allCategoriesWithCounts(ctx.db).map(describe);
+export async function listCategories(ctx: Context): Promise<CategoryInfo[]> {
+  return (await ctx.store.allCategoriesWithCounts()).map(describe);
 }
 
 /** A category by id (number, or digits that are not also a name) or name. */
-export function getCategory(ctx: Context, idOrName: string | number): CategoryInfo {
-  return describe(store.categoryWithCount(ctx.db, resolveCategory(ctx, idOrName).id)!);
+export async function getCategory(ctx: Context, idOrName: string | number): Promise<CategoryInfo> {
+  const row = await resolveCategory(ctx.store, idOrName);
+  const withCount = await ctx.store.categoryWithCount(row.id);
+  if (!withCount) throw notFound(idOrName);
+  return describe(withCount);
 }
 
-export function updateCategory(
+export async function updateCategory(
   ctx: Context,
   idOrName: string | number,
   change: { name?: string | undefined; description?: string | null | undefined; cap?: string | null | undefined; quietHours?: string | null | undefined },
-): CategoryInfo {
-  const row = resolveCategory(ctx, idOrName);
+): Promise<CategoryInfo> {
+  const row = await resolveCategory(ctx.store, idOrName);
   // Checked before anything is written: a bad cap changes nothing else either.
   const cap = change.cap === undefined ? undefined : (parseFrequencyCap(change.cap, { field: 'cap' })?.text ?? null);
   const quiet = change.quietHours === undefined ? undefined : (parseQuietHours(change.quietHours, { field: 'quietHours' })?.text ?? null);
   const update: { name?: string; description?: string | null } = {};
   if (change.name !== undefined && change.name !== row.name) {
     validateCategoryName(change.name, 'name');
-    if (store.categoryByName(ctx.db, change.name)) throw fail('category_exists', `category "${change.name}" already exists`, { details: { name: change.name } });
+    if (await ctx.store.categoryByName(change.name)) throw exists(change.name);
     update.name = change.name;
   }
   if (change.description !== undefined) update.description = validateDescription(change.description);
-  ctx.db.transaction(() => {
-    store.updateCategoryRow(ctx.db, row.id, update);
-    if (cap !== undefined) setCategoryCap(ctx.db, row.id, cap);
-    if (quiet !== undefined) setCategoryQuietHours(ctx.db, row.id, quiet);
-  })();
+  await ctx.store.transaction(async (tx) => {
+    await tx.updateCategory(row.id, update);
+    if (cap !== undefined) await tx.setCategoryCap(row.id, cap);
+    if (quiet !== undefined) await tx.setCategoryQuietHours(row.id, quiet);
+  });
   return getCategory(ctx, row.id);
 }
 
 /** Deletes the category and its memberships; returns what it was (with the member count). */
-export function deleteCategory(ctx: Context, idOrName: string | number): CategoryInfo {
-  const info = getCategory(ctx, idOrName);
-  store.deleteCategoryRow(ctx.db, info.id);
+export async function deleteCategory(ctx: Context, idOrName: string | number): Promise<CategoryInfo> {
+  const info = await getCategory(ctx, idOrName);
+  await ctx.store.deleteCategory(info.id);
   return info;
 }
 
@@ -95,31 +100,32 @@ export interface MembershipChange {
 }
 
 /** Adds subscriptions (ids or endpoints) to a category; all must exist, or nothing changes. */
-export function assignCategory(ctx: Context, name: string | number, subscriptionIds: readonly (number | string)[]): MembershipChange {
-  const category = resolveCategory(ctx, name);
-  const ids = resolveSubscriptionIds(ctx, subscriptionIds);
-  const changed = ctx.db.transaction(() => store.addMembers(ctx.db, category.id, ids))();
+export async function assignCategory(ctx: Context, name: string | number, subscriptionIds: readonly (number | string)[]): Promise<MembershipChange> {
+  const category = await resolveCategory(ctx.store, name);
+  const ids = await resolveSubscriptionIds(ctx, subscriptionIds);
+  const changed = await ctx.store.addMembers(category.id, ids);
   return { category: category.name, changed, unchanged: ids.length - changed };
 }
 
-export function unassignCategory(ctx: Context, name: string | number, subscriptionIds: readonly (number | string)[]): MembershipChange {
-  const category = resolveCategory(ctx, name);
-  const ids = resolveSubscriptionIds(ctx, subscriptionIds);
-  const changed = ctx.db.transaction(() => store.removeMembers(ctx.db, category.id, ids))();
+export async function unassignCategory(ctx: Context, name: string | number, subscriptionIds: readonly (number | string)[]): Promise<MembershipChange> {
+  const category = await resolveCategory(ctx.store, name);
+  const ids = await resolveSubscriptionIds(ctx, subscriptionIds);
+  const changed = await ctx.store.removeMembers(category.id, ids);
   return { category: category.name, changed, unchanged: ids.length - changed };
 }
 
 /**
  * Category ids for names, checking each (`field` names the input they came in). Unknown names are an
- * input error unless `create` is set, when they are created.
+ * input error unless `create` is set, when they are created. `ops`: the transaction to read and
+ * write in, when there is one.
  */
-export function categoryIdsFor(ctx: Context, names: readonly string[], field: string, create = false): number[] {
+export async function categoryIdsFor(ctx: Context, names: readonly string[], field: string, create = false, ops: StoreOps = ctx.store): Promise<number[]> {
   const ids: number[] = [];
   for (const name of names) {
     validateCategoryName(name, field);
-    const row = store.categoryByName(ctx.db, name);
+    const row = await ops.categoryByName(name);
     if (row) ids.push(row.id);
-    else if (create) ids.push(store.insertCategory(ctx.db, { name, description: null, createdAt: ctx.now() }).id);
+    else if (create) ids.push((await ops.insertCategory({ name, description: null, createdAt: ctx.now() })).id);
     else throw unknownCategory(name, field);
   }
   return [...new Set(ids)];
@@ -129,24 +135,34 @@ function unknownCategory(name: string, field: string) {
   return fail('unknown_category', `category "${name}" does not exist`, { field, details: { category: name } });
 }
 
-function resolveCategory(ctx: Context, idOrName: string | number): store.CategoryRow {
+async function resolveCategory(ops: StoreOps, idOrName: string | number): Promise<CategoryRow> {
   if (typeof idOrName === 'number') {
-    const row = store.categoryById(ctx.db, idOrName);
-    if (!row) throw fail('category_not_found', `category ${idOrName} does not exist`, { details: { id: idOrName } });
+    const row = await ops.categoryById(idOrName);
+    if (!row) throw notFound(idOrName);
     return row;
   }
-  const byName = store.categoryByName(ctx.db, idOrName);
+  const byName = await ops.categoryByName(idOrName);
   if (byName) return byName;
   if (/^\d+$/.test(idOrName)) {
-    const byId = store.categoryById(ctx.db, Number(idOrName));
+    const byId = await ops.categoryById(Number(idOrName));
     if (byId) return byId;
   }
-  throw fail('category_not_found', `category "${idOrName}" does not exist`, { details: { name: idOrName } });
+  throw notFound(idOrName);
 }
 
-function resolveSubscriptionIds(ctx: Context, refs: readonly (number | string)[]): number[] {
+function notFound(idOrName: string | number) {
+  return typeof idOrName === 'number'
+    ? fail('category_not_found', `category ${idOrName} does not exist`, { details: { id: idOrName } })
+    : fail('category_not_found', `category "${idOrName}" does not exist`, { details: { name: idOrName } });
+}
+
+function exists(name: string) {
+  return fail('category_exists', `category "${name}" already exists`, { details: { name } });
+}
+
+async function resolveSubscriptionIds(ctx: Context, refs: readonly (number | string)[]): Promise<number[]> {
   if (refs.length === 0) throw fail('invalid_request', 'no subscriptions given', { field: 'subscriptions' });
-  const { ids, unknown } = resolveSubscriptionRefs(ctx, refs);
+  const { ids, unknown } = await resolveSubscriptionRefs(ctx, refs);
   if (unknown.length) throw fail('subscription_not_found', `no such subscription${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { details: { missing: unknown } });
   return ids;
 }
@@ -158,7 +174,7 @@ function validateDescription(description: string | null | undefined): string | n
   return text === '' ? null : text;
 }
 
-function describe(row: store.CategoryWithCount): CategoryInfo {
+function describe(row: CategoryWithCount): CategoryInfo {
   return {
     id: row.id,
     name: row.name,

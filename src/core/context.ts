@@ -1,24 +1,27 @@
 /**
- * What every core operation runs against: the resolved configuration, the open store and a clock
- * (injectable, so schedules can be tested over simulated time).
+ * What every core operation runs against: the resolved configuration, the open store (SQLite or
+ * PostgreSQL, behind one async interface: the core never knows which) and a clock (injectable,
+ * so schedules can be tested over simulated time).
  */
 import type { Config } from '../config.js';
-import { openDatabase, type Db, type OpenOptions } from '../store/db.js';
+import { openStore, type StoreOpenOptions } from '../store/open.js';
+import type { Store } from '../store/store.js';
 import type { DeliveryObserver } from './delivery-observer.js';
 
 export interface Context {
   config: Config;
-  db: Db;
+  store: Store;
   now: () => number;
   /** Told of every delivery answer (metrics); set by a face, absent otherwise. */
   deliveryObserver?: DeliveryObserver | undefined;
 }
 
-export function openContext(config: Config, options: OpenOptions & { now?: () => number } = {}): Context {
-  const db = openDatabase(config.database, options);
-  return { config, db, now: options.now ?? Date.now };
+export async function openContext(config: Config, options: StoreOpenOptions & { now?: () => number } = {}): Promise<Context> {
+  const { now, ...storeOptions } = options;
+  const store = await openStore(config.database, storeOptions);
+  return { config, store, now: now ?? Date.now };
 }
 
-export function closeContext(ctx: Context): void {
-  if (ctx.db.open) ctx.db.close();
+export async function closeContext(ctx: Context): Promise<void> {
+  await ctx.store.close();
 }

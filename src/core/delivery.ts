@@ -11,7 +11,7 @@ import os from 'node:os';
 import { fail } from '../errors.js';
 import { RETRY_AFTER_CAP_MS } from '../push/classify.js';
 import type { PushOutcome, PushSender } from '../push/types.js';
-import * as store from '../store/notifications.js';
+import type { DeliveryState, DeliveryUpdate, PendingDelivery } from '../store/store.js';
 import type { Context } from './context.js';
 import { applyFrequencyCaps } from './frequency-cap.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
@@ -63,8 +63,8 @@ export function newOwnerId(): string {
 export async function deliverNotification(ctx: Context, id: number, options: DeliverOptions): Promise<DeliverySummary> {
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const { owner } = options;
-  if (!options.alreadyLeased && !acquireLease(ctx, id, owner, leaseMs)) {
-    const row = store.notificationById(ctx.db, id);
+  if (!options.alreadyLeased && !(await acquireLease(ctx, id, owner, leaseMs))) {
+    const row = await ctx.store.notificationById(id);
     if (!row) throw fail('notification_not_found', `notification ${id} does not exist`, { details: { id } });
     if (row.status !== 'scheduled' && row.status !== 'sending') {
       throw fail('notification_state', `notification ${id} is ${row.status}; nothing to send`, { details: { id, status: row.status } });
@@ -76,7 +76,7 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
   try {
     return await run.execute();
   } finally {
-    run.dispose();
+    await run.dispose();
   }
 }
 
@@ -126,10 +126,10 @@ export function lazySender(create: () => Promise<PushSender>): PushSender {
  * Takes the lease when it is free or expired, or when its owner is a process on this host that no
  * longer exists (killed mid-send): then `resume` need not wait for the lease to run out.
  */
-export function acquireLease(ctx: Context, id: number, owner: string, leaseMs: number): boolean {
-  if (store.tryAcquireLease(ctx.db, id, owner, ctx.now(), leaseMs)) return true;
-  const holder = store.leaseHolder(ctx.db, id).owner;
-  return holder !== null && ownerIsDead(holder) && store.takeOverLease(ctx.db, id, holder, owner, ctx.now(), leaseMs);
+export async function acquireLease(ctx: Context, id: number, owner: string, leaseMs: number): Promise<boolean> {
+  if (await ctx.store.tryAcquireLease(id, owner, ctx.now(), leaseMs)) return true;
+  const holder = (await ctx.store.leaseHolder(id)).owner;
+  return holder !== null && ownerIsDead(holder) && (await ctx.store.takeOverLease(id, holder, owner, ctx.now(), leaseMs));
 }
 
 /** Owner ids are host:pid:nonce (newOwnerId); only a process on this host can be checked. */
@@ -168,7 +168,9 @@ class DeliveryRun {
   /** The notification as it was when the run began: what a summary shows if it is deleted meanwhile. */
   private before: NotificationView | undefined;
   private lastStatusCheck = 0;
-  private readonly write: (update: store.DeliveryUpdate) => Promise<void>;
+  /** The status read in progress, if any (reads run beside the sending, never in its way). */
+  private statusCheck: Promise<void> | undefined;
+  private readonly write: (update: DeliveryUpdate) => Promise<void>;
   /** When the message's TTL runs out, counted from the send's start: no retry is worth scheduling after it. */
   private expiresAt = Infinity;
   private ttlMs = 0;
@@ -182,35 +184,34 @@ class DeliveryRun {
     private readonly options: DeliverOptions,
     private readonly leaseMs: number,
   ) {
-    const ledger = store.prepareLedgerWriter(ctx.db);
-    this.write = groupCommit((batch: store.DeliveryUpdate[]) => {
-      ledger.recordMany(batch);
-      return batch.map(() => ({ ok: true, value: undefined }));
+    this.write = groupCommit(async (batch: DeliveryUpdate[]) => {
+      await ctx.store.recordDeliveries(batch);
+      return batch.map(() => ({ ok: true as const, value: undefined }));
     });
     this.counts = { total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 };
   }
 
   async execute(): Promise<DeliverySummary> {
     const { ctx, id } = this;
-    const row = store.notificationById(ctx.db, id)!;
-    this.before = toView(ctx, row);
+    const row = (await ctx.store.notificationById(id))!;
+    this.before = await toView(ctx, row);
     if (row.status === 'cancelled') return this.finish();
     // Threads start and load while the recipient list is fixed (a long statement on a big audience).
     const starting = this.options.sender ? undefined : this.createSender();
     if (starting) this.sender = await starting;
-    store.fixRecipients(ctx.db, id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
-    applyFrequencyCaps(ctx, row);
-    applyQuietHours(ctx, row);
-    Object.assign(this.counts, store.deliveryCounts(ctx.db, id));
+    await ctx.store.fixRecipients(id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
+    await applyFrequencyCaps(ctx, row);
+    await applyQuietHours(ctx, row);
+    Object.assign(this.counts, await ctx.store.deliveryCounts(id));
     this.options.onProgress?.({ ...this.counts });
-    const startedAt = store.notificationById(ctx.db, id)?.started_at ?? ctx.now();
+    const startedAt = (await ctx.store.notificationById(id))?.started_at ?? ctx.now();
     this.ttlMs = row.ttl * 1000;
     this.expiresAt = startedAt + this.ttlMs;
 
-    this.renewTimer = setInterval(() => this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
     this.renewTimer.unref();
 
-    const payload = new DeliveryPayloads(ctx, id, row.payload);
+    const payload = await DeliveryPayloads.load(ctx, id, row.payload);
     this.payload = payload;
     const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
     if (this.counts.pending > 0) {
@@ -221,8 +222,9 @@ class DeliveryRun {
     return this.finish();
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
+    await this.statusCheck;
     if (this.ownSender && this.sender) void this.sender.close();
   }
 
@@ -245,7 +247,7 @@ class DeliveryRun {
     const inFlight = new Set<number>();
     let failure: { error: unknown } | undefined;
     let sweep = this.newSweep();
-    const start = (d: store.PendingDelivery) => {
+    const start = (d: PendingDelivery) => {
       inFlight.add(d.subscription_id);
       this.deliverOne(d, payload, pushOptions)
         .catch((error: unknown) => {
@@ -259,8 +261,8 @@ class DeliveryRun {
     while (!failure) {
       this.checkStatusEvery(STATUS_CHECK_MS);
       if (this.shouldStop()) break;
-      let due: store.PendingDelivery | undefined;
-      while (inFlight.size < this.concurrency && !this.shouldStop() && (due = this.nextDue(sweep, inFlight))) start(due);
+      let due: PendingDelivery | undefined;
+      while (inFlight.size < this.concurrency && !this.shouldStop() && (due = this.takeDue(sweep, inFlight) ?? (await this.nextDue(sweep, inFlight)))) start(due);
       if (this.shouldStop()) break;
       if (inFlight.size >= this.concurrency || !sweep.done) {
         await this.pause(Infinity);
@@ -269,17 +271,17 @@ class DeliveryRun {
       const now = this.ctx.now();
       if (inFlight.size > 0) {
         // Requests still out: start a new sweep when a retry recorded since this sweep began comes due.
-        const next = store.earliestRetryAfter(this.ctx.db, this.id, sweep.startedAt);
+        const next = await this.ctx.store.earliestRetryAfter(this.id, sweep.startedAt);
         if (next !== null && next <= now) sweep = this.newSweep();
         else await this.pause(next === null ? Infinity : next - now);
         continue;
       }
-      const { pending, earliest } = store.nextRetryAt(this.ctx.db, this.id);
+      const { pending, earliest } = await this.ctx.store.nextRetryAt(this.id);
       if (pending === 0) break;
       const wait = Math.max((earliest ?? 0) - now, 0);
       if (wait > MAX_WAIT_MS) {
         this.deferred = { deliveries: pending, dueAt: new Date(earliest!).toISOString() };
-        const why = deferredDeliveries(this.ctx, this.id).count === pending ? 'quiet hours' : 'the push service asked to retry later';
+        const why = (await deferredDeliveries(this.ctx, this.id)).count === pending ? 'quiet hours' : 'the push service asked to retry later';
         this.stopped ??= {
           kind: 'deferred',
           reason: `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: ${why}; the first is due at ${this.deferred.dueAt}`,
@@ -297,24 +299,31 @@ class DeliveryRun {
     return { startedAt: this.ctx.now(), cursor: 0, page: [], index: 0, done: false };
   }
 
-  /** The next due pending delivery of this sweep that is not already in flight. */
-  private nextDue(sweep: Sweep, inFlight: Set<number>): store.PendingDelivery | undefined {
+  /** The next due delivery of the page in hand that is not already in flight (no store call: the common case, per message). */
+  private takeDue(sweep: Sweep, inFlight: Set<number>): PendingDelivery | undefined {
+    while (sweep.index < sweep.page.length) {
+      const d = sweep.page[sweep.index++]!;
+      if (!inFlight.has(d.subscription_id)) return d;
+    }
+    return undefined;
+  }
+
+  /** The next due pending delivery of this sweep that is not already in flight, reading pages as needed. */
+  private async nextDue(sweep: Sweep, inFlight: Set<number>): Promise<PendingDelivery | undefined> {
     for (;;) {
-      if (sweep.index < sweep.page.length) {
-        const d = sweep.page[sweep.index++]!;
-        if (!inFlight.has(d.subscription_id)) return d;
-        continue;
-      }
+      const d = this.takeDue(sweep, inFlight);
+      if (d) return d;
       if (sweep.done) return undefined;
       this.checkStatusEvery(STATUS_CHECK_MS);
-      sweep.page = store.pendingPage(this.ctx.db, this.id, sweep.cursor, this.ctx.now(), PAGE_SIZE);
-      sweep.index = 0;
-      if (!sweep.page.length) {
+      const page = await this.ctx.store.pendingPage(this.id, sweep.cursor, this.ctx.now(), PAGE_SIZE);
+      if (!page.length) {
         sweep.done = true;
         return undefined;
       }
-      sweep.cursor = sweep.page[sweep.page.length - 1]!.subscription_id;
-      this.payload?.forPage(sweep.page.map((d) => d.subscription_id));
+      await this.payload?.forPage(page.map((p) => p.subscription_id));
+      sweep.page = page;
+      sweep.index = 0;
+      sweep.cursor = page[page.length - 1]!.subscription_id;
     }
   }
 
@@ -333,10 +342,10 @@ class DeliveryRun {
       this.wake = done;
     });
     this.wake = undefined;
-    if (timed && ms >= 250) this.checkStatus();
+    if (timed && ms >= 250) await this.checkStatus();
   }
 
-  private async deliverOne(d: store.PendingDelivery, payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
+  private async deliverOne(d: PendingDelivery, payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
     const now = () => this.ctx.now();
     if (d.endpoint === null || d.p256dh === null || d.auth === null) {
       // Removed (unsubscribed or pruned) since the recipient list was fixed.
@@ -350,7 +359,7 @@ class DeliveryRun {
     }
     let key: SigningKey;
     try {
-      key = this.keyFor(d.key_id);
+      key = await this.keyFor(d.key_id);
     } catch (error) {
       // A configuration problem (say, keys kept in environment variables this process lacks), not
       // this subscriber's: stop with everyone still pending, so a resume finishes once it is fixed.
@@ -360,7 +369,7 @@ class DeliveryRun {
     let outcome: PushOutcome;
     const started = performance.now();
     try {
-      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, payload.payloadFor(d.subscription_id), pushOptions, key);
+      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, await payload.payloadFor(d.subscription_id), pushOptions, key);
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }
@@ -375,9 +384,9 @@ class DeliveryRun {
    * and the worker waits for that commit before it starts another request: what a crash can
    * repeat stays bounded by the requests in flight, without a transaction per message.
    */
-  private record(d: store.PendingDelivery, outcome: PushOutcome, now: number, origin?: string): Promise<void> {
+  private record(d: PendingDelivery, outcome: PushOutcome, now: number, origin?: string): Promise<void> {
     const attempts = d.attempts + 1;
-    let state: store.DeliveryState;
+    let state: DeliveryState;
     let nextAttemptAt: number | null = null;
     let error = outcome.message ?? null;
     switch (outcome.kind) {
@@ -463,11 +472,11 @@ class DeliveryRun {
     }
   }
 
-  private keyFor(keyId: number | null): SigningKey {
+  private async keyFor(keyId: number | null): Promise<SigningKey> {
     const cacheKey = keyId ?? 0;
     let key = this.keys.get(cacheKey);
     if (!key) {
-      key = keyId === null ? activeSigningKey(this.ctx) : signingKeyById(this.ctx, keyId);
+      key = keyId === null ? await activeSigningKey(this.ctx) : await signingKeyById(this.ctx, keyId);
       this.keys.set(cacheKey, key);
     }
     return key;
@@ -486,54 +495,61 @@ class DeliveryRun {
   /** At most one status read per interval: a cancel is seen within it, and costs nothing per message. */
   private checkStatusEvery(intervalMs: number): void {
     const now = Date.now();
-    if (now - this.lastStatusCheck < intervalMs) return;
+    if (this.statusCheck || now - this.lastStatusCheck < intervalMs) return;
     this.lastStatusCheck = now;
-    this.checkStatus();
+    // Beside the sending, not in its way: the answer is seen by the next shouldStop.
+    this.statusCheck = this.checkStatus()
+      .catch(() => undefined) // an unreachable store shows in the ledger writes; the next check tries again
+      .finally(() => (this.statusCheck = undefined));
   }
 
   /** Picks up a cancel issued by another process (`notifications cancel`). */
-  private checkStatus(): void {
-    const row = store.notificationById(this.ctx.db, this.id);
+  private async checkStatus(): Promise<void> {
+    const row = await this.ctx.store.notificationById(this.id);
     if (!row) this.stopped = { kind: 'deleted' };
     else if (row.status === 'cancelled') this.stopped ??= { kind: 'cancelled' };
   }
 
-  private renew(): void {
-    if (!store.renewLease(this.ctx.db, this.id, this.options.owner, this.ctx.now(), this.leaseMs)) this.stopped = { kind: 'lease-lost' };
+  private async renew(): Promise<void> {
+    try {
+      if (!(await this.ctx.store.renewLease(this.id, this.options.owner, this.ctx.now(), this.leaseMs))) this.stopped = { kind: 'lease-lost' };
+    } catch {
+      // The store is unreachable for now: the next renewal (a third of the lease later) tries again.
+    }
   }
 
-  private finish(): DeliverySummary {
+  private async finish(): Promise<DeliverySummary> {
     const { ctx, id } = this;
     const stopped = this.stopped;
-    const row = store.notificationById(ctx.db, id);
+    const row = await ctx.store.notificationById(id);
     if (!row) {
       // Deleted while sending (deleting cancels first): nothing is left to update.
       return { ...this.before!, status: 'cancelled', counts: { ...this.counts }, stoppedReason: 'deleted' };
     }
     // Someone else owns it now; leave their status alone.
-    if (stopped?.kind === 'lease-lost') return { ...getNotification(ctx, id), stoppedReason: 'lease lost to another process' };
-    const counts = store.deliveryCounts(ctx.db, id);
+    if (stopped?.kind === 'lease-lost') return { ...(await getNotification(ctx, id)), stoppedReason: 'lease lost to another process' };
+    const counts = await ctx.store.deliveryCounts(id);
     const now = ctx.now();
-    store.storeCounts(ctx.db, id, counts);
+    await ctx.store.storeCounts(id, counts);
     let stoppedReason: string | undefined;
     if (row.status === 'cancelled') {
       stoppedReason = 'cancelled';
     } else if (stopped?.kind === 'interrupted') {
       stoppedReason = 'interrupted';
     } else if (stopped?.kind === 'failed') {
-      store.setStatus(ctx.db, id, 'failed', { error: stopped.reason, finished_at: now });
+      await ctx.store.setStatus(id, 'failed', { error: stopped.reason, finished_at: now });
       stoppedReason = stopped.reason;
     } else if (counts.pending > 0) {
       // Deferred retries: stays 'sending' with the lease released, so dispatch or resume finishes it.
       stoppedReason = stopped?.kind === 'deferred' ? stopped.reason : undefined;
-      store.setStatus(ctx.db, id, 'sending', { error: stoppedReason ?? null });
+      await ctx.store.setStatus(id, 'sending', { error: stoppedReason ?? null });
     } else {
       const status = counts.failed === 0 ? 'sent' : counts.sent > 0 ? 'partial' : 'failed';
-      store.setStatus(ctx.db, id, status, { finished_at: now });
+      await ctx.store.setStatus(id, status, { finished_at: now });
       stoppedReason = stopped?.kind === 'deferred' ? stopped.reason : undefined;
     }
-    store.releaseLease(ctx.db, id, this.options.owner);
-    return { ...getNotification(ctx, id), stoppedReason, deferred: this.deferred };
+    await ctx.store.releaseLease(id, this.options.owner);
+    return { ...(await getNotification(ctx, id)), stoppedReason, deferred: this.deferred };
   }
 }
 
@@ -543,7 +559,7 @@ type PushOptionsOf = { ttl: number; urgency: Urgency | undefined; topic: string 
 interface Sweep {
   startedAt: number;
   cursor: number;
-  page: store.PendingDelivery[];
+  page: PendingDelivery[];
   index: number;
   done: boolean;
 }

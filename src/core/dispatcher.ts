@@ -7,8 +7,6 @@
  */
 import { fail } from '../errors.js';
 import type { PushSender } from '../push/types.js';
-import * as dispatchStore from '../store/dispatch.js';
-import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { createSenderFor, DEFAULT_LEASE_MS, deliverNotification, lazySender, type DeliverySummary } from './delivery.js';
 import type { NotificationCounts } from './notification-spec.js';
@@ -88,7 +86,7 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
       break;
     }
     // Rules first, on every turn: a long send must not make the next slot wait for the next run.
-    const made = materialiseDue(ctx);
+    const made = await materialiseDue(ctx);
     if (made.created.length || made.missed || made.finished.length) {
       result.occurrencesCreated += made.created.length;
       result.occurrencesMissed += made.missed;
@@ -97,7 +95,7 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
     }
 
     const now = ctx.now();
-    const row = dispatchStore.claimNext(ctx.db, options.owner, now, leaseMs, handled);
+    const row = await ctx.store.claimNext(options.owner, now, leaseMs, handled);
     if (!row) break;
     handled.push(row.id);
 
@@ -106,7 +104,7 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
       const reason =
         `stale: due ${new Date(row.send_at!).toISOString()}, the dispatcher started ${describeDuration(lateBy)} late ` +
         `(allowed: ${describeDuration(row.stale_after_ms)}); skipped, not sent late`;
-      if (dispatchStore.markSkipped(ctx.db, row.id, options.owner, reason, now)) {
+      if (await ctx.store.markSkipped(row.id, options.owner, reason, now)) {
         result.skipped.push({ id: row.id, reason });
         options.onEvent?.({ type: 'skipped', id: row.id, reason });
       }
@@ -139,10 +137,10 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
       options.onEvent?.({ type: 'error', id: row.id, message });
     }
   }
-  result.deferred = dispatchStore.deferredSends(ctx.db, ctx.now()).map((d) => ({ ...d, dueAt: new Date(d.dueAt).toISOString() }));
+  result.deferred = (await ctx.store.deferredSends(ctx.now())).map((d) => ({ ...d, dueAt: new Date(d.dueAt).toISOString() }));
   // After the sends: housekeeping never delays what is due.
   if (!result.interrupted) {
-    const maintenance = runDueMaintenance(ctx);
+    const maintenance = await runDueMaintenance(ctx);
     if (maintenance) {
       result.maintenance = maintenance;
       options.onEvent?.({ type: 'maintenance', report: maintenance });
@@ -191,7 +189,7 @@ export async function watch(ctx: Context, options: WatchOptions): Promise<void> 
       if (Date.now() - lastPass >= intervalMs) break;
       let next: number | null = null;
       try {
-        next = dispatchStore.nextWorkAt(ctx.db);
+        next = await ctx.store.nextWorkAt();
       } catch {
         next = null; // busy or locked: the interval pass will try again
       }
@@ -222,13 +220,13 @@ export async function resumeNotification(
   id: number,
   options: { owner: string; leaseMs?: number; concurrency?: number | undefined; signal?: AbortSignal; onProgress?: (counts: NotificationCounts) => void },
 ): Promise<DeliverySummary> {
-  const row = store.notificationById(ctx.db, id);
+  const row = await ctx.store.notificationById(id);
   if (!row) throw fail('notification_not_found', `notification ${id} does not exist`, { details: { id } });
   if (row.cron) throw fail('notification_state', `notification ${id} is a recurring rule; the dispatcher sends its occurrences`, { details: { id } });
   if (row.status === 'scheduled') {
     throw fail('notification_state', `notification ${id} is scheduled for ${new Date(row.send_at ?? ctx.now()).toISOString()}; the dispatcher sends it when it is due`, { details: { id, status: row.status } });
   }
-  if (row.status !== 'sending' && !dispatchStore.reopenForResume(ctx.db, id)) {
+  if (row.status !== 'sending' && !(await ctx.store.reopenForResume(id))) {
     throw fail('notification_state', `notification ${id} is ${row.status}; nothing is left to resume`, { details: { id, status: row.status } });
   }
   return deliverNotification(ctx, id, { owner: options.owner, leaseMs: options.leaseMs, concurrency: options.concurrency, signal: options.signal, onProgress: options.onProgress });

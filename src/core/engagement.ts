@@ -5,8 +5,6 @@
  */
 import { fail } from '../errors.js';
 import { MAX_STATS_DAYS } from '../limits.js';
-import { notificationById } from '../store/notifications.js';
-import * as store from '../store/tracking.js';
 import type { Context } from './context.js';
 import { parseDurationSeconds } from './durations.js';
 
@@ -29,10 +27,10 @@ export interface Funnel {
   rates: Rates;
 }
 
-export function funnelOf(ctx: Context, notificationId: number): Funnel {
-  if (!notificationById(ctx.db, notificationId)) throw fail('notification_not_found', `notification ${notificationId} does not exist`, { details: { id: notificationId } });
-  const counts = store.funnelCounts(ctx.db, notificationId);
-  return { ...counts, clicksByAction: store.clicksByAction(ctx.db, notificationId), rates: ratesOf(counts) };
+export async function funnelOf(ctx: Context, notificationId: number): Promise<Funnel> {
+  if (!(await ctx.store.notificationById(notificationId))) throw fail('notification_not_found', `notification ${notificationId} does not exist`, { details: { id: notificationId } });
+  const counts = await ctx.store.funnelCounts(notificationId);
+  return { ...counts, clicksByAction: await ctx.store.clicksByAction(notificationId), rates: ratesOf(counts) };
 }
 
 export interface DayStats {
@@ -53,12 +51,12 @@ export interface EngagementStats {
 }
 
 /** `since` is a duration back from now ("30d", "12h"); days are UTC days, oldest first, none skipped. */
-export function engagementStats(ctx: Context, options: { since?: string | undefined; category?: string | undefined } = {}): EngagementStats {
+export async function engagementStats(ctx: Context, options: { since?: string | undefined; category?: string | undefined } = {}): Promise<EngagementStats> {
   const seconds = parseDurationSeconds(options.since ?? '30d', 'since');
   const now = ctx.now();
   const firstDay = Math.max(Math.floor((now - seconds * 1000) / DAY_MS), Math.floor(now / DAY_MS) - MAX_STATS_DAYS + 1);
   const since = firstDay * DAY_MS;
-  const rows = new Map(store.dailyCounts(ctx.db, since, options.category).map((r) => [r.day, r]));
+  const rows = new Map((await ctx.store.dailyCounts(since, options.category)).map((r) => [r.day, r]));
   const days: DayStats[] = [];
   const totals = { delivered: 0, shown: 0, clicked: 0, dismissed: 0 };
   for (let day = firstDay; day <= Math.floor(now / DAY_MS); day++) {

@@ -4,7 +4,6 @@
  * never for the whole history). Each notification keeps its counts on its own row.
  */
 import { fail } from '../errors.js';
-import * as store from '../store/maintenance.js';
 import type { Context } from './context.js';
 
 export interface HistoryPruneResult {
@@ -19,18 +18,18 @@ export interface HistoryPruneResult {
 const BATCH = 100;
 
 /** `notifications prune --older-than 90d` and dispatch's `push.keepHistoryFor`. */
-export function pruneHistory(ctx: Context, opts: { olderThanMs: number; dryRun?: boolean | undefined }): HistoryPruneResult {
+export async function pruneHistory(ctx: Context, opts: { olderThanMs: number; dryRun?: boolean | undefined }): Promise<HistoryPruneResult> {
   if (!Number.isFinite(opts.olderThanMs) || opts.olderThanMs <= 0) throw fail('invalid_input', 'must be a duration above 0, e.g. 90d', { field: 'olderThan' });
   const before = ctx.now() - opts.olderThanMs;
   const olderThan = new Date(before).toISOString();
-  if (opts.dryRun) return { ...store.prunableHistory(ctx.db, before), olderThan, dryRun: true };
+  if (opts.dryRun) return { ...(await ctx.store.prunableHistory(before)), olderThan, dryRun: true };
   let notifications = 0;
   let deliveries = 0;
   for (;;) {
-    const ids = store.prunableHistoryIds(ctx.db, before, BATCH);
+    const ids = await ctx.store.prunableHistoryIds(before, BATCH);
     if (!ids.length) break;
     for (const id of ids) {
-      deliveries += store.pruneLedger(ctx.db, id, ctx.now());
+      deliveries += await ctx.store.pruneLedger(id, ctx.now());
       notifications++;
     }
   }

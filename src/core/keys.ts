@@ -5,7 +5,7 @@
  * so replacing the active key keeps the old one for the subscriptions that need it.
  */
 import { fail, type PushctlError } from '../errors.js';
-import * as keyStore from '../store/keys.js';
+import type { VapidKeyRow } from '../store/store.js';
 import type { Context } from './context.js';
 import { assertKeyPairMatches, generateKeyPair, keyPairFromPem, validateSubject, type VapidKeyPair } from './vapid-keys.js';
 
@@ -32,41 +32,39 @@ export interface SigningKey {
   subject: string;
 }
 
-export function generateKeys(ctx: Context, options: { subject?: string | undefined; force?: boolean }): KeyInfo {
+export async function generateKeys(ctx: Context, options: { subject?: string | undefined; force?: boolean }): Promise<KeyInfo> {
   rejectWhenKeysFromEnvironment(ctx);
   const subject = resolveSubject(ctx, options.subject);
-  const row = storeActiveKey(ctx, { ...generateKeyPair(), subject, createdAt: ctx.now() }, Boolean(options.force));
+  const row = await storeActiveKey(ctx, { ...generateKeyPair(), subject, createdAt: ctx.now() }, Boolean(options.force));
   return describe(ctx, row, 'database');
 }
 
 /** The active key, created on first use when `create` is set (the server in an empty directory). */
-export function ensureActiveKey(ctx: Context, create: boolean): { key: KeyInfo; created: boolean } {
-  const env = environmentKey(ctx);
-  if (env) return { key: describe(ctx, env, 'environment'), created: false };
-  const row = keyStore.activeKey(ctx.db);
-  if (row) return { key: describe(ctx, row, 'database'), created: false };
+export async function ensureActiveKey(ctx: Context, create: boolean): Promise<{ key: KeyInfo; created: boolean }> {
+  const env = await environmentKey(ctx);
+  if (env) return { key: await describe(ctx, env, 'environment'), created: false };
+  const row = await ctx.store.activeKey();
+  if (row) return { key: await describe(ctx, row, 'database'), created: false };
   if (!create) throw noKeys();
-  return { key: generateKeys(ctx, {}), created: true };
+  return { key: await generateKeys(ctx, {}), created: true };
 }
 
-export function showKeys(ctx: Context): KeyInfo {
-  const env = environmentKey(ctx);
+export async function showKeys(ctx: Context): Promise<KeyInfo> {
+  const env = await environmentKey(ctx);
   if (env) return describe(ctx, env, 'environment');
-  const row = keyStore.activeKey(ctx.db);
+  const row = await ctx.store.activeKey();
   if (!row) throw noKeys();
   return describe(ctx, row, 'database');
 }
 
 /** Older keys kept for the subscriptions created under them. */
-export function retiredKeys(ctx: Context): KeyInfo[] {
-  return keyStore
-    .allKeys(ctx.db)
-    .filter((row) => row.active !== 1)
-    .map((row) => describe(ctx, row, 'database'));
+export async function retiredKeys(ctx: Context): Promise<KeyInfo[]> {
+  const rows = (await ctx.store.allKeys()).filter((row) => row.active !== 1);
+  return Promise.all(rows.map((row) => describe(ctx, row, 'database')));
 }
 
-export function exportKeys(ctx: Context, options: { includePrivate: boolean }): { publicKey: string; privateKey?: string; subject: string } {
-  const key = activeSigningKey(ctx);
+export async function exportKeys(ctx: Context, options: { includePrivate: boolean }): Promise<{ publicKey: string; privateKey?: string; subject: string }> {
+  const key = await activeSigningKey(ctx);
   return options.includePrivate
     ? { publicKey: key.publicKey, privateKey: key.privateKey, subject: key.subject }
     : { publicKey: key.publicKey, subject: key.subject };
@@ -105,30 +103,30 @@ export function parseKeyFile(text: string, source: string): KeyFile {
 }
 
 /** Stores an imported key pair as the active key (the same pair again is a no-op; another needs `force`). */
-export function importKeys(ctx: Context, file: KeyFile, options: { subject?: string | undefined; force?: boolean }): KeyInfo {
+export async function importKeys(ctx: Context, file: KeyFile, options: { subject?: string | undefined; force?: boolean }): Promise<KeyInfo> {
   rejectWhenKeysFromEnvironment(ctx);
   const subject = resolveSubject(ctx, options.subject ?? file.subject);
-  const row = storeActiveKey(ctx, { ...file.pair, subject, createdAt: ctx.now() }, Boolean(options.force));
+  const row = await storeActiveKey(ctx, { ...file.pair, subject, createdAt: ctx.now() }, Boolean(options.force));
   return describe(ctx, row, 'database');
 }
 
 /** The key new subscriptions are made under, with its private half, for signing. */
-export function activeSigningKey(ctx: Context): SigningKey {
-  const env = environmentKey(ctx);
+export async function activeSigningKey(ctx: Context): Promise<SigningKey> {
+  const env = await environmentKey(ctx);
   if (env) return { id: env.id, publicKey: env.public_key, privateKey: ctx.config.vapid.privateKey!, subject: subjectFor(ctx, env.subject) };
-  const row = keyStore.activeKey(ctx.db);
+  const row = await ctx.store.activeKey();
   if (!row) throw noKeys();
   return signingKeyFromRow(ctx, row);
 }
 
 /** The key a given subscription was made under (its key_id), for signing pushes to it. */
-export function signingKeyById(ctx: Context, id: number): SigningKey {
-  const row = keyStore.keyById(ctx.db, id);
+export async function signingKeyById(ctx: Context, id: number): Promise<SigningKey> {
+  const row = await ctx.store.keyById(id);
   if (!row) throw fail('key_not_found', `VAPID key ${id} is not in the store`, { details: { id } });
   return signingKeyFromRow(ctx, row);
 }
 
-function signingKeyFromRow(ctx: Context, row: keyStore.VapidKeyRow): SigningKey {
+function signingKeyFromRow(ctx: Context, row: VapidKeyRow): SigningKey {
   if (row.private_key) return { id: row.id, publicKey: row.public_key, privateKey: row.private_key, subject: subjectFor(ctx, row.subject) };
   if (ctx.config.vapid.publicKey === row.public_key && ctx.config.vapid.privateKey) {
     return { id: row.id, publicKey: row.public_key, privateKey: ctx.config.vapid.privateKey, subject: subjectFor(ctx, row.subject) };
@@ -137,20 +135,20 @@ function signingKeyFromRow(ctx: Context, row: keyStore.VapidKeyRow): SigningKey 
 }
 
 /** Keys from the environment are recorded (public half only) so subscriptions can refer to them. */
-function environmentKey(ctx: Context): keyStore.VapidKeyRow | undefined {
+async function environmentKey(ctx: Context): Promise<VapidKeyRow | undefined> {
   const { publicKey, privateKey } = ctx.config.vapid;
   if (!publicKey || !privateKey) return undefined;
   assertKeyPairMatches({ publicKey, privateKey }, 'PUSHCTL_VAPID_PUBLIC_KEY/PUSHCTL_VAPID_PRIVATE_KEY');
-  const existing = keyStore.keyByPublicKey(ctx.db, publicKey);
+  const existing = await ctx.store.keyByPublicKey(publicKey);
   if (existing?.active === 1) return existing;
   const subject = resolveSubject(ctx, existing?.subject);
   return storeActiveKey(ctx, { publicKey, privateKey: '', subject, createdAt: ctx.now() }, true);
 }
 
 /** Makes a key the active one; refuses (unless `force`) when another is active, checked in the same transaction. */
-function storeActiveKey(ctx: Context, key: { publicKey: string; privateKey: string; subject: string; createdAt: number }, force: boolean): keyStore.VapidKeyRow {
-  const result = keyStore.insertActiveKey(ctx.db, key, { replace: force });
-  if ('blockedBy' in result) throw replaceRefusal(ctx, result.blockedBy.id);
+async function storeActiveKey(ctx: Context, key: { publicKey: string; privateKey: string; subject: string; createdAt: number }, force: boolean): Promise<VapidKeyRow> {
+  const result = await ctx.store.insertActiveKey(key, { replace: force });
+  if ('blockedBy' in result) throw await replaceRefusal(ctx, result.blockedBy.id);
   return result.row;
 }
 
@@ -171,7 +169,7 @@ function subjectFor(ctx: Context, stored: string): string {
   return ctx.config.vapid.subject ? validateSubject(ctx.config.vapid.subject, 'vapid.subject') : stored;
 }
 
-function describe(ctx: Context, row: keyStore.VapidKeyRow, source: KeyInfo['source']): KeyInfo {
+async function describe(ctx: Context, row: VapidKeyRow, source: KeyInfo['source']): Promise<KeyInfo> {
   const subject = subjectFor(ctx, row.subject);
   return {
     id: row.id,
@@ -179,14 +177,14 @@ function describe(ctx: Context, row: keyStore.VapidKeyRow, source: KeyInfo['sour
     subject,
     storedSubject: row.subject,
     createdAt: new Date(row.created_at).toISOString(),
-    subscriptions: keyStore.subscriptionCountByKey(ctx.db, row.id),
+    subscriptions: await ctx.store.subscriptionCountByKey(row.id),
     source,
     placeholderSubject: subject === PLACEHOLDER_SUBJECT,
   };
 }
 
-function replaceRefusal(ctx: Context, activeId: number): PushctlError {
-  const count = keyStore.subscriptionCountByKey(ctx.db, activeId);
+async function replaceRefusal(ctx: Context, activeId: number): Promise<PushctlError> {
+  const count = await ctx.store.subscriptionCountByKey(activeId);
   return fail(
     'keys_exist',
     `VAPID keys already exist (${count} subscription${count === 1 ? '' : 's'} made under them). ` +

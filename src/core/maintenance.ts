@@ -4,7 +4,6 @@
  * expirationTime has passed, and, when configured, inactive subscriptions
  * (`push.pruneInactiveAfter`) and old delivery rows (`push.keepHistoryFor`).
  */
-import * as store from '../store/maintenance.js';
 import type { Context } from './context.js';
 import { parseDuration } from './durations.js';
 import { pruneHistory } from './history.js';
@@ -25,15 +24,15 @@ export interface MaintenanceReport {
 
 interface Task {
   name: string;
-  run(ctx: Context, report: MaintenanceReport): void;
+  run(ctx: Context, report: MaintenanceReport): Promise<void>;
 }
 
 function tasks(ctx: Context): Task[] {
   const list: Task[] = [
     {
       name: 'prune-expired-subscriptions',
-      run: (c, report) => {
-        report.expired = pruneSubscriptions(c, { expired: true }).removed;
+      run: async (c, report) => {
+        report.expired = (await pruneSubscriptions(c, { expired: true })).removed;
       },
     },
   ];
@@ -41,8 +40,8 @@ function tasks(ctx: Context): Task[] {
   if (inactive) {
     list.push({
       name: 'prune-inactive-subscriptions',
-      run: (c, report) => {
-        report.inactive = pruneSubscriptions(c, { olderThanMs: parseDuration(inactive, 'push.pruneInactiveAfter') }).removed;
+      run: async (c, report) => {
+        report.inactive = (await pruneSubscriptions(c, { olderThanMs: parseDuration(inactive, 'push.pruneInactiveAfter') })).removed;
       },
     });
   }
@@ -50,8 +49,8 @@ function tasks(ctx: Context): Task[] {
   if (keep) {
     list.push({
       name: 'prune-history',
-      run: (c, report) => {
-        const pruned = pruneHistory(c, { olderThanMs: parseDuration(keep, 'push.keepHistoryFor') });
+      run: async (c, report) => {
+        const pruned = await pruneHistory(c, { olderThanMs: parseDuration(keep, 'push.keepHistoryFor') });
         report.history = { notifications: pruned.notifications, deliveries: pruned.deliveries };
       },
     });
@@ -63,16 +62,16 @@ function tasks(ctx: Context): Task[] {
  * Runs the tasks whose day has come; null when none was due (the common case: one read per task,
  * no write). A task is claimed before it runs, so a crash in the middle waits for the next day.
  */
-export function runDueMaintenance(ctx: Context): MaintenanceReport | null {
+export async function runDueMaintenance(ctx: Context): Promise<MaintenanceReport | null> {
   const now = ctx.now();
   let report: MaintenanceReport | null = null;
   for (const task of tasks(ctx)) {
-    const last = store.lastRun(ctx.db, task.name);
+    const last = await ctx.store.lastRun(task.name);
     if (last !== null && now - last < MAINTENANCE_EVERY_MS) continue;
-    if (!store.claimRun(ctx.db, task.name, now, MAINTENANCE_EVERY_MS)) continue;
+    if (!(await ctx.store.claimRun(task.name, now, MAINTENANCE_EVERY_MS))) continue;
     report ??= {};
     try {
-      task.run(ctx, report);
+      await task.run(ctx, report);
     } catch (error) {
       (report.errors ??= []).push({ task: task.name, message: (error as Error).message });
     }

@@ -5,14 +5,12 @@
  */
 import { fail, msg, ref } from '../errors.js';
 import { isNotificationStatus, LIST_LIMIT, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_TTL_SECONDS, NOTIFICATION_STATUSES, TOPIC_PATTERN, URGENCIES } from '../limits.js';
-import { existingCategoryNames } from '../store/categories.js';
-import * as store from '../store/notifications.js';
+import type { NotificationRow, TargetQuery } from '../store/store.js';
 import type { Context } from './context.js';
 import { buildPayload, titleOf } from './message.js';
 import { resolveSubscriptionRefs } from './subscription-lookup.js';
 import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target, TargetInput } from './notification-spec.js';
 import { planTracking } from './tracking.js';
-import { setTracking } from '../store/tracking.js';
 
 /** A repeated Idempotency-Key returns the first notification for this long; later it starts a new one. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -51,18 +49,18 @@ export interface CreateOptions {
 }
 
 /** What a send would do, without writing anything (`--dry-run`). */
-export function previewNotification(ctx: Context, spec: NotificationSpec): { recipients: number; payloadBytes: number; payload: unknown; target: Target } {
+export async function previewNotification(ctx: Context, spec: NotificationSpec): Promise<{ recipients: number; payloadBytes: number; payload: unknown; target: Target }> {
   const built = buildPayload(spec.message, { format: ctx.config.push.payloadFormat });
   planTracking(ctx.config, spec.message, built.text);
-  const target = resolveTarget(ctx, spec.target);
+  const target = await resolveTarget(ctx, spec.target);
   validateDelivery(spec.delivery);
-  return { recipients: store.countRecipients(ctx.db, targetQuery(target), ctx.now()), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
+  return { recipients: await ctx.store.countRecipients(targetQuery(target), ctx.now()), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
 }
 
-export function createNotification(ctx: Context, spec: NotificationSpec, options: CreateOptions = {}): NotificationView {
+export async function createNotification(ctx: Context, spec: NotificationSpec, options: CreateOptions = {}): Promise<NotificationView> {
   const built = buildPayload(spec.message, { format: ctx.config.push.payloadFormat });
   const tracking = planTracking(ctx.config, spec.message, built.text);
-  const target = resolveTarget(ctx, spec.target);
+  const target = await resolveTarget(ctx, spec.target);
   const delivery = validateDelivery(spec.delivery);
   const schedule = spec.schedule ?? {};
   const now = ctx.now();
@@ -70,13 +68,15 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
   if (spec.idempotencyKey !== undefined && (spec.idempotencyKey === '' || spec.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
     throw fail('invalid_input', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, { field: 'idempotencyKey' });
   }
-  const insert = ctx.db.transaction(() => {
+  // Under a lock named after the key: two replicas given the same key at once make one notification.
+  const lock = spec.idempotencyKey ? `idempotency:${spec.idempotencyKey}` : undefined;
+  const { id } = await ctx.store.transaction(async (tx) => {
     if (spec.idempotencyKey) {
-      const existing = store.notificationByIdempotencyKey(ctx.db, spec.idempotencyKey);
+      const existing = await tx.notificationByIdempotencyKey(spec.idempotencyKey);
       if (existing && now - existing.created_at < IDEMPOTENCY_WINDOW_MS) return { id: existing.id, repeated: true };
-      if (existing) store.clearIdempotencyKey(ctx.db, existing.id);
+      if (existing) await tx.clearIdempotencyKey(existing.id);
     }
-    const id = store.insertNotification(ctx.db, {
+    const id = await tx.insertNotification({
       payload: built.text,
       target: JSON.stringify(target),
       ttl: delivery.ttl ?? ctx.config.push.defaultTtl,
@@ -96,32 +96,32 @@ export function createNotification(ctx: Context, spec: NotificationSpec, options
       lease_expires_at: options.leaseFor ? now + options.leaseFor.leaseMs : null,
     });
     // A Topic per notification: a repeated request (after a crash) replaces the undelivered copy.
-    if (!delivery.topic) store.setTopic(ctx.db, id, `pushctl-${id}`);
-    if (tracking) setTracking(ctx.db, id, tracking);
+    if (!delivery.topic) await tx.setTopic(id, `pushctl-${id}`);
+    if (tracking) await tx.setTracking(id, tracking);
     return { id, repeated: false };
-  });
-  const { id } = insert.immediate();
+  }, { lock });
   return getNotification(ctx, id);
 }
 
-export function getNotification(ctx: Context, id: number): NotificationView {
-  const row = store.notificationById(ctx.db, id);
+export async function getNotification(ctx: Context, id: number): Promise<NotificationView> {
+  const row = await ctx.store.notificationById(id);
   if (!row) throw fail('notification_not_found', `notification ${id} does not exist`, { details: { id } });
   return toView(ctx, row);
 }
 
-export function listNotifications(ctx: Context, filter: { status?: string | undefined; since?: number | undefined; limit?: number | undefined; offset?: number | undefined } = {}): NotificationView[] {
+export async function listNotifications(ctx: Context, filter: { status?: string | undefined; since?: number | undefined; limit?: number | undefined; offset?: number | undefined } = {}): Promise<NotificationView[]> {
   const status = filter.status;
   if (status !== undefined && !isNotificationStatus(status)) {
     throw fail('invalid_input', `"${status}" is not one of ${NOTIFICATION_STATUSES.join(', ')}`, { field: 'status' });
   }
   const limit = Math.min(Math.max(filter.limit ?? LIST_LIMIT.default, 1), LIST_LIMIT.max);
-  return store.listNotificationRows(ctx.db, { status, since: filter.since, limit, offset: Math.max(filter.offset ?? 0, 0) }).map((row) => toView(ctx, row));
+  const rows = await ctx.store.listNotifications({ status, since: filter.since, limit, offset: Math.max(filter.offset ?? 0, 0) });
+  return Promise.all(rows.map((row) => toView(ctx, row)));
 }
 
-export function recentFailures(ctx: Context, id: number, limit = 10) {
-  getNotification(ctx, id);
-  return store.recentFailureRows(ctx.db, id, limit).map((r) => ({
+export async function recentFailures(ctx: Context, id: number, limit = 10) {
+  await getNotification(ctx, id);
+  return (await ctx.store.recentFailures(id, limit)).map((r) => ({
     subscriptionId: r.subscription_id,
     state: r.state,
     statusCode: r.status_code,
@@ -135,9 +135,9 @@ export function recentFailures(ctx: Context, id: number, limit = 10) {
  * Cancels a scheduled notification or recurring rule (it never goes out), or a send in progress
  * (the sender sees the status between batches and stops after the requests in flight).
  */
-export function cancelNotification(ctx: Context, id: number): NotificationView {
-  const before = getNotification(ctx, id);
-  if (!store.cancelRow(ctx.db, id, ctx.now())) {
+export async function cancelNotification(ctx: Context, id: number): Promise<NotificationView> {
+  const before = await getNotification(ctx, id);
+  if (!(await ctx.store.cancelNotification(id, ctx.now()))) {
     throw fail('notification_state', `notification ${id} is ${before.status}; only scheduled or sending notifications can be cancelled`, { details: { id, status: before.status } });
   }
   return getNotification(ctx, id);
@@ -148,20 +148,20 @@ export function cancelNotification(ctx: Context, id: number): NotificationView {
  * stops that send (its sender sees the row gone between batches and ends after the requests in
  * flight); what went out stays out. Both faces delete through here.
  */
-export function deleteNotification(ctx: Context, id: number): void {
-  getNotification(ctx, id);
-  store.deleteNotificationRow(ctx.db, id);
+export async function deleteNotification(ctx: Context, id: number): Promise<void> {
+  await getNotification(ctx, id);
+  await ctx.store.deleteNotification(id);
 }
 
-export function countsOf(ctx: Context, row: store.NotificationRow): NotificationCounts {
+export async function countsOf(ctx: Context, row: NotificationRow): Promise<NotificationCounts> {
   if (row.started_at === null) return { total: 0, sent: 0, gone: 0, failed: 0, pending: 0, capped: 0 };
-  if (row.status === 'sending') return store.deliveryCounts(ctx.db, row.id);
+  if (row.status === 'sending') return ctx.store.deliveryCounts(row.id);
   const { total_count: total, sent_count: sent, gone_count: gone, failed_count: failed } = row;
   const capped = row.capped_count ?? 0;
   return { total, sent, gone, failed, pending: Math.max(total - sent - gone - failed - capped, 0), capped };
 }
 
-export function toView(ctx: Context, row: store.NotificationRow): NotificationView {
+export async function toView(ctx: Context, row: NotificationRow): Promise<NotificationView> {
   return {
     id: row.id,
     status: row.status,
@@ -184,7 +184,7 @@ export function toView(ctx: Context, row: store.NotificationRow): NotificationVi
     finishedAt: iso(row.finished_at),
     error: row.error,
     urgent: Boolean(row.urgent),
-    counts: countsOf(ctx, row),
+    counts: await countsOf(ctx, row),
     ledgerPrunedAt: iso(row.ledger_pruned_at ?? null),
   };
 }
@@ -197,7 +197,7 @@ export function describeTarget(target: Target): string {
   return `subscriptions: ${target.subscriptions.join(', ')}`;
 }
 
-export function targetQuery(target: Target): store.TargetQuery {
+export function targetQuery(target: Target): TargetQuery {
   if ('all' in target) return { all: true };
   if ('categories' in target) return { categories: target.categories };
   // An unstored subscription has no row: a dispatcher that ever claims such a send finds nobody.
@@ -206,7 +206,7 @@ export function targetQuery(target: Target): store.TargetQuery {
 }
 
 /** Checks that a target names exactly one kind of recipient set, and that what it names exists. */
-export function resolveTarget(ctx: Context, target: TargetInput): Target {
+export async function resolveTarget(ctx: Context, target: TargetInput): Promise<Target> {
   const t = target as Record<string, unknown>;
   const kinds = ['all', 'categories', 'subscriptions'].filter((k) => t[k] !== undefined && t[k] !== false);
   if (kinds.length !== 1) {
@@ -226,7 +226,7 @@ export function resolveTarget(ctx: Context, target: TargetInput): Target {
     const names = t.categories;
     if (!Array.isArray(names) || !names.length || names.some((n) => typeof n !== 'string')) throw fail('invalid_input', 'must be a non-empty list of names', { field: 'categories' });
     const unique = [...new Set(names as string[])];
-    const known = existingCategoryNames(ctx.db, unique);
+    const known = await ctx.store.existingCategoryNames(unique);
     const missing = unique.filter((n) => !known.has(n));
     if (missing.length) throw fail('unknown_category', `category ${missing.map((m) => `"${m}"`).join(', ')} does not exist`, { field: 'categories', details: { missing } });
     return { categories: unique };
@@ -235,7 +235,7 @@ export function resolveTarget(ctx: Context, target: TargetInput): Target {
   if (!Array.isArray(refs) || !refs.length || refs.some((r) => typeof r !== 'number' && typeof r !== 'string')) {
     throw fail('invalid_input', 'must be a non-empty list of ids', { field: 'subscriptions' });
   }
-  const { ids, unknown } = resolveSubscriptionRefs(ctx, refs as (string | number)[]);
+  const { ids, unknown } = await resolveSubscriptionRefs(ctx, refs as (string | number)[]);
   if (unknown.length) throw fail('unknown_subscription', `subscription ${unknown.map((u) => `"${u}"`).join(', ')} does not exist`, { field: 'subscriptions', details: { missing: unknown } });
   return { subscriptions: ids };
 }

@@ -7,8 +7,7 @@
  * (`categories update NAME --quiet-hours 21:00-09:00|none`) wins for notifications to it.
  */
 import { DateTime } from 'luxon';
-import type { NotificationRow } from '../store/notifications.js';
-import * as store from '../store/quiet-hours.js';
+import type { NotificationRow } from '../store/store.js';
 import type { Context } from './context.js';
 import { parseQuietHours, type QuietHours } from '../delivery-policy.js';
 import { systemZone } from './schedule-time.js';
@@ -21,33 +20,32 @@ const DEFERRED_PREFIX = 'deferred by quiet hours';
  * Defers the pending, untried deliveries whose subscribers are inside their quiet hours now, zone
  * by zone; returns how many. Run at the start of every sending run, after frequency caps.
  */
-export function applyQuietHours(ctx: Context, row: NotificationRow): number {
+export async function applyQuietHours(ctx: Context, row: NotificationRow): Promise<number> {
   if (row.urgent) return 0;
-  const quiet = quietHoursFor(ctx, row);
+  const quiet = await quietHoursFor(ctx, row);
   if (!quiet) return 0;
   const now = ctx.now();
   const fallback = systemZone();
   const quietZones = new Map<string | null, { until: number; reason: string }>();
-  for (const zone of store.pendingZones(ctx.db, row.id)) {
+  for (const zone of await ctx.store.pendingZones(row.id)) {
     const until = quietUntil(quiet, zone ?? fallback, now);
     if (until === null) continue;
     const reason = `${DEFERRED_PREFIX} (${quiet.text} in ${zone ?? `${fallback}, the server's zone`}) until ${new Date(until).toISOString()}`;
     quietZones.set(zone, { until, reason });
   }
-  const deferred = store.deferZones(ctx.db, row.id, quietZones);
-  return deferred;
+  return ctx.store.deferZones(row.id, quietZones);
 }
 
 /** Deliveries waiting for quiet hours to end: how many, and the earliest end. */
-export function deferredDeliveries(ctx: Context, id: number): { count: number; until: string | null } {
-  const row = store.deferredSummary(ctx.db, id, `${DEFERRED_PREFIX}%`);
+export async function deferredDeliveries(ctx: Context, id: number): Promise<{ count: number; until: string | null }> {
+  const row = await ctx.store.deferredSummary(id, `${DEFERRED_PREFIX}%`);
   return { count: row.count, until: row.until === null ? null : new Date(row.until).toISOString() };
 }
 
 /** The window for this notification: its categories' own (the first that has one), else the config's. */
-function quietHoursFor(ctx: Context, row: NotificationRow): QuietHours | null {
+async function quietHoursFor(ctx: Context, row: NotificationRow): Promise<QuietHours | null> {
   const target = JSON.parse(row.target) as { categories?: string[] };
-  const own = target.categories?.length ? store.categoryQuietHours(ctx.db, target.categories) : [];
+  const own = target.categories?.length ? await ctx.store.categoryQuietHours(target.categories) : [];
   for (const [name, text] of own) {
     const parsed = parseQuietHours(text, { at: `category ${name}`, field: 'quietHours' });
     if (parsed) return parsed;

@@ -10,8 +10,7 @@
  * --count counts slots, skipped ones included: "--count 5" on a daily rule means five days.
  */
 import { fail } from '../errors.js';
-import * as dispatchStore from '../store/dispatch.js';
-import type { NotificationRow } from '../store/notifications.js';
+import type { NotificationRow, Transaction } from '../store/store.js';
 import type { Context } from './context.js';
 import { cancelNotification, deleteNotification, getNotification, toView, type NotificationView } from './notifications.js';
 import { describeDuration, nextCronSlot, previousCronSlot } from './schedule-time.js';
@@ -47,18 +46,22 @@ export interface MaterialiseResult {
 }
 
 /** Materialises every due slot of every rule (one transaction, taken up front). */
-export function materialiseDue(ctx: Context): MaterialiseResult {
+export async function materialiseDue(ctx: Context): Promise<MaterialiseResult> {
   const result: MaterialiseResult = { created: [], missed: 0, finished: [] };
   const now = ctx.now();
-  ctx.db
-    .transaction(() => {
-      for (const template of dispatchStore.dueTemplates(ctx.db, now)) materialiseRule(ctx, template, now, result);
-    })
-    .immediate();
+  // Cheap look first: most passes have no rule due, and need no write transaction (or lock).
+  if (!(await ctx.store.dueTemplates(now)).length) return result;
+  // One materialiser at a time across processes and hosts; each slot is inserted at most once anyway.
+  await ctx.store.transaction(
+    async (tx) => {
+      for (const template of await tx.dueTemplates(now)) await materialiseRule(tx, template, now, result);
+    },
+    { lock: 'materialise' },
+  );
   return result;
 }
 
-function materialiseRule(ctx: Context, template: NotificationRow, now: number, result: MaterialiseResult): void {
+async function materialiseRule(tx: Transaction, template: NotificationRow, now: number, result: MaterialiseResult): Promise<void> {
   const rule: RuleState = { cron: template.cron!, tz: template.tz ?? 'UTC', untilAt: template.until_at, remaining: template.remaining_count };
   const firstSlot = template.send_at!;
   // Walk the due slots; keep only the last few (the older ones are just counted).
@@ -90,34 +93,35 @@ function materialiseRule(ctx: Context, template: NotificationRow, now: number, r
 
   const latest = due[due.length - 1]!;
   const autoTopic = `pushctl-${template.id}`;
-  due.forEach((slotAt, index) => {
+  for (const [index, slotAt] of due.entries()) {
     const isLatest = index === due.length - 1;
     const error = isLatest
       ? null
       : `missed: the dispatcher did not run between this slot and ${new Date(latest).toISOString()} (${describeDuration(latest - slotAt)} later)` +
         (index === 0 && dropped ? `; ${dropped} earlier slots were missed too` : '') +
         '; only the latest due slot is sent';
-    const id = dispatchStore.insertOccurrence(ctx.db, { parentId: template.id, slotAt, status: isLatest ? 'scheduled' : 'skipped', error, now });
-    if (id === null) return;
+    const id = await tx.insertOccurrence({ parentId: template.id, slotAt, status: isLatest ? 'scheduled' : 'skipped', error, now });
+    if (id === null) continue;
     // Each occurrence replaces only its own undelivered copy, unless the operator chose a topic.
-    dispatchStore.setTopicIf(ctx.db, id, autoTopic, `pushctl-${id}`);
+    await tx.setTopicIf(id, autoTopic, `pushctl-${id}`);
     if (isLatest) result.created.push(id);
     else result.missed += 1;
-  });
+  }
   result.missed += dropped;
 
   const moved =
     slot === null
-      ? dispatchStore.advanceTemplate(ctx.db, template.id, firstSlot, { finishedAt: now, remaining: rule.remaining })
-      : dispatchStore.advanceTemplate(ctx.db, template.id, firstSlot, { sendAt: slot, remaining: rule.remaining });
+      ? await tx.advanceTemplate(template.id, firstSlot, { finishedAt: now, remaining: rule.remaining })
+      : await tx.advanceTemplate(template.id, firstSlot, { sendAt: slot, remaining: rule.remaining });
   if (moved && slot === null) result.finished.push(template.id);
 }
 
 /** Occurrences of a rule, newest slot first. */
-export function listOccurrences(ctx: Context, ruleId: number, limit = 10): { total: number; recent: NotificationView[] } {
+export async function listOccurrences(ctx: Context, ruleId: number, limit = 10): Promise<{ total: number; recent: NotificationView[] }> {
+  const rows = await ctx.store.occurrenceRows(ruleId, limit);
   return {
-    total: dispatchStore.occurrenceCount(ctx.db, ruleId),
-    recent: dispatchStore.occurrenceRows(ctx.db, ruleId, limit).map((row) => toView(ctx, row)),
+    total: await ctx.store.occurrenceCount(ruleId),
+    recent: await Promise.all(rows.map((row) => toView(ctx, row))),
   };
 }
 
@@ -125,26 +129,24 @@ export function listOccurrences(ctx: Context, ruleId: number, limit = 10): { tot
  * Cancels a notification; for a rule, also the occurrence that is due but not yet started
  * (one already sending stops after its requests in flight only if cancelled by its own id).
  */
-export function cancelNotificationOrRule(ctx: Context, id: number): NotificationView & { cancelledOccurrences: number } {
-  const view = cancelNotification(ctx, id);
-  const cancelledOccurrences = view.cron ? dispatchStore.cancelScheduledOccurrences(ctx.db, id, ctx.now()) : 0;
+export async function cancelNotificationOrRule(ctx: Context, id: number): Promise<NotificationView & { cancelledOccurrences: number }> {
+  const view = await cancelNotification(ctx, id);
+  const cancelledOccurrences = view.cron ? await ctx.store.cancelScheduledOccurrences(id, ctx.now()) : 0;
   return { ...view, cancelledOccurrences };
 }
 
 /** Deletes a notification and its ledger; for a rule, its occurrences too. Sends in progress stop (see deleteNotification). */
-export function deleteNotificationOrRule(ctx: Context, id: number): { id: number; deletedOccurrences: number } {
-  const view = getNotification(ctx, id);
+export async function deleteNotificationOrRule(ctx: Context, id: number): Promise<{ id: number; deletedOccurrences: number }> {
+  const view = await getNotification(ctx, id);
   if (!view.cron) {
-    deleteNotification(ctx, id);
+    await deleteNotification(ctx, id);
     return { id, deletedOccurrences: 0 };
   }
-  return ctx.db
-    .transaction(() => {
-      const deletedOccurrences = dispatchStore.deleteOccurrences(ctx.db, id);
-      deleteNotification(ctx, id);
-      return { id, deletedOccurrences };
-    })
-    .immediate();
+  return ctx.store.transaction(async (tx) => {
+    const deletedOccurrences = await tx.deleteOccurrences(id);
+    await tx.deleteNotification(id);
+    return { id, deletedOccurrences };
+  });
 }
 
 /** The next few slots of a rule from `afterMs`, for previews (`schedule --cron`, `show`). */

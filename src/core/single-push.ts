@@ -7,7 +7,6 @@
  */
 import { fail } from '../errors.js';
 import type { PushOutcome } from '../push/types.js';
-import * as store from '../store/notifications.js';
 import type { Context } from './context.js';
 import { createSenderFor, DEFAULT_LEASE_MS, newOwnerId } from './delivery.js';
 import { endpointPolicyFromConfig } from './endpoint-policy.js';
@@ -40,11 +39,11 @@ export function subscriptionFromJson(value: unknown, field: string): unknown {
 }
 
 /** What pushToSubscription would send, checked the same way, without writing or sending anything. */
-export function previewPushToSubscription(ctx: Context, raw: unknown, message: MessageInput, delivery: DeliveryOptions, where: string): { endpoint: string; payloadBytes: number; payload: unknown } {
+export async function previewPushToSubscription(ctx: Context, raw: unknown, message: MessageInput, delivery: DeliveryOptions, where: string): Promise<{ endpoint: string; payloadBytes: number; payload: unknown }> {
   const subscription = validateSubscription(raw, endpointPolicyFromConfig(ctx.config), where);
   const built = buildPayload(message);
   validateDelivery(delivery);
-  activeSigningKey(ctx);
+  await activeSigningKey(ctx);
   let payload: unknown = built.text;
   try {
     payload = JSON.parse(built.text) as unknown;
@@ -63,9 +62,9 @@ export async function pushToSubscription(ctx: Context, raw: unknown, message: Me
   const subscription = validateSubscription(raw, endpointPolicyFromConfig(ctx.config), where);
   const built = buildPayload(message);
   const options = validateDelivery(delivery);
-  const key = activeSigningKey(ctx);
+  const key = await activeSigningKey(ctx);
   const started = ctx.now();
-  const id = store.insertNotification(ctx.db, {
+  const id = await ctx.store.insertNotification({
     payload: built.text,
     target: JSON.stringify({ endpoint: subscription.endpoint }),
     ttl: options.ttl ?? ctx.config.push.defaultTtl,
@@ -100,7 +99,7 @@ export async function pushToSubscription(ctx: Context, raw: unknown, message: Me
   const delivered = outcome.kind === 'delivered';
   const gone = outcome.kind === 'gone';
   const error = delivered ? null : describeOutcome(outcome);
-  store.finishSingleSend(ctx.db, id, {
+  await ctx.store.finishSingleSend(id, {
     status: delivered ? 'sent' : 'failed',
     sent: delivered ? 1 : 0,
     gone: gone ? 1 : 0,
@@ -109,7 +108,7 @@ export async function pushToSubscription(ctx: Context, raw: unknown, message: Me
     startedAt: started,
     finishedAt: ctx.now(),
   });
-  return { notification: getNotification(ctx, id), delivered, outcome: outcome.kind, status: outcome.status, message: error ?? undefined };
+  return { notification: await getNotification(ctx, id), delivered, outcome: outcome.kind, status: outcome.status, message: error ?? undefined };
 }
 
 function describeOutcome(outcome: PushOutcome): string {

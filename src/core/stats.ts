@@ -2,7 +2,6 @@
  * Point-in-time numbers from the store (metrics gauges) and the readiness check for probes. Both
  * faces' probes and metrics read them here, so what "ready" means is decided once.
  */
-import * as stats from '../store/stats.js';
 import type { Context } from './context.js';
 import { ensureActiveKey } from './keys.js';
 
@@ -16,16 +15,23 @@ export interface StoreGauges {
   subscriptionsByCategory: { category: string; count: number }[];
 }
 
-export function storeGauges(ctx: Context): StoreGauges {
+export async function storeGauges(ctx: Context): Promise<StoreGauges> {
+  const { store } = ctx;
   const now = ctx.now();
-  const pending = stats.pendingDeliveries(ctx.db, now);
+  const [pending, byStatus, overdue, subscriptions, byCategory] = await Promise.all([
+    store.pendingDeliveries(now),
+    store.notificationsByStatus(),
+    store.overdueNotifications(now),
+    store.countSubscriptions(),
+    store.subscriptionsByCategory(),
+  ]);
   return {
-    notificationsByStatus: stats.notificationsByStatus(ctx.db).map((r) => ({ status: r.status, count: r.n })),
-    notificationsOverdue: stats.overdueNotifications(ctx.db, now),
+    notificationsByStatus: byStatus.map((r) => ({ status: r.status, count: r.n })),
+    notificationsOverdue: overdue,
     deliveriesDue: pending.due,
     deliveriesDeferred: pending.deferred,
-    subscriptions: stats.subscriptionCount(ctx.db),
-    subscriptionsByCategory: stats.subscriptionsByCategory(ctx.db).map((r) => ({ category: r.name, count: r.n })),
+    subscriptions,
+    subscriptionsByCategory: byCategory.map((r) => ({ category: r.name, count: r.n })),
   };
 }
 
@@ -35,16 +41,16 @@ export interface Readiness {
 }
 
 /** Ready when the store answers and a VAPID key exists to sign with. */
-export function readiness(ctx: Context): Readiness {
+export async function readiness(ctx: Context): Promise<Readiness> {
   const checks: Readiness['checks'] = { store: 'ok', keys: 'ok' };
   try {
-    stats.pingStore(ctx.db);
+    await ctx.store.ping();
   } catch (error) {
     checks.store = (error as Error).message;
   }
   if (checks.store === 'ok') {
     try {
-      ensureActiveKey(ctx, false);
+      await ensureActiveKey(ctx, false);
     } catch (error) {
       checks.keys = (error as Error).message;
     }

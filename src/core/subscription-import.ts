@@ -4,19 +4,17 @@
  * million records never sit in memory at once.
  * Records come from record-reader.ts (format detection and streaming parse).
  *
- * Writing: each record is validated and written as it arrives (nothing accumulates in memory),
- * in transactions of up to 25,000 records that never stay open while waiting for input; a record's
- * row and categories are in the same transaction, so an interrupted import leaves whole records
- * only. With --strict the whole import is one transaction: one pass over the input (standard
- * input cannot be read twice, and a validate-then-write second pass would need a spool file),
- * committed only if every record is good; after the first bad record it only validates, to report
- * them all. The price is that other writers wait (busy timeout) while a large strict import runs.
+ * Writing: records are validated as they arrive and written in batches of up to 2,000 (one store
+ * call and transaction each), early when the input pauses, so nothing accumulates in memory and no
+ * transaction stays open while waiting for input; a record's row and categories are in the same
+ * transaction, so an interrupted import leaves whole records only. With --strict the whole import
+ * is one transaction: one pass over the input (standard input cannot be read twice), committed only
+ * if every record is good; after the first bad record it only validates, to report them all. The
+ * price is that other writers wait while a large strict import runs.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { fail, isDiskFull, PushctlError } from '../errors.js';
-import { allKeys } from '../store/keys.js';
-import { categoryIdsByName, insertCategory } from '../store/categories.js';
-import * as store from '../store/subscriptions.js';
+import type { StoreOps, SubscriptionUpsert, SubscriptionWrite } from '../store/store.js';
 import { validateCategoryName } from './categories.js';
 import type { Context } from './context.js';
 import { endpointPolicyFromConfig, type EndpointPolicy } from './endpoint-policy.js';
@@ -68,27 +66,30 @@ export interface ImportSummary {
 export const MAX_REPORTED = 1000;
 /** Commit when the input pauses this long. */
 const IDLE_COMMIT_MS = 50;
+/** Records per write (one transaction each, without --strict). */
+const DEFAULT_BATCH = 2000;
 
 /** A record that passed validation. */
 interface CheckedRecord {
   position: RecordPosition;
-  write: store.SubscriptionWrite;
+  write: SubscriptionWrite;
   /** record categories plus --category; undefined leaves an existing row's membership alone */
   categories: string[] | undefined;
 }
 
 export async function importSubscriptions(ctx: Context, input: AsyncIterable<string | Buffer>, opts: ImportOptions = {}): Promise<ImportSummary> {
   const policy = endpointPolicyFromConfig(ctx.config);
-  const activeKeyId = activeSigningKey(ctx).id;
-  const keyIds = new Map(allKeys(ctx.db).map((key) => [key.public_key, key.id]));
-  const categoryIds = categoryIdsByName(ctx.db);
+  const activeKeyId = (await activeSigningKey(ctx)).id;
+  const keyIds = new Map((await ctx.store.allKeys()).map((key) => [key.public_key, key.id]));
+  const categoryIds = await ctx.store.categoryIdsByName();
   const flagCategories = (opts.categories ?? []).map((name) => validateCategoryName(name, 'category'));
   for (const name of flagCategories) {
     if (!categoryIds.has(name) && !opts.createCategories) {
       throw fail('unknown_category', `category "${name}" does not exist`, { field: 'category', details: { category: name } });
     }
   }
-  const batchSize = opts.batchSize ?? 25_000;
+  const batchSize = opts.batchSize ?? DEFAULT_BATCH;
+  const strict = Boolean(opts.strict && !opts.dryRun);
   const summary: ImportSummary = {
     format: 'empty', records: 0, imported: 0, updated: 0, rejected: 0, written: false,
     dryRun: Boolean(opts.dryRun), strict: Boolean(opts.strict), createdCategories: [], rejections: [],
@@ -106,9 +107,11 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
     summary.records++;
     reject(position, message);
   };
+  /** Writing stops with --dry-run, and once a strict import has a bad record. */
+  const writing = () => !opts.dryRun && !(strict && summary.rejected > 0);
 
   /** Category ids for the record, creating categories when allowed; unknown names reject it. */
-  const resolveCategories = (record: CheckedRecord): number[] | undefined => {
+  const resolveCategories = async (ops: StoreOps, record: CheckedRecord): Promise<number[] | undefined> => {
     if (!record.categories) return undefined;
     const ids: number[] = [];
     for (const name of record.categories) {
@@ -121,7 +124,7 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
           dryRunCategories.add(name);
           continue;
         }
-        id = insertCategory(ctx.db, { name, description: null, createdAt: ctx.now() }).id;
+        id = (await ops.insertCategory({ name, description: null, createdAt: ctx.now() })).id;
         categoryIds.set(name, id);
         summary.createdCategories.push(name);
       }
@@ -130,67 +133,65 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
     return ids;
   };
 
-  // Without --strict, records are written as they arrive inside a transaction committed every
-  // batchSize records, or when the input pauses (a slow pipe), so a transaction never sits
-  // waiting on input while other writers (the receiver) wait on it; and validated records are
-  // not held in memory. With --strict, one transaction spans the import.
-  const strict = opts.strict && !opts.dryRun ? store.beginWrite(ctx.db) : undefined;
-  let open: { commit(): void; rollback(): void } | undefined = strict;
-  let inTransaction = 0;
-  /** Records in committed transactions: what stays when a later write fails (a full disk). */
+  // Records are validated as they arrive and written in batches (one store call, one transaction
+  // each): at most a batch sits in memory, and a batch is written early when the input pauses (a
+  // slow pipe), so what arrived is stored without waiting for more. With --strict, one
+  // transaction spans the import. A batch's rows and categories commit together: an interrupted
+  // import leaves whole records only.
+  let pending: CheckedRecord[] = [];
+  /** Records in committed batches: what stays when a later write fails (a full disk). */
   let committed = 0;
-  /** Writing stops with --dry-run, and once a strict import has a bad record. */
-  const writing = () => !opts.dryRun && !(strict && summary.rejected > 0);
-  const commitBatch = () => {
-    if (open && !strict) {
-      open.commit();
-      open = undefined;
-      committed += inTransaction;
+  const flush = async (ops: StoreOps) => {
+    if (!pending.length) return;
+    const batch = pending;
+    pending = [];
+    const upserts: SubscriptionUpsert[] = [];
+    for (const record of batch) {
+      try {
+        // Categories first: an unknown one rejects the record before its row is written.
+        const ids = await resolveCategories(ops, record);
+        if (!writing()) {
+          if ((await ops.subscriptionIdByEndpoint(record.write.endpoint)) === undefined) summary.imported++;
+          else summary.updated++;
+          continue;
+        }
+        upserts.push({ write: record.write, categoryIds: ids });
+      } catch (error) {
+        if (!(error instanceof PushctlError)) throw error;
+        reject(record.position, error.message, error.field);
+      }
     }
-    inTransaction = 0;
+    if (!upserts.length) return;
+    for (const result of await ops.upsertSubscriptions(upserts)) {
+      if (result.created) summary.imported++;
+      else summary.updated++;
+    }
+    if (!strict) committed += upserts.length;
   };
 
   const onRecord = (value: unknown, position: RecordPosition) => {
     summary.records++;
     try {
-      const pending = prepareRecord(value, position, policy, keyIds, activeKeyId, flagCategories, ctx.now());
-      if (!writing()) {
-        resolveCategories(pending);
-        if (store.subscriptionIdByEndpoint(ctx.db, pending.write.endpoint) === undefined) summary.imported++;
-        else summary.updated++;
-        return;
-      }
-      open ??= store.beginWrite(ctx.db);
-      // Categories first: an unknown one rejects the record before its row is written.
-      const ids = resolveCategories(pending);
-      const result = store.upsertSubscription(ctx.db, pending.write);
-      if (ids) store.setCategories(ctx.db, result.id, ids, result.created);
-      if (result.created) summary.imported++;
-      else summary.updated++;
-      if (++inTransaction >= batchSize) commitBatch();
+      pending.push(prepareRecord(value, position, policy, keyIds, activeKeyId, flagCategories, ctx.now()));
     } catch (error) {
       if (!(error instanceof PushctlError)) throw error;
       reject(position, error.message, error.field);
     }
   };
 
-  try {
+  const readAll = async (ops: StoreOps) => {
     const reader = new RecordReader(onRecord, rejectUnreadable);
     const decoder = new StringDecoder('utf8');
     let bytes = 0;
-    let idle: NodeJS.Timeout | undefined;
-    let idleError: unknown;
-    const idleCommit = () => {
-      try {
-        commitBatch();
-      } catch (error) {
-        idleError = error;
-      }
-    };
     try {
-      for await (const chunk of input) {
-        clearTimeout(idle);
-        if (idleError) throw idleError;
+      const chunks = input[Symbol.asyncIterator]();
+      for (;;) {
+        const next = chunks.next();
+        // Waiting for input with records in hand: store them if the pause lasts.
+        const step = pending.length && !strict ? await idleOr(next, IDLE_COMMIT_MS) : await next;
+        const result = step === IDLE ? (await flush(ops), await next) : step;
+        if (result.done) break;
+        const chunk = result.value;
         if (typeof chunk === 'string') {
           bytes += Buffer.byteLength(chunk);
           reader.feed(chunk);
@@ -198,12 +199,9 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
           bytes += chunk.length;
           reader.feed(decoder.write(chunk));
         }
-        // Runs only while waiting for the next chunk, never in the middle of a record.
-        if (open && !strict) idle = setTimeout(idleCommit, IDLE_COMMIT_MS);
+        if (pending.length >= batchSize) await flush(ops);
         opts.onProgress?.(bytes, summary.records);
       }
-      clearTimeout(idle);
-      if (idleError) throw idleError;
       reader.feed(decoder.end());
       reader.end();
     } catch (error) {
@@ -213,17 +211,25 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
       rejectUnreadable({ line: Number(error.details?.line ?? 0) }, error.message);
     }
     summary.format = reader.format;
-    commitBatch();
+    await flush(ops);
+  };
+
+  try {
     if (strict) {
-      if (summary.rejected > 0) strict.rollback();
-      else {
-        strict.commit();
-        committed = summary.imported + summary.updated;
-      }
+      await ctx.store
+        .transaction(async (tx) => {
+          await readAll(tx);
+          // A bad record anywhere: nothing of the strict import stays.
+          if (summary.rejected > 0) throw STRICT_ROLLBACK;
+        })
+        .catch((error: unknown) => {
+          if (error !== STRICT_ROLLBACK) throw error;
+        });
+      if (summary.rejected === 0) committed = summary.imported + summary.updated;
+    } else {
+      await readAll(ctx.store);
     }
   } catch (error) {
-    // SQLite may have rolled back already (SQLITE_FULL can end the transaction itself).
-    if (ctx.db.inTransaction) open?.rollback();
     if (isDiskFull(error)) {
       throw fail(
         'disk_full',
@@ -236,6 +242,20 @@ export async function importSubscriptions(ctx: Context, input: AsyncIterable<str
   summary.written = !summary.dryRun && !(summary.strict && summary.rejected > 0);
   summary.createdCategories = [...new Set(summary.written ? summary.createdCategories : [...summary.createdCategories, ...dryRunCategories])];
   return summary;
+}
+
+const STRICT_ROLLBACK = Symbol('strict import rolled back');
+const IDLE = Symbol('input idle');
+
+/** The next chunk, or IDLE when it has not come within `ms` (the chunk's promise stays good). */
+async function idleOr<T>(next: Promise<T>, ms: number): Promise<T | typeof IDLE> {
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<typeof IDLE>((resolve) => (timer = setTimeout(resolve, ms, IDLE)));
+  try {
+    return await Promise.race([next, idle]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Checks one record: the PushSubscription itself and the pushctl fields an export carries. */
@@ -251,7 +271,7 @@ function prepareRecord(
   const at = where(position);
   const valid = validateSubscription(value, policy, at);
   const record = value as Record<string, unknown>;
-  const write: store.SubscriptionWrite = {
+  const write: SubscriptionWrite = {
     endpoint: valid.endpoint,
     p256dh: valid.p256dh,
     auth: valid.auth,

@@ -4,7 +4,7 @@
  * come through here, so a subscription is checked by one rule set however it arrives.
  */
 import { fail, msg, ref } from '../errors.js';
-import * as store from '../store/subscriptions.js';
+import { CATEGORY_SEPARATOR, type PruneFilter, type StoreOps, type SubscriptionDetailRow, type SubscriptionWrite } from '../store/store.js';
 import { categoryIdsFor } from './categories.js';
 import type { Context } from './context.js';
 import { endpointPolicyFromConfig } from './endpoint-policy.js';
@@ -58,45 +58,52 @@ export interface SaveOptions {
 }
 
 /** Validates and upserts a subscription (by endpoint), with its categories, in one transaction. */
-export function saveSubscription(ctx: Context, raw: unknown, opts: SaveOptions = {}): { id: number; created: boolean } {
-  const { write, categories } = prepareSave(ctx, raw, opts);
-  return ctx.db.transaction(() => {
-    const categoryIds = categories ? categoryIdsFor(ctx, categories, 'categories') : undefined;
-    const result = store.upsertSubscription(ctx.db, write);
-    if (categoryIds) store.setCategories(ctx.db, result.id, categoryIds, result.created);
-    return result;
-  }).immediate();
+export async function saveSubscription(ctx: Context, raw: unknown, opts: SaveOptions = {}): Promise<{ id: number; created: boolean }> {
+  const { write, categories } = await prepareSave(ctx, raw, opts);
+  return ctx.store.transaction((tx) => saveIn(ctx, tx, write, categories));
+}
+
+/** The writes of saveSubscription, inside a transaction (the receiver's group commit has its own). */
+export async function saveIn(ctx: Context, tx: StoreOps, write: SubscriptionWrite, categories: string[] | undefined): Promise<{ id: number; created: boolean }> {
+  const categoryIds = categories ? await categoryIdsFor(ctx, categories, 'categories', false, tx) : undefined;
+  const [result] = await tx.upsertSubscriptions([{ write, categoryIds }]);
+  return result!;
 }
 
 /**
  * The browser's pushsubscriptionchange: the new subscription takes over the old one's categories
  * (and label and user agent, unless given), and the old one goes, in one transaction.
  */
-export function replaceSubscription(ctx: Context, oldEndpoint: string, raw: unknown, opts: SaveOptions = {}): { id: number; created: boolean } {
-  const { write, categories } = prepareSave(ctx, raw, opts);
-  return ctx.db.transaction(() => {
+export async function replaceSubscription(ctx: Context, oldEndpoint: string, raw: unknown, opts: SaveOptions = {}): Promise<{ id: number; created: boolean }> {
+  const { write, categories } = await prepareSave(ctx, raw, opts);
+  return ctx.store.transaction((tx) => replaceIn(ctx, tx, oldEndpoint, write, categories));
+}
+
+/** The writes of replaceSubscription, inside a transaction. */
+export async function replaceIn(ctx: Context, tx: StoreOps, oldEndpoint: string, write: SubscriptionWrite, categories: string[] | undefined): Promise<{ id: number; created: boolean }> {
+  {
     // By endpoint only: the old endpoint comes from a visitor, and must never name a row by id.
-    const old = findRow(ctx, oldEndpoint, true);
-    let categoryIds = categories ? categoryIdsFor(ctx, categories, 'categories') : undefined;
+    const old = await findRow(tx, oldEndpoint, true);
+    let categoryIds = categories ? await categoryIdsFor(ctx, categories, 'categories', false, tx) : undefined;
     if (old && old.endpoint !== write.endpoint) {
-      categoryIds ??= store.categoryIdsOf(ctx.db, old.id);
+      categoryIds ??= await tx.categoryIdsOf(old.id);
       if (write.label === undefined) write.label = old.label;
       if (write.userAgent === undefined) write.userAgent = old.userAgent;
       if (write.timeZone === undefined) write.timeZone = old.timeZone;
       if (write.language === undefined) write.language = old.language;
-      store.deleteSubscription(ctx.db, old.id);
+      await tx.deleteSubscription(old.id);
     }
-    const result = store.upsertSubscription(ctx.db, write);
-    if (categoryIds) store.setCategories(ctx.db, result.id, categoryIds, result.created);
-    return result;
-  }).immediate();
+    const [result] = await tx.upsertSubscriptions([{ write, categoryIds }]);
+    return result!;
+  }
 }
 
-function prepareSave(ctx: Context, raw: unknown, opts: SaveOptions): { write: store.SubscriptionWrite; categories: string[] | undefined } {
+/** Checks a subscription and what comes with it, before any transaction: bad input writes nothing. */
+export async function prepareSave(ctx: Context, raw: unknown, opts: SaveOptions): Promise<{ write: SubscriptionWrite; categories: string[] | undefined }> {
   const valid = validateSubscription(raw, endpointPolicyFromConfig(ctx.config), opts.where);
-  const write: store.SubscriptionWrite = {
+  const write: SubscriptionWrite = {
     ...valid,
-    keyId: opts.keyId ?? activeSigningKey(ctx).id,
+    keyId: opts.keyId ?? (await activeSigningKey(ctx)).id,
     updatedAt: ctx.now(),
   };
   if (opts.label !== undefined) write.label = validateOptionalText(opts.label, opts.where, 'label', MAX_LABEL_LENGTH);
@@ -110,50 +117,60 @@ function prepareSave(ctx: Context, raw: unknown, opts: SaveOptions): { write: st
  * `subscriptions update ID --time-zone --language`: changes the subscriber's zone and/or language
  * ("" or null clears one). Both are checked before anything is written.
  */
-export function updateSubscriptionLocale(
+export async function updateSubscriptionLocale(
   ctx: Context,
   idOrEndpoint: string | number,
   change: { timeZone?: string | null | undefined; language?: string | null | undefined },
-): SubscriptionInfo {
+): Promise<SubscriptionInfo> {
   if (change.timeZone === undefined && change.language === undefined) {
     throw fail('invalid_request', msg`nothing to change: give ${ref('timeZone')} and/or ${ref('language')}`);
   }
   const timeZone = change.timeZone === undefined ? undefined : validateTimeZone(change.timeZone, 'timeZone');
   const language = change.language === undefined ? undefined : validateLanguage(change.language, 'language');
-  const row = getSubscription(ctx, idOrEndpoint);
-  store.updateLocale(ctx.db, row.id, { timeZone, language }, ctx.now());
+  const row = await getSubscription(ctx, idOrEndpoint);
+  await ctx.store.updateLocale(row.id, { timeZone, language }, ctx.now());
   return getSubscription(ctx, row.id);
 }
 
 /** Removes a subscription by id or endpoint; false when there was none. */
-export function removeSubscription(ctx: Context, idOrEndpoint: string | number): boolean {
-  const row = findRow(ctx, idOrEndpoint);
-  return row ? store.deleteSubscription(ctx.db, row.id) : false;
+export async function removeSubscription(ctx: Context, idOrEndpoint: string | number): Promise<boolean> {
+  const row = await findRow(ctx.store, idOrEndpoint);
+  return row ? ctx.store.deleteSubscription(row.id) : false;
 }
 
 /** The subscription with this id or endpoint, or undefined. */
-export function findSubscription(ctx: Context, idOrEndpoint: string | number): SubscriptionInfo | undefined {
-  const row = findRow(ctx, idOrEndpoint);
-  return row ? describe(store.subscriptionDetail(ctx.db, row.id)!) : undefined;
+export async function findSubscription(ctx: Context, idOrEndpoint: string | number): Promise<SubscriptionInfo | undefined> {
+  const row = await findRow(ctx.store, idOrEndpoint);
+  const detail = row && (await ctx.store.subscriptionDetail(row.id));
+  return detail ? describe(detail) : undefined;
 }
 
 /** The subscription with this id or endpoint; a not-found error when there is none. */
-export function getSubscription(ctx: Context, idOrEndpoint: string | number): SubscriptionInfo {
-  const found = findSubscription(ctx, idOrEndpoint);
+export async function getSubscription(ctx: Context, idOrEndpoint: string | number): Promise<SubscriptionInfo> {
+  const found = await findSubscription(ctx, idOrEndpoint);
   if (!found) throw fail('subscription_not_found', `no subscription ${typeof idOrEndpoint === 'number' || /^\d+$/.test(idOrEndpoint) ? `with id ${idOrEndpoint}` : `with endpoint ${idOrEndpoint}`}`, { details: { subscription: idOrEndpoint } });
   return found;
 }
 
-/** Subscriptions in id order, read one at a time: never all in memory. */
-export function* listSubscriptions(ctx: Context, opts: { category?: string | undefined; limit?: number | undefined } = {}): Generator<SubscriptionInfo> {
-  const rows = store.iterateSubscriptionDetails(ctx.db, { categoryId: categoryFilter(ctx, opts.category), limit: opts.limit });
-  for (const row of rows) yield describe(row);
+/** Subscriptions in id order, a page at a time: never all in memory. */
+export async function* listSubscriptionPages(ctx: Context, opts: { category?: string | undefined; limit?: number | undefined } = {}): AsyncGenerator<SubscriptionInfo[]> {
+  const pages = ctx.store.streamSubscriptionDetails({ categoryId: await categoryFilter(ctx, opts.category), limit: opts.limit });
+  for await (const page of pages) yield page.map(describe);
+}
+
+/** Subscriptions in id order, one at a time (a page read ahead). */
+export async function* listSubscriptions(ctx: Context, opts: { category?: string | undefined; limit?: number | undefined } = {}): AsyncGenerator<SubscriptionInfo> {
+  for await (const page of listSubscriptionPages(ctx, opts)) yield* page;
 }
 
 /** Export records (what `import` reads back), one at a time. */
-export function* exportSubscriptions(ctx: Context, opts: { category?: string | undefined } = {}): Generator<ExportRecord> {
-  for (const info of listSubscriptions(ctx, opts)) {
-    yield {
+export async function* exportSubscriptions(ctx: Context, opts: { category?: string | undefined } = {}): AsyncGenerator<ExportRecord[]> {
+  for await (const page of listSubscriptionPages(ctx, opts)) yield page.map(toExportRecord);
+}
+
+function toExportRecord(info: SubscriptionInfo): ExportRecord {
+  {
+    return {
       endpoint: info.endpoint,
       expirationTime: info.expirationTime,
       keys: info.keys,
@@ -185,23 +202,23 @@ export interface PruneOptions {
  * Drops stale subscriptions: inactivity and failure count must both hold when both are given;
  * `expired` adds those whose expirationTime has passed, whatever else they are.
  */
-export function pruneSubscriptions(ctx: Context, opts: PruneOptions): { matched: number; removed: number; dryRun: boolean } {
+export async function pruneSubscriptions(ctx: Context, opts: PruneOptions): Promise<{ matched: number; removed: number; dryRun: boolean }> {
   if (opts.olderThanMs === undefined && opts.failedMoreThan === undefined && !opts.expired) {
     throw fail('invalid_request', msg`say what is stale with ${ref('inactive')} DURATION, ${ref('failedMoreThan')} N and/or ${ref('expired')}`);
   }
   if (opts.failedMoreThan !== undefined && (!Number.isSafeInteger(opts.failedMoreThan) || opts.failedMoreThan < 0)) {
     throw fail('invalid_input', 'must be a whole number, 0 or more', { field: 'failedMoreThan' });
   }
-  const filter: store.PruneFilter = {
+  const filter: PruneFilter = {
     noSuccessSince: opts.olderThanMs === undefined ? undefined : ctx.now() - opts.olderThanMs,
     failedMoreThan: opts.failedMoreThan,
     expiredAt: opts.expired ? ctx.now() : undefined,
   };
   if (opts.dryRun) {
-    const matched = store.countPrunable(ctx.db, filter);
+    const matched = await ctx.store.countPrunable(filter);
     return { matched, removed: 0, dryRun: true };
   }
-  const removed = ctx.db.transaction(() => store.deletePrunable(ctx.db, filter)).immediate();
+  const removed = await ctx.store.deletePrunable(filter);
   return { matched: removed, removed, dryRun: false };
 }
 
@@ -214,18 +231,18 @@ interface FoundRow {
   language: string | null;
 }
 
-function findRow(ctx: Context, idOrEndpoint: string | number, endpointOnly = false): FoundRow | undefined {
-  const row = findSubscriptionRow(ctx, idOrEndpoint, endpointOnly);
+async function findRow(ops: StoreOps, idOrEndpoint: string | number, endpointOnly = false): Promise<FoundRow | undefined> {
+  const row = await findSubscriptionRow(ops, idOrEndpoint, endpointOnly);
   return row && { id: row.id, endpoint: row.endpoint, label: row.label, userAgent: row.user_agent, timeZone: row.time_zone, language: row.language };
 }
 
-function describe(row: store.SubscriptionDetailRow): SubscriptionInfo {
+function describe(row: SubscriptionDetailRow): SubscriptionInfo {
   return {
     id: row.id,
     endpoint: row.endpoint,
     expirationTime: row.expiration_time,
     keys: { p256dh: row.p256dh, auth: row.auth },
-    categories: row.category_names ? row.category_names.split(store.CATEGORY_SEPARATOR).sort() : [],
+    categories: row.category_names ? row.category_names.split(CATEGORY_SEPARATOR).sort() : [],
     label: row.label,
     userAgent: row.user_agent,
     timeZone: row.time_zone,

@@ -11,7 +11,6 @@ import crypto from 'node:crypto';
 import type { Config } from '../config.js';
 import { fail, msg, ref } from '../errors.js';
 import { DECLARATIVE_MAGIC, EVENT_KINDS, MAX_ACTION_ID_LENGTH, TOKEN_PATTERN, type EventKind } from '../limits.js';
-import * as store from '../store/tracking.js';
 import type { Context } from './context.js';
 import { assertPayloadFits } from './message.js';
 import type { MessageInput } from './notification-spec.js';
@@ -113,35 +112,39 @@ export class DeliveryPayloads {
   private readonly shared: Buffer;
   private readonly plan: TrackingPlan | null;
   private readonly value: Record<string, unknown> | null;
-  private readonly issuer;
   private tokens = new Map<number, string>();
   /** The page before: a worker may still be starting a request from it when the next one loads. */
   private previous = new Map<number, string>();
 
-  constructor(
+  private constructor(
     private readonly ctx: Context,
     private readonly notificationId: number,
     payloadText: string,
+    tracking: string | null,
   ) {
     this.shared = Buffer.from(payloadText, 'utf8');
-    const tracking = store.trackingOf(ctx.db, notificationId);
     this.plan = tracking ? (JSON.parse(tracking) as TrackingPlan) : null;
     this.value = this.plan ? (JSON.parse(payloadText) as Record<string, unknown>) : null;
-    this.issuer = this.plan ? store.prepareTokenIssuer(ctx.db) : undefined;
+  }
+
+  static async load(ctx: Context, notificationId: number, payloadText: string): Promise<DeliveryPayloads> {
+    return new DeliveryPayloads(ctx, notificationId, payloadText, await ctx.store.trackingOf(notificationId));
   }
 
   /** Issues (or finds) the tokens of a page of recipients before they are sent. */
-  forPage(subscriptionIds: number[]): void {
-    if (!this.issuer || !subscriptionIds.length) return;
+  async forPage(subscriptionIds: number[]): Promise<void> {
+    if (!this.plan || !subscriptionIds.length) return;
+    const tokens = await this.ctx.store.issueTokens(this.notificationId, subscriptionIds, newToken);
     this.previous = this.tokens;
-    this.tokens = this.issuer.issue(this.notificationId, subscriptionIds, newToken);
+    this.tokens = tokens;
   }
 
-  payloadFor(subscriptionId: number): Buffer {
+  async payloadFor(subscriptionId: number): Promise<Buffer> {
+    if (!this.plan || !this.value) return this.shared;
     let token = this.tokens.get(subscriptionId) ?? this.previous.get(subscriptionId);
     // A retry found by an earlier sweep may come after two newer pages: issue (or find) its token alone.
-    if (token === undefined && this.issuer) token = this.issuer.issue(this.notificationId, [subscriptionId], newToken).get(subscriptionId);
-    if (!this.plan || !this.value || token === undefined) return this.shared;
+    token ??= (await this.ctx.store.issueTokens(this.notificationId, [subscriptionId], newToken)).get(subscriptionId);
+    if (token === undefined) return this.shared;
     return Buffer.from(renderPayload(this.value, this.plan, token), 'utf8');
   }
 }
@@ -150,30 +153,30 @@ export class DeliveryPayloads {
  * An event a service worker reported. Whatever the outcome (recorded, a repeat, an unknown token,
  * an action the notification does not have) the caller answers the same way.
  */
-export function recordReportedEvent(ctx: Context, report: { token: unknown; event: unknown; action?: unknown }): void {
+export async function recordReportedEvent(ctx: Context, report: { token: unknown; event: unknown; action?: unknown }): Promise<void> {
   const { token, event, action } = report;
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return;
   if (typeof event !== 'string' || !(EVENT_KINDS as readonly string[]).includes(event)) return;
   if (action !== undefined && action !== null && (event !== 'clicked' || typeof action !== 'string' || !ACTION_PATTERN.test(action))) return;
-  const owner = store.deliveryByToken(ctx.db, token);
+  const owner = await ctx.store.deliveryByToken(token);
   if (!owner) return;
   const pressed = typeof action === 'string' ? action : null;
   if (pressed !== null && !actionIdsOf(owner.payload).includes(pressed)) return;
-  store.insertEvent(ctx.db, { notificationId: owner.notification_id, subscriptionId: owner.subscription_id, kind: event as EventKind, action: pressed, at: ctx.now() });
+  await ctx.store.insertEvent({ notificationId: owner.notification_id, subscriptionId: owner.subscription_id, kind: event as EventKind, action: pressed, at: ctx.now() });
 }
 
 /**
  * A tracked link was followed: counts the click (once per delivery) and returns where to send the
  * browser, from the store. undefined: no such link.
  */
-export function followTrackedLink(ctx: Context, token: string, action: string | undefined): string | undefined {
+export async function followTrackedLink(ctx: Context, token: string, action: string | undefined): Promise<string | undefined> {
   if (!TOKEN_PATTERN.test(token) || (action !== undefined && !ACTION_PATTERN.test(action))) return undefined;
-  const owner = store.deliveryByToken(ctx.db, token);
+  const owner = await ctx.store.deliveryByToken(token);
   if (!owner?.tracking) return undefined;
   const plan = JSON.parse(owner.tracking) as TrackingPlan;
   const target = plan.clicks ? plan.targets[action ?? ''] : undefined;
   if (target === undefined) return undefined;
-  store.insertEvent(ctx.db, { notificationId: owner.notification_id, subscriptionId: owner.subscription_id, kind: 'clicked', action: action ?? null, at: ctx.now() });
+  await ctx.store.insertEvent({ notificationId: owner.notification_id, subscriptionId: owner.subscription_id, kind: 'clicked', action: action ?? null, at: ctx.now() });
   return target;
 }
 

@@ -5,42 +5,46 @@
  * it for the ledger, so a worker waits for its answer to be committed before its next request
  * (a crash repeats at most the requests in flight) without a transaction per message.
  */
+import type { Transaction } from '../store/store.js';
 import type { Context } from './context.js';
 
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 /**
  * Queues items and hands each event-loop turn's items (at most `maxBatch`) to `commit` together.
- * `commit` returns one outcome per item, or throws: then nothing of the batch is stored and every
- * item's promise rejects with that error.
+ * `commit` resolves with one outcome per item, or rejects: then nothing of the batch is stored
+ * and every item's promise rejects with that error. One commit runs at a time; items arriving
+ * meanwhile make the next batch.
  */
-export function groupCommit<I, R>(commit: (batch: I[]) => Outcome<R>[], maxBatch = Infinity): (item: I) => Promise<R> {
+export function groupCommit<I, R>(commit: (batch: I[]) => Promise<Outcome<R>[]>, maxBatch = Infinity): (item: I) => Promise<R> {
   let queue: { item: I; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
   let scheduled = false;
+  let committing = false;
 
-  const flush = () => {
+  const flush = async () => {
     scheduled = false;
+    committing = true;
     const batch = queue.slice(0, maxBatch);
     queue = queue.slice(batch.length);
-    if (queue.length) schedule();
-    let outcomes: Outcome<R>[];
     try {
-      outcomes = commit(batch.map((queued) => queued.item));
+      const outcomes = await commit(batch.map((queued) => queued.item));
+      batch.forEach((queued, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) queued.resolve(outcome.value);
+        else queued.reject(outcome.error);
+      });
     } catch (error) {
       for (const queued of batch) queued.reject(error);
-      return;
+    } finally {
+      committing = false;
+      if (queue.length) schedule();
     }
-    batch.forEach((queued, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) queued.resolve(outcome.value);
-      else queued.reject(outcome.error);
-    });
   };
 
   function schedule() {
-    if (scheduled) return;
+    if (scheduled || committing) return;
     scheduled = true;
-    setImmediate(flush);
+    setImmediate(() => void flush());
   }
 
   return (item: I) =>
@@ -52,26 +56,29 @@ export function groupCommit<I, R>(commit: (batch: I[]) => Outcome<R>[], maxBatch
 
 export interface WriteBatcher {
   /** Runs `write` inside the next batch's transaction; resolves with its result after the commit. */
-  run<T>(write: () => T): Promise<T>;
+  run<T>(write: (tx: Transaction) => Promise<T>): Promise<T>;
 }
 
 /**
- * Each write in its own savepoint (better-sqlite3 nests transaction functions as savepoints), so
- * one failing write rolls back alone and the rest of its batch commits.
+ * Each write in its own savepoint, so one failing write rolls back alone and the rest of its
+ * batch commits.
  */
 export function createWriteBatcher(ctx: Context, options: { maxBatch?: number } = {}): WriteBatcher {
-  // Made once: building a transaction function costs more than running one.
-  const inSavepoint = ctx.db.transaction((write: () => unknown) => write());
-  const commitBatch = ctx.db.transaction((batch: (() => unknown)[]) =>
-    batch.map((write): Outcome<unknown> => {
-      try {
-        // Nested inside the batch, this is a savepoint: a failure undoes only this write.
-        return { ok: true, value: inSavepoint(write) };
-      } catch (error) {
-        return { ok: false, error };
-      }
-    }),
+  type Write = (tx: Transaction) => Promise<unknown>;
+  const enqueue = groupCommit(
+    (batch: Write[]) =>
+      ctx.store.transaction(async (tx) => {
+        const outcomes: Outcome<unknown>[] = [];
+        for (const write of batch) {
+          try {
+            outcomes.push({ ok: true, value: await tx.savepoint(write) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+        return outcomes;
+      }),
+    options.maxBatch ?? 256,
   );
-  const enqueue = groupCommit((batch: (() => unknown)[]) => commitBatch.immediate(batch), options.maxBatch ?? 256);
-  return { run: <T>(write: () => T) => enqueue(write) as Promise<T> };
+  return { run: <T>(write: (tx: Transaction) => Promise<T>) => enqueue(write) as Promise<T> };
 }

@@ -55,7 +55,7 @@ export class PushctlMetrics {
 
   /** The exposition text, with the gauges read from the store now. */
   async scrape(ctx: Context): Promise<string> {
-    const g = storeGauges(ctx);
+    const g = await storeGauges(ctx);
     this.notifications.reset();
     for (const { status, count } of g.notificationsByStatus) this.notifications.set({ status }, count);
     this.overdue.set(g.notificationsOverdue);

@@ -36,10 +36,10 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
    * cannot claim it first) and starts the fan-out in the background. A repeated Idempotency-Key
    * returns the first notification; its lease is not ours, so no second fan-out starts.
    */
-  function createAndSend(spec: NotificationSpec): { view: NotificationView; delivery: Promise<unknown> | undefined } {
+  async function createAndSend(spec: NotificationSpec): Promise<{ view: NotificationView; delivery: Promise<unknown> | undefined }> {
     const sendNow = !spec.schedule;
     const owner = newOwnerId();
-    const view = createNotification(ctx, spec, sendNow ? { leaseFor: { owner, leaseMs: DEFAULT_LEASE_MS } } : {});
+    const view = await createNotification(ctx, spec, sendNow ? { leaseFor: { owner, leaseMs: DEFAULT_LEASE_MS } } : {});
     if (!sendNow || view.status !== 'sending') return { view, delivery: undefined };
     const delivery = background.start(`notification ${view.id}`, (signal) => deliverNotification(ctx, view.id, { owner, signal }).catch(ignoreLeaseConflict));
     return { view, delivery };
@@ -58,10 +58,10 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
         spec.message.body = TEST_BODY;
       }
       spec.target = { all: true };
-      const { view, delivery } = createAndSend(spec);
+      const { view, delivery } = await createAndSend(spec);
       // A test push waits for its answer, so the caller sees the counts at once.
       if (delivery) await delivery;
-      const final = getNotification(ctx, view.id);
+      const final = await getNotification(ctx, view.id);
       return { status: 201, json: { id: final.id, status: final.status, counts: final.counts } };
     },
   });
@@ -88,12 +88,12 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     method: 'GET',
     pattern: '/v1/pushnotification',
     group: 'admin',
-    handler: ({ query }) => {
+    handler: async ({ query }) => {
       assertKnownQuery(query, ['limit', 'offset', 'status']);
       const limit = intParam(query, 'limit', LIST_LIMIT.default, 1, LIST_LIMIT.max);
       const offset = intParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
       const status = query.get('status') ?? undefined;
-      const items = listNotifications(ctx, { status, limit: limit + 1, offset });
+      const items = await listNotifications(ctx, { status, limit: limit + 1, offset });
       const page = items.slice(0, limit);
       return {
         status: 200,
@@ -115,7 +115,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
       const body = await readJsonObject(req);
       const key = headerValue(req.headers['idempotency-key']);
       const spec = notificationSpecFromJson(body, key, ctx.now());
-      const { view } = createAndSend(spec);
+      const { view } = await createAndSend(spec);
       return { status: 201, json: { id: view.id, status: view.status } };
     },
   });
@@ -124,7 +124,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     method: 'GET',
     pattern: '/v1/pushnotification/categories',
     group: 'admin',
-    handler: () => ({ status: 200, json: { categories: listCategories(ctx).map(categoryJson) } }),
+    handler: async () => ({ status: 200, json: { categories: (await listCategories(ctx)).map(categoryJson) } }),
   });
 
   router.add({
@@ -135,7 +135,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
       const body = await readJsonObject(req);
       assertKnownFields(body, ['name', 'description']);
       if (typeof body.name !== 'string') throw badRequest('must be a string', 'name');
-      const category = addCategory(ctx, body.name, optionalText(body, 'description'));
+      const category = await addCategory(ctx, body.name, optionalText(body, 'description'));
       publicInfo.invalidate();
       return { status: 201, json: categoryJson(category) };
     },
@@ -150,7 +150,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
       assertKnownFields(body, ['name', 'description']);
       if (body.name !== undefined && typeof body.name !== 'string') throw badRequest('must be a string', 'name');
       if (body.name === undefined && body.description === undefined) throw fail('invalid_request', 'give a new name or description');
-      const category = updateCategory(ctx, params.categoryId!, { name: body.name as string | undefined, description: optionalText(body, 'description') });
+      const category = await updateCategory(ctx, params.categoryId!, { name: body.name as string | undefined, description: optionalText(body, 'description') });
       publicInfo.invalidate();
       return { status: 200, json: categoryJson(category) };
     },
@@ -160,8 +160,8 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     method: 'DELETE',
     pattern: '/v1/pushnotification/categories/{categoryId}',
     group: 'admin',
-    handler: ({ params }) => {
-      deleteCategory(ctx, params.categoryId!);
+    handler: async ({ params }) => {
+      await deleteCategory(ctx, params.categoryId!);
       publicInfo.invalidate();
       return { status: 204 };
     },
@@ -171,13 +171,13 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     method: 'GET',
     pattern: '/v1/pushnotification/{id}',
     group: 'admin',
-    handler: ({ params }) => {
+    handler: async ({ params }) => {
       const id = notificationId(params.id!);
-      const view = getNotification(ctx, id);
-      const funnel = view.cron ? undefined : funnelOf(ctx, id);
+      const view = await getNotification(ctx, id);
+      const funnel = view.cron ? undefined : await funnelOf(ctx, id);
       return {
         status: 200,
-        json: { ...notificationJson(view), ...(funnel ? { funnel: snakeKeys(funnel) } : {}), failures: recentFailures(ctx, id, 10).map(snakeKeys) },
+        json: { ...notificationJson(view), ...(funnel ? { funnel: snakeKeys(funnel) } : {}), failures: (await recentFailures(ctx, id, 10)).map(snakeKeys) },
       };
     },
   });
@@ -186,8 +186,8 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     method: 'DELETE',
     pattern: '/v1/pushnotification/{id}',
     group: 'admin',
-    handler: ({ params }) => {
-      deleteNotificationOrRule(ctx, notificationId(params.id!));
+    handler: async ({ params }) => {
+      await deleteNotificationOrRule(ctx, notificationId(params.id!));
       return { status: 204 };
     },
   });

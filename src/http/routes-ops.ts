@@ -20,8 +20,8 @@ export function registerOpsRoutes(router: Router, ctx: Context, metrics: Pushctl
     method: 'GET',
     pattern: '/readyz',
     group: 'ops',
-    handler: () => {
-      const result = readiness(ctx);
+    handler: async () => {
+      const result = await readiness(ctx);
       return { status: result.ready ? 200 : 503, json: { status: result.ready ? 'ready' : 'not_ready', checks: result.checks } };
     },
   });

@@ -6,7 +6,7 @@
 import type { Context } from '../core/context.js';
 import { ensureActiveKey } from '../core/keys.js';
 import { listCategories } from '../core/categories.js';
-import { removeSubscription, replaceSubscription, saveSubscription } from '../core/subscriptions.js';
+import { prepareSave, removeSubscription, replaceIn, saveIn } from '../core/subscriptions.js';
 import { MAX_CATEGORIES_PER_REQUEST, MAX_ENDPOINT_LENGTH, MAX_USER_AGENT_LENGTH } from '../limits.js';
 import { createWriteBatcher } from '../core/write-batch.js';
 import { assertKnownFields, readJsonObject, type JsonObject } from './body.js';
@@ -30,11 +30,11 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
   let cached: { body: { public_key: string; categories: unknown[] }; keyId: number; until: number } | undefined;
   const cache: PublicInfoCache = { invalidate: () => (cached = undefined) };
   /** The key pages subscribe with and the categories they offer, read at most every few seconds. */
-  const publicInfo = () => {
+  const publicInfo = async () => {
     const now = Date.now();
     if (!cached || cached.until <= now) {
-      const { key } = ensureActiveKey(ctx, false);
-      const categories = listCategories(ctx).map((c) => ({ name: c.name, description: c.description ?? null }));
+      const { key } = await ensureActiveKey(ctx, false);
+      const categories = (await listCategories(ctx)).map((c) => ({ name: c.name, description: c.description ?? null }));
       cached = { body: { public_key: key.publicKey, categories }, keyId: key.id, until: now + PUBLIC_INFO_TTL_MS };
     }
     return cached;
@@ -44,7 +44,7 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
     method: 'GET',
     pattern: '/subscription',
     group: 'public',
-    handler: () => ({ status: 200, json: publicInfo().body }),
+    handler: async () => ({ status: 200, json: (await publicInfo()).body }),
   });
 
   router.add({
@@ -59,13 +59,13 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
         categories,
         userAgent: userAgentOf(request),
         where: wrapped ? 'subscription' : undefined,
-        keyId: publicInfo().keyId,
+        keyId: (await publicInfo()).keyId,
         timeZone,
         language,
       };
-      const result = await writes.run(() =>
-        oldEndpoint ? replaceSubscription(ctx, oldEndpoint, subscription, options) : saveSubscription(ctx, subscription, options),
-      );
+      // Checked before it joins a batch: bad input never reaches a transaction.
+      const { write, categories: names } = await prepareSave(ctx, subscription, options);
+      const result = await writes.run((tx) => (oldEndpoint ? replaceIn(ctx, tx, oldEndpoint, write, names) : saveIn(ctx, tx, write, names)));
       return { status: result.created ? 201 : 200, json: { id: result.id } };
     },
   });
@@ -79,7 +79,7 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
       assertKnownFields(body, ['endpoint']);
       const endpoint = endpointField(body.endpoint, 'endpoint');
       // 204 whether or not it existed: unsubscribing twice is fine, and the answer reveals nothing.
-      await writes.run(() => removeSubscription(ctx, endpoint));
+      await removeSubscription(ctx, endpoint);
       return { status: 204 };
     },
   });

@@ -23,13 +23,13 @@ export function registerTrackingRoutes(router: Router, ctx: Context): void {
     handler: async ({ req }) => {
       const body = await readJsonObject(req, MAX_EVENT_BODY_BYTES);
       assertKnownFields(body, ['token', 'event', 'action']);
-      recordReportedEvent(ctx, { token: body.token, event: body.event, action: body.action });
+      await recordReportedEvent(ctx, { token: body.token, event: body.event, action: body.action });
       return { status: 204 };
     },
   });
 
-  const follow = (token: string, action: string | undefined) => {
-    const target = followTrackedLink(ctx, token, action);
+  const follow = async (token: string, action: string | undefined) => {
+    const target = await followTrackedLink(ctx, token, action);
     if (target === undefined) throw fail('not_found', 'no such link');
     // The target comes from the store, never from the request: no open redirect.
     return { status: 302, headers: { location: target, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' } };
@@ -41,9 +41,9 @@ export function registerTrackingRoutes(router: Router, ctx: Context): void {
     method: 'GET',
     pattern: '/v1/stats',
     group: 'admin',
-    handler: ({ query }) => {
+    handler: async ({ query }) => {
       for (const key of query.keys()) if (key !== 'since' && key !== 'category') throw badRequest(`unknown query parameter "${key.slice(0, 40)}" (allowed: since, category)`, key);
-      return { status: 200, json: engagementStats(ctx, { since: query.get('since') ?? undefined, category: query.get('category') ?? undefined }) };
+      return { status: 200, json: await engagementStats(ctx, { since: query.get('since') ?? undefined, category: query.get('category') ?? undefined }) };
     },
   });
 }

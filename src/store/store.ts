@@ -43,6 +43,16 @@ export interface OccurrenceInsert {
   now: number;
 }
 
+export interface SingleSendResult {
+  status: NotificationStatus;
+  sent: number;
+  gone: number;
+  failed: number;
+  error: string | null;
+  startedAt: number;
+  finishedAt: number;
+}
+
 export interface FailureRow {
   subscription_id: number;
   state: string;
@@ -177,6 +187,8 @@ export interface StoreOps {
   deleteNotification(id: number): Promise<boolean>;
   setStatus(id: number, status: NotificationStatus, extra?: { error?: string | null; finished_at?: number | null }): Promise<void>;
   cancelNotification(id: number, now: number): Promise<boolean>;
+  /** Records the answer to a one-off push to an unstored subscription (its counts, status, times), releasing its lease. */
+  finishSingleSend(id: number, result: SingleSendResult): Promise<void>;
   resolveSubscriptionRefs(refs: (string | number)[]): Promise<{ ids: number[]; unknown: string[] }>;
 
   // ---- the sending lease on a notification ----

@@ -25,7 +25,7 @@ export function registerCategories(program: Command): void {
     .action(
       action<{ description?: string }, [string]>(async ({ options, out, context }, name) => {
         const { addCategory } = await import('../../core/categories.js');
-        const category = addCategory(await context(), name, options.description);
+        const category = await addCategory(await context(), name, options.description);
         out.result(category, () => out.color.green('✓ ') + `category ${category.name} added`);
       }),
     );
@@ -36,7 +36,7 @@ export function registerCategories(program: Command): void {
     .action(
       action(async ({ out, context }) => {
         const { listCategories } = await import('../../core/categories.js');
-        const list = listCategories(await context());
+        const list = await listCategories(await context());
         if (out.json) {
           out.result(list, () => {});
           return;
@@ -57,7 +57,7 @@ export function registerCategories(program: Command): void {
     .action(
       action<Record<string, never>, [string]>(async ({ out, context }, name) => {
         const { getCategory } = await import('../../core/categories.js');
-        const category = getCategory(await context(), name);
+        const category = await getCategory(await context(), name);
         out.result(category, () => describe(category));
       }),
     );
@@ -78,7 +78,7 @@ export function registerCategories(program: Command): void {
           throw fail('invalid_request', 'update: nothing to change: give --name, --description, --cap and/or --quiet-hours');
         }
         const change = { name: options.name, description: options.description, cap: options.cap, quietHours: options.quietHours };
-        const category = updateCategory(await context(), name, change);
+        const category = await updateCategory(await context(), name, change);
         out.result(category, () => [out.color.green('✓ ') + `category ${category.name} updated`, ...describe(category)]);
       }),
     );
@@ -93,7 +93,7 @@ export function registerCategories(program: Command): void {
         const { getCategory, deleteCategory } = await import('../../core/categories.js');
         const { confirmOrRefuse } = await import('../prompts.js');
         const ctx = await context();
-        const category = getCategory(ctx, name);
+        const category = await getCategory(ctx, name);
         const members = `${category.subscribers} subscription${category.subscribers === 1 ? '' : 's'}`;
         const ok = await confirmOrRefuse(
           out,
@@ -106,7 +106,7 @@ export function registerCategories(program: Command): void {
           process.exitCode = 1;
           return;
         }
-        const deleted = deleteCategory(ctx, category.id);
+        const deleted = await deleteCategory(ctx, category.id);
         out.result({ deleted: deleted.name, subscribers: deleted.subscribers }, () => out.color.green('✓ ') + `category ${deleted.name} deleted (${members} kept, without it)`);
       }),
     );
@@ -120,7 +120,7 @@ export function registerCategories(program: Command): void {
       .action(
         action<{ subscription: string[] }, [string]>(async ({ options, out, context }, name) => {
           const { assignCategory, unassignCategory } = await import('../../core/categories.js');
-          const change = (verb === 'assign' ? assignCategory : unassignCategory)(await context(), name, options.subscription);
+          const change = await (verb === 'assign' ? assignCategory : unassignCategory)(await context(), name, options.subscription);
           out.result(change, () => membershipLine(out, verb, change));
         }),
       );

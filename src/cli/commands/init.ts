@@ -67,9 +67,9 @@ export function registerInit(program: Command): void {
         const { loadConfig } = await import('../../config.js');
         const { openContext, closeContext } = await import('../../core/context.js');
         const { ensureActiveKey } = await import('../../core/keys.js');
-        const ctx = openContext(await loadConfig({ config: configFile, db: options.db }));
+        const ctx = await openContext(await loadConfig({ config: configFile, db: options.db }));
         try {
-          const { key, created } = ensureActiveKey(ctx, true);
+          const { key, created } = await ensureActiveKey(ctx, true);
           const result = { config: configFile, database: ctx.config.database, publicKey: key.publicKey, subject: key.subject, keysCreated: created, port };
           out.result(result, () => [
             out.color.green('✓ ') + `wrote ${configFile} (mode 0600: it holds the admin token)`,
@@ -81,7 +81,7 @@ export function registerInit(program: Command): void {
           ]);
           if (key.placeholderSubject) out.warn(`no subject given; using ${key.subject}. Set vapid.subject in ${configFile}.`);
         } finally {
-          closeContext(ctx);
+          await closeContext(ctx);
         }
       }),
     );

@@ -21,7 +21,7 @@ export function registerKeys(program: Command): void {
         // A bad subject is refused before the store is opened, so it leaves no empty database behind.
         if (options.subject !== undefined) validateSubject(options.subject);
         const ctx = await context({ create: true });
-        const key = generateKeys(ctx, { subject: options.subject, force: options.force });
+        const key = await generateKeys(ctx, { subject: options.subject, force: options.force });
         out.result(key, () => [
           out.color.green('✓ ') + 'VAPID keys generated',
           `public key: ${key.publicKey}`,
@@ -38,8 +38,8 @@ export function registerKeys(program: Command): void {
       action(async ({ out, context }) => {
         const { showKeys, retiredKeys } = await import('../../core/keys.js');
         const ctx = await context();
-        const key = showKeys(ctx);
-        const older = retiredKeys(ctx);
+        const key = await showKeys(ctx);
+        const older = await retiredKeys(ctx);
         out.result({ ...key, retired: older }, () => [
           `public key:    ${key.publicKey}`,
           `subject:       ${key.subject}${key.placeholderSubject ? out.color.yellow(' (placeholder: set a real one)') : ''}${key.storedSubject !== key.subject ? ` (configured; stored with the key: ${key.storedSubject})` : ''}`,
@@ -62,7 +62,7 @@ export function registerKeys(program: Command): void {
         const { exportKeys } = await import('../../core/keys.js');
         const { keyPairToPem } = await import('../../core/vapid-keys.js');
         const ctx = await context();
-        const exported = exportKeys(ctx, { includePrivate: true });
+        const exported = await exportKeys(ctx, { includePrivate: true });
         let text: string;
         if (options.pem) {
           const pem = keyPairToPem({ publicKey: exported.publicKey, privateKey: exported.privateKey! });
@@ -92,7 +92,7 @@ export function registerKeys(program: Command): void {
         const { text, source } = await readTextInput(file, 'keys import');
         const keyFile = parseKeyFile(text, source);
         const ctx = await context({ create: true });
-        const key = importKeys(ctx, keyFile, { subject: options.subject, force: options.force });
+        const key = await importKeys(ctx, keyFile, { subject: options.subject, force: options.force });
         out.result(key, () => [out.color.green('✓ ') + 'VAPID keys imported', `public key: ${key.publicKey}`, `subject:    ${key.subject}`]);
         warnAboutSubject(out, key);
       }),

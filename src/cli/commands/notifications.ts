@@ -27,7 +27,7 @@ export function registerNotifications(program: Command): void {
         const ctx = await context();
         const since = options.since === undefined ? undefined : parseSince(options.since, ctx.now());
         const limit = options.limit === undefined ? undefined : parseLimit(options.limit);
-        const views = listNotifications(ctx, { status: options.status, since, limit });
+        const views = await listNotifications(ctx, { status: options.status, since, limit });
         const rows = views.map((v) => [
           v.id,
           colourStatus(out, v.status),
@@ -54,13 +54,13 @@ export function registerNotifications(program: Command): void {
         const { listOccurrences, upcomingSlots, ruleOf } = await import('../../core/recurrence.js');
         const { formatInZone, describeDuration } = await import('../../core/schedule-time.js');
         const ctx = await context();
-        const view = getNotification(ctx, parseId(idText));
-        const failures = recentFailures(ctx, view.id, 10);
+        const view = await getNotification(ctx, parseId(idText));
+        const failures = await recentFailures(ctx, view.id, 10);
         const { funnelOf } = await import('../../core/engagement.js');
         const { funnelLines } = await import('../engagement-report.js');
-        const funnel = view.cron ? undefined : funnelOf(ctx, view.id);
-        const deferred = (await import('../../core/quiet-hours.js')).deferredDeliveries(ctx, view.id);
-        const occurrences = view.cron ? listOccurrences(ctx, view.id, 10) : undefined;
+        const funnel = view.cron ? undefined : await funnelOf(ctx, view.id);
+        const deferred = await (await import('../../core/quiet-hours.js')).deferredDeliveries(ctx, view.id);
+        const occurrences = view.cron ? await listOccurrences(ctx, view.id, 10) : undefined;
         const next =
           view.cron && view.status === 'scheduled' && view.sendAt
             ? [Date.parse(view.sendAt), ...upcomingSlots({ ...ruleOf(view), remaining: view.remaining === null ? null : view.remaining - 1 }, Date.parse(view.sendAt), 4)]
@@ -117,8 +117,8 @@ export function registerNotifications(program: Command): void {
       action<Record<string, never>, [string]>(async ({ out, context }, idText) => {
         const { cancelNotificationOrRule } = await import('../../core/recurrence.js');
         const ctx = await context();
-        const before = (await import('../../core/notifications.js')).getNotification(ctx, parseId(idText));
-        const view = cancelNotificationOrRule(ctx, before.id);
+        const before = await (await import('../../core/notifications.js')).getNotification(ctx, parseId(idText));
+        const view = await cancelNotificationOrRule(ctx, before.id);
         out.result(view, () =>
           out.color.green('✓ ') +
           (view.cron
@@ -140,13 +140,13 @@ export function registerNotifications(program: Command): void {
         const { getNotification } = await import('../../core/notifications.js');
         const { deleteNotificationOrRule } = await import('../../core/recurrence.js');
         const ctx = await context();
-        const view = getNotification(ctx, parseId(idText));
+        const view = await getNotification(ctx, parseId(idText));
         const ok = await confirmOrRefuse(out, `Delete notification ${view.id} (${view.status}) and its delivery records?`, options.yes, 'deleting needs confirmation');
         if (!ok) {
           out.info('nothing deleted');
           return;
         }
-        const result = deleteNotificationOrRule(ctx, view.id);
+        const result = await deleteNotificationOrRule(ctx, view.id);
         out.result({ deleted: true, ...result }, () =>
           out.color.green('✓ ') + `notification ${view.id} deleted${result.deletedOccurrences ? ` with ${plural(result.deletedOccurrences, 'occurrence')}` : ''}`,
         );
@@ -170,7 +170,7 @@ Examples:
         const { parseDuration } = await import('../../core/durations.js');
         const { pruneHistory } = await import('../../core/history.js');
         const olderThanMs = parseDuration(options.olderThan, 'olderThan');
-        const result = pruneHistory(await context(), { olderThanMs, dryRun: options.dryRun });
+        const result = await pruneHistory(await context(), { olderThanMs, dryRun: options.dryRun });
         const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
         out.result(result, () =>
           result.dryRun
@@ -193,7 +193,7 @@ Examples:
         const concurrency = parseConcurrency(options.concurrency);
         const ctx = await context();
         const id = parseId(idText);
-        const before = getNotification(ctx, id);
+        const before = await getNotification(ctx, id);
         const { progress, onProgress } = await startProgress(out, before.counts.pending || before.counts.total);
         const stop = stopOnSignals();
         const started = Date.now();

@@ -42,7 +42,7 @@ export function registerSchedule(program: Command): void {
         );
         if (options.concurrency !== undefined) out.warn('--concurrency applies when sending: pass it to "pushctl dispatch"');
         const zone = spec.schedule.tz ?? systemZone();
-        const preview = previewNotification(ctx, spec);
+        const preview = await previewNotification(ctx, spec);
         const nextSlots = (view: { cron: string | null; tz: string | null; until: string | null; remaining: number | null; sendAt: string | null }) =>
           view.cron ? [Date.parse(view.sendAt!), ...upcomingSlots({ ...ruleOf(view), remaining: view.remaining === null ? null : view.remaining - 1 }, Date.parse(view.sendAt!), 4)] : [];
 
@@ -58,7 +58,7 @@ export function registerSchedule(program: Command): void {
           return;
         }
 
-        const view = createNotification(ctx, spec);
+        const view = await createNotification(ctx, spec);
         const upcoming = view.cron ? nextSlots(view) : [Date.parse(view.sendAt!)];
         out.result({ ...view, next: upcoming.map((t) => new Date(t).toISOString()) }, () => [
           out.color.green('✓ ') +

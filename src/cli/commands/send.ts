@@ -29,7 +29,7 @@ async function sendToUnstored({ options, out, context }: ActionEnv<SendFlags>): 
   const subscription = subscriptionFromJson(text.trim(), 'subscriptionJson');
   const ctx = await context();
   if (options.dryRun) {
-    const preview = previewPushToSubscription(ctx, subscription, spec.message, spec.delivery, '--subscription-json');
+    const preview = await previewPushToSubscription(ctx, subscription, spec.message, spec.delivery, '--subscription-json');
     out.result({ dryRun: true, ...preview }, () => [
       `endpoint:     ${printable(preview.endpoint)}`,
       `payload size: ${preview.payloadBytes} bytes (limit ${MAX_PLAINTEXT_BYTES})`,
@@ -52,12 +52,12 @@ async function sendToUnstored({ options, out, context }: ActionEnv<SendFlags>): 
  * Runs a step of a send; when the disk fills up, replaces the bare store error with `explain()`,
  * which says what was committed (reading still works on a full disk).
  */
-async function whenDiskFull<T>(step: () => T | Promise<T>, explain: () => string): Promise<T> {
+async function whenDiskFull<T>(step: () => T | Promise<T>, explain: () => string | Promise<string>): Promise<T> {
   try {
     return await step();
   } catch (error) {
     if (!isDiskFull(error)) throw error;
-    throw fail('disk_full', explain(), { details: { diskFull: true } });
+    throw fail('disk_full', await explain(), { details: { diskFull: true } });
   }
 }
 
@@ -81,7 +81,7 @@ export function registerSend(program: Command): void {
       const { previewNotification, createNotification, getNotification } = await import('../../core/notifications.js');
       const { deliverNotification, newOwnerId, DEFAULT_LEASE_MS } = await import('../../core/delivery.js');
       const ctx = await context();
-      const preview = previewNotification(ctx, spec);
+      const preview = await previewNotification(ctx, spec);
       if (options.dryRun) {
         out.result({ dryRun: true, ...preview }, () => [
           `recipients:   ${preview.recipients}`,
@@ -115,8 +115,8 @@ export function registerSend(program: Command): void {
       try {
         const summary = await whenDiskFull(
           () => deliverNotification(ctx, created.id, { owner, alreadyLeased: true, concurrency, onProgress, signal: stop.signal }),
-          () => {
-            const c = getNotification(ctx, created.id).counts;
+          async () => {
+            const c = (await getNotification(ctx, created.id)).counts;
             const done = c.sent + c.gone + c.failed;
             return (
               `the disk is full: notification ${created.id} stopped with ${plural(done, 'delivery', 'deliveries')} committed (${c.sent} sent, ${c.gone} gone, ${c.failed} failed) and ${c.total ? `${c.pending} pending` : 'its recipients not yet recorded'}. ` +

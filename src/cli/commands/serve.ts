@@ -34,7 +34,7 @@ export function registerServe(program: Command): void {
         const { ensureActiveKey } = await import('../../core/keys.js');
         const { createPushctlServer } = await import('../../http/server.js');
 
-        const { key, created } = ensureActiveKey(ctx, true);
+        const { key, created } = await ensureActiveKey(ctx, true);
         if (created) out.warn(`generated VAPID keys in ${ctx.config.database} (public key ${key.publicKey})`);
         if (key.placeholderSubject) {
           out.warn(`the VAPID subject is the placeholder ${key.subject}: set a real contact with vapid.subject in push.config.json or PUSHCTL_VAPID_SUBJECT (mailto:you@example.com or https://your.site)`);

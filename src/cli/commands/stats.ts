@@ -18,7 +18,7 @@ export function registerStats(program: Command): void {
         const { engagementStats } = await import('../../core/engagement.js');
         const { statsLines } = await import('../engagement-report.js');
         const ctx = await context();
-        const stats = engagementStats(ctx, { since: options.since, category: options.category });
+        const stats = await engagementStats(ctx, { since: options.since, category: options.category });
         const lines = await statsLines(out, stats);
         out.result(stats, () => lines);
       }),

@@ -10,5 +10,5 @@ export interface CountFlags {
 }
 
 export async function countAction({ options, context }: ActionBase<CountFlags>): Promise<void> {
-  process.stdout.write(`${countSubscriptions(await context(), { category: options.category })}\n`);
+  process.stdout.write(`${await countSubscriptions(await context(), { category: options.category })}\n`);
 }

@@ -94,7 +94,7 @@ Examples:
         }
         const shown = limit ?? 100;
         const rows: string[][] = [];
-        for (const s of listSubscriptions(ctx, { category: options.category, limit: shown })) {
+        for await (const s of listSubscriptions(ctx, { category: options.category, limit: shown })) {
           rows.push([
             String(s.id), printable(shortEndpoint(s.endpoint)), s.categories.join(','), printableOr(s.label), s.timeZone ?? '', s.language ?? '',
             s.createdAt.slice(0, 19).replace('T', ' '), s.lastSuccessAt?.slice(0, 19).replace('T', ' ') ?? '', String(s.failureCount),
@@ -105,7 +105,7 @@ Examples:
           return;
         }
         process.stdout.write((await out.table(['ID', 'ENDPOINT', 'CATEGORIES', 'LABEL', 'TIME ZONE', 'LANGUAGE', 'CREATED (UTC)', 'LAST SUCCESS', 'FAILURES'], rows)) + '\n');
-        const total = countSubscriptions(ctx, { category: options.category });
+        const total = await countSubscriptions(ctx, { category: options.category });
         if (limit === undefined && total > rows.length) out.info(`showing ${rows.length} of ${total}: use --limit N, --json or "subscriptions export" for more`);
       }),
     );
@@ -123,7 +123,7 @@ Examples:
     .action(
       action<Record<string, never>, [string]>(async ({ out, context }, ref) => {
         const { getSubscription } = await import('../../core/subscriptions.js');
-        const s = getSubscription(await context(), ref);
+        const s = await getSubscription(await context(), ref);
         out.result(s, () => describeSubscription(s));
       }),
     );
@@ -142,7 +142,7 @@ Examples:
       action<{ timeZone?: string; language?: string }, [string]>(async ({ options, out, context }, ref) => {
         const { updateSubscriptionLocale } = await import('../../core/subscriptions.js');
         const clearable = (value: string | undefined) => (value === undefined ? undefined : value.trim().toLowerCase() === 'none' ? null : value);
-        const s = updateSubscriptionLocale(await context(), ref, { timeZone: clearable(options.timeZone), language: clearable(options.language) });
+        const s = await updateSubscriptionLocale(await context(), ref, { timeZone: clearable(options.timeZone), language: clearable(options.language) });
         out.result(s, () => [out.color.green('✓ ') + `subscription ${s.id} updated`, ...describeSubscription(s)]);
       }),
     );
@@ -158,7 +158,7 @@ Examples:
         const ctx = await context();
         const removed: string[] = [];
         const missing: string[] = [];
-        for (const ref of refs) (removeSubscription(ctx, ref) ? removed : missing).push(ref);
+        for (const ref of refs) (await removeSubscription(ctx, ref) ? removed : missing).push(ref);
         out.result({ removed, missing }, () => (removed.length ? [`removed ${removed.length} subscription${removed.length === 1 ? '' : 's'}`] : []));
         if (missing.length) throw (await import('../../errors.js')).fail('subscription_not_found', `no such subscription${missing.length === 1 ? '' : 's'}: ${missing.join(', ')}`, { details: { missing } });
       }),
@@ -198,7 +198,7 @@ Examples:
         const [field, duration] = options.olderThan !== undefined ? ['olderThan', options.olderThan] : ['inactive', options.inactive];
         const olderThanMs = duration === undefined ? undefined : parseDuration(duration, field);
         const failedMoreThan = options.failedMoreThan === undefined ? undefined : wholeNumber(options.failedMoreThan, 'failedMoreThan');
-        const result = pruneSubscriptions(await context(), { olderThanMs, failedMoreThan, expired: options.expired, dryRun: options.dryRun });
+        const result = await pruneSubscriptions(await context(), { olderThanMs, failedMoreThan, expired: options.expired, dryRun: options.dryRun });
         out.result(result, () =>
           result.dryRun
             ? `would remove ${result.matched} subscription${result.matched === 1 ? '' : 's'} (dry run)`
@@ -262,12 +262,12 @@ function tolerateClosedStdout(): void {
   });
 }
 
-async function writeJsonArray(items: Iterable<unknown>): Promise<void> {
+async function writeJsonArray(items: AsyncIterable<unknown>): Promise<void> {
   tolerateClosedStdout();
   const writer = new ChunkedWriter(process.stdout);
   let first = true;
   await writer.write('[');
-  for (const item of items) {
+  for await (const item of items) {
     await writer.write(`${first ? '\n' : ',\n'}${JSON.stringify(item)}`);
     first = false;
   }
@@ -275,16 +275,17 @@ async function writeJsonArray(items: Iterable<unknown>): Promise<void> {
   await writer.flush();
 }
 
-/** NDJSON to a file (mode 0600, replaced atomically) or standard output; returns the count. */
-async function writeNdjson(records: Iterable<unknown>, file: string | undefined): Promise<number> {
+/** NDJSON (records come in pages) to a file (mode 0600, replaced atomically) or standard output; returns the count. */
+async function writeNdjson(pages: AsyncIterable<unknown[]>, file: string | undefined): Promise<number> {
+  const ndjson = (page: unknown[]) => page.map((record) => JSON.stringify(record) + '\n').join('');
   const fs = await import('node:fs');
   let count = 0;
   if (!file) {
     tolerateClosedStdout();
     const writer = new ChunkedWriter(process.stdout);
-    for (const record of records) {
-      await writer.write(JSON.stringify(record) + '\n');
-      count++;
+    for await (const page of pages) {
+      await writer.write(ndjson(page));
+      count += page.length;
     }
     await writer.flush();
     return count;
@@ -295,9 +296,9 @@ async function writeNdjson(records: Iterable<unknown>, file: string | undefined)
   failed.catch(() => {});
   try {
     const writer = new ChunkedWriter(stream);
-    for (const record of records) {
-      await Promise.race([writer.write(JSON.stringify(record) + '\n'), failed]);
-      count++;
+    for await (const page of pages) {
+      await Promise.race([writer.write(ndjson(page)), failed]);
+      count += page.length;
     }
     await Promise.race([writer.flush(), failed]);
     await Promise.race([new Promise<void>((resolve) => stream.end(resolve)), failed]);

@@ -174,6 +174,11 @@ export const SQL = {
     UPDATE notifications SET status = 'cancelled', finished_at = coalesce(finished_at, $2)
     WHERE id = $1 AND status IN ('scheduled', 'sending')`,
 
+  finishSingleSend: `
+    UPDATE notifications SET status = $2, total_count = 1, sent_count = $3, gone_count = $4, failed_count = $5,
+      error = $6, started_at = $7, finished_at = $8, lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = $1`,
+
   // ---- leases ($2 owner, $3 now, $4 until) ----
   tryAcquireLease: `
     UPDATE notifications SET lease_owner = $2, lease_expires_at = $4,

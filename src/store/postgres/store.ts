@@ -11,7 +11,7 @@ import type { CategoryRow, CategoryWithCount } from '../categories.js';
 import type { VapidKeyRow } from '../keys.js';
 import type { DeliveryCounts, DeliveryState, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from '../notifications.js';
 import type {
-  CapRule, DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
+  CapRule, DeliveryClaim, FailureRow, SingleSendResult, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
   TableRow, TemplateAdvance, Transaction, TransactionOptions,
 } from '../store.js';
 import { resolveRefsWith, TABLES } from '../store.js';
@@ -206,6 +206,9 @@ class PostgresOps implements StoreOps {
     await this.q('setStatus', [id, status, extra.error ?? null, extra.finished_at ?? null]);
   }
   async cancelNotification(id: number, now: number) { return (await this.changed('cancelNotification', [id, now])) > 0; }
+  async finishSingleSend(id: number, r: SingleSendResult) {
+    await this.q('finishSingleSend', [id, r.status, r.sent, r.gone, r.failed, r.error, r.startedAt, r.finishedAt]);
+  }
   resolveSubscriptionRefs(refs: (string | number)[]) { return resolveRefsWith(this, refs); }
 
   async tryAcquireLease(id: number, owner: string, now: number, leaseMs: number) { return (await this.changed('tryAcquireLease', [id, owner, now, now + leaseMs])) > 0; }

@@ -15,7 +15,7 @@ import * as keys from '../keys.js';
 import * as notifications from '../notifications.js';
 import * as stats from '../stats.js';
 import type {
-  CapRule, DeliveryClaim, FailureRow, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
+  CapRule, DeliveryClaim, FailureRow, SingleSendResult, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
   TableRow, TemplateAdvance, Transaction, TransactionOptions,
 } from '../store.js';
 import { resolveRefsWith, TABLES } from '../store.js';
@@ -29,6 +29,8 @@ type Turn = () => Promise<void> | undefined;
 type Ledger = { recordMany(updates: notifications.DeliveryUpdate[]): void };
 
 const DEFAULT_PAGE = 1000;
+/** As store/db.ts opens the connection. */
+const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 
 class SqliteOps implements StoreOps {
   constructor(
@@ -133,6 +135,7 @@ class SqliteOps implements StoreOps {
     notifications.setStatus(this.db, id, status, extra);
   }
   async cancelNotification(id: number, now: number) { await this.turn(); return notifications.cancelRow(this.db, id, now); }
+  async finishSingleSend(id: number, result: SingleSendResult) { await this.turn(); notifications.finishSingleSend(this.db, id, result); }
   resolveSubscriptionRefs(refs: (string | number)[]) { return resolveRefsWith(this, refs); }
 
   async tryAcquireLease(id: number, owner: string, now: number, leaseMs: number) { await this.turn(); return notifications.tryAcquireLease(this.db, id, owner, now, leaseMs); }
@@ -279,7 +282,7 @@ export class SqliteStore extends SqliteOps implements Store {
   /** Set while a transaction owns the connection. */
   private readonly gate: Gate;
 
-  private constructor(db: Db, location: string, sql: Statements, ledger: Ledger, gate: Gate) {
+  private constructor(db: Db, location: string, sql: Statements, ledger: Ledger, gate: Gate, private readonly busyTimeoutMs: number) {
     super(db, sql, ledger, () => gate.current && waitFor(gate));
     this.location = location;
     this.gate = gate;
@@ -288,7 +291,7 @@ export class SqliteStore extends SqliteOps implements Store {
 
   static open(file: string, options: OpenOptions = {}): SqliteStore {
     const db = openDatabase(file, options);
-    return new SqliteStore(db, file, prepareStatements(db), notifications.prepareLedgerWriter(db), {});
+    return new SqliteStore(db, file, prepareStatements(db), notifications.prepareLedgerWriter(db), {}, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
   }
 
   /** The connection underneath, for the core's code that still calls src/store/*.ts directly. */
@@ -308,8 +311,7 @@ export class SqliteStore extends SqliteOps implements Store {
     let release!: () => void;
     this.gate.current = new Promise<void>((resolve) => (release = resolve));
     try {
-      // IMMEDIATE: the write lock up front, waiting (busy timeout) instead of failing half way.
-      this.db.exec('BEGIN IMMEDIATE');
+      await this.beginImmediate();
       try {
         const result = await fn(this.tx);
         this.db.exec('COMMIT');
@@ -321,6 +323,30 @@ export class SqliteStore extends SqliteOps implements Store {
     } finally {
       this.gate.current = undefined;
       release();
+    }
+  }
+
+  /**
+   * IMMEDIATE: the write lock up front, so a transaction waits for another process's instead of
+   * failing half way. The wait is in this event loop, not in SQLite's busy handler: a blocking
+   * wait would freeze the whole process (a receiver's requests, a sender's answers) while another
+   * process holds the lock.
+   */
+  private async beginImmediate(): Promise<void> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+        try {
+          this.db.exec('BEGIN IMMEDIATE');
+          return;
+        } catch (error) {
+          if (!String((error as { code?: string }).code).startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
+      }
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
   }
 
