@@ -70,7 +70,6 @@ export const ERRORS = {
   category_exists: { kind: 'conflict', meaning: 'a category with this name already exists' },
   notification_state: { kind: 'conflict', meaning: 'the notification\'s status does not allow this (cancel a sent one, resume a finished one, send a recurring rule)' },
   notification_leased: { kind: 'conflict', meaning: 'another process is sending this notification right now' },
-  backend_unsupported: { kind: 'usage', meaning: 'this command does not work on the configured database backend yet (on PostgreSQL, only `pushctl db` does)' },
   keys_external: { kind: 'usage', meaning: 'VAPID keys come from the environment; they cannot be managed in the store' },
   // The HTTP face's own
   unauthorized: { kind: 'auth', meaning: 'the admin token is missing or wrong' },

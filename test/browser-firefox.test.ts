@@ -24,8 +24,8 @@ function subscriptionRows(db: string) {
     return conn
       .prepare(
         `SELECT s.id, s.endpoint, s.user_agent, s.time_zone, s.language,
-                (SELECT group_concat(name, ',') FROM (SELECT c.name FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
-                  WHERE sc.subscription_id = s.id ORDER BY c.name)) AS categories
+                (SELECT string_agg(c.name, ',' ORDER BY c.name) FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
+                  WHERE sc.subscription_id = s.id) AS categories
          FROM subscriptions s ORDER BY s.id`,
       )
       .all() as { id: number; endpoint: string; user_agent: string | null; time_zone: string | null; language: string | null; categories: string | null }[];

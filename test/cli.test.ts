@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { missingStoreMessage, ON_POSTGRES, storeExists, storeName } from './support/backend.js';
 import { BIN, cliEnv, ROOT, runCli, runJson, tempDir } from './support/cli.js';
 import { FCM_ORIGIN, fakeSubscription } from './support/subscriptions.js';
 
@@ -164,7 +165,7 @@ describe('global options', () => {
       outputs.push(JSON.parse(result.stdout) as { publicKey: string });
     }
     expect(new Set(outputs.map((o) => o.publicKey)).size).toBe(1);
-    expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(false);
+    expect(storeExists(path.join(dir, 'pushctl.db'))).toBe(false);
   });
 
   it('--quiet silences warnings but not results or errors', async () => {
@@ -261,7 +262,7 @@ describe('exit codes and errors', () => {
     expect(failed.stdout).toBe('');
     expect(JSON.parse(failed.stderr)).toMatchObject({ error: { message: expect.stringContaining('already exist'), details: { kind: 'conflict' } } });
     const config = await runCli(['config', 'show', '--json'], { cwd: dir });
-    expect(JSON.parse(config.stdout)).toHaveProperty('database', path.join(dir, 'pushctl.db'));
+    expect(JSON.parse(config.stdout)).toHaveProperty('database', storeName(path.join(dir, 'pushctl.db')));
   });
 });
 
@@ -287,14 +288,15 @@ describe('a directory without a store', () => {
     for (const args of commands) {
       const result = await runCli(args, { cwd: dir, input: '' });
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(1);
-      expect(result.stderr).toContain(`database ${db} does not exist`);
+      expect(result.stderr).toContain(missingStoreMessage(db));
       expect(result.stderr).toContain('"pushctl init"');
-      expect(fs.existsSync(db), args.join(' ')).toBe(false);
+      expect(storeExists(db), args.join(' ')).toBe(false);
     }
     const json = await runCli(['send', '--all', '--title', 'Hi', '--json'], { cwd: dir });
-    expect(JSON.parse(json.stderr)).toMatchObject({ error: { details: { kind: 'not-found', file: db } } });
+    const where = ON_POSTGRES ? { database: storeName(db) } : { file: db };
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { details: { kind: 'not-found', ...where } } });
     expect((await runCli(['keys', 'generate', '--subject', 'mailto:ops@example.com'], { cwd: dir })).code).toBe(0);
-    expect(fs.existsSync(db)).toBe(true);
+    expect(storeExists(db)).toBe(true);
   });
 
   it('send to nobody exits 1 and records nothing, unless --allow-empty', async () => {

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { loadConfig } from '../src/config.js';
 import { closeContext, openContext, type Context } from '../src/core/context.js';
 import { newOwnerId } from '../src/core/delivery.js';
+import { ON_POSTGRES, storeName } from './support/backend.js';
 import { dispatchOnce, type DispatchResult } from '../src/core/dispatcher.js';
 import { createNotification } from '../src/core/notifications.js';
 import { parseSchedule } from '../src/core/schedule-time.js';
@@ -230,7 +231,7 @@ describe('pushctl dispatch', () => {
 describe('recurring rules over a simulated span (injected clock, two dispatchers)', () => {
   let contexts: Context[];
   beforeEach(async () => {
-    const config = await loadConfig({ db: inst.db }, { PUSHCTL_ENDPOINT_ORIGINS: svc.origin }, inst.dir);
+    const config = await loadConfig({ db: storeName(inst.db) }, { PUSHCTL_ENDPOINT_ORIGINS: svc.origin }, inst.dir);
     let simulated = 0;
     const now = () => simulated;
     // Two dispatchers on one store (one SQLite connection per process, as in production): their
@@ -381,7 +382,7 @@ describe('pushctl dispatch --watch and pushctl cron', () => {
 
   it('prints a crontab line with absolute paths, the config, and a log file', async () => {
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(`${inst.dir}/push.config.json`, JSON.stringify({ database: 'pushctl.db' }));
+    writeFileSync(`${inst.dir}/push.config.json`, JSON.stringify({ database: ON_POSTGRES ? storeName(`${inst.dir}/pushctl.db`) : 'pushctl.db' }));
     const result = await inst.json<{ line: string; config: string; log: string; node: string; bin: string }>(['cron']);
     expect(result.config).toBe(`${inst.dir}/push.config.json`);
     expect(result.line).toBe(`* * * * * cd ${inst.dir} && ${process.execPath} ${result.bin} --config ${inst.dir}/push.config.json dispatch --quiet >> ${inst.dir}/pushctl-dispatch.log 2>&1`);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { closeContext, openContext, type Context } from '../src/core/context.js';
+import { TABLES } from '../src/store/store.js';
 import { engagementStats, funnelOf } from '../src/core/engagement.js';
 import * as tracking from '../src/store/tracking.js';
 import { insertNotification } from '../src/store/notifications.js';
@@ -52,7 +53,7 @@ function rows(db: string, sql: string, ...params: unknown[]): Record<string, unk
 
 /** Every table's row count: "nothing else written" means these stay the same. */
 function snapshot(db: string): Record<string, number> {
-  const tables = rows(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").map((r) => String(r.name));
+  const tables = TABLES.map((t) => t.name);
   return Object.fromEntries(tables.map((t) => [t, Number(rows(db, `SELECT count(*) AS n FROM ${t}`)[0]!.n)]));
 }
 

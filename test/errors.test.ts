@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeForCli } from '../src/cli/errors.js';
 import { ERRORS, exitCodeFor, KINDS, usageError } from '../src/errors.js';
 import { errorReply } from '../src/http/http-error.js';
+import { missingStoreMessage } from './support/backend.js';
 import { ROOT, runCli, runJson, tempDir } from './support/cli.js';
 
 let dir: string;
@@ -110,7 +111,7 @@ describe('CLI errors', () => {
     const result = await runCli(['notifications', 'list', '--db', missing], { cwd: dir });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      `error: database ${missing} does not exist (create it with "pushctl init" (or "pushctl keys generate"), or name an existing one with --db, PUSHCTL_DB or a config file's "database")\n`,
+      `error: ${missingStoreMessage(missing)} (create it with "pushctl init" (or "pushctl keys generate"), or name an existing one with --db, PUSHCTL_DB or a config file's "database")\n`,
     );
   });
 });

@@ -7,8 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { openDbWritable } from './support/cli.js';
 import type { ServiceSubscription } from './support/push-service.js';
 import { receivedBySubscription, simulatedAt, standInPerFile, type NotificationJson } from './support/scheduling.js';
 
@@ -165,7 +165,7 @@ describe('notifications prune --older-than', () => {
     const sent = await t.inst.json<Shown>(['send', '--all', '--title', 'x', '--yes'], at(T0));
     expect(sent.counts.sent).toBe(2);
     // What a cancel leaves when the sender died first: a row whose stored counts lag the ledger.
-    const rw = new Database(t.inst.db);
+    const rw = openDbWritable(t.inst.db);
     rw.prepare("UPDATE notifications SET status = 'cancelled', sent_count = 0 WHERE id = ?").run(sent.id);
     rw.close();
     expect((await t.inst.json<Shown>(['notifications', 'show', String(sent.id)], at(T0 + 100 * DAY))).counts.sent).toBe(0);

@@ -7,11 +7,10 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import webpush from 'web-push';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/store/db.js';
-import { openDb, ROOT, runCli, runJson, tempDir, type RunOptions, type RunResult } from './support/cli.js';
+import { ON_POSTGRES, createEmptyStore, storeExists } from './support/backend.js';
+import { openDb, openDbWritable, ROOT, runCli, runJson, tempDir, type RunOptions, type RunResult } from './support/cli.js';
 
 interface KeyInfo {
   id: number;
@@ -58,7 +57,7 @@ function rows(dir: string): KeyRow[] {
 
 /** A subscription made under a key, as the receiver would store it (to check the counts). */
 function addSubscription(dir: string, keyId: number, n: number): void {
-  const rw = new Database(path.join(dir, 'pushctl.db'));
+  const rw = openDbWritable(path.join(dir, 'pushctl.db'));
   try {
     rw.prepare('INSERT INTO subscriptions (endpoint, p256dh, auth, key_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)').run(
       `https://push.example.net/send/${keyId}-${n}`,
@@ -118,7 +117,7 @@ describe('keys generate', () => {
     expect(Buffer.from(row!.private_key, 'base64url')).toHaveLength(32);
     expect(derivePublic(row!.private_key)).toBe(row!.public_key);
     expect(generated.stdout).toContain(row!.public_key);
-    expect(fs.statSync(path.join(dir, 'pushctl.db')).mode & 0o777).toBe(0o600);
+    if (!ON_POSTGRES) expect(fs.statSync(path.join(dir, 'pushctl.db')).mode & 0o777).toBe(0o600);
 
     const shown = await runCli(['keys', 'show'], opts(dir));
     const shownJson = await runCli(['keys', 'show', '--json'], opts(dir));
@@ -163,7 +162,7 @@ describe('keys generate', () => {
       expect(result.stderr).toMatch(reason);
       expect(result.stderr).not.toMatch(/\n\s+at /);
       // Refused before the store is opened: not even an empty database is left behind.
-      expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(false);
+      expect(storeExists(path.join(dir, 'pushctl.db'))).toBe(false);
     });
   }
 
@@ -217,7 +216,7 @@ describe('keys show', () => {
     const result = await runCli(['keys', 'show'], opts(dir));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/pushctl keys generate|pushctl init/);
-    expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(false);
+    expect(storeExists(path.join(dir, 'pushctl.db'))).toBe(false);
   });
 });
 
@@ -287,7 +286,7 @@ describe('keys export and import', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('stdin: privateKey: does not belong to publicKey');
     expectNoSecret([result], b.privateKey);
-    expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(false);
+    expect(storeExists(path.join(dir, 'pushctl.db'))).toBe(false);
   });
 
   const pemFormats: ['pkcs8' | 'sec1', string][] = [
@@ -335,7 +334,7 @@ describe('keys export and import', () => {
       expect(result.stderr).toContain('in.txt: ');
       expect(result.stderr).toMatch(reason);
       expect(result.stderr).not.toMatch(/\n\s+at /);
-      expect(fs.existsSync(path.join(dir, 'pushctl.db')), 'a bad file leaves no database behind').toBe(false);
+      expect(storeExists(path.join(dir, 'pushctl.db')), 'a bad file leaves no database behind').toBe(false);
     });
   }
 
@@ -354,7 +353,7 @@ describe('keys from the environment (a secret store)', () => {
     const env = { PUSHCTL_VAPID_PUBLIC_KEY: pair.publicKey, PUSHCTL_VAPID_PRIVATE_KEY: pair.privateKey, PUSHCTL_VAPID_SUBJECT: 'mailto:ops@example.com' };
     // No store yet: keys show does not create one (serve or init does).
     expect((await runCli(['keys', 'show'], opts(dir, { env }))).code).toBe(1);
-    openDatabase(path.join(dir, 'pushctl.db')).close();
+    await createEmptyStore(path.join(dir, 'pushctl.db'));
     const shown = await runCli(['keys', 'show', '--json'], opts(dir, { env }));
     expect(shown.code).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({ publicKey: pair.publicKey, source: 'environment', subject: 'mailto:ops@example.com' });
@@ -370,7 +369,7 @@ describe('keys from the environment (a secret store)', () => {
     const dir = workdir();
     const a = webpush.generateVAPIDKeys();
     const b = webpush.generateVAPIDKeys();
-    openDatabase(path.join(dir, 'pushctl.db')).close();
+    await createEmptyStore(path.join(dir, 'pushctl.db'));
     const result = await runCli(['keys', 'show'], opts(dir, { env: { PUSHCTL_VAPID_PUBLIC_KEY: a.publicKey, PUSHCTL_VAPID_PRIVATE_KEY: b.privateKey } }));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('PUSHCTL_VAPID_PUBLIC_KEY/PUSHCTL_VAPID_PRIVATE_KEY: privateKey: does not belong to publicKey');

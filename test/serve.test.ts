@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ON_POSTGRES, storeExists } from './support/backend.js';
 import { openDb, ROOT, runCli, tempDir } from './support/cli.js';
 import { ADMIN_TOKEN, call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
 import { FCM_ORIGIN, fakeSubscription as fakeOn } from './support/subscriptions.js';
@@ -27,14 +28,15 @@ interface Row {
 function rows(db: string): Row[] {
   const conn = openDb(db);
   try {
-    return conn
-      .prepare(
-        `SELECT s.id, s.endpoint, s.p256dh, s.auth, s.user_agent, s.key_id,
-                (SELECT group_concat(name, ',') FROM (SELECT c.name FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
-                  WHERE sc.subscription_id = s.id ORDER BY c.name)) AS categories
-         FROM subscriptions s ORDER BY s.id`,
-      )
-      .all() as Row[];
+    // Portable SQL (the suite runs on SQLite and PostgreSQL): categories joined here, by name.
+    const subs = conn.prepare('SELECT id, endpoint, p256dh, auth, user_agent, key_id FROM subscriptions ORDER BY id').all() as Omit<Row, 'categories'>[];
+    const members = conn
+      .prepare('SELECT sc.subscription_id AS id, c.name FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id ORDER BY c.name')
+      .all() as { id: number; name: string }[];
+    return subs.map((sub) => {
+      const names = members.filter((m) => m.id === sub.id).map((m) => m.name);
+      return { ...sub, categories: names.length ? names.join(',') : null };
+    });
   } finally {
     conn.close();
   }
@@ -45,7 +47,7 @@ describe('pushctl serve in an empty directory', () => {
     const dir = tempDir();
     const serve = await startServe({ dir });
     try {
-      expect(fs.existsSync(path.join(dir, 'pushctl.db'))).toBe(true);
+      expect(storeExists(path.join(dir, 'pushctl.db'))).toBe(true);
       expect(serve.stderr()).toMatch(/generated VAPID keys/);
       expect(serve.stderr()).toMatch(/vapid\.subject in push\.config\.json or PUSHCTL_VAPID_SUBJECT/);
       expect(serve.stderr()).toMatch(/admin API off/);
@@ -254,7 +256,8 @@ describe('rate limit, access log and shutdown', () => {
     }
   });
 
-  it('waits for another process holding the write lock, and answers 503 when it holds it too long', async () => {
+  // SQLite's single writer lock; PostgreSQL's outage answers are tested in its own file.
+  it.skipIf(ON_POSTGRES)('waits for another process holding the write lock, and answers 503 when it holds it too long', async () => {
     const serve = await startServe({ config: serveConfig() });
     const Database = (await import('better-sqlite3')).default;
     const other = new Database(serve.db);

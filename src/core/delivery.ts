@@ -177,6 +177,17 @@ class DeliveryRun {
   private deferred: DeferredDeliveries | undefined;
   /** Resolves the current pause early: a request finished. */
   private wake: (() => void) | undefined;
+  /**
+   * A request finished since the last pause began. A request may finish while the loop awaits the
+   * store (not in a pause, so `wake` is unset): the next pause must then return at once, or it
+   * would wait for a wake-up that already happened.
+   */
+  private woken = false;
+  /**
+   * Deliveries answered since the sweep's current page was read: the page shows them as they were
+   * (still due), so they are skipped, not sent again; the next sweep reads them as they are now.
+   */
+  private answeredSincePage = new Set<number>();
 
   constructor(
     private readonly ctx: Context,
@@ -255,6 +266,7 @@ class DeliveryRun {
         })
         .finally(() => {
           inFlight.delete(d.subscription_id);
+          this.woken = true;
           this.wake?.();
         });
     };
@@ -303,7 +315,7 @@ class DeliveryRun {
   private takeDue(sweep: Sweep, inFlight: Set<number>): PendingDelivery | undefined {
     while (sweep.index < sweep.page.length) {
       const d = sweep.page[sweep.index++]!;
-      if (!inFlight.has(d.subscription_id)) return d;
+      if (!inFlight.has(d.subscription_id) && !this.answeredSincePage.has(d.subscription_id)) return d;
     }
     return undefined;
   }
@@ -315,6 +327,8 @@ class DeliveryRun {
       if (d) return d;
       if (sweep.done) return undefined;
       this.checkStatusEvery(STATUS_CHECK_MS);
+      // Cleared before the read: an answer committed during it is skipped (once) rather than repeated.
+      this.answeredSincePage.clear();
       const page = await this.ctx.store.pendingPage(this.id, sweep.cursor, this.ctx.now(), PAGE_SIZE);
       if (!page.length) {
         sweep.done = true;
@@ -333,6 +347,10 @@ class DeliveryRun {
    */
   private async pause(ms: number): Promise<void> {
     const timed = Number.isFinite(ms);
+    if (this.woken) {
+      this.woken = false;
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = timed ? setTimeout(done, Math.max(0, Math.min(ms, 250))) : undefined;
       function done() {
@@ -342,6 +360,7 @@ class DeliveryRun {
       this.wake = done;
     });
     this.wake = undefined;
+    this.woken = false;
     if (timed && ms >= 250) await this.checkStatus();
   }
 
@@ -409,7 +428,7 @@ class DeliveryRun {
           error = this.expiryReason(wait, outcome, now);
         } else {
           state = 'pending';
-          nextAttemptAt = now + wait;
+          nextAttemptAt = Math.ceil(now + wait); // whole ms: the ledger keeps integers (bigint on PostgreSQL)
         }
         break;
       }
@@ -434,6 +453,7 @@ class DeliveryRun {
       now,
     });
     return committed.then(() => {
+      this.answeredSincePage.add(d.subscription_id);
       if (state !== 'pending') {
         this.counts.pending -= 1;
         this.counts[state] += 1;

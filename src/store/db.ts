@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { fail } from '../errors.js';
-import { isPostgresUrl, redactLocation } from './location.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
@@ -18,10 +17,6 @@ export interface OpenOptions {
 }
 
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
-  if (isPostgresUrl(file)) {
-    // The async store (src/store/open.ts) speaks PostgreSQL; the code still on this sync path cannot.
-    throw fail('backend_unsupported', `database ${redactLocation(file)}: this command does not work on PostgreSQL yet; only "pushctl db" does`, { details: { database: redactLocation(file) } });
-  }
   const exists = fs.existsSync(file);
   if (!exists) {
     if (options.mustExist) {

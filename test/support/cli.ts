@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { ON_POSTGRES, postgresHandle, routeToBackend } from './backend.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'bin/pushctl.js');
@@ -31,20 +32,26 @@ export function tempDir(prefix = 'pushctl-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+/**
+ * The environment a CLI run gets. With `cwd` (where it runs), on PostgreSQL its store is the
+ * database standing for the SQLite file it would use (backend.ts).
+ */
+export function cliEnv(extra: Record<string, string | undefined> = {}, cwd?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', TZ: process.env.TZ ?? 'UTC' };
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];
     else env[key] = value;
   }
-  return env;
+  return cwd === undefined ? env : routeToBackend([], env, cwd).env;
 }
 
 /** Starts the CLI; the caller may kill it (SIGKILL tests) or await `done`. */
 export function startCli(args: string[], options: RunOptions = {}): { child: ChildProcess; done: Promise<RunResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: options.cwd ?? process.cwd(),
-    env: cliEnv(options.env),
+  const cwd = options.cwd ?? process.cwd();
+  const routed = routeToBackend(args, cliEnv(options.env), cwd);
+  const child = spawn(process.execPath, [BIN, ...routed.args], {
+    cwd,
+    env: routed.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -74,7 +81,14 @@ export async function runJson<T = unknown>(args: string[], options: RunOptions =
   return JSON.parse(result.stdout) as T;
 }
 
-/** Opens the store file read-only to check what the CLI wrote. */
+/** Opens the store file read-only to check what the CLI wrote (on PostgreSQL: the database standing for it). */
 export function openDb(file: string): Database.Database {
+  if (ON_POSTGRES) return postgresHandle(file) as unknown as Database.Database;
   return new Database(file, { readonly: true, fileMustExist: true });
+}
+
+/** Opens the store to change it behind the CLI's back (a test's setup), on either backend. */
+export function openDbWritable(file: string): Database.Database {
+  if (ON_POSTGRES) return postgresHandle(file) as unknown as Database.Database;
+  return new Database(file);
 }

@@ -27,6 +27,11 @@ export interface PostgresOpenOptions {
   poolSize?: number | undefined;
   /** How long to wait for a connection (default 10 s). */
   connectTimeoutMs?: number | undefined;
+  /**
+   * Refuse a database without pushctl's schema instead of creating it: only the commands that set
+   * pushctl up create a store, so a cron job pointed at the wrong database fails loudly.
+   */
+  mustExist?: boolean | undefined;
 }
 
 /** Any number that fits: ids, counts and ms times (bigint) come back as numbers, like SQLite's. */
@@ -478,6 +483,9 @@ export class PostgresStore extends PostgresOps implements Store {
     pool.on('error', () => {});
     const store = new PostgresStore(pool, url);
     try {
+      if (options.mustExist && !(await hasSchema(pool))) {
+        throw fail('store_not_found', `database ${store.location} has no pushctl store in it yet`, { details: { database: store.location } });
+      }
       await migrate(pool, store.location);
     } catch (error) {
       await pool.end().catch(() => {});
@@ -513,6 +521,10 @@ export class PostgresStore extends PostgresOps implements Store {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+async function hasSchema(pool: pg.Pool): Promise<boolean> {
+  return (await pool.query<{ t: string | null }>("SELECT to_regclass('pushctl_schema_migrations')::text AS t")).rows[0]?.t != null;
 }
 
 /**
