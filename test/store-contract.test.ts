@@ -587,7 +587,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     const after = await store.funnelCounts(a);
     expect(after).toEqual({ targeted: 4, delivered: 3, shown: 2, clicked: 2, dismissed: 0 }); // s4's 'sent' stays in the ledger
     // A prune (many at once) too.
-    expect(await store.deletePrunable({ noSuccessSince: NOW + 11 })).toBe(2); // s1, s5: last success at NOW + 10
+    expect(await store.deletePrunable({ noSuccessSince: NOW + 41 })).toBe(2); // s1, s5: last success at NOW + 10, last shown/click by NOW + 40
     expect(await store.deliveryByToken('tok-1')).toBeUndefined();
     const counts = await store.tableCounts();
     expect(counts).toMatchObject({ subscriptions: 1, delivery_tokens: 1, delivery_events: 2 });

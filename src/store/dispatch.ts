@@ -68,9 +68,10 @@ export function insertOccurrence(
   const info = db
     .prepare(
       `INSERT OR IGNORE INTO notifications
-         (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at, tracking, urgent)
+         (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at, tracking, urgent,
+          local_time, rate)
        SELECT payload, target, ttl, urgency, topic, @status, @slotAt, tz, stale_after_ms, id, @slotAt, @now, @error,
-              CASE WHEN @status = 'skipped' THEN @now END, tracking, urgent
+              CASE WHEN @status = 'skipped' THEN @now END, tracking, urgent, local_time, rate
        FROM notifications WHERE id = @parentId`,
     )
     .run(occurrence);

@@ -165,6 +165,24 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    description: 'delivery control: stale-key subscriptions, local-time sends, throttled sends',
+    sql: `
+      -- When pushes to this subscription were last refused as not matching its VAPID key (Mozilla's
+      -- VapidPkHashMismatch, or a 403 while the same push service accepted others of the send);
+      -- NULL: fine. Cleared by a later successful push or a re-subscription.
+      ALTER TABLE subscriptions ADD COLUMN stale_key_at INTEGER;
+      -- --local-time: the wall-clock time ("2026-12-24T09:00") each subscriber gets it at in their own
+      -- zone (tz: the zone of those without one); on a recurring rule, 'rule': each slot's wall clock.
+      ALTER TABLE notifications ADD COLUMN local_time TEXT;
+      -- --rate: "600/min"; NULL: as fast as the push services take it.
+      ALTER TABLE notifications ADD COLUMN rate TEXT;
+      -- The next free start slot of a throttled send (ms): every claim of its deliveries takes slots
+      -- from here, atomically, whichever process claims.
+      ALTER TABLE notifications ADD COLUMN paced_until INTEGER;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -37,20 +37,24 @@ export interface NotificationRow {
   ledger_pruned_at?: number | null;
   capped_count?: number;
   urgent?: number;
+  /** migration 6: --local-time wall clock ('rule' on a recurring rule), --rate, the pace cursor */
+  local_time?: string | null;
+  rate?: string | null;
+  paced_until?: number | null;
 }
 
 export type NewNotification = Pick<NotificationRow, 'payload' | 'target' | 'ttl' | 'urgency' | 'topic' | 'status' | 'send_at' | 'cron' | 'tz' | 'until_at' | 'remaining_count' | 'stale_after_ms' | 'idempotency_key' | 'created_at'> &
-  Partial<Pick<NotificationRow, 'parent_id' | 'slot_at' | 'lease_owner' | 'lease_expires_at' | 'urgent'>>;
+  Partial<Pick<NotificationRow, 'parent_id' | 'slot_at' | 'lease_owner' | 'lease_expires_at' | 'urgent' | 'local_time' | 'rate'>>;
 
 export function insertNotification(db: Db, row: NewNotification): number {
   const info = db
     .prepare(
       `INSERT INTO notifications (payload, target, ttl, urgency, topic, status, send_at, cron, tz, until_at, remaining_count,
-         stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at, urgent)
+         stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at, urgent, local_time, rate)
        VALUES (@payload, @target, @ttl, @urgency, @topic, @status, @send_at, @cron, @tz, @until_at, @remaining_count,
-         @stale_after_ms, @idempotency_key, @created_at, @parent_id, @slot_at, @lease_owner, @lease_expires_at, @urgent)`,
+         @stale_after_ms, @idempotency_key, @created_at, @parent_id, @slot_at, @lease_owner, @lease_expires_at, @urgent, @local_time, @rate)`,
     )
-    .run({ parent_id: null, slot_at: null, lease_owner: null, lease_expires_at: null, urgent: 0, ...row });
+    .run({ parent_id: null, slot_at: null, lease_owner: null, lease_expires_at: null, urgent: 0, local_time: null, rate: null, ...row });
   return Number(info.lastInsertRowid);
 }
 
@@ -179,13 +183,15 @@ export interface TargetQuery {
  * The SELECT of subscription ids a target names; each subscription at most once. A subscription
  * whose expirationTime has passed is no recipient: the browser has dropped it.
  */
-function recipientSelect(target: TargetQuery, now: number): { sql: string; params: unknown[] } {
+export function recipientSelect(target: TargetQuery, now: number): { sql: string; params: unknown[] } {
   const live = '(expiration_time IS NULL OR expiration_time > ?)';
-  if (target.all) return { sql: `SELECT id FROM subscriptions WHERE ${live}`, params: [now] };
+  // Subscriptions marked stale-key (migration 6) get sends only when named one by one.
+  const freshKey = 'stale_key_at IS NULL';
+  if (target.all) return { sql: `SELECT id FROM subscriptions WHERE ${live} AND ${freshKey}`, params: [now] };
   if (target.categories) {
     const marks = target.categories.map(() => '?').join(', ');
     return {
-      sql: `SELECT id FROM subscriptions WHERE ${live} AND id IN (
+      sql: `SELECT id FROM subscriptions WHERE ${live} AND ${freshKey} AND id IN (
               SELECT sc.subscription_id FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
               WHERE c.name IN (${marks}))`,
       params: [now, ...target.categories],
@@ -285,7 +291,7 @@ export function prepareLedgerWriter(db: Db) {
     `UPDATE deliveries SET state = 'sent', attempts = attempts + 1, status_code = ?, error = NULL, next_attempt_at = NULL, updated_at = ?
      WHERE notification_id = ? AND subscription_id IN (SELECT value FROM json_each(?))`,
   );
-  const markSuccessMany = db.prepare('UPDATE subscriptions SET last_success_at = ?, failure_count = 0 WHERE id IN (SELECT value FROM json_each(?))');
+  const markSuccessMany = db.prepare('UPDATE subscriptions SET last_success_at = ?, failure_count = 0, stale_key_at = NULL WHERE id IN (SELECT value FROM json_each(?))');
   const markFailure = db.prepare('UPDATE subscriptions SET failure_count = failure_count + 1 WHERE id = ?');
   const deleteSubscription = db.prepare('DELETE FROM subscriptions WHERE id = ?');
   const apply = (u: DeliveryUpdate) => {

@@ -10,12 +10,14 @@ import type { VapidKeyRow } from './keys.js';
 import type { DeliveryCounts, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from './notifications.js';
 import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from './subscriptions.js';
 import type { DayRow, EventKind, FunnelRow, TokenOwner } from './tracking.js';
+import type { PacedClaim, PacedClaimResult } from './delivery-control.js';
 
 export type { CategoryRow, CategoryWithCount } from './categories.js';
 export type { VapidKeyRow } from './keys.js';
 export type { DeliveryCounts, DeliveryState, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from './notifications.js';
 export type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from './subscriptions.js';
 export type { DayRow, EventKind, FunnelRow, TokenOwner } from './tracking.js';
+export type { PacedClaim, PacedClaimResult, PacedDelivery } from './delivery-control.js';
 export { CATEGORY_SEPARATOR } from './subscriptions.js';
 
 export type Backend = 'sqlite' | 'postgres';
@@ -106,7 +108,7 @@ export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
   {
     name: 'subscriptions',
     key: ['id'],
-    columns: ['id', 'endpoint', 'p256dh', 'auth', 'key_id', 'expiration_time', 'label', 'user_agent', 'created_at', 'updated_at', 'last_success_at', 'failure_count', 'time_zone', 'language'],
+    columns: ['id', 'endpoint', 'p256dh', 'auth', 'key_id', 'expiration_time', 'label', 'user_agent', 'created_at', 'updated_at', 'last_success_at', 'failure_count', 'time_zone', 'language', 'stale_key_at'],
   },
   { name: 'subscription_categories', key: ['subscription_id', 'category_id'], columns: ['subscription_id', 'category_id'] },
   {
@@ -115,7 +117,7 @@ export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
     columns: [
       'id', 'payload', 'target', 'ttl', 'urgency', 'topic', 'status', 'send_at', 'cron', 'tz', 'until_at', 'remaining_count', 'stale_after_ms',
       'parent_id', 'slot_at', 'lease_owner', 'lease_expires_at', 'idempotency_key', 'created_at', 'started_at', 'finished_at', 'error',
-      'total_count', 'sent_count', 'gone_count', 'failed_count', 'tracking', 'ledger_pruned_at', 'capped_count', 'urgent',
+      'total_count', 'sent_count', 'gone_count', 'failed_count', 'tracking', 'ledger_pruned_at', 'capped_count', 'urgent', 'local_time', 'rate', 'paced_until',
     ],
   },
   {
@@ -314,6 +316,21 @@ export interface StoreOps {
   clearAll(): Promise<void>;
   /** Moves id generators past the highest id present (after insertRows). */
   resetIdentities(): Promise<void>;
+
+  // ---- delivery control: stale keys, local time, throttling (migration 6; issue 14) ----
+  /** Marks these subscriptions stale-key (pushes refused for their VAPID key); returns how many were not already. */
+  markStaleKeys(subscriptionIds: readonly number[], now: number): Promise<number>;
+  /**
+   * Claims due pending deliveries of a throttled send, each with its own start slot taken from the
+   * notification's pace cursor (`paced_until`), atomically across processes (see delivery-control.ts).
+   */
+  claimPaced(claim: PacedClaim): Promise<PacedClaimResult>;
+  /** Makes claimed, still pending deliveries due again at `now` (a worker too late for their slots). */
+  releaseClaims(notificationId: number, subscriptionIds: readonly number[], now: number): Promise<number>;
+  /** A send's pending deliveries by the time they are due (null: now), earliest first. */
+  pendingByDueTime(notificationId: number): Promise<{ dueAt: number | null; deliveries: number }[]>;
+  /** The distinct zones (null: none) of the subscriptions a target names now. */
+  targetZones(target: TargetQuery, now: number): Promise<(string | null)[]>;
 }
 
 export interface TransactionOptions {

@@ -22,6 +22,8 @@ export interface SubscriptionRow {
   time_zone: string | null;
   /** BCP 47 tag (migration 5) */
   language: string | null;
+  /** When pushes were refused for its VAPID key (migration 6); null: fine */
+  stale_key_at?: number | null;
 }
 
 /** A row with what listing and export also show: its category names and its key's public half. */
@@ -77,6 +79,8 @@ function statements(db: Db): Statements {
         ON CONFLICT (endpoint) DO NOTHING`),
       update: db.prepare(`
         UPDATE subscriptions SET
+          -- A re-subscription (another key, or new key material) clears stale-key; the same one keeps it.
+          stale_key_at = CASE WHEN key_id IS ? AND p256dh = ? AND auth = ? THEN stale_key_at END,
           p256dh = ?, auth = ?, key_id = ?, expiration_time = ?,
           label = CASE WHEN ? THEN ? ELSE label END,
           user_agent = CASE WHEN ? THEN ? ELSE user_agent END,
@@ -105,6 +109,7 @@ export function upsertSubscription(db: Db, w: SubscriptionWrite): { id: number; 
   const existing = s.idByEndpoint.get(w.endpoint);
   if (existing) {
     s.update.run(
+      w.keyId, w.p256dh, w.auth,
       w.p256dh, w.auth, w.keyId, w.expirationTime,
       w.label !== undefined ? 1 : 0, w.label ?? null,
       w.userAgent !== undefined ? 1 : 0, w.userAgent ?? null,
@@ -199,7 +204,7 @@ export function iterateSubscriptionDetails(db: Db, options: { categoryId?: numbe
 }
 
 export interface PruneFilter {
-  /** coalesce(last_success_at, created_at) before this time (ms) */
+  /** coalesce(last_success_at, created_at) before this time (ms), and no shown/clicked event since then */
   noSuccessSince?: number | undefined;
   /** failure_count above this */
   failedMoreThan?: number | undefined;
@@ -211,8 +216,10 @@ function pruneWhere(filter: PruneFilter): { sql: string; params: number[] } {
   const clauses: string[] = [];
   const params: number[] = [];
   if (filter.noSuccessSince !== undefined) {
-    clauses.push('coalesce(last_success_at, created_at) < ?');
-    params.push(filter.noSuccessSince);
+    // A shown or clicked notification is activity too (the engagement funnel), not only a 201.
+    clauses.push(`coalesce(last_success_at, created_at) < ? AND NOT EXISTS (SELECT 1 FROM delivery_events e
+      WHERE e.subscription_id = subscriptions.id AND e.kind IN ('shown', 'clicked') AND e.at >= ?)`);
+    params.push(filter.noSuccessSince, filter.noSuccessSince);
   }
   if (filter.failedMoreThan !== undefined) {
     clauses.push('failure_count > ?');

@@ -20,8 +20,11 @@ const WITH_COUNT = `
 /** A subscription whose expirationTime has passed ($n: now) is no recipient: the browser dropped it. */
 const live = (now: string) => `(expiration_time IS NULL OR expiration_time > ${now})`;
 
+/** Subscriptions marked stale-key (migration 6) get sends only when named one by one. */
+const FRESH_KEY = 'stale_key_at IS NULL';
+
 const IN_CATEGORIES = (now: string) => `
-  SELECT id FROM subscriptions WHERE ${live(now)} AND id IN (
+  SELECT id FROM subscriptions WHERE ${live(now)} AND ${FRESH_KEY} AND id IN (
     SELECT sc.subscription_id FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
     WHERE c.name = ANY($1::text[]))`;
 
@@ -46,7 +49,9 @@ const TO_CATEGORY = `SELECT n.id FROM notifications n WHERE (n.target::jsonb -> 
 // Stale (by age and/or failures; at least one given), or ($3) expired by then.
 const PRUNE_WHERE = `
   (($1::bigint IS NOT NULL OR $2::integer IS NOT NULL)
-   AND ($1::bigint IS NULL OR coalesce(last_success_at, created_at) < $1::bigint)
+   AND ($1::bigint IS NULL OR (coalesce(last_success_at, created_at) < $1::bigint
+        AND NOT EXISTS (SELECT 1 FROM delivery_events e WHERE e.subscription_id = subscriptions.id
+                        AND e.kind IN ('shown', 'clicked') AND e.at >= $1::bigint)))
    AND ($2::integer IS NULL OR failure_count > $2::integer))
   OR ($3::bigint IS NOT NULL AND expiration_time IS NOT NULL AND expiration_time <= $3::bigint)`;
 
@@ -78,7 +83,9 @@ export const SQL = {
       last_success_at = CASE WHEN $16::boolean THEN EXCLUDED.last_success_at ELSE subscriptions.last_success_at END,
       failure_count = EXCLUDED.failure_count,
       time_zone = CASE WHEN $17::boolean THEN EXCLUDED.time_zone ELSE subscriptions.time_zone END,
-      language = CASE WHEN $18::boolean THEN EXCLUDED.language ELSE subscriptions.language END
+      language = CASE WHEN $18::boolean THEN EXCLUDED.language ELSE subscriptions.language END,
+      stale_key_at = CASE WHEN subscriptions.key_id IS NOT DISTINCT FROM EXCLUDED.key_id AND subscriptions.p256dh = EXCLUDED.p256dh
+                            AND subscriptions.auth = EXCLUDED.auth THEN subscriptions.stale_key_at END
     RETURNING id, (xmax = 0) AS created`,
   // A batch (an import's) in a few round trips instead of one or two per row: insert the new
   // endpoints, then update the rest from the same arrays. The arrays are the write's fields.
@@ -98,7 +105,8 @@ export const SQL = {
       last_success_at = CASE WHEN u.set_last_success THEN u.last_success_at ELSE s.last_success_at END,
       failure_count = u.failure_count,
       time_zone = CASE WHEN u.set_time_zone THEN u.time_zone ELSE s.time_zone END,
-      language = CASE WHEN u.set_language THEN u.language ELSE s.language END
+      language = CASE WHEN u.set_language THEN u.language ELSE s.language END,
+      stale_key_at = CASE WHEN s.key_id IS NOT DISTINCT FROM u.key_id AND s.p256dh = u.p256dh AND s.auth = u.auth THEN s.stale_key_at END
     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
                 $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::text[], $13::text[],
                 $14::boolean[], $15::boolean[], $16::boolean[], $17::boolean[], $18::boolean[])
@@ -155,8 +163,8 @@ export const SQL = {
   // ---- notifications ----
   insertNotification: `
     INSERT INTO notifications (payload, target, ttl, urgency, topic, status, send_at, cron, tz, until_at, remaining_count,
-      stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at, urgent)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+      stale_after_ms, idempotency_key, created_at, parent_id, slot_at, lease_owner, lease_expires_at, urgent, local_time, rate)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
     RETURNING id`,
   setTopic: 'UPDATE notifications SET topic = $2 WHERE id = $1',
   setTopicIf: 'UPDATE notifications SET topic = $3 WHERE id = $1 AND topic = $2',
@@ -194,12 +202,12 @@ export const SQL = {
   leaseHolder: 'SELECT lease_owner AS owner, lease_expires_at AS "expiresAt" FROM notifications WHERE id = $1',
 
   // ---- recipients and the ledger ----
-  countAll: `SELECT count(*) AS n FROM subscriptions WHERE ${live('$1')}`,
+  countAll: `SELECT count(*) AS n FROM subscriptions WHERE ${live('$1')} AND ${FRESH_KEY}`,
   countInCategories: `SELECT count(*) AS n FROM (${IN_CATEGORIES('$2')}) r`,
   countByIds: `SELECT count(*) AS n FROM subscriptions WHERE id = ANY($1::bigint[]) AND ${live('$2')}`,
   lockForStart: 'SELECT started_at FROM notifications WHERE id = $1 FOR UPDATE',
   fixAll: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
-           SELECT $1::bigint, id, 'pending', $2::bigint FROM subscriptions WHERE ${live('$2')} ON CONFLICT DO NOTHING`,
+           SELECT $1::bigint, id, 'pending', $2::bigint FROM subscriptions WHERE ${live('$2')} AND ${FRESH_KEY} ON CONFLICT DO NOTHING`,
   fixInCategories: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
            SELECT $2, id, 'pending', $3 FROM (${IN_CATEGORIES('$3')}) r ON CONFLICT DO NOTHING`,
   fixByIds: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
@@ -245,7 +253,7 @@ export const SQL = {
       FROM u WHERE d.notification_id = u.notification_id AND d.subscription_id = u.subscription_id
       RETURNING 1
     ), succeeded AS (
-      UPDATE subscriptions s SET last_success_at = u.now, failure_count = 0
+      UPDATE subscriptions s SET last_success_at = u.now, failure_count = 0, stale_key_at = NULL
       FROM u WHERE s.id = u.subscription_id AND u.state = 'sent'
       RETURNING 1
     ), gone AS (
@@ -282,9 +290,10 @@ export const SQL = {
   dueTemplates: `SELECT * FROM notifications WHERE status = 'scheduled' AND cron IS NOT NULL AND send_at <= $1 ORDER BY send_at, id`,
   insertOccurrence: `
     INSERT INTO notifications
-      (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at, tracking, urgent)
+      (payload, target, ttl, urgency, topic, status, send_at, tz, stale_after_ms, parent_id, slot_at, created_at, error, finished_at, tracking, urgent,
+       local_time, rate)
     SELECT payload, target, ttl, urgency, topic, $2::text, $3, tz, stale_after_ms, id, $3, $4, $5,
-           CASE WHEN $2::text = 'skipped' THEN $4::bigint END, tracking, urgent
+           CASE WHEN $2::text = 'skipped' THEN $4::bigint END, tracking, urgent, local_time, rate
     FROM notifications WHERE id = $1
     ON CONFLICT (parent_id, slot_at) WHERE parent_id IS NOT NULL DO NOTHING
     RETURNING id`,
@@ -420,6 +429,38 @@ export const SQL = {
 
   // ---- whole installation ----
   tableCounts: tableCountsSql(TABLES),
+
+  // ---- delivery control (migration 6; issue 14) ----
+  markStaleKeys: 'UPDATE subscriptions SET stale_key_at = $2 WHERE stale_key_at IS NULL AND id = ANY($1::bigint[])',
+  // The notification's row lock serialises every claim of a throttled send: one cursor, no slot twice.
+  pacedCursor: 'SELECT paced_until FROM notifications WHERE id = $1 FOR UPDATE',
+  // $1 id, $2 now, $3 first slot, $4 limit, $5 interval, $6 lease. Rows numbered after locking
+  // (a window function cannot sit beside FOR UPDATE); each row is leased until its slot + lease.
+  claimPaced: `
+    WITH due AS (
+      SELECT subscription_id FROM deliveries
+      WHERE notification_id = $1 AND state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
+      ORDER BY subscription_id LIMIT $4
+      FOR UPDATE SKIP LOCKED
+    ), numbered AS (
+      SELECT subscription_id, row_number() OVER (ORDER BY subscription_id) - 1 AS i FROM due
+    ), claimed AS (
+      UPDATE deliveries d SET next_attempt_at = $3::bigint + n.i * $5::bigint + $6::bigint
+      FROM numbered n WHERE d.notification_id = $1 AND d.subscription_id = n.subscription_id
+      RETURNING d.subscription_id, d.attempts, $3::bigint + n.i * $5::bigint AS slot_at
+    )
+    SELECT c.subscription_id, c.attempts, c.slot_at, s.endpoint, s.p256dh, s.auth, s.key_id,
+           coalesce((s.expiration_time <= $2)::integer, 0) AS expired
+    FROM claimed c LEFT JOIN subscriptions s ON s.id = c.subscription_id
+    ORDER BY c.slot_at`,
+  setPacedUntil: 'UPDATE notifications SET paced_until = $2 WHERE id = $1',
+  releaseClaims: `UPDATE deliveries SET next_attempt_at = $3 WHERE notification_id = $1 AND state = 'pending' AND subscription_id = ANY($2::bigint[])`,
+  pendingByDueTime: `
+    SELECT next_attempt_at AS "dueAt", count(*)::integer AS deliveries FROM deliveries
+    WHERE notification_id = $1 AND state = 'pending' GROUP BY next_attempt_at ORDER BY coalesce(next_attempt_at, 0)`,
+  zonesOfAll: `SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE ${live('$1')} AND ${FRESH_KEY}`,
+  zonesInCategories: `SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE id IN (${IN_CATEGORIES('$2')})`,
+  zonesByIds: `SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE id = ANY($1::bigint[]) AND ${live('$2')}`,
 } as const;
 
 export type StatementName = keyof typeof SQL;

@@ -19,6 +19,7 @@ import type { NotificationStatus } from '../../limits.js';
 import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from '../subscriptions.js';
 import { mergeDays, type DayRow, type EventKind, type FunnelRow, type TokenOwner } from '../tracking.js';
 import { keysetPages } from '../paging.js';
+import type { PacedClaim, PacedClaimResult, PacedDelivery } from '../delivery-control.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { IDENTITY_TABLES, SQL, tableSql, type StatementName } from './statements.js';
 
@@ -194,7 +195,7 @@ class PostgresOps implements StoreOps {
     const inserted = await this.one<{ id: number }>('insertNotification', [
       row.payload, row.target, row.ttl, row.urgency, row.topic, row.status, row.send_at, row.cron, row.tz, row.until_at, row.remaining_count,
       row.stale_after_ms, row.idempotency_key, row.created_at, row.parent_id ?? null, row.slot_at ?? null, row.lease_owner ?? null, row.lease_expires_at ?? null,
-      row.urgent ?? 0,
+      row.urgent ?? 0, row.local_time ?? null, row.rate ?? null,
     ]);
     return inserted!.id;
   }
@@ -414,6 +415,32 @@ class PostgresOps implements StoreOps {
     for (const table of IDENTITY_TABLES) {
       await this.executor.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), coalesce((SELECT max(id) FROM ${table}), 0) + 1, false)`);
     }
+  }
+
+  // ---- delivery control (migration 6; issue 14) ----
+  markStaleKeys(ids: readonly number[], now: number) { return ids.length ? this.changed('markStaleKeys', [ids, now]) : Promise.resolve(0); }
+  claimPaced(claim: PacedClaim) {
+    return this.atomic(async (tx): Promise<PacedClaimResult> => {
+      const cursor = (await tx.one<{ paced_until: number | null }>('pacedCursor', [claim.notificationId]))?.paced_until ?? null;
+      const start = Math.max(cursor ?? claim.now, claim.now);
+      const room = start > claim.now + claim.horizonMs ? 0 : Math.floor((claim.now + claim.horizonMs - start) / claim.intervalMs) + 1;
+      const limit = Math.min(room, claim.limit);
+      if (limit <= 0) return { rows: [], pacedUntil: start };
+      const rows = await tx.all<PacedDelivery>('claimPaced', [claim.notificationId, claim.now, start, limit, claim.intervalMs, claim.leaseMs]);
+      const pacedUntil = start + rows.length * claim.intervalMs;
+      if (rows.length) await tx.q('setPacedUntil', [claim.notificationId, pacedUntil]);
+      return { rows, pacedUntil };
+    });
+  }
+  releaseClaims(id: number, ids: readonly number[], now: number) { return ids.length ? this.changed('releaseClaims', [id, ids, now]) : Promise.resolve(0); }
+  pendingByDueTime(id: number) { return this.all<{ dueAt: number | null; deliveries: number }>('pendingByDueTime', [id]); }
+  async targetZones(target: TargetQuery, now: number) {
+    const rows = target.all
+      ? await this.all<{ zone: string | null }>('zonesOfAll', [now])
+      : target.categories
+        ? await this.all<{ zone: string | null }>('zonesInCategories', [target.categories, now])
+        : await this.all<{ zone: string | null }>('zonesByIds', [target.subscriptionIds ?? [], now]);
+    return rows.map((r) => r.zone);
   }
 }
 

@@ -7,6 +7,7 @@
 import type Database from 'better-sqlite3';
 import * as categories from '../categories.js';
 import { openDatabase, type Db, type OpenOptions } from '../db.js';
+import * as deliveryControl from '../delivery-control.js';
 import * as dispatch from '../dispatch.js';
 import * as caps from '../frequency-caps.js';
 import * as maintenance from '../maintenance.js';
@@ -243,6 +244,13 @@ class SqliteOps implements StoreOps {
   }
   /** AUTOINCREMENT already remembers the highest id inserted. */
   async resetIdentities() {}
+
+  // ---- delivery control (migration 6) ----
+  async markStaleKeys(ids: readonly number[], now: number) { await this.turn(); return deliveryControl.markStaleKeys(this.db, ids, now); }
+  async claimPaced(claim: deliveryControl.PacedClaim) { await this.turn(); return deliveryControl.claimPaced(this.db, claim); }
+  async releaseClaims(id: number, ids: readonly number[], now: number) { await this.turn(); return deliveryControl.releaseClaims(this.db, id, ids, now); }
+  async pendingByDueTime(id: number) { await this.turn(); return deliveryControl.pendingByDueTime(this.db, id); }
+  async targetZones(target: notifications.TargetQuery, now: number) { await this.turn(); return deliveryControl.zonesOf(this.db, notifications.recipientSelect(target, now)); }
 
   private readonly perTable = new Map<TableName, { statements: ReturnType<typeof tableStatements>; key: string[] }>();
   private tableStatements(name: TableName) {
