@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { adminTokenProblem, DEFAULTS, originMessage, originPattern } from './config-defaults.js';
-import { housekeepingDurationProblem, parseFrequencyCap, parseQuietHours } from './delivery-policy.js';
+import { housekeepingDurationProblem, parseFrequencyCap, parseQuietHours, parseRate, timeZoneProblem } from './delivery-policy.js';
 import { fail, PushctlError } from './errors.js';
 import { ADMIN_TOKEN_MIN_LENGTH as ADMIN_TOKEN_MIN, CONCURRENCY, MAX_TTL_SECONDS, PAYLOAD_FORMATS } from './limits.js';
 import { validateSubject } from './push/vapid-subject.js';
@@ -30,6 +30,15 @@ function issueFrom(check: () => unknown, ctx: z.RefinementCtx): void {
 /** A duration ("60d", "12h") of at least a day: housekeeping on a shorter horizon would delete what is still in use. */
 const housekeepingDuration = z.string().superRefine((value, ctx) => {
   const problem = housekeepingDurationProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** "600/min": checked by the same parser as `send --rate`. */
+const rate = z.string().superRefine((value, ctx) => issueFrom(() => parseRate(value), ctx));
+
+/** An IANA zone name, as `--tz` takes. */
+const timeZone = z.string().superRefine((value, ctx) => {
+  const problem = timeZoneProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
@@ -153,11 +162,25 @@ export const fileSchema = z
           .describe(
             'No pushes in this window of each subscriber\'s local time (the zone their browser reported; the server\'s when unknown): deliveries that fall inside wait until it ends, and dispatch sends them then. Categories may have their own ("categories update NAME --quiet-hours"). --urgent notifications are never held. Unset: none.',
           ),
+        defaultRate: rate
+          .optional()
+          .meta({
+            description:
+              'Throttle every send that names no --rate (or `rate`): at most N deliveries started per second, minute or hour ("N/s", "N/min", "N/h"), across all processes working on it. Unset or "none": as fast as push services take them.',
+            examples: ['600/min'],
+          }),
+        defaultTimeZone: timeZone
+          .optional()
+          .meta({
+            description:
+              'IANA zone of subscribers whose browser reported none: where --local-time sends reach them (unless --tz says otherwise) and where their quiet hours are counted. Unset: the server\'s zone.',
+            examples: ['Europe/Berlin'],
+          }),
         pruneInactiveAfter: housekeepingDuration
           .optional()
           .meta({
             description:
-              'Once a day "pushctl dispatch" removes subscriptions with no successful push for this long (counted from creation when never successful), like "subscriptions prune --inactive". At least 1d. Unset: never.',
+              'Once a day "pushctl dispatch" removes subscriptions with no successful push and no shown or clicked notification for this long (counted from creation when never successful), like "subscriptions prune --inactive". At least 1d. Unset: never.',
             examples: ['60d'],
           }),
         keepHistoryFor: housekeepingDuration

@@ -31,6 +31,10 @@ export interface Config {
     /** "3/day" as written; checked when loaded */
     frequencyCap: string | undefined;
     quietHours: { start: string; end: string } | undefined;
+    /** "600/min" as written; checked when loaded */
+    defaultRate: string | undefined;
+    /** IANA zone of subscribers without one; checked when loaded */
+    defaultTimeZone: string | undefined;
     /** durations as written ("60d"); checked when loaded */
     pruneInactiveAfter: string | undefined;
     keepHistoryFor: string | undefined;
@@ -128,6 +132,8 @@ export async function loadConfig(
       trackClicks: file.push?.trackClicks ?? DEFAULTS.trackClicks,
       frequencyCap: file.push?.frequencyCap,
       quietHours: file.push?.quietHours,
+      defaultRate: file.push?.defaultRate,
+      defaultTimeZone: file.push?.defaultTimeZone,
       pruneInactiveAfter: file.push?.pruneInactiveAfter,
       keepHistoryFor: file.push?.keepHistoryFor,
     },

@@ -4,9 +4,10 @@
  * push.quietHours with the same code as `categories update --cap/--quiet-hours`, and config may
  * import no core (eslint.config.js). Applying them is src/core/frequency-cap.ts and quiet-hours.ts.
  */
+import { IANAZone } from 'luxon';
 import { parseDuration } from './durations.js';
 import { fail } from './errors.js';
-import { FREQUENCY_CAP } from './limits.js';
+import { FREQUENCY_CAP, MAX_RATE_COUNT } from './limits.js';
 
 /** Where a value came from, for errors: a neutral `field` (cap, quietHours) and/or a document location (`push.frequencyCap`, `category news`). */
 export interface Source {
@@ -80,6 +81,25 @@ export function parseQuietHours(value: unknown, source: Source = {}): QuietHours
 }
 
 /**
+ * A category's own quiet hours as `categories update --quiet-hours` takes them: a range (its own),
+ * "none" (none for this category, whatever the config says), or "default" / null (the config's,
+ * stored as NULL). Returns what is stored.
+ */
+export function parseCategoryQuietHours(value: unknown, source: Source = {}): string | null {
+  if (value === null) return null;
+  if (typeof value === 'string') {
+    const word = value.trim().toLowerCase();
+    if (word === 'default') return null;
+    if (word === 'none') return CATEGORY_QUIET_OFF;
+    if (word === '') throw invalid(source, 'is empty; give a range like 21:00-09:00, "none" (no quiet hours for this category) or "default" (the config\'s)');
+  }
+  return parseQuietHours(value, source)!.text;
+}
+
+/** Stored in categories.quiet_hours: this category has no quiet hours, whatever push.quietHours says. */
+export const CATEGORY_QUIET_OFF = 'none';
+
+/**
  * Why a housekeeping horizon (push.pruneInactiveAfter, push.keepHistoryFor) is unusable, or
  * undefined: a duration of at least a day, since a shorter one would delete what is still in use.
  */
@@ -102,4 +122,38 @@ function minutes(text: string): number | null {
 
 function hhmm(total: number): string {
   return `${String(Math.floor(total / 60)).padStart(2, '0')}:${String(total % 60).padStart(2, '0')}`;
+}
+
+/** A throttle: at most `count` deliveries started per `periodMs`. */
+export interface Rate {
+  count: number;
+  periodMs: number;
+  /** canonical, e.g. "600/min" */
+  text: string;
+}
+
+const RATE_PERIODS: Record<string, [string, number]> = {
+  s: ['s', 1000], sec: ['s', 1000], second: ['s', 1000],
+  m: ['min', 60_000], min: ['min', 60_000], minute: ['min', 60_000],
+  h: ['h', 3_600_000], hour: ['h', 3_600_000],
+};
+const RATE_EXAMPLES = 'like 50/s, 600/min or 10000/h';
+
+/** Reads "N/s", "N/min" or "N/h" (N a whole number); "none" (or "") means no throttle and returns null. */
+export function parseRate(value: unknown, source: Source = {}): Rate | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw invalid(source, `must be a rate ${RATE_EXAMPLES}, or "none"`);
+  const text = value.trim();
+  if (text === '' || text.toLowerCase() === 'none') return null;
+  const match = /^(\d+)\s*\/\s*([a-z]+)$/i.exec(text);
+  const period = match ? RATE_PERIODS[match[2]!.toLowerCase()] : undefined;
+  if (!match || !period) throw invalid(source, `"${text}" is not a rate; use N/s, N/min or N/h, ${RATE_EXAMPLES}, or "none"`);
+  const count = Number(match[1]);
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_RATE_COUNT) throw invalid(source, `"${text}": the number must be from 1 to ${MAX_RATE_COUNT}`);
+  return { count, periodMs: period[1], text: `${count}/${period[0]}` };
+}
+
+/** Why a time zone name is unusable (not an IANA zone), or undefined. */
+export function timeZoneProblem(name: string): string | undefined {
+  return name.trim() && IANAZone.isValidZone(name.trim()) ? undefined : `"${name}" is not a time zone; use an IANA name like Europe/Berlin, America/New_York or UTC`;
 }

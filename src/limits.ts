@@ -64,6 +64,8 @@ export const MAX_EVENT_BODY_BYTES = 512;
 export const MAX_STATS_DAYS = 366;
 /** Frequency caps ("3/day"): the count and the rolling window's length (src/delivery-policy.ts). */
 export const FREQUENCY_CAP = { maxLimit: 10_000, minWindowMs: 60_000, maxWindowMs: 366 * 86_400_000 } as const;
+/** --rate N/s|N/min|N/h: N from 1 to this. */
+export const MAX_RATE_COUNT = 1_000_000;
 /** Longer than any tag or zone name a browser reports; keeps a stored value small. */
 export const MAX_LANGUAGE_LENGTH = 64;
 export const MAX_TIME_ZONE_LENGTH = 64;

@@ -120,12 +120,20 @@ describe.each(BACKENDS)('delivery control store on $backend', ({ backend, skip }
     await a.upsertSubscriptions(Array.from({ length: 40 }, (_, i) => ({ write: write(i + 1) })));
     const shared = await a.insertNotification({ ...NOTIFICATION, rate: '10/s' });
     await a.fixRecipients(shared, { all: true }, NOW);
+    // A fractional interval (2.5 ms) rounds each slot up within a claim, and the cursor with it.
     const claims = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).claimPaced({ notificationId: shared, now: NOW, intervalMs: 10, horizonMs: 1000, leaseMs: 60_000, limit: 4 })),
+      Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).claimPaced({ notificationId: shared, now: NOW, intervalMs: 2.5, horizonMs: 1000, leaseMs: 60_000, limit: 4 })),
     );
     const rows = claims.flatMap((c) => c.rows);
+    expect(rows).toHaveLength(40);
     expect(new Set(rows.map((r) => r.subscription_id)).size).toBe(rows.length);
-    expect(rows.map((r) => r.slot_at).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => NOW + i * 10));
+    expect(rows.map((r) => r.slot_at).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => NOW + Math.floor(i / 4) * 10 + [0, 3, 5, 8][i % 4]!));
+    // Another process's throttled send with due rows is one to help with; not once its lease is gone.
+    expect(await a.pacedSendsInProgress(NOW)).toEqual([]);
+    expect(await a.tryAcquireLease(shared, 'other:1:x', NOW, 60_000)).toBe(true);
+    await a.releaseClaims(shared, [rows[0]!.subscription_id], NOW);
+    expect(await a.pacedSendsInProgress(NOW)).toEqual([shared]);
+    expect(await a.pacedSendsInProgress(NOW + 60_000)).toEqual([]);
     answers[backend] = { ...answers[backend], paced: { first: first.rows.map((r) => [r.subscription_id, r.slot_at]), later: later.rows.length, byDue } };
   });
 

@@ -5,7 +5,7 @@
 import { fail } from '../errors.js';
 import { MAX_CATEGORY_NAME, MAX_DESCRIPTION_LENGTH } from '../limits.js';
 import type { CategoryRow, CategoryWithCount, StoreOps } from '../store/store.js';
-import { parseFrequencyCap, parseQuietHours } from '../delivery-policy.js';
+import { parseCategoryQuietHours, parseFrequencyCap } from '../delivery-policy.js';
 import type { Context } from './context.js';
 import { resolveSubscriptionRefs } from './subscription-lookup.js';
 
@@ -16,7 +16,7 @@ export interface CategoryInfo {
   subscribers: number;
   /** frequency cap for notifications to this category, e.g. "3/day"; null: none */
   cap: string | null;
-  /** quiet hours for notifications to this category, e.g. "21:00-09:00"; null: the config's */
+  /** quiet hours for notifications to this category, e.g. "21:00-09:00"; "none": none; null: the config's */
   quietHours: string | null;
   createdAt: string;
 }
@@ -36,16 +36,38 @@ export function validateCategoryName(name: unknown, field = 'name', at?: string)
   return name;
 }
 
-export async function addCategory(ctx: Context, name: string, description?: string | null): Promise<CategoryInfo> {
+export async function addCategory(ctx: Context, name: string, description?: string | null, policy: DeliveryPolicyChange = {}): Promise<CategoryInfo> {
   validateCategoryName(name, 'name');
   const text = validateDescription(description);
+  const { cap, quiet } = parsePolicy(policy);
   if (await ctx.store.categoryByName(name)) throw exists(name);
   // A concurrent add (another replica) between the check and the insert hits the unique index: the same answer.
-  const row = await ctx.store.insertCategory({ name, description: text, createdAt: ctx.now() }).catch(async (error: unknown) => {
-    if (await ctx.store.categoryByName(name)) throw exists(name);
-    throw error;
-  });
-  return describe({ ...row, subscribers: 0 });
+  const row = await ctx.store
+    .transaction(async (tx) => {
+      const inserted = await tx.insertCategory({ name, description: text, createdAt: ctx.now() });
+      if (cap != null) await tx.setCategoryCap(inserted.id, cap);
+      if (quiet != null) await tx.setCategoryQuietHours(inserted.id, quiet);
+      return inserted;
+    })
+    .catch(async (error: unknown) => {
+      if (await ctx.store.categoryByName(name)) throw exists(name);
+      throw error;
+    });
+  return cap != null || quiet != null ? getCategory(ctx, row.id) : describe({ ...row, subscribers: 0 });
+}
+
+/** A category's own cap and quiet hours as given (undefined: leave alone); see parseCategoryQuietHours. */
+export interface DeliveryPolicyChange {
+  cap?: string | null | undefined;
+  quietHours?: string | null | undefined;
+}
+
+/** Checked before anything is written: a bad cap or range changes nothing else either. */
+function parsePolicy(change: DeliveryPolicyChange): { cap: string | null | undefined; quiet: string | null | undefined } {
+  return {
+    cap: change.cap === undefined ? undefined : change.cap === null ? null : (parseFrequencyCap(change.cap, { field: 'cap' })?.text ?? null),
+    quiet: change.quietHours === undefined ? undefined : parseCategoryQuietHours(change.quietHours, { field: 'quietHours' }),
+  };
 }
 
 export async function listCategories(ctx: Context): Promise<CategoryInfo[]> {
@@ -63,12 +85,10 @@ export async function getCategory(ctx: Context, idOrName: string | number): Prom
 export async function updateCategory(
   ctx: Context,
   idOrName: string | number,
-  change: { name?: string | undefined; description?: string | null | undefined; cap?: string | null | undefined; quietHours?: string | null | undefined },
+  change: { name?: string | undefined; description?: string | null | undefined } & DeliveryPolicyChange,
 ): Promise<CategoryInfo> {
   const row = await resolveCategory(ctx.store, idOrName);
-  // Checked before anything is written: a bad cap changes nothing else either.
-  const cap = change.cap === undefined ? undefined : (parseFrequencyCap(change.cap, { field: 'cap' })?.text ?? null);
-  const quiet = change.quietHours === undefined ? undefined : (parseQuietHours(change.quietHours, { field: 'quietHours' })?.text ?? null);
+  const { cap, quiet } = parsePolicy(change);
   const update: { name?: string; description?: string | null } = {};
   if (change.name !== undefined && change.name !== row.name) {
     validateCategoryName(change.name, 'name');

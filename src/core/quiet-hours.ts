@@ -9,7 +9,7 @@
 import { DateTime } from 'luxon';
 import type { NotificationRow } from '../store/store.js';
 import type { Context } from './context.js';
-import { parseQuietHours, type QuietHours } from '../delivery-policy.js';
+import { CATEGORY_QUIET_OFF, parseQuietHours, type QuietHours } from '../delivery-policy.js';
 import { systemZone } from './schedule-time.js';
 
 export { parseQuietHours, type QuietHours } from '../delivery-policy.js';
@@ -47,6 +47,8 @@ async function quietHoursFor(ctx: Context, row: NotificationRow): Promise<QuietH
   const target = JSON.parse(row.target) as { categories?: string[] };
   const own = target.categories?.length ? await ctx.store.categoryQuietHours(target.categories) : [];
   for (const [name, text] of own) {
+    // A category's own setting wins, the first by name: a range, or "none" for none at all.
+    if (text === CATEGORY_QUIET_OFF) return null;
     const parsed = parseQuietHours(text, { at: `category ${name}`, field: 'quietHours' });
     if (parsed) return parsed;
   }

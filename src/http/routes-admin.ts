@@ -133,9 +133,9 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     group: 'admin',
     handler: async ({ req }) => {
       const body = await readJsonObject(req);
-      assertKnownFields(body, ['name', 'description']);
+      assertKnownFields(body, ['name', 'description', 'cap', 'quiet_hours']);
       if (typeof body.name !== 'string') throw badRequest('must be a string', 'name');
-      const category = await addCategory(ctx, body.name, optionalText(body, 'description'));
+      const category = await addCategory(ctx, body.name, optionalText(body, 'description'), categoryPolicy(body));
       publicInfo.invalidate();
       return { status: 201, json: categoryJson(category) };
     },
@@ -147,10 +147,12 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     group: 'admin',
     handler: async ({ req, params }) => {
       const body = await readJsonObject(req);
-      assertKnownFields(body, ['name', 'description']);
+      assertKnownFields(body, ['name', 'description', 'cap', 'quiet_hours']);
       if (body.name !== undefined && typeof body.name !== 'string') throw badRequest('must be a string', 'name');
-      if (body.name === undefined && body.description === undefined) throw fail('invalid_request', 'give a new name or description');
-      const category = await updateCategory(ctx, params.categoryId!, { name: body.name as string | undefined, description: optionalText(body, 'description') });
+      if (body.name === undefined && body.description === undefined && body.cap === undefined && body.quiet_hours === undefined) {
+        throw fail('invalid_request', 'give a new name, description, cap or quiet_hours');
+      }
+      const category = await updateCategory(ctx, params.categoryId!, { name: body.name as string | undefined, description: optionalText(body, 'description'), ...categoryPolicy(body) });
       publicInfo.invalidate();
       return { status: 200, json: categoryJson(category) };
     },
@@ -201,6 +203,18 @@ function ignoreLeaseConflict(error: unknown): undefined {
 
 export function notificationJson(view: NotificationView): JsonObject {
   return snakeKeys(view as unknown as JsonObject);
+}
+
+/** cap ("3/day", "none" or null) and quiet_hours ("21:00-09:00", "none", "default" or null); the core checks the values. */
+function categoryPolicy(body: JsonObject): { cap?: string | null; quietHours?: string | null } {
+  const policy: { cap?: string | null; quietHours?: string | null } = {};
+  for (const [field, key] of [['cap', 'cap'], ['quiet_hours', 'quietHours']] as const) {
+    const value = body[field];
+    if (value === undefined) continue;
+    if (value !== null && typeof value !== 'string') throw badRequest('must be a string or null', field);
+    policy[key] = value;
+  }
+  return policy;
 }
 
 function categoryJson(category: CategoryInfo): JsonObject {

@@ -14,7 +14,7 @@ export interface PacedDelivery extends PendingDelivery {
 export interface PacedClaim {
   notificationId: number;
   now: number;
-  /** Start slots are this far apart (ms): the period divided by the rate, plus the lateness allowance. */
+  /** Start slots are this far apart (ms, may be fractional: slot i is start + ceil(i * interval)). */
   intervalMs: number;
   /** Slots are handed out at most this far ahead of now (a dead worker wastes at most these). */
   horizonMs: number;
@@ -54,10 +54,10 @@ export function claimPaced(db: Db, claim: PacedClaim): PacedClaimResult {
         .all({ id: claim.notificationId, now: claim.now, limit }) as PacedDelivery[];
       const lease = db.prepare('UPDATE deliveries SET next_attempt_at = ? WHERE notification_id = ? AND subscription_id = ?');
       rows.forEach((r, i) => {
-        r.slot_at = start + i * claim.intervalMs;
+        r.slot_at = start + Math.ceil(i * claim.intervalMs);
         lease.run(r.slot_at + claim.leaseMs, claim.notificationId, r.subscription_id);
       });
-      const pacedUntil = rows.length ? start + rows.length * claim.intervalMs : start;
+      const pacedUntil = start + Math.ceil(rows.length * claim.intervalMs);
       if (rows.length) db.prepare('UPDATE notifications SET paced_until = ? WHERE id = ?').run(pacedUntil, claim.notificationId);
       return { rows, pacedUntil };
     })
@@ -98,4 +98,19 @@ export function zonesOf(db: Db, recipientsSql: { sql: string; params: unknown[] 
   return (
     db.prepare(`SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE id IN (${recipientsSql.sql})`).all(...recipientsSql.params) as { zone: string | null }[]
   ).map((r) => r.zone);
+}
+
+/** Throttled sends another process holds (a live lease) with deliveries due now: what a dispatcher can help with. */
+export function pacedSendsInProgress(db: Db, now: number): number[] {
+  return (
+    db
+      .prepare(
+        `SELECT n.id FROM notifications n
+         WHERE n.status = 'sending' AND n.rate IS NOT NULL AND n.lease_owner IS NOT NULL AND n.lease_expires_at > @now
+           AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
+                       AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= @now))
+         ORDER BY n.id`,
+      )
+      .all({ now }) as { id: number }[]
+  ).map((r) => r.id);
 }

@@ -331,6 +331,8 @@ export interface StoreOps {
   pendingByDueTime(notificationId: number): Promise<{ dueAt: number | null; deliveries: number }[]>;
   /** The distinct zones (null: none) of the subscriptions a target names now. */
   targetZones(target: TargetQuery, now: number): Promise<(string | null)[]>;
+  /** Throttled sends another process holds (a live lease) with deliveries due now: what a dispatcher can help with, by id. */
+  pacedSendsInProgress(now: number): Promise<number[]>;
 }
 
 export interface TransactionOptions {

@@ -69,7 +69,7 @@ export function registerCategories(program: Command): void {
     .option('--name <new>', 'new name')
     .option('--description <text>', 'new description ("" clears it)')
     .option('--cap <n/period>', 'at most N notifications to this category per subscriber per period, e.g. 3/day, 10/week; "none" removes it')
-    .option('--quiet-hours <from-to>', 'no pushes to this category in this window of each subscriber\'s local time, e.g. 21:00-09:00; "none": the config\'s')
+    .option('--quiet-hours <from-to>', 'no pushes to this category in this window of each subscriber\'s local time, e.g. 21:00-09:00; "none": no quiet hours for it; "default": the config\'s')
     .action(
       action<{ name?: string; description?: string; cap?: string; quietHours?: string }, [string]>(async ({ options, out, context }, name) => {
         const { updateCategory } = await import('../../core/categories.js');
@@ -141,7 +141,7 @@ function describe(c: CategoryView): string[] {
     `description: ${printableOr(c.description)}`,
     `subscribers: ${c.subscribers}`,
     `cap:         ${c.cap ?? 'none'}`,
-    `quiet hours: ${c.quietHours ?? '(the config\'s)'}`,
+    `quiet hours: ${c.quietHours === null ? '(the config\'s)' : c.quietHours === 'none' ? 'none (not even the config\'s)' : c.quietHours}`,
     `created:     ${c.createdAt}`,
   ];
 }

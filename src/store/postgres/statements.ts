@@ -445,9 +445,9 @@ export const SQL = {
     ), numbered AS (
       SELECT subscription_id, row_number() OVER (ORDER BY subscription_id) - 1 AS i FROM due
     ), claimed AS (
-      UPDATE deliveries d SET next_attempt_at = $3::bigint + n.i * $5::bigint + $6::bigint
+      UPDATE deliveries d SET next_attempt_at = $3::bigint + ceil(n.i * $5::float8)::bigint + $6::bigint
       FROM numbered n WHERE d.notification_id = $1 AND d.subscription_id = n.subscription_id
-      RETURNING d.subscription_id, d.attempts, $3::bigint + n.i * $5::bigint AS slot_at
+      RETURNING d.subscription_id, d.attempts, $3::bigint + ceil(n.i * $5::float8)::bigint AS slot_at
     )
     SELECT c.subscription_id, c.attempts, c.slot_at, s.endpoint, s.p256dh, s.auth, s.key_id,
            coalesce((s.expiration_time <= $2)::integer, 0) AS expired
@@ -458,6 +458,12 @@ export const SQL = {
   pendingByDueTime: `
     SELECT next_attempt_at AS "dueAt", count(*)::integer AS deliveries FROM deliveries
     WHERE notification_id = $1 AND state = 'pending' GROUP BY next_attempt_at ORDER BY coalesce(next_attempt_at, 0)`,
+  pacedSendsInProgress: `
+    SELECT n.id FROM notifications n
+    WHERE n.status = 'sending' AND n.rate IS NOT NULL AND n.lease_owner IS NOT NULL AND n.lease_expires_at > $1
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
+                  AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $1))
+    ORDER BY n.id`,
   zonesOfAll: `SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE ${live('$1')} AND ${FRESH_KEY}`,
   zonesInCategories: `SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE id IN (${IN_CATEGORIES('$2')})`,
   zonesByIds: `SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE id = ANY($1::bigint[]) AND ${live('$2')}`,

@@ -427,13 +427,14 @@ class PostgresOps implements StoreOps {
       const limit = Math.min(room, claim.limit);
       if (limit <= 0) return { rows: [], pacedUntil: start };
       const rows = await tx.all<PacedDelivery>('claimPaced', [claim.notificationId, claim.now, start, limit, claim.intervalMs, claim.leaseMs]);
-      const pacedUntil = start + rows.length * claim.intervalMs;
+      const pacedUntil = start + Math.ceil(rows.length * claim.intervalMs);
       if (rows.length) await tx.q('setPacedUntil', [claim.notificationId, pacedUntil]);
       return { rows, pacedUntil };
     });
   }
   releaseClaims(id: number, ids: readonly number[], now: number) { return ids.length ? this.changed('releaseClaims', [id, ids, now]) : Promise.resolve(0); }
   pendingByDueTime(id: number) { return this.all<{ dueAt: number | null; deliveries: number }>('pendingByDueTime', [id]); }
+  async pacedSendsInProgress(now: number) { return (await this.all<{ id: number }>('pacedSendsInProgress', [now])).map((r) => r.id); }
   async targetZones(target: TargetQuery, now: number) {
     const rows = target.all
       ? await this.all<{ zone: string | null }>('zonesOfAll', [now])

@@ -250,6 +250,7 @@ class SqliteOps implements StoreOps {
   async claimPaced(claim: deliveryControl.PacedClaim) { await this.turn(); return deliveryControl.claimPaced(this.db, claim); }
   async releaseClaims(id: number, ids: readonly number[], now: number) { await this.turn(); return deliveryControl.releaseClaims(this.db, id, ids, now); }
   async pendingByDueTime(id: number) { await this.turn(); return deliveryControl.pendingByDueTime(this.db, id); }
+  async pacedSendsInProgress(now: number) { await this.turn(); return deliveryControl.pacedSendsInProgress(this.db, now); }
   async targetZones(target: notifications.TargetQuery, now: number) { await this.turn(); return deliveryControl.zonesOf(this.db, notifications.recipientSelect(target, now)); }
 
   private readonly perTable = new Map<TableName, { statements: ReturnType<typeof tableStatements>; key: string[] }>();
