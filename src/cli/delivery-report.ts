@@ -32,6 +32,9 @@ export async function printSummary(out: Output, summary: DeliverySummary, elapse
   ]);
   out.result(value, () => [table, ...(summary.stoppedReason ? [out.color.yellow(`stopped: ${summary.stoppedReason}`)] : [])]);
   if (c.gone) out.info(`${c.gone} subscription${c.gone === 1 ? ' was' : 's were'} gone (404/410) and removed from the store`);
+  if (summary.waiting) {
+    out.info(`the rest go out zone by zone with "pushctl dispatch" as each subscriber's local time comes, the next at ${summary.waiting.dueAt}`);
+  }
   if (summary.deferred) {
     out.info(`the deferred deliveries go out with "pushctl dispatch" (or "pushctl notifications resume ${summary.id}") once due, from ${summary.deferred.dueAt}`);
   }
@@ -43,7 +46,8 @@ export async function printSummary(out: Output, summary: DeliverySummary, elapse
 export function exitCodeForSummary(summary: DeliverySummary): number {
   if (summary.stoppedReason === 'interrupted') return 130;
   if (summary.status === 'failed' || summary.counts.failed > 0) return 1;
-  if (summary.counts.pending > 0 && summary.status !== 'cancelled') return 1;
+  // Waiting for subscribers' local time (--local-time) is the plan, not a problem.
+  if (summary.counts.pending > 0 && summary.status !== 'cancelled' && !(summary.waiting && !summary.deferred)) return 1;
   return 0;
 }
 

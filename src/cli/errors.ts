@@ -68,6 +68,9 @@ const FLAGS: Record<string, string> = {
   language: '--language',
   inactive: '--inactive',
   expired: '--expired',
+  rate: '--rate',
+  localTime: '--local-time',
+  staleKey: '--stale-key',
 };
 
 export const flagFor = (field: string): string => FLAGS[field] ?? field;

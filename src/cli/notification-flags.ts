@@ -36,6 +36,7 @@ export interface NotificationFlags {
   urgency?: string;
   topic?: string;
   urgent?: boolean;
+  rate?: string;
   concurrency?: string;
   dryRun?: boolean;
   yes?: boolean;
@@ -71,6 +72,7 @@ export function addNotificationOptions(command: Command): Command {
     .addOption(new Option('--urgency <level>', 'delivery urgency (RFC 8030)').choices(URGENCIES))
     .option('--topic <topic>', 'replace an undelivered message with the same topic (default: one per notification)')
     .option('--urgent', 'never held back by frequency caps; sent with Urgency high')
+    .option('--rate <n/period>', 'throttle: at most N deliveries started per second, minute or hour (N/s, N/min, N/h), across all processes on it; "none": unthrottled (default: push.defaultRate)')
     .option('--concurrency <n>', 'requests in flight at once (default: push.concurrency)')
     .option('--dry-run', 'count recipients and show the payload size; send nothing')
     .option('-y, --yes', 'do not ask for confirmation');
@@ -121,6 +123,7 @@ export async function specFromOptions(options: NotificationFlags): Promise<Notif
       urgency: options.urgency as Urgency | undefined,
       topic: options.topic,
       urgent: options.urgent,
+      rate: options.rate,
     },
   };
 }

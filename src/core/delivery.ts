@@ -20,6 +20,10 @@ import type { NotificationCounts, Target, Urgency } from './notification-spec.js
 import { getNotification, targetQuery, toView, type NotificationView } from './notifications.js';
 import { DeliveryPayloads } from './tracking.js';
 import { groupCommit } from './write-batch.js';
+import { applyLocalTime, localTimeWaits } from './local-time-sends.js';
+import { StaleKeyWatch } from './stale-keys.js';
+import { pacingOfRow, type Pacing } from './throttle.js';
+import type { PacedDelivery } from '../store/store.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
 /** 400/401/403 in a row from one push service before the send stops (a key problem, not subscribers). */
@@ -42,12 +46,23 @@ export interface DeliverOptions {
   onProgress?: ((counts: NotificationCounts) => void) | undefined;
   /** Aborting stops after the requests in flight; the notification stays resumable. */
   signal?: AbortSignal | undefined;
+  /**
+   * Help with a throttled send another process holds: take paced chunks of its due deliveries
+   * until none is left to take, without its lease, status or finishing (dispatch does this).
+   */
+  helper?: boolean | undefined;
 }
 
 export interface DeliverySummary extends NotificationView {
   stoppedReason?: string | undefined;
   /** Deliveries left pending because their retry is due later than this run waits; and when the first is due. */
   deferred?: DeferredDeliveries | undefined;
+  /** Deliveries waiting for their subscribers' local time (--local-time): normal, not a failure; and when the first is due. */
+  waiting?: DeferredDeliveries | undefined;
+  /** Throttled sends: deliveries this process reached too late for their slot and gave back for a later one. */
+  lateGiveBacks?: number | undefined;
+  /** A helper's run: how many of the send's deliveries this process sent. */
+  helpedSent?: number | undefined;
 }
 
 export interface DeferredDeliveries {
@@ -63,6 +78,14 @@ export function newOwnerId(): string {
 export async function deliverNotification(ctx: Context, id: number, options: DeliverOptions): Promise<DeliverySummary> {
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const { owner } = options;
+  if (options.helper) {
+    const helping = new DeliveryRun(ctx, id, options, leaseMs);
+    try {
+      return await helping.help();
+    } finally {
+      await helping.dispose();
+    }
+  }
   if (!options.alreadyLeased && !(await acquireLease(ctx, id, owner, leaseMs))) {
     const row = await ctx.store.notificationById(id);
     if (!row) throw fail('notification_not_found', `notification ${id} does not exist`, { details: { id } });
@@ -149,6 +172,7 @@ export function ownerIsDead(owner: string): boolean {
 type Stop =
   | { kind: 'failed'; reason: string } // a key problem or a wrong message: status failed
   | { kind: 'deferred'; reason: string } // retries due too late to wait for: stays sending
+  | { kind: 'waiting'; reason: string } // deliveries waiting for their local time (--local-time): stays sending, not an error
   | { kind: 'cancelled' }
   | { kind: 'deleted' }
   | { kind: 'interrupted' } // the caller's signal (Ctrl-C)
@@ -212,7 +236,9 @@ class DeliveryRun {
     if (starting) this.sender = await starting;
     await ctx.store.fixRecipients(id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
     await applyFrequencyCaps(ctx, row);
+    await applyLocalTime(ctx, row);
     await applyQuietHours(ctx, row);
+    this.pacing = pacingOfRow(row);
     Object.assign(this.counts, await ctx.store.deliveryCounts(id));
     this.options.onProgress?.({ ...this.counts });
     const startedAt = (await ctx.store.notificationById(id))?.started_at ?? ctx.now();
@@ -230,6 +256,7 @@ class DeliveryRun {
       this.sender?.expect?.(this.counts.pending);
       await this.deliverPending(payload, pushOptions);
     }
+    await this.markStaleKeys();
     return this.finish();
   }
 
@@ -255,6 +282,7 @@ class DeliveryRun {
    * delivery's retry waits for its own backoff only, never for a whole round of requests.
    */
   private async deliverPending(payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
+    if (this.pacing) return this.deliverPaced(this.pacing, payload, pushOptions);
     const inFlight = new Set<number>();
     let failure: { error: unknown } | undefined;
     let sweep = this.newSweep();
@@ -292,12 +320,7 @@ class DeliveryRun {
       if (pending === 0) break;
       const wait = Math.max((earliest ?? 0) - now, 0);
       if (wait > MAX_WAIT_MS) {
-        this.deferred = { deliveries: pending, dueAt: new Date(earliest!).toISOString() };
-        const why = (await deferredDeliveries(this.ctx, this.id)).count === pending ? 'quiet hours' : 'the push service asked to retry later';
-        this.stopped ??= {
-          kind: 'deferred',
-          reason: `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: ${why}; the first is due at ${this.deferred.dueAt}`,
-        };
+        await this.deferRest(pending, earliest!);
         break;
       }
       if (wait > 0) await this.pause(wait);
@@ -305,6 +328,23 @@ class DeliveryRun {
     }
     while (inFlight.size > 0) await this.pause(Infinity);
     if (failure) throw failure.error;
+  }
+
+  /**
+   * What is left is due later than this run waits: deliveries waiting for their local time (all
+   * of them: normal, the send waits), or quiet hours and push services' Retry-After (deferred).
+   */
+  private async deferRest(pending: number, earliest: number): Promise<void> {
+    const dueAt = new Date(earliest).toISOString();
+    const deliveries = `${pending} ${pending === 1 ? 'delivery' : 'deliveries'}`;
+    if ((await localTimeWaits(this.ctx, this.id)).count === pending) {
+      this.waiting = { deliveries: pending, dueAt };
+      this.stopped ??= { kind: 'waiting', reason: `${deliveries} ${pending === 1 ? 'waits' : 'wait'} for the local time in their zones; the next at ${dueAt}` };
+      return;
+    }
+    this.deferred = { deliveries: pending, dueAt };
+    const why = (await deferredDeliveries(this.ctx, this.id)).count === pending ? 'quiet hours' : 'the push service asked to retry later';
+    this.stopped ??= { kind: 'deferred', reason: `${deliveries} ${pending === 1 ? 'is' : 'are'} deferred: ${why}; the first is due at ${dueAt}` };
   }
 
   private newSweep(): Sweep {
@@ -392,6 +432,7 @@ class DeliveryRun {
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }
+    this.staleKeys.seen(d.endpoint, d.subscription_id, outcome);
     this.ctx.deliveryObserver?.pushResponse(d.endpoint, outcome.status, (performance.now() - started) / 1000);
     // The origin matters only to the 400/401/403 streak; no URL parse per message otherwise.
     const tracksStreak = outcome.kind === 'rejected' || (outcome.kind === 'delivered' && this.rejectionStreak.size > 0);
@@ -561,7 +602,7 @@ class DeliveryRun {
       stoppedReason = stopped.reason;
     } else if (counts.pending > 0) {
       // Deferred retries: stays 'sending' with the lease released, so dispatch or resume finishes it.
-      stoppedReason = stopped?.kind === 'deferred' ? stopped.reason : undefined;
+      stoppedReason = stopped?.kind === 'deferred' || stopped?.kind === 'waiting' ? stopped.reason : undefined;
       await ctx.store.setStatus(id, 'sending', { error: stoppedReason ?? null });
     } else {
       const status = counts.failed === 0 ? 'sent' : counts.sent > 0 ? 'partial' : 'failed';
@@ -569,7 +610,114 @@ class DeliveryRun {
       stoppedReason = stopped?.kind === 'deferred' ? stopped.reason : undefined;
     }
     await ctx.store.releaseLease(id, this.options.owner);
-    return { ...(await getNotification(ctx, id)), stoppedReason, deferred: this.deferred };
+    return { ...(await getNotification(ctx, id)), stoppedReason, deferred: this.deferred, waiting: this.waiting, ...(this.lateGiveBacks ? { lateGiveBacks: this.lateGiveBacks } : {}) };
+  }
+
+  // ---- delivery control (issue 14): throttled sends, helpers, stale keys ----
+  /** The send's throttle (--rate), read when the run starts; null: unthrottled. */
+  private pacing: Pacing | null = null;
+  private waiting: DeferredDeliveries | undefined;
+  private readonly staleKeys = new StaleKeyWatch();
+  /** Deliveries given back because this process reached their slot too late (a measure of timer lag). */
+  private lateGiveBacks = 0;
+
+  /**
+   * Throttled sending: claims due deliveries with their start slots (store claimPaced: one pace
+   * cursor, whichever process claims), starts each at its slot, and gives back any it reaches
+   * too late (see throttle.ts). Waits for retries and others' claims like the unthrottled loop;
+   * as a helper, returns when nothing is left to take.
+   */
+  private async deliverPaced(pacing: Pacing, payload: DeliveryPayloads, pushOptions: PushOptionsOf, helper = false): Promise<void> {
+    const control = this.ctx.store;
+    const inFlight = new Set<number>();
+    let failure: { error: unknown } | undefined;
+    let blockedUntil = 0;
+    const launch = (d: PacedDelivery) => {
+      inFlight.add(d.subscription_id);
+      this.startAtSlot(d, pacing, payload, pushOptions)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => {
+          inFlight.delete(d.subscription_id);
+          this.wake?.();
+        });
+    };
+    while (!failure) {
+      this.checkStatusEvery(STATUS_CHECK_MS);
+      if (this.shouldStop()) break;
+      const now = this.ctx.now();
+      const free = this.concurrency - inFlight.size;
+      if (free > 0 && now >= blockedUntil) {
+        const claim = { notificationId: this.id, now, intervalMs: pacing.intervalMs, horizonMs: pacing.horizonMs, leaseMs: this.leaseMs, limit: free };
+        const { rows, pacedUntil } = await control.claimPaced(claim);
+        if (rows.length) {
+          await payload.forPage(rows.map((d) => d.subscription_id));
+          for (const d of rows) launch(d);
+          continue;
+        }
+        // Others hold the slots up to the cursor: come back when it is within reach.
+        if (pacedUntil > now + pacing.horizonMs) blockedUntil = pacedUntil - pacing.horizonMs;
+      }
+      if (inFlight.size > 0 || now < blockedUntil) {
+        await this.pause(Math.max(1, Math.min(inFlight.size ? 250 : Infinity, now < blockedUntil ? blockedUntil - now : Infinity)));
+        continue;
+      }
+      // Nothing to take now and nothing of ours out: done, or waiting for retries and others' chunks.
+      if (helper) break;
+      const { pending, earliest } = await control.nextRetryAt(this.id);
+      if (pending === 0) break;
+      const wait = Math.max((earliest ?? 0) - this.ctx.now(), 0);
+      if (wait > MAX_WAIT_MS) {
+        await this.deferRest(pending, earliest!);
+        break;
+      }
+      await this.pause(Math.max(1, Math.min(wait, 250)));
+    }
+    while (inFlight.size > 0) await this.pause(Infinity);
+    if (failure) throw failure.error;
+  }
+
+  /** Waits for the delivery's slot and sends it, or gives it back when too late (or stopping). */
+  private async startAtSlot(d: PacedDelivery, pacing: Pacing, payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
+    const wait = d.slot_at - this.ctx.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const late = this.ctx.now() - d.slot_at;
+    if (this.shouldStop() || late > pacing.lateMs) {
+      if (!this.shouldStop()) this.lateGiveBacks += 1;
+      await this.ctx.store.releaseClaims(this.id, [d.subscription_id], this.ctx.now());
+      return;
+    }
+    await this.deliverOne(d, payload, pushOptions);
+  }
+
+  /** A helper's run (deliverNotification with `helper`): paced chunks of a send someone else holds. */
+  async help(): Promise<DeliverySummary> {
+    const { ctx, id } = this;
+    const row = await ctx.store.notificationById(id);
+    if (!row) throw fail('notification_not_found', `notification ${id} does not exist`, { details: { id } });
+    const pacing = pacingOfRow(row);
+    if (!pacing || row.status !== 'sending' || row.started_at === null) {
+      return { ...(await toView(ctx, row)), stoppedReason: 'nothing to help with' };
+    }
+    this.sender = this.options.sender ?? (await this.createSender());
+    const payload = await DeliveryPayloads.load(ctx, id, row.payload);
+    this.payload = payload;
+    this.ttlMs = row.ttl * 1000;
+    this.expiresAt = row.started_at + this.ttlMs;
+    Object.assign(this.counts, await ctx.store.deliveryCounts(id));
+    const sentBefore = this.counts.sent;
+    await this.deliverPaced(pacing, payload, { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined }, true);
+    await this.markStaleKeys();
+    const stopped = this.stopped;
+    if (stopped?.kind === 'failed') await ctx.store.setStatus(id, 'failed', { error: stopped.reason, finished_at: ctx.now() });
+    return { ...(await getNotification(ctx, id)), stoppedReason: stopped?.kind === 'failed' ? stopped.reason : stopped?.kind, lateGiveBacks: this.lateGiveBacks, helpedSent: this.counts.sent - sentBefore };
+  }
+
+  /** Marks what this run saw refused for its VAPID key (see stale-keys.ts). */
+  private async markStaleKeys(): Promise<void> {
+    const ids = this.staleKeys.stale();
+    if (ids.length) await this.ctx.store.markStaleKeys(ids, this.ctx.now());
   }
 }
 

@@ -13,6 +13,7 @@ import type { NotificationCounts } from './notification-spec.js';
 import { runDueMaintenance, type MaintenanceReport } from './maintenance.js';
 import { materialiseDue } from './recurrence.js';
 import { describeDuration } from './schedule-time.js';
+import { localTimeWaits } from './local-time-sends.js';
 
 export interface DispatchOptions {
   owner: string;
@@ -51,6 +52,13 @@ export interface DispatchResult {
    * or backoff): how many deliveries and when the first comes due (ISO 8601). A later run sends them.
    */
   deferred: { id: number; deliveries: number; dueAt: string }[];
+  /**
+   * Local-time sends (--local-time) whose remaining deliveries wait for their zones' time: normal,
+   * not a failure (exit 0); how many, and when the next comes due. A later run sends them.
+   */
+  waiting: { id: number; deliveries: number; dueAt: string }[];
+  /** Throttled sends held by another process that this run helped with (paced chunks), and what it sent. */
+  helped: { id: number; sent: number; lateGiveBacks: number }[];
 }
 
 /** Does everything that is due now, then returns. Sends nothing (and succeeds) when nothing is due. */
@@ -78,6 +86,8 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
     interrupted: false,
     totals: { sent: 0, gone: 0, failed: 0, pending: 0 },
     deferred: [],
+    waiting: [],
+    helped: [],
   };
   const handled: number[] = [];
   for (;;) {
@@ -137,7 +147,13 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
       options.onEvent?.({ type: 'error', id: row.id, message });
     }
   }
-  result.deferred = (await ctx.store.deferredSends(ctx.now())).map((d) => ({ ...d, dueAt: new Date(d.dueAt).toISOString() }));
+  if (!options.signal?.aborted) await helpPacedSends(ctx, options, leaseMs, handled, result);
+  for (const d of await ctx.store.deferredSends(ctx.now())) {
+    const entry = { ...d, dueAt: new Date(d.dueAt).toISOString() };
+    // Waiting for subscribers' local time is what a --local-time send does between zones.
+    if ((await localTimeWaits(ctx, d.id)).count === d.deliveries) result.waiting.push(entry);
+    else result.deferred.push(entry);
+  }
   // After the sends: housekeeping never delays what is due.
   if (!result.interrupted) {
     const maintenance = await runDueMaintenance(ctx);
@@ -149,10 +165,33 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
   return result;
 }
 
-/** True when the run did everything it found without failures, and nothing waits for a later retry. */
+/**
+ * True when the run did everything it found without failures, and nothing waits for a later
+ * retry. Local-time sends still waiting for later zones are fine (status sending, nothing deferred).
+ */
 export function dispatchSucceeded(result: DispatchResult): boolean {
   if (result.errors.length || result.interrupted || result.deferred.length) return false;
-  return result.delivered.every((d) => d.status === 'sent' || d.status === 'cancelled');
+  const waiting = new Set(result.waiting.map((w) => w.id));
+  return result.delivered.every((d) => d.status === 'sent' || d.status === 'cancelled' || (d.status === 'sending' && waiting.has(d.id)));
+}
+
+/**
+ * Throttled sends another process holds: take paced chunks of their due deliveries too (each
+ * start slot comes from the send's one pace cursor, so helping never exceeds its rate), until
+ * nothing is left to take. The holder finishes the send.
+ */
+async function helpPacedSends(ctx: Context, options: DispatchOptions, leaseMs: number, handled: readonly number[], result: DispatchResult): Promise<void> {
+  for (const id of await ctx.store.pacedSendsInProgress(ctx.now())) {
+    if (options.signal?.aborted) return;
+    if (handled.includes(id)) continue;
+    try {
+      const summary = await deliverNotification(ctx, id, { owner: options.owner, helper: true, leaseMs, concurrency: options.concurrency, sender: options.sender, signal: options.signal });
+      result.helped.push({ id, sent: summary.helpedSent ?? 0, lateGiveBacks: summary.lateGiveBacks ?? 0 });
+      result.totals.sent += summary.helpedSent ?? 0;
+    } catch (error) {
+      result.errors.push({ id, message: (error as Error).message });
+    }
+  }
 }
 
 export interface WatchOptions extends DispatchOptions {

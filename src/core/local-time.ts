@@ -7,14 +7,17 @@
  */
 import { DateTime } from 'luxon';
 import { fail, msg, ref } from '../errors.js';
-import { canonicalZone, resolveZone, systemZone } from './schedule-time.js';
+import type { ScheduleInput } from './notification-spec.js';
+import { canonicalZone, formatInZone, nextCronSlot, parseCount, parseDateTime, positiveDuration, resolveZone, systemZone, validateCron, type ScheduleFields } from './schedule-time.js';
 
 /**
  * UTC+14 (the Line Islands): every wall-clock moment comes there first, so a recurring local-time
  * rule's slots are counted in this zone and each occurrence starts early enough for everyone.
  */
 export const EARLIEST_ZONE = 'Etc/GMT-14';
-/** What a recurring rule stores as its local time: each slot's own wall clock. */
+/** UTC-12: every wall-clock moment comes there last. */
+const LATEST_ZONE = 'Etc/GMT+12';
+/** What a recurring rule stores as its local time (then a space and the --tz zone, if given): each slot's own wall clock. */
 export const RULE_LOCAL_TIME = 'rule';
 /** Reason prefix of deliveries waiting for their zone's instant (notifications show, dispatch). */
 export const LOCAL_TIME_REASON = 'waiting for local time';
@@ -78,20 +81,52 @@ export function wallClockOfSlot(slotAt: number): string {
 /** The wall clock a notification's deliveries wait for: its own, or (an occurrence of a rule) its slot's. */
 export function wallClockOf(row: { local_time?: string | null; slot_at: number | null }): string | null {
   if (!row.local_time) return null;
-  if (row.local_time !== RULE_LOCAL_TIME) return row.local_time;
+  if (!row.local_time.startsWith(RULE_LOCAL_TIME)) return row.local_time;
   return row.slot_at === null ? null : wallClockOfSlot(row.slot_at);
 }
 
+/** The zone for subscribers without one that a notification names: its --tz (a rule keeps it after "rule "), if any. */
+export function ownFallbackOf(row: { local_time?: string | null; tz: string | null }): string | null {
+  if (!row.local_time) return row.tz;
+  if (row.local_time.startsWith(`${RULE_LOCAL_TIME} `)) return row.local_time.slice(RULE_LOCAL_TIME.length + 1);
+  return row.local_time.startsWith(RULE_LOCAL_TIME) ? null : row.tz;
+}
+
 /**
- * When a one-off local-time send starts: the earliest zone's instant among the target's zones
- * now (and the fallback's). Refused when even the last of them has passed.
+ * `--local-time "2026-12-24 09:00"` (alone, or with --tz for subscribers without a zone) or
+ * `--cron EXPR --local-time` (the rule's times are each subscriber's). A one-off starts when the
+ * wall clock first comes anywhere (UTC+14), or now when that has passed; it is refused only when
+ * the time has passed everywhere (UTC-12), unless nowIfPast. A rule's slots are counted in UTC+14,
+ * so each occurrence starts before anyone's time comes.
  */
-export function localStart(wall: string, zones: readonly (string | null)[], fallback: string, now: number, field = 'localTime'): number {
-  const instants = [...localDueTimes(wall, [...zones, null], fallback).values()];
-  const first = Math.min(...instants);
-  const last = Math.max(...instants);
-  if (last < now) {
-    throw fail('time_in_past', msg`${wall} has passed in every subscriber's zone (the last was ${new Date(last).toISOString()}); pick a later ${ref(field)}`, { field });
+export function parseLocalSchedule(fields: ScheduleFields, now: number): ScheduleInput {
+  for (const key of ['at', 'in'] as const) {
+    if (fields[key] !== undefined) throw fail('invalid_request', msg`choose one of ${ref('localTime')} and ${ref(key === 'at' ? 'sendAt' : 'in')}`, { field: 'localTime' });
   }
-  return Math.max(first, now);
+  const fallback = fields.tz === undefined ? undefined : resolveZone(fields.tz);
+  const staleAfterMs = fields.staleAfter === undefined ? undefined : positiveDuration(fields.staleAfter, 'staleAfter');
+  if (fields.cron === undefined) {
+    if (typeof fields.localTime !== 'string') throw fail('invalid_request', msg`give ${ref('localTime')} a date and time, like "2026-12-24 09:00"`, { field: 'localTime' });
+    for (const key of ['until', 'count'] as const) {
+      if (fields[key] !== undefined) throw fail('invalid_request', msg`only a recurring schedule (${ref('cron')}) has an end`, { field: key });
+    }
+    const wall = parseLocalTime(fields.localTime);
+    const last = localInstant(wall, LATEST_ZONE);
+    if (last < now && !fields.nowIfPast) {
+      throw fail('time_in_past', `${wall} has passed in every subscriber's zone (the last, UTC-12, at ${new Date(last).toISOString()}; now is ${new Date(now).toISOString()})`, { field: 'localTime' });
+    }
+    return { sendAt: Math.max(localInstant(wall, EARLIEST_ZONE), now), tz: fallback, localTime: wall, staleAfterMs };
+  }
+  if (typeof fields.localTime === 'string') {
+    throw fail('invalid_request', msg`with ${ref('cron')}, ${ref('localTime')} takes no value: the rule's times are each subscriber's local times`, { field: 'localTime' });
+  }
+  const cron = validateCron(fields.cron, EARLIEST_ZONE);
+  const untilAt = fields.until === undefined ? undefined : parseDateTime(fields.until, fallback ?? systemZone(), 'until');
+  const count = fields.count === undefined ? undefined : parseCount(fields.count, 'count');
+  const first = nextCronSlot(cron, EARLIEST_ZONE, now);
+  if (first === null) throw fail('invalid_input', `"${cron}" never fires`, { field: 'cron' });
+  if (untilAt !== undefined && untilAt < first) {
+    throw fail('invalid_input', `${new Date(untilAt).toISOString()} is before the first occurrence (${formatInZone(first, EARLIEST_ZONE)})`, { field: 'until' });
+  }
+  return { sendAt: first, cron, tz: EARLIEST_ZONE, untilAt, count, staleAfterMs, localTime: fallback ? `${RULE_LOCAL_TIME} ${fallback}` : RULE_LOCAL_TIME };
 }

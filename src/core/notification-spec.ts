@@ -71,6 +71,8 @@ export interface DeliveryOptions {
   topic?: string | undefined;
   /** --urgent: never capped (frequency caps), and Urgency high */
   urgent?: boolean | undefined;
+  /** --rate "600/min" ("none": unthrottled); undefined: push.defaultRate */
+  rate?: string | undefined;
 }
 
 export interface ScheduleInput {
@@ -82,6 +84,8 @@ export interface ScheduleInput {
   untilAt?: number | undefined;
   count?: number | undefined;
   staleAfterMs?: number | undefined;
+  /** --local-time: the wall clock ("2026-12-24T09:00"), or "rule[ ZONE]" on a recurring rule; tz then is the rule's slot zone. */
+  localTime?: string | undefined;
 }
 
 export interface NotificationSpec {

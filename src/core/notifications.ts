@@ -11,6 +11,8 @@ import { buildPayload, titleOf } from './message.js';
 import { resolveSubscriptionRefs } from './subscription-lookup.js';
 import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target, TargetInput } from './notification-spec.js';
 import { planTracking } from './tracking.js';
+import { wallClockOf } from './local-time.js';
+import { rateToStore } from './throttle.js';
 
 /** A repeated Idempotency-Key returns the first notification for this long; later it starts a new one. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -41,6 +43,10 @@ export interface NotificationView {
   counts: NotificationCounts;
   /** When its per-delivery rows were pruned (counts kept); null while they exist. */
   ledgerPrunedAt: string | null;
+  /** --local-time: the wall clock each subscriber gets it at in their own zone ("2026-12-24T09:00"; a rule's occurrence: its slot's); null: one instant for all */
+  localTime: string | null;
+  /** --rate: "600/min"; null: unthrottled */
+  rate: string | null;
 }
 
 export interface CreateOptions {
@@ -54,6 +60,7 @@ export async function previewNotification(ctx: Context, spec: NotificationSpec):
   planTracking(ctx.config, spec.message, built.text);
   const target = await resolveTarget(ctx, spec.target);
   validateDelivery(spec.delivery);
+  rateToStore(spec.delivery.rate, ctx.config.push.defaultRate);
   return { recipients: await ctx.store.countRecipients(targetQuery(target), ctx.now()), payloadBytes: built.bytes, payload: parseMaybe(built.text), target };
 }
 
@@ -62,6 +69,7 @@ export async function createNotification(ctx: Context, spec: NotificationSpec, o
   const tracking = planTracking(ctx.config, spec.message, built.text);
   const target = await resolveTarget(ctx, spec.target);
   const delivery = validateDelivery(spec.delivery);
+  const rate = rateToStore(spec.delivery.rate, ctx.config.push.defaultRate);
   const schedule = spec.schedule ?? {};
   const now = ctx.now();
   if (schedule.cron && options.leaseFor) throw fail('notification_state', 'a recurring notification cannot be sent now');
@@ -90,6 +98,8 @@ export async function createNotification(ctx: Context, spec: NotificationSpec, o
       remaining_count: schedule.count ?? null,
       stale_after_ms: schedule.staleAfterMs ?? null,
       urgent: delivery.urgent ? 1 : 0,
+      local_time: schedule.localTime ?? null,
+      rate,
       idempotency_key: spec.idempotencyKey ?? null,
       created_at: now,
       lease_owner: options.leaseFor?.owner ?? null,
@@ -186,6 +196,8 @@ export async function toView(ctx: Context, row: NotificationRow): Promise<Notifi
     urgent: Boolean(row.urgent),
     counts: await countsOf(ctx, row),
     ledgerPrunedAt: iso(row.ledger_pruned_at ?? null),
+    localTime: wallClockOf(row) ?? (row.local_time ? "each occurrence's, local" : null),
+    rate: row.rate ?? null,
   };
 }
 

@@ -10,7 +10,7 @@ import { DateTime } from 'luxon';
 import type { NotificationRow } from '../store/store.js';
 import type { Context } from './context.js';
 import { CATEGORY_QUIET_OFF, parseQuietHours, type QuietHours } from '../delivery-policy.js';
-import { systemZone } from './schedule-time.js';
+import { fallbackZone } from './local-time.js';
 
 export { parseQuietHours, type QuietHours } from '../delivery-policy.js';
 
@@ -25,12 +25,12 @@ export async function applyQuietHours(ctx: Context, row: NotificationRow): Promi
   const quiet = await quietHoursFor(ctx, row);
   if (!quiet) return 0;
   const now = ctx.now();
-  const fallback = systemZone();
+  const fallback = fallbackZone(null, ctx.config.push.defaultTimeZone);
   const quietZones = new Map<string | null, { until: number; reason: string }>();
   for (const zone of await ctx.store.pendingZones(row.id)) {
     const until = quietUntil(quiet, zone ?? fallback, now);
     if (until === null) continue;
-    const reason = `${DEFERRED_PREFIX} (${quiet.text} in ${zone ?? `${fallback}, the server's zone`}) until ${new Date(until).toISOString()}`;
+    const reason = `${DEFERRED_PREFIX} (${quiet.text} in ${zone ?? `${fallback}, ${ctx.config.push.defaultTimeZone ? 'push.defaultTimeZone' : "the server's zone"}`}) until ${new Date(until).toISOString()}`;
     quietZones.set(zone, { until, reason });
   }
   return ctx.store.deferZones(row.id, quietZones);

@@ -11,6 +11,7 @@ import { Cron } from 'croner';
 import { DateTime, IANAZone } from 'luxon';
 import { fail, msg, ref } from '../errors.js';
 import { parseDuration } from './durations.js';
+import { parseLocalSchedule } from './local-time.js';
 import type { ScheduleInput } from './notification-spec.js';
 
 export interface ScheduleFields {
@@ -23,6 +24,8 @@ export interface ScheduleFields {
   staleAfter?: string | undefined;
   /** Send at once instead of refusing a due time in the past. */
   nowIfPast?: boolean | undefined;
+  /** --local-time / send_at_local: a wall clock in each subscriber's zone (true: with cron, the rule's own times). See local-time.ts. */
+  localTime?: string | boolean | undefined;
 }
 
 /**
@@ -31,6 +34,7 @@ export interface ScheduleFields {
  * each face names them as its users typed them (`--at`, `send_at`).
  */
 export function parseSchedule(fields: ScheduleFields, now: number): ScheduleInput {
+  if (fields.localTime !== undefined && fields.localTime !== false) return parseLocalSchedule(fields, now);
   const name = { at: 'sendAt', in: 'in', cron: 'cron' } as const;
   const given = (['at', 'in', 'cron'] as const).filter((k) => fields[k] !== undefined);
   if (given.length !== 1) {
@@ -189,13 +193,13 @@ export function describeDuration(ms: number): string {
   return parts.join(' ');
 }
 
-function positiveDuration(text: string, field: string): number {
+export function positiveDuration(text: string, field: string): number {
   const value = parseDuration(text, field);
   if (value <= 0) throw fail('invalid_input', 'must be longer than zero', { field });
   return value;
 }
 
-function parseCount(value: string | number, field: string): number {
+export function parseCount(value: string | number, field: string): number {
   const text = String(value).trim();
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1_000_000) {
     throw fail('invalid_input', `"${value}" must be a whole number of occurrences, at least 1`, { field });

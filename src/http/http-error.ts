@@ -43,6 +43,7 @@ const API_NAMES: Record<string, string> = {
   trackClicks: 'track_clicks',
   timeZone: 'time_zone',
   quietHours: 'quiet_hours',
+  localTime: 'send_at_local',
 };
 
 export const apiName = (field: string): string => API_NAMES[field] ?? field;

@@ -94,6 +94,11 @@ export interface PushServiceOptions {
   verify?: boolean;
   /** Clock for the exp checks (ms since epoch). */
   now?: () => number;
+  /**
+   * How a push signed with a key other than the subscription's is refused: 'plain' (default), a
+   * 403 with a sentence; 'mozilla', a 403 whose JSON body names VapidPkHashMismatch, as autopush does.
+   */
+  keyMismatch?: 'plain' | 'mozilla';
 }
 
 export interface PushService {
@@ -287,6 +292,10 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     let claims = verify ? verifiedTokens.get(cacheKey) : UNVERIFIED;
     if (!claims) {
       const verdict = verifyVapidToken(authorization, subscriber.appKeyBytes);
+      if (!verdict.ok && verdict.mismatch && options.keyMismatch === 'mozilla') {
+        const body = JSON.stringify({ code: 403, errno: 109, error: 'Forbidden', message: 'VapidPkHashMismatch: the VAPID key does not match the one the subscription was made with' });
+        return answer(response, id, 403, 'VapidPkHashMismatch', { 'content-type': 'application/json' }, body);
+      }
       if (!verdict.ok) return answer(response, id, verdict.status, verdict.reason);
       claims = verdict.claims;
       if (verifiedTokens.size > 10_000) verifiedTokens.clear();
@@ -394,7 +403,7 @@ const UNVERIFIED: JwtClaims = { aud: '', exp: 0, sub: '' };
 
 export type VapidVerdict =
   | { ok: true; claims: JwtClaims; publicKey: string }
-  | { ok: false; status: 401 | 403; reason: string };
+  | { ok: false; status: 401 | 403; reason: string; mismatch?: boolean };
 
 /**
  * Checks a push request's `Authorization: vapid t=<JWT>, k=<key>` the way a push service does:
@@ -427,7 +436,7 @@ function verifyVapidToken(authorization: string | undefined, applicationServerKe
   if (!token || !key) return { ok: false, status: 401, reason: 'Authorization needs t=<JWT> and k=<public key>' };
   const keyBytes = Buffer.from(key, 'base64url');
   if (!keyBytes.equals(applicationServerKey)) {
-    return { ok: false, status: 403, reason: 'k is not the applicationServerKey this subscription was created with' };
+    return { ok: false, status: 403, reason: 'k is not the applicationServerKey this subscription was created with', mismatch: true };
   }
 
   const parts = token.split('.');

@@ -109,7 +109,10 @@ function parseMetricsPort(value: string): number {
 }
 
 function didSomething(r: DispatchResult): boolean {
-  return r.delivered.length > 0 || r.skipped.length > 0 || r.errors.length > 0 || r.occurrencesCreated > 0 || r.occurrencesMissed > 0 || r.interrupted || r.deferred.length > 0;
+  return (
+    r.delivered.length > 0 || r.skipped.length > 0 || r.errors.length > 0 || r.occurrencesCreated > 0 || r.occurrencesMissed > 0 || r.interrupted ||
+    r.deferred.length > 0 || r.helped.length > 0
+  );
 }
 
 function summaryLine(r: DispatchResult): string {
@@ -119,6 +122,8 @@ function summaryLine(r: DispatchResult): string {
     `${r.totals.sent} sent, ${r.totals.gone} gone, ${r.totals.failed} failed, ${r.totals.pending} pending`,
   ];
   if (r.deferred.length) parts.push(deferredText(r.deferred));
+  if (r.waiting.length) parts.push(waitingText(r.waiting));
+  if (r.helped.length) parts.push(`helped with throttled send${r.helped.length === 1 ? '' : 's'} ${r.helped.map((h) => `${h.id} (${h.sent} sent)`).join(', ')}`);
   if (r.skipped.length) parts.push(`${r.skipped.length} skipped (stale)`);
   if (r.occurrencesCreated || r.occurrencesMissed) parts.push(`${plural(r.occurrencesCreated, 'occurrence')} started, ${plural(r.occurrencesMissed, 'missed slot')}`);
   if (r.errors.length) parts.push(plural(r.errors.length, 'error'));
@@ -131,6 +136,14 @@ function deferredText(deferred: DispatchResult['deferred']): string {
   const deliveries = deferred.reduce((sum, d) => sum + d.deliveries, 0);
   const ids = deferred.map((d) => d.id).join(', ');
   return `${deliveries} ${deliveries === 1 ? 'delivery' : 'deliveries'} deferred (notification${deferred.length === 1 ? '' : 's'} ${ids}), the first due ${deferred[0]!.dueAt}: a later run sends them`;
+}
+
+/** "2 deliveries wait for their local time (notification 5), the next due ...": normal, exit 0. */
+function waitingText(waiting: DispatchResult['waiting']): string {
+  const deliveries = waiting.reduce((sum, d) => sum + d.deliveries, 0);
+  const ids = waiting.map((d) => d.id).join(', ');
+  const next = waiting.map((d) => d.dueAt).sort()[0];
+  return `${deliveries} ${deliveries === 1 ? 'delivery waits' : 'deliveries wait'} for the local time in their zones (notification${waiting.length === 1 ? '' : 's'} ${ids}), the next due ${next}: a later run sends them`;
 }
 
 function logEvent(out: Output, event: DispatchEvent): void {

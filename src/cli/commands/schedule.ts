@@ -14,6 +14,7 @@ interface ScheduleFlags extends NotificationFlags {
   count?: string;
   staleAfter?: string;
   nowIfPast?: boolean;
+  localTime?: string | boolean;
 }
 
 export function registerSchedule(program: Command): void {
@@ -29,6 +30,7 @@ export function registerSchedule(program: Command): void {
     .option('--count <n>', 'recurring: at most this many occurrences')
     .option('--stale-after <duration>', 'skip (and mark) a run that starts later than this after its due time, rather than send it late')
     .option('--now-if-past', 'send at the next dispatch instead of refusing a time in the past')
+    .option('--local-time [time]', 'each subscriber gets it at this wall-clock time in their own zone ("2026-12-24 09:00"); with --cron, no value: the rule\'s times are each subscriber\'s; --tz: the zone of subscribers without one')
     .action(
       action<ScheduleFlags>(async ({ options, out, context }) => {
         const spec = await specFromOptions(options);
@@ -37,7 +39,10 @@ export function registerSchedule(program: Command): void {
         const { upcomingSlots, ruleOf } = await import('../../core/recurrence.js');
         const ctx = await context();
         spec.schedule = parseSchedule(
-          { at: options.at, in: options.in, cron: options.cron, tz: options.tz, until: options.until, count: options.count, staleAfter: options.staleAfter, nowIfPast: options.nowIfPast },
+          {
+            at: options.at, in: options.in, cron: options.cron, tz: options.tz, until: options.until, count: options.count, staleAfter: options.staleAfter,
+            nowIfPast: options.nowIfPast, localTime: options.localTime,
+          },
           ctx.now(),
         );
         if (options.concurrency !== undefined) out.warn('--concurrency applies when sending: pass it to "pushctl dispatch"');
@@ -60,9 +65,14 @@ export function registerSchedule(program: Command): void {
 
         const view = await createNotification(ctx, spec);
         const upcoming = view.cron ? nextSlots(view) : [Date.parse(view.sendAt!)];
+        const local = spec.schedule.localTime !== undefined;
         out.result({ ...view, next: upcoming.map((t) => new Date(t).toISOString()) }, () => [
           out.color.green('✓ ') +
-            (view.cron
+            (local
+              ? view.cron
+                ? `recurring notification ${view.id}: "${view.cron}" in each subscriber's local time`
+                : `notification ${view.id} scheduled for ${view.localTime} in each subscriber's zone (starting ${new Date(upcoming[0]!).toISOString()}, where that comes first)`
+              : view.cron
               ? `recurring notification ${view.id}: "${view.cron}" in ${zone}` +
                 (view.until ? `, until ${formatInZone(Date.parse(view.until), zone)}` : '') +
                 (view.remaining !== null ? `, ${view.remaining} occurrence${view.remaining === 1 ? '' : 's'}` : '')
