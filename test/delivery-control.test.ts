@@ -1,6 +1,8 @@
 /**
  * Delivery control end to end, through the built CLI (and the admin API) against the push-service
- * stand-in, on simulated instants (PUSHCTL_NOW): a category's quiet hours turned off ("none") and
+ * stand-in, on simulated instants (PUSHCTL_NOW): local-time sends reaching Tokyo, Berlin, New York
+ * and a subscriber without a zone each at its own 09:00 (one-off, and a weekly rule across the DST
+ * changes of 2026), stale-key marking, a category's quiet hours turned off ("none") and
  * back to the config's ("default"), the admin API's category cap and quiet hours, bad values of
  * every kind refused (exit 2 / HTTP 400 with the field) with nothing written.
  */
@@ -26,6 +28,114 @@ async function travellers(): Promise<ServiceSubscription[]> {
 }
 
 const count = (sql: string) => (t.inst.query<{ n: number }>(`SELECT count(*) AS n FROM (${sql})`)[0]!).n;
+
+interface Shown extends NotificationJson {
+  localTime: string | null;
+  dueTimes: { dueAt: string | null; deliveries: number }[];
+}
+
+/** subscription id -> when its delivery of notification `id` was sent (ms; simulated clock). */
+const sentTimes = (id: number) =>
+  new Map(t.inst.query<{ subscription_id: number; updated_at: number }>("SELECT subscription_id, updated_at FROM deliveries WHERE notification_id = ? AND state = 'sent'", id).map((r) => [r.subscription_id, r.updated_at]));
+const localClock = (ms: number, zone: string) => new Date(ms).toLocaleString('sv-SE', { timeZone: zone }).slice(0, 16);
+
+describe('schedule --local-time', () => {
+  it('reaches each subscriber at 09:00 in their own zone: four dispatch runs at four instants, the one without a zone in --tz', async () => {
+    await travellers();
+    const scheduled = await t.inst.json<Shown>(['schedule', '--all', '--title', 'Good morning', '--local-time', '2030-01-14 09:00', '--tz', 'America/Los_Angeles'], at(Date.parse('2030-01-10T12:00:00Z')));
+    expect(scheduled).toMatchObject({ status: 'scheduled', localTime: '2030-01-14T09:00', sendAt: '2030-01-13T19:00:00.000Z' }); // UTC+14 first
+    const runs = [
+      // [instant, who has it afterwards (subscription ids): Tokyo 1, Berlin 2, New York 3, no zone (Los Angeles) 4]
+      ['2030-01-13T23:50:00Z', []], // nobody's 09:00 yet: it starts (fixes its recipients) and every zone waits
+      ['2030-01-14T00:00:30Z', [1]], // Tokyo 09:00 = 00:00Z
+      ['2030-01-14T08:00:30Z', [1, 2]], // Berlin 09:00 CET = 08:00Z
+      ['2030-01-14T14:00:30Z', [1, 2, 3]], // New York 09:00 EST = 14:00Z
+      ['2030-01-14T17:00:30Z', [1, 2, 3, 4]], // Los Angeles 09:00 PST = 17:00Z
+    ] as const;
+    for (const [instant, expected] of runs) {
+      const run = await t.inst.cli(['dispatch'], at(Date.parse(instant)));
+      expect(run.code, `${instant}: ${run.stdout}${run.stderr}`).toBe(0); // waiting for later zones is no failure
+      expect([...sentTimes(scheduled.id).keys()].sort(), instant).toEqual(expected);
+      if (expected.length === 1) {
+        expect(run.stdout).toMatch(/3 deliveries wait for the local time in their zones \(notification \d+\), the next due 2030-01-14T08:00:00\.000Z/);
+        const shown = await t.inst.json<Shown>(['notifications', 'show', String(scheduled.id)], at(Date.parse(instant)));
+        expect(shown.dueTimes, instant).toEqual([
+          { dueAt: '2030-01-14T08:00:00.000Z', deliveries: 1 },
+          { dueAt: '2030-01-14T14:00:00.000Z', deliveries: 1 },
+          { dueAt: '2030-01-14T17:00:00.000Z', deliveries: 1 },
+        ]);
+        const text = await t.inst.cli(['notifications', 'show', String(scheduled.id)], at(Date.parse(instant)));
+        expect(text.stdout).toMatch(/local: +2030-01-14T09:00 in each subscriber's zone \(America\/Los_Angeles for those without one\)/);
+        expect(text.stdout).toMatch(/due: +1 at 2030-01-14T08:00:00\.000Z\n +1 at 2030-01-14T14:00:00\.000Z\n +1 at 2030-01-14T17:00:00\.000Z/);
+      }
+    }
+    const times = sentTimes(scheduled.id);
+    expect([localClock(times.get(1)!, 'Asia/Tokyo'), localClock(times.get(2)!, 'Europe/Berlin'), localClock(times.get(3)!, 'America/New_York'), localClock(times.get(4)!, 'America/Los_Angeles')])
+      .toEqual(['2030-01-14 09:00', '2030-01-14 09:00', '2030-01-14 09:00', '2030-01-14 09:00']);
+    expect((await t.inst.json<Shown>(['notifications', 'show', String(scheduled.id)])).status).toBe('sent');
+    expect(receivedBySubscription(t.svc).size).toBe(4);
+  }, 120_000);
+
+  it('--cron "0 9 * * 1" --local-time: 09:00 each Monday in each zone, through the spring DST changes of New York (8 March) and Berlin (29 March)', async () => {
+    t.config({ defaultTimeZone: 'UTC' });
+    await travellers();
+    const rule = await t.inst.json<Shown & { cron: string }>(['schedule', '--all', '--title', 'Weekly', '--cron', '0 9 * * 1', '--local-time'], at(Date.parse('2026-03-04T12:00:00Z')));
+    expect(rule.cron).toBe('0 9 * * 1');
+    const weeks = [
+      // Monday 2 March: New York still on EST (UTC-5), Berlin CET (UTC+1).
+      { runs: ['2026-03-02T00:00:30Z', '2026-03-02T08:00:30Z', '2026-03-02T09:00:30Z', '2026-03-02T14:00:30Z'], skip: true },
+      // Monday 9 March, the day after New York moved to EDT (UTC-4): its 09:00 is 13:00Z.
+      { runs: ['2026-03-09T00:00:30Z', '2026-03-09T08:00:30Z', '2026-03-09T09:00:30Z', '2026-03-09T13:00:30Z'], skip: false },
+      // Monday 30 March, the day after Berlin moved to CEST (UTC+2): its 09:00 is 07:00Z.
+      { runs: ['2026-03-30T00:00:30Z', '2026-03-30T07:00:30Z', '2026-03-30T09:00:30Z', '2026-03-30T13:00:30Z'], skip: false },
+    ];
+    for (const week of weeks.filter((w) => !w.skip)) {
+      let occurrence: number | undefined;
+      for (const [i, instant] of week.runs.entries()) {
+        const run = await t.inst.cli(['dispatch', '--json'], at(Date.parse(instant)));
+        expect(run.code, `${instant}: ${run.stdout}${run.stderr}`).toBe(0);
+        const ids = t.inst.query<{ id: number }>("SELECT id FROM notifications WHERE parent_id = ? AND status IN ('sending', 'sent') ORDER BY id DESC LIMIT 1", rule.id);
+        occurrence = ids[0]!.id;
+        // Tokyo first, then Berlin, then the zone-less subscriber (UTC), then New York: one more each run.
+        expect(sentTimes(occurrence).size, instant).toBe(i + 1);
+      }
+      const times = sentTimes(occurrence!);
+      const day = week.runs[0]!.slice(0, 10);
+      expect([localClock(times.get(1)!, 'Asia/Tokyo'), localClock(times.get(2)!, 'Europe/Berlin'), localClock(times.get(3)!, 'America/New_York'), localClock(times.get(4)!, 'UTC')])
+        .toEqual([`${day} 09:00`, `${day} 09:00`, `${day} 09:00`, `${day} 09:00`]);
+    }
+    expect(receivedBySubscription(t.svc).size).toBe(4);
+    expect(t.svc.received).toHaveLength(8);
+  });
+
+  it('the admin API takes send_at_local (and rate), and GET shows how many are due when', async () => {
+    await travellers();
+    const serve = await startServe({ config: serveConfig({ push: { endpointOrigins: [t.svc.origin] } }), dir: t.inst.dir, env: { ...t.inst.env, ...at(Date.parse('2030-01-10T12:00:00Z')) } });
+    try {
+      const created = await call(serve.url, 'POST', '/v1/pushnotification', { admin: true, json: { all: true, title: 'Hi', send_at_local: '2030-01-14 09:00', tz: 'Europe/Berlin', rate: '10/s' } });
+      expect(created.status, created.text).toBe(201);
+      const shown = await call(serve.url, 'GET', `/v1/pushnotification/${created.json.id}`, { admin: true });
+      expect(shown.json).toMatchObject({ status: 'scheduled', local_time: '2030-01-14T09:00', rate: '10/s', send_at: '2030-01-13T19:00:00.000Z', tz: 'Europe/Berlin', due_times: [] });
+      for (const [json, field] of [
+        [{ all: true, title: 'x', send_at_local: '14.01.2030 09:00' }, 'send_at_local'],
+        [{ all: true, title: 'x', send_at_local: '2030-01-14 09:00', send_at: '2030-01-14T09:00:00Z' }, 'send_at_local'],
+        [{ all: true, title: 'x', send_at_local: 9 }, 'send_at_local'],
+        [{ all: true, title: 'x', rate: '5/fortnight' }, 'rate'],
+        [{ all: true, title: 'x', send_at_local: '2030-01-14 09:00', tz: 'Mars/Base' }, 'tz'],
+      ] as const) {
+        const refused = await call(serve.url, 'POST', '/v1/pushnotification', { admin: true, json });
+        expect(refused.status, refused.text).toBe(400);
+        expect(refused.json.error.field).toBe(field);
+      }
+      const push = await call(serve.url, 'POST', '/push', { admin: true, json: { title: 'Local', send_at_local: '2030-01-15 09:00' } });
+      expect(push.status, push.text).toBe(201);
+      expect(push.json).toMatchObject({ status: 'scheduled', send_at_local: '2030-01-15T09:00' });
+      expect(t.inst.query('SELECT count(*) AS n FROM notifications')).toEqual([{ n: 2 }]);
+    } finally {
+      await serve.stop();
+    }
+  });
+});
 
 describe('categories update NAME --quiet-hours none|default', () => {
   it('"none" turns quiet hours off for the category, whatever the config says; "default" brings the config\'s back', async () => {
@@ -130,4 +240,3 @@ describe('admin API: categories with cap and quiet hours', () => {
   });
 });
 
-export { receivedBySubscription };

@@ -36,7 +36,11 @@ export type DispatchEvent =
 
 export interface DispatchResult {
   /** Notifications this run sent (or finished), with how each ended. */
-  delivered: { id: number; status: string; counts: NotificationCounts; resumed: boolean; stoppedReason?: string | undefined; elapsedMs: number }[];
+  delivered: {
+    id: number; status: string; counts: NotificationCounts; resumed: boolean; stoppedReason?: string | undefined; elapsedMs: number;
+    /** what is left waits for subscribers' local time (--local-time): not a failure */
+    waiting?: boolean | undefined;
+  }[];
   skipped: { id: number; reason: string }[];
   errors: { id: number; message: string }[];
   occurrencesCreated: number;
@@ -135,7 +139,10 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
         onProgress: options.onProgress ? (counts) => options.onProgress!(row.id, counts) : undefined,
       });
       const elapsedMs = Date.now() - started;
-      result.delivered.push({ id: row.id, status: summary.status, counts: summary.counts, resumed, stoppedReason: summary.stoppedReason, elapsedMs });
+      result.delivered.push({
+        id: row.id, status: summary.status, counts: summary.counts, resumed, stoppedReason: summary.stoppedReason, elapsedMs,
+        ...(summary.waiting && !summary.deferred ? { waiting: true } : {}),
+      });
       for (const key of ['sent', 'gone', 'failed', 'pending'] as const) result.totals[key] += summary.counts[key];
       options.onEvent?.({ type: 'delivered', summary, elapsedMs });
       if (summary.stoppedReason === 'interrupted') result.interrupted = true;
@@ -172,7 +179,7 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
 export function dispatchSucceeded(result: DispatchResult): boolean {
   if (result.errors.length || result.interrupted || result.deferred.length) return false;
   const waiting = new Set(result.waiting.map((w) => w.id));
-  return result.delivered.every((d) => d.status === 'sent' || d.status === 'cancelled' || (d.status === 'sending' && waiting.has(d.id)));
+  return result.delivered.every((d) => d.status === 'sent' || d.status === 'cancelled' || (d.status === 'sending' && (d.waiting || waiting.has(d.id))));
 }
 
 /**

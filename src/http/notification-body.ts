@@ -16,6 +16,7 @@ export const NOTIFICATION_FIELDS = [
   'all', 'categories', 'subscriptions',
   'ttl', 'urgency', 'topic', 'urgent',
   'send_at', 'cron', 'tz', 'until', 'count', 'stale_after',
+  'send_at_local', 'rate',
 ] as const;
 
 export function notificationSpecFromJson(body: JsonObject, idempotencyKey: string | undefined, now: number): NotificationSpec {
@@ -82,11 +83,18 @@ export function notificationSpecFromJson(body: JsonObject, idempotencyKey: strin
   if (staleAfter !== undefined && typeof staleAfter !== 'number' && typeof staleAfter !== 'string') {
     throw badRequest('must be seconds (a number) or a duration like "30m"', 'staleAfter');
   }
-  const timed = [tz, cron, sendAt, until, count, staleAfter].some((v) => v !== undefined);
-  // No time at all means "send now". An API client cannot know the server's zone: local times are UTC unless tz says otherwise.
+  // send_at_local: "2026-12-24 09:00" in each subscriber's zone, or true with cron (the rule's times are theirs).
+  const sendAtLocal = body.send_at_local;
+  if (sendAtLocal !== undefined && sendAtLocal !== null && typeof sendAtLocal !== 'string' && typeof sendAtLocal !== 'boolean') {
+    throw badRequest('must be a local date and time like "2026-12-24 09:00" (or true with cron)', 'send_at_local');
+  }
+  const localTime = sendAtLocal === null ? undefined : sendAtLocal;
+  const timed = [tz, cron, sendAt, until, count, staleAfter, localTime].some((v) => v !== undefined);
+  // No time at all means "send now". An API client cannot know the server's zone: local times are UTC unless tz says
+  // otherwise; with send_at_local, subscribers without a zone get push.defaultTimeZone unless tz says otherwise.
   const schedule: ScheduleInput | undefined = timed
     ? parseSchedule(
-        { at: sendAt, cron, tz: tz ?? 'UTC', until, count, staleAfter: staleAfter === undefined ? undefined : String(staleAfter) },
+        { at: sendAt, cron, tz: tz ?? (localTime ? undefined : 'UTC'), until, count, staleAfter: staleAfter === undefined ? undefined : String(staleAfter), localTime },
         now,
       )
     : undefined;
@@ -94,7 +102,10 @@ export function notificationSpecFromJson(body: JsonObject, idempotencyKey: strin
   return {
     message,
     target: target as NotificationSpec['target'],
-    delivery: { ttl: ttlSeconds, urgency: optionalString(body, 'urgency') as Urgency | undefined, topic: optionalString(body, 'topic'), urgent: optionalBoolean(body, 'urgent') },
+    delivery: {
+      ttl: ttlSeconds, urgency: optionalString(body, 'urgency') as Urgency | undefined, topic: optionalString(body, 'topic'), urgent: optionalBoolean(body, 'urgent'),
+      rate: optionalString(body, 'rate'),
+    },
     ...(schedule ? { schedule } : {}),
     ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
   };

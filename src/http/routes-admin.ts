@@ -7,6 +7,7 @@ import { addCategory, deleteCategory, listCategories, updateCategory, type Categ
 import type { Context } from '../core/context.js';
 import { DEFAULT_LEASE_MS, deliverNotification, newOwnerId } from '../core/delivery.js';
 import { funnelOf } from '../core/engagement.js';
+import { pendingSchedule } from '../core/local-time-sends.js';
 import type { NotificationSpec } from '../core/notification-spec.js';
 import { deleteNotificationOrRule } from '../core/recurrence.js';
 import {
@@ -51,7 +52,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
     group: 'admin',
     handler: async ({ req }) => {
       const body = hasBody(req) ? await readJsonObject(req) : {};
-      assertKnownFields(body, ['title', 'body', 'url']);
+      assertKnownFields(body, ['title', 'body', 'url', 'send_at_local', 'tz', 'rate']);
       const spec = notificationSpecFromJson(body, undefined, ctx.now());
       if (spec.message.title === undefined && spec.message.body === undefined) {
         spec.message.title = TEST_TITLE;
@@ -59,10 +60,11 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
       }
       spec.target = { all: true };
       const { view, delivery } = await createAndSend(spec);
-      // A test push waits for its answer, so the caller sees the counts at once.
+      // A test push waits for its answer, so the caller sees the counts at once (a throttled one too);
+      // with send_at_local it is scheduled: dispatch sends it zone by zone.
       if (delivery) await delivery;
       const final = await getNotification(ctx, view.id);
-      return { status: 201, json: { id: final.id, status: final.status, counts: final.counts } };
+      return { status: 201, json: { id: final.id, status: final.status, counts: final.counts, ...(final.localTime ? { send_at: final.sendAt, send_at_local: final.localTime } : {}) } };
     },
   });
 
@@ -177,9 +179,11 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
       const id = notificationId(params.id!);
       const view = await getNotification(ctx, id);
       const funnel = view.cron ? undefined : await funnelOf(ctx, id);
+      // How many pending deliveries are due when (zone by zone for send_at_local).
+      const dueTimes = view.counts.pending > 0 ? (await pendingSchedule(ctx, id)).map((d) => ({ due_at: d.dueAt, deliveries: d.deliveries })) : [];
       return {
         status: 200,
-        json: { ...notificationJson(view), ...(funnel ? { funnel: snakeKeys(funnel) } : {}), failures: (await recentFailures(ctx, id, 10)).map(snakeKeys) },
+        json: { ...notificationJson(view), ...(funnel ? { funnel: snakeKeys(funnel) } : {}), due_times: dueTimes, failures: (await recentFailures(ctx, id, 10)).map(snakeKeys) },
       };
     },
   });

@@ -60,12 +60,13 @@ export function registerNotifications(program: Command): void {
         const { funnelLines } = await import('../engagement-report.js');
         const funnel = view.cron ? undefined : await funnelOf(ctx, view.id);
         const deferred = await (await import('../../core/quiet-hours.js')).deferredDeliveries(ctx, view.id);
+        const dueTimes = view.counts.pending > 0 ? await (await import('../../core/local-time-sends.js')).pendingSchedule(ctx, view.id) : [];
         const occurrences = view.cron ? await listOccurrences(ctx, view.id, 10) : undefined;
         const next =
           view.cron && view.status === 'scheduled' && view.sendAt
             ? [Date.parse(view.sendAt), ...upcomingSlots({ ...ruleOf(view), remaining: view.remaining === null ? null : view.remaining - 1 }, Date.parse(view.sendAt), 4)]
             : [];
-        const value = { ...view, deferred, ...(funnel ? { funnel } : {}), recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
+        const value = { ...view, deferred, dueTimes, ...(funnel ? { funnel } : {}), recentFailures: failures, ...(occurrences ? { occurrences: { total: occurrences.total, recent: occurrences.recent } } : {}), ...(view.cron ? { next: next.map((t) => new Date(t).toISOString()) } : {}) };
         const zone = view.tz ?? 'UTC';
         const lines: string[] = [
           `notification ${view.id}: ${colourStatus(out, view.status)}${view.error ? ` (${printable(view.error)})` : ''}`,
@@ -81,6 +82,8 @@ export function registerNotifications(program: Command): void {
           lines.push(`due:       ${formatInZone(Date.parse(view.sendAt), zone)}`);
         }
         if (view.parentId !== null) lines.push(`rule:      occurrence of ${view.parentId} for slot ${view.slotAt ?? ''}`);
+        if (view.localTime) lines.push(`local:     ${view.localTime} in each subscriber's zone (${view.tz && !view.cron ? `${view.tz} for those without one` : 'push.defaultTimeZone or the server\'s for those without one'})`);
+        if (view.rate) lines.push(`rate:      at most ${view.rate} deliveries started`);
         if (view.staleAfterMs !== null) lines.push(`stale:     skipped if a run starts more than ${describeDuration(view.staleAfterMs)} late`);
         lines.push(`created:   ${view.createdAt}`);
         if (view.startedAt) lines.push(`started:   ${view.startedAt}`);
@@ -89,6 +92,11 @@ export function registerNotifications(program: Command): void {
         if (!view.cron) lines.push(`counts:    ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending${c.capped ? `, ${c.capped} capped` : ''}`);
         if (funnel) lines.push(...funnelLines(funnel));
         if (deferred.count) lines.push(`deferred:  ${deferred.count} waiting for quiet hours to end (first at ${deferred.until})`);
+        // How many are due when (zone by zone for --local-time; retries and throttle slots too).
+        if (dueTimes.length && (view.localTime || dueTimes.length > 1 || dueTimes[0]!.dueAt !== null)) {
+          dueTimes.slice(0, 12).forEach((d, i) => lines.push(`${i === 0 ? 'due:      ' : '          '} ${d.deliveries} ${d.dueAt === null ? 'now' : `at ${d.dueAt}`}`));
+          if (dueTimes.length > 12) lines.push(`           ... and ${dueTimes.slice(12).reduce((n, d) => n + d.deliveries, 0)} more later`);
+        }
         if (view.ledgerPrunedAt) lines.push(`history:   per-delivery records pruned ${view.ledgerPrunedAt} (counts kept)`);
         if (occurrences) {
           lines.push(`occurrences: ${occurrences.total}`);
