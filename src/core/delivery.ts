@@ -142,6 +142,9 @@ export function lazySender(create: () => Promise<PushSender>): PushSender {
     expect: (requests) => {
       void (real ??= create()).then((sender) => sender.expect?.(requests));
     },
+    ready: async () => {
+      await (await (real ??= create())).ready?.();
+    },
   };
 }
 
@@ -404,17 +407,18 @@ class DeliveryRun {
     if (timed && ms >= 250) await this.checkStatus();
   }
 
-  private async deliverOne(d: PendingDelivery, payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
+  /** Sends one delivery and records the answer; with `notAfter` (a throttle slot's limit), returns false without sending when later than that. */
+  private async deliverOne(d: PendingDelivery, payload: DeliveryPayloads, pushOptions: PushOptionsOf, notAfter = Infinity): Promise<boolean> {
     const now = () => this.ctx.now();
     if (d.endpoint === null || d.p256dh === null || d.auth === null) {
       // Removed (unsubscribed or pruned) since the recipient list was fixed.
       await this.record(d, { kind: 'gone', message: 'subscription removed before delivery' }, now());
-      return;
+      return true;
     }
     if (d.expired) {
       // Expired since the list was fixed: the browser dropped it; 'gone' deletes it as a 410 would.
       await this.record(d, { kind: 'gone', message: 'subscription expired (its expirationTime has passed)' }, now());
-      return;
+      return true;
     }
     let key: SigningKey;
     try {
@@ -423,12 +427,15 @@ class DeliveryRun {
       // A configuration problem (say, keys kept in environment variables this process lacks), not
       // this subscriber's: stop with everyone still pending, so a resume finishes once it is fixed.
       this.stop(`cannot sign pushes: ${(error as Error).message}`);
-      return;
+      return true;
     }
+    const body = await payload.payloadFor(d.subscription_id);
+    // The last moment before the request leaves: a throttled delivery past its slot's limit waits for a later slot.
+    if (now() > notAfter) return false;
     let outcome: PushOutcome;
     const started = performance.now();
     try {
-      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, await payload.payloadFor(d.subscription_id), pushOptions, key);
+      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, body, pushOptions, key);
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }
@@ -437,6 +444,7 @@ class DeliveryRun {
     // The origin matters only to the 400/401/403 streak; no URL parse per message otherwise.
     const tracksStreak = outcome.kind === 'rejected' || (outcome.kind === 'delivered' && this.rejectionStreak.size > 0);
     await this.record(d, outcome, now(), tracksStreak ? originOf(d.endpoint) : undefined);
+    return true;
   }
 
   /**
@@ -629,6 +637,8 @@ class DeliveryRun {
    */
   private async deliverPaced(pacing: Pacing, payload: DeliveryPayloads, pushOptions: PushOptionsOf, helper = false): Promise<void> {
     const control = this.ctx.store;
+    // The sender is made before any slot is taken, so the first requests leave on time.
+    await this.sender?.ready?.();
     const inFlight = new Set<number>();
     let failure: { error: unknown } | undefined;
     let blockedUntil = 0;
@@ -682,13 +692,9 @@ class DeliveryRun {
   private async startAtSlot(d: PacedDelivery, pacing: Pacing, payload: DeliveryPayloads, pushOptions: PushOptionsOf): Promise<void> {
     const wait = d.slot_at - this.ctx.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const late = this.ctx.now() - d.slot_at;
-    if (this.shouldStop() || late > pacing.lateMs) {
-      if (!this.shouldStop()) this.lateGiveBacks += 1;
-      await this.ctx.store.releaseClaims(this.id, [d.subscription_id], this.ctx.now());
-      return;
-    }
-    await this.deliverOne(d, payload, pushOptions);
+    const sent = !this.shouldStop() && (await this.deliverOne(d, payload, pushOptions, d.slot_at + pacing.lateMs));
+    if (!sent && !this.shouldStop()) this.lateGiveBacks += 1;
+    if (!sent) await this.ctx.store.releaseClaims(this.id, [d.subscription_id], this.ctx.now());
   }
 
   /** A helper's run (deliverNotification with `helper`): paced chunks of a send someone else holds. */

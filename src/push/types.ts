@@ -49,6 +49,8 @@ export interface PushSender {
   close(): Promise<void>;
   /** A hint: about this many requests are coming (a sender with threads sizes itself to it). */
   expect?(requests: number): void;
+  /** Resolves when a request sent now would leave at once (a sender made on first use is made): throttled sends start on time. */
+  ready?(): Promise<void>;
 }
 
 export interface PushSenderOptions {
