@@ -11,7 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceSubscription } from './support/push-service.js';
 import { startPushService, type PushService } from './support/push-service.js';
-import { receivedBySubscription, simulatedAt as at, standInPerFile, type NotificationJson } from './support/scheduling.js';
+import crypto from 'node:crypto';
+import { installation, receivedBySubscription, simulatedAt as at, standInPerFile, type NotificationJson } from './support/scheduling.js';
 import { call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
 
 const t = standInPerFile('pushctl-control-');
@@ -134,6 +135,72 @@ describe('schedule --local-time', () => {
     } finally {
       await serve.stop();
     }
+  });
+});
+
+interface SubscriptionJson {
+  id: number;
+  endpoint: string;
+  staleKey: boolean;
+  staleKeySince: string | null;
+}
+
+/** A P-256 public key (base64url, uncompressed): the applicationServerKey of some other server. */
+const otherKey = () => crypto.createECDH('prime256v1').generateKeys().toString('base64url');
+
+describe('stale keys', () => {
+  it('Mozilla\'s VapidPkHashMismatch marks the subscription stale-key: listed by --stale-key, left out of broadcasts, cleared by re-subscribing', async () => {
+    const svc = await startPushService({ keyMismatch: 'mozilla' });
+    const inst = await installation(svc, 'pushctl-stale-');
+    try {
+      const good = [1, 2, 3].map(() => svc.createSubscription(inst.publicKey));
+      const foreign = svc.createSubscription(otherKey()); // made under another server's key
+      const file = path.join(inst.dir, 'subs.ndjson');
+      fs.writeFileSync(file, [...good, foreign].map((s) => JSON.stringify({ endpoint: s.endpoint, keys: s.keys })).join('\n') + '\n');
+      expect((await inst.cli(['subscriptions', 'import', file])).code).toBe(0);
+
+      const first = await inst.cli(['send', '--all', '--title', 'One', '--yes', '--json']);
+      expect(first.code).toBe(1);
+      expect((JSON.parse(first.stdout) as NotificationJson).counts).toMatchObject({ total: 4, sent: 3, failed: 1 });
+      expect(svc.answers.find((a) => a.subscriptionId === foreign.id)).toMatchObject({ status: 403, reason: 'VapidPkHashMismatch' });
+      const stale = await inst.json<SubscriptionJson[]>(['subscriptions', 'list', '--stale-key']);
+      expect(stale.map((s) => [s.id, s.endpoint, s.staleKey])).toEqual([[4, foreign.endpoint, true]]);
+      expect(stale[0]!.staleKeySince).toEqual(expect.any(String));
+      expect((await inst.json<SubscriptionJson[]>(['subscriptions', 'list'])).map((s) => s.staleKey)).toEqual([false, false, false, true]);
+      expect((await inst.cli(['subscriptions', 'list', '--stale-key'])).stdout).toMatch(/1 \(stale key\)/);
+      expect((await inst.cli(['subscriptions', 'show', '4'])).stdout).toMatch(/stale key: +since .* left out of broadcasts/);
+
+      // The next broadcast leaves it out (and succeeds).
+      const second = await inst.json<NotificationJson>(['send', '--all', '--title', 'Two', '--yes']);
+      expect(second.counts).toMatchObject({ total: 3, sent: 3 });
+      expect(svc.answers.filter((a) => a.subscriptionId === foreign.id)).toHaveLength(1);
+
+      // The browser subscribes again (new key material for the same endpoint): no longer stale.
+      const again = path.join(inst.dir, 'again.ndjson');
+      fs.writeFileSync(again, JSON.stringify({ endpoint: foreign.endpoint, keys: svc.createSubscription(inst.publicKey).keys }) + '\n');
+      expect((await inst.cli(['subscriptions', 'import', again])).code).toBe(0);
+      expect(await inst.json<SubscriptionJson[]>(['subscriptions', 'list', '--stale-key'])).toEqual([]);
+    } finally {
+      inst.cleanup();
+      await svc.close();
+    }
+  });
+
+  it('a 403 for one endpoint while the same push service took the others marks it; a later successful push clears it; 403s from a service that took nothing mark no one', async () => {
+    const subs = await t.inst.subscribe(4);
+    t.svc.behave({ status: 403, subscriptions: [subs[1]!.id], first: 1 });
+    const sent = await t.inst.cli(['send', '--all', '--title', 'One', '--yes', '--json']);
+    expect((JSON.parse(sent.stdout) as NotificationJson).counts).toMatchObject({ sent: 3, failed: 1 });
+    expect((await t.inst.json<SubscriptionJson[]>(['subscriptions', 'list', '--stale-key'])).map((s) => s.id)).toEqual([2]);
+    // The rule is spent: a push naming it now succeeds, and that clears the mark.
+    expect((await t.inst.json<NotificationJson>(['send', '--subscription', '2', '--title', 'Two', '--yes'])).counts).toMatchObject({ sent: 1 });
+    expect(await t.inst.json<SubscriptionJson[]>(['subscriptions', 'list', '--stale-key'])).toEqual([]);
+
+    // Every push refused: the operator's key problem, not these subscribers'.
+    t.svc.behave({ status: 403 });
+    const refused = await t.inst.cli(['send', '--all', '--title', 'Three', '--yes', '--json']);
+    expect(refused.code).toBe(1);
+    expect(await t.inst.json<SubscriptionJson[]>(['subscriptions', 'list', '--stale-key'])).toEqual([]);
   });
 });
 

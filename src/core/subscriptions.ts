@@ -35,13 +35,17 @@ export interface SubscriptionInfo {
   updatedAt: string;
   lastSuccessAt: string | null;
   failureCount: number;
+  /** Pushes were refused as not matching its VAPID key (stale-key): left out of broadcasts until a push succeeds or it re-subscribes. */
+  staleKey: boolean;
+  /** When it was marked stale-key; null when it is not. */
+  staleKeySince: string | null;
 }
 
 /**
  * One line of `subscriptions export`: the browser's PushSubscription JSON plus pushctl's fields
  * (everything but the store's own ids). `subscriptions import` reads it back unchanged.
  */
-export type ExportRecord = Omit<SubscriptionInfo, 'id' | 'keyId'>;
+export type ExportRecord = Omit<SubscriptionInfo, 'id' | 'keyId' | 'staleKey' | 'staleKeySince'>;
 
 export interface SaveOptions {
   /** Replaces the subscription's categories when given; every name must exist. */
@@ -153,13 +157,31 @@ export async function getSubscription(ctx: Context, idOrEndpoint: string | numbe
 }
 
 /** Subscriptions in id order, a page at a time: never all in memory. */
-export async function* listSubscriptionPages(ctx: Context, opts: { category?: string | undefined; limit?: number | undefined } = {}): AsyncGenerator<SubscriptionInfo[]> {
-  const pages = ctx.store.streamSubscriptionDetails({ categoryId: await categoryFilter(ctx, opts.category), limit: opts.limit });
-  for await (const page of pages) yield page.map(describe);
+export async function* listSubscriptionPages(ctx: Context, opts: ListOptions = {}): AsyncGenerator<SubscriptionInfo[]> {
+  const categoryId = await categoryFilter(ctx, opts.category);
+  if (!opts.staleKey) {
+    for await (const page of ctx.store.streamSubscriptionDetails({ categoryId, limit: opts.limit })) yield page.map(describe);
+    return;
+  }
+  // --stale-key: few among many; filtered as the pages stream by, the limit counted after the filter.
+  let left = opts.limit ?? Infinity;
+  for await (const page of ctx.store.streamSubscriptionDetails({ categoryId })) {
+    const stale = page.filter((row) => row.stale_key_at != null).slice(0, left).map(describe);
+    left -= stale.length;
+    if (stale.length) yield stale;
+    if (left <= 0) return;
+  }
+}
+
+export interface ListOptions {
+  category?: string | undefined;
+  limit?: number | undefined;
+  /** only subscriptions marked stale-key */
+  staleKey?: boolean | undefined;
 }
 
 /** Subscriptions in id order, one at a time (a page read ahead). */
-export async function* listSubscriptions(ctx: Context, opts: { category?: string | undefined; limit?: number | undefined } = {}): AsyncGenerator<SubscriptionInfo> {
+export async function* listSubscriptions(ctx: Context, opts: ListOptions = {}): AsyncGenerator<SubscriptionInfo> {
   for await (const page of listSubscriptionPages(ctx, opts)) yield* page;
 }
 
@@ -253,5 +275,7 @@ function describe(row: SubscriptionDetailRow): SubscriptionInfo {
     updatedAt: new Date(row.updated_at).toISOString(),
     lastSuccessAt: row.last_success_at === null ? null : new Date(row.last_success_at).toISOString(),
     failureCount: row.failure_count,
+    staleKey: row.stale_key_at != null,
+    staleKeySince: row.stale_key_at == null ? null : new Date(row.stale_key_at).toISOString(),
   };
 }

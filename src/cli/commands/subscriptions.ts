@@ -83,29 +83,31 @@ Examples:
     .description('list subscriptions (a table shows the first 100 unless --limit; --json streams all)')
     .option('--category <name>', 'only members of this category')
     .option('--limit <n>', 'at most this many')
+    .option('--stale-key', 'only those whose pushes were refused as not matching their VAPID key (left out of broadcasts)')
     .action(
-      action<{ category?: string; limit?: string }>(async ({ options, out, context }) => {
+      action<{ category?: string; limit?: string; staleKey?: boolean }>(async ({ options, out, context }) => {
         const { listSubscriptions, countSubscriptions } = await import('../../core/subscriptions.js');
         const limit = options.limit === undefined ? undefined : wholeNumber(options.limit, 'limit', 1);
         const ctx = await context();
+        const staleKey = options.staleKey === true;
         if (out.json) {
-          await writeJsonArray(listSubscriptions(ctx, { category: options.category, limit }));
+          await writeJsonArray(listSubscriptions(ctx, { category: options.category, limit, staleKey }));
           return;
         }
         const shown = limit ?? 100;
         const rows: string[][] = [];
-        for await (const s of listSubscriptions(ctx, { category: options.category, limit: shown })) {
+        for await (const s of listSubscriptions(ctx, { category: options.category, limit: shown, staleKey })) {
           rows.push([
             String(s.id), printable(shortEndpoint(s.endpoint)), s.categories.join(','), printableOr(s.label), s.timeZone ?? '', s.language ?? '',
-            s.createdAt.slice(0, 19).replace('T', ' '), s.lastSuccessAt?.slice(0, 19).replace('T', ' ') ?? '', String(s.failureCount),
+            s.createdAt.slice(0, 19).replace('T', ' '), s.lastSuccessAt?.slice(0, 19).replace('T', ' ') ?? '', String(s.failureCount) + (s.staleKey ? ' (stale key)' : ''),
           ]);
         }
         if (rows.length === 0) {
-          out.info('no subscriptions');
+          out.info(staleKey ? 'no subscriptions with a stale key' : 'no subscriptions');
           return;
         }
         process.stdout.write((await out.table(['ID', 'ENDPOINT', 'CATEGORIES', 'LABEL', 'TIME ZONE', 'LANGUAGE', 'CREATED (UTC)', 'LAST SUCCESS', 'FAILURES'], rows)) + '\n');
-        const total = await countSubscriptions(ctx, { category: options.category });
+        const total = staleKey ? rows.length : await countSubscriptions(ctx, { category: options.category });
         if (limit === undefined && total > rows.length) out.info(`showing ${rows.length} of ${total}: use --limit N, --json or "subscriptions export" for more`);
       }),
     );
@@ -227,6 +229,7 @@ function describeSubscription(s: SubscriptionView): string[] {
     `updated:       ${s.updatedAt}`,
     `last success:  ${s.lastSuccessAt ?? 'never'}`,
     `failures:      ${s.failureCount}`,
+    ...(s.staleKey ? [`stale key:     since ${s.staleKeySince} its pushes were refused as not matching its VAPID key; left out of broadcasts until one succeeds or it subscribes again`] : []),
   ];
 }
 
