@@ -11,7 +11,7 @@ import { buildPayload, titleOf } from './message.js';
 import { resolveSubscriptionRefs } from './subscription-lookup.js';
 import type { DeliveryOptions, NotificationCounts, NotificationSpec, NotificationStatus, Target, TargetInput } from './notification-spec.js';
 import { planTracking } from './tracking.js';
-import { wallClockOf } from './local-time.js';
+import { ownFallbackOf, wallClockOf } from './local-time.js';
 import { rateToStore } from './throttle.js';
 
 /** A repeated Idempotency-Key returns the first notification for this long; later it starts a new one. */
@@ -47,6 +47,8 @@ export interface NotificationView {
   localTime: string | null;
   /** --rate: "600/min"; null: unthrottled */
   rate: string | null;
+  /** With localTime: the zone of subscribers without one, when the notification names it (--tz); null: push.defaultTimeZone or the server's */
+  localTimeFallback: string | null;
 }
 
 export interface CreateOptions {
@@ -196,8 +198,9 @@ export async function toView(ctx: Context, row: NotificationRow): Promise<Notifi
     urgent: Boolean(row.urgent),
     counts: await countsOf(ctx, row),
     ledgerPrunedAt: iso(row.ledger_pruned_at ?? null),
-    localTime: wallClockOf(row) ?? (row.local_time ? "each occurrence's, local" : null),
+    localTime: wallClockOf(row) ?? (row.local_time ? 'each occurrence' : null),
     rate: row.rate ?? null,
+    localTimeFallback: row.local_time ? ownFallbackOf(row) : null,
   };
 }
 

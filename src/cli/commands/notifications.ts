@@ -75,14 +75,20 @@ export function registerNotifications(program: Command): void {
           `target:    ${describeTarget(view.target)}`,
           `options:   ttl ${view.ttl} s, urgency ${view.urgency ?? 'normal'}, topic ${view.topic ?? '-'}${view.urgent ? ', urgent (not capped)' : ''}`,
         ];
+        const { wallClockOfSlot } = await import('../../core/local-time.js');
+        // A local-time rule's slots are counted in UTC+14: shown as the wall clock each zone waits for.
+        const slotText = (t: number) => (view.localTime ? `${wallClockOfSlot(t).replace('T', ' ')} in each subscriber's zone` : formatInZone(t, zone));
         if (view.cron) {
-          lines.push(`rule:      "${view.cron}" in ${zone}${view.until ? `, until ${formatInZone(Date.parse(view.until), zone)}` : ''}${view.remaining !== null ? `, ${view.remaining} left` : ''}`);
-          next.forEach((t, i) => lines.push(`${i === 0 ? 'next:     ' : '          '} ${formatInZone(t, zone)}`));
+          lines.push(`rule:      "${view.cron}" in ${view.localTime ? "each subscriber's local time" : zone}${view.until ? `, until ${formatInZone(Date.parse(view.until), zone)}` : ''}${view.remaining !== null ? `, ${view.remaining} left` : ''}`);
+          next.forEach((t, i) => lines.push(`${i === 0 ? 'next:     ' : '          '} ${slotText(t)}`));
         } else if (view.sendAt) {
           lines.push(`due:       ${formatInZone(Date.parse(view.sendAt), zone)}`);
         }
         if (view.parentId !== null) lines.push(`rule:      occurrence of ${view.parentId} for slot ${view.slotAt ?? ''}`);
-        if (view.localTime) lines.push(`local:     ${view.localTime} in each subscriber's zone (${view.tz && !view.cron ? `${view.tz} for those without one` : 'push.defaultTimeZone or the server\'s for those without one'})`);
+        if (view.localTime) {
+          const what = view.cron ? "the rule's times" : view.localTime;
+          lines.push(`local:     ${what} in each subscriber's zone (${view.localTimeFallback ?? 'push.defaultTimeZone, else the server\'s zone,'} for those without one)`);
+        }
         if (view.rate) lines.push(`rate:      at most ${view.rate} deliveries started`);
         if (view.staleAfterMs !== null) lines.push(`stale:     skipped if a run starts more than ${describeDuration(view.staleAfterMs)} late`);
         lines.push(`created:   ${view.createdAt}`);

@@ -47,6 +47,10 @@ export function registerSchedule(program: Command): void {
         );
         if (options.concurrency !== undefined) out.warn('--concurrency applies when sending: pass it to "pushctl dispatch"');
         const zone = spec.schedule.tz ?? systemZone();
+        const { wallClockOfSlot } = await import('../../core/local-time.js');
+        const localTime = spec.schedule.localTime;
+        // A local-time rule's slots are counted in UTC+14: show them as the wall clock everyone waits for.
+        const when = (t: number) => (localTime === undefined ? formatInZone(t, zone) : spec.schedule?.cron ? `${wallClockOfSlot(t).replace('T', ' ')} in each subscriber's zone` : `${localTime.replace('T', ' ')} in each subscriber's zone (from ${new Date(t).toISOString()}, where it comes first)`);
         const preview = await previewNotification(ctx, spec);
         const nextSlots = (view: { cron: string | null; tz: string | null; until: string | null; remaining: number | null; sendAt: string | null }) =>
           view.cron ? [Date.parse(view.sendAt!), ...upcomingSlots({ ...ruleOf(view), remaining: view.remaining === null ? null : view.remaining - 1 }, Date.parse(view.sendAt!), 4)] : [];
@@ -57,7 +61,7 @@ export function registerSchedule(program: Command): void {
           out.result({ dryRun: true, ...preview, next: upcoming.map((t) => new Date(t).toISOString()) }, () => [
             `recipients now: ${preview.recipients}`,
             `payload size:   ${preview.payloadBytes} bytes (limit ${MAX_PLAINTEXT_BYTES})`,
-            ...upcoming.map((t, i) => `${i === 0 ? 'due:           ' : '               '} ${formatInZone(t, zone)}`),
+            ...upcoming.map((t, i) => `${i === 0 ? 'due:           ' : '               '} ${when(t)}`),
             out.color.dim('dry run: nothing was stored'),
           ]);
           return;
@@ -78,7 +82,7 @@ export function registerSchedule(program: Command): void {
                 (view.remaining !== null ? `, ${view.remaining} occurrence${view.remaining === 1 ? '' : 's'}` : '')
               : `notification ${view.id} scheduled for ${formatInZone(upcoming[0]!, zone)}`),
           `target:      ${describeTarget(view.target)} (${plural(preview.recipients, 'subscriber')} now; fixed when sending starts)`,
-          ...(view.cron ? upcoming.map((t, i) => `${i === 0 ? 'next:       ' : '            '} ${formatInZone(t, zone)}`) : []),
+          ...(view.cron ? upcoming.map((t, i) => `${i === 0 ? 'next:       ' : '            '} ${when(t)}`) : []),
           ...(view.staleAfterMs !== null ? [`stale after: ${options.staleAfter}`] : []),
           out.color.dim('sent by "pushctl dispatch" when due (see "pushctl cron" for a crontab line)'),
         ]);
