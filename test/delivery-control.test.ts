@@ -6,27 +6,18 @@
  * back to the config's ("default"), the admin API's category cap and quiet hours, bad values of
  * every kind refused (exit 2 / HTTP 400 with the field) with nothing written.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceSubscription } from './support/push-service.js';
 import { startPushService, type PushService } from './support/push-service.js';
-import crypto from 'node:crypto';
-import { installation, receivedBySubscription, simulatedAt as at, standInPerFile, type NotificationJson } from './support/scheduling.js';
+import { installation, receivedBySubscription, importTravellers, simulatedAt as at, standInPerFile, type NotificationJson } from './support/scheduling.js';
 import { call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
 
 const t = standInPerFile('pushctl-control-');
 
 /** Four subscribers, in Tokyo, Berlin, New York and an unknown zone, in that order. */
-async function travellers(): Promise<ServiceSubscription[]> {
-  const zones = ['Asia/Tokyo', 'Europe/Berlin', 'America/New_York', null];
-  const subs = zones.map(() => t.svc.createSubscription(t.inst.publicKey));
-  const file = path.join(t.inst.dir, 'travellers.ndjson');
-  fs.writeFileSync(file, subs.map((s, i) => JSON.stringify({ endpoint: s.endpoint, keys: s.keys, timeZone: zones[i] })).join('\n') + '\n');
-  const imported = await t.inst.cli(['subscriptions', 'import', file]);
-  expect(imported.code, imported.stderr).toBe(0);
-  return subs;
-}
+const travellers = () => importTravellers(t);
 
 const count = (sql: string) => (t.inst.query<{ n: number }>(`SELECT count(*) AS n FROM (${sql})`)[0]!).n;
 

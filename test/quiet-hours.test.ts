@@ -4,24 +4,13 @@
  * without a zone (the server's, UTC here); deliveries inside 22:00-08:00 wait for its end and
  * dispatch sends them then; --urgent is never held; bad ranges are refused and write nothing.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ServiceSubscription } from './support/push-service.js';
-import { receivedBySubscription, simulatedAt as at, standInPerFile, type NotificationJson } from './support/scheduling.js';
+import { receivedBySubscription, importTravellers, simulatedAt as at, standInPerFile, type NotificationJson } from './support/scheduling.js';
 
 const t = standInPerFile('pushctl-quiet-');
 
 /** Four subscribers, in Tokyo, Berlin, New York and an unknown zone, in that order. */
-async function travellers(): Promise<ServiceSubscription[]> {
-  const zones = ['Asia/Tokyo', 'Europe/Berlin', 'America/New_York', null];
-  const subs = zones.map(() => t.svc.createSubscription(t.inst.publicKey));
-  const file = path.join(t.inst.dir, 'travellers.ndjson');
-  fs.writeFileSync(file, subs.map((s, i) => JSON.stringify({ endpoint: s.endpoint, keys: s.keys, timeZone: zones[i] })).join('\n') + '\n');
-  const imported = await t.inst.cli(['subscriptions', 'import', file]);
-  expect(imported.code, imported.stderr).toBe(0);
-  return subs;
-}
+const travellers = () => importTravellers(t);
 
 interface Shown extends NotificationJson {
   deferred: { count: number; until: string | null };

@@ -289,18 +289,7 @@ class DeliveryRun {
     const inFlight = new Set<number>();
     let failure: { error: unknown } | undefined;
     let sweep = this.newSweep();
-    const start = (d: PendingDelivery) => {
-      inFlight.add(d.subscription_id);
-      this.deliverOne(d, payload, pushOptions)
-        .catch((error: unknown) => {
-          failure ??= { error };
-        })
-        .finally(() => {
-          inFlight.delete(d.subscription_id);
-          this.woken = true;
-          this.wake?.();
-        });
-    };
+    const start = (d: PendingDelivery) => this.track(inFlight, d.subscription_id, this.deliverOne(d, payload, pushOptions), (error) => (failure ??= { error }));
     while (!failure) {
       this.checkStatusEvery(STATUS_CHECK_MS);
       if (this.shouldStop()) break;
@@ -348,6 +337,17 @@ class DeliveryRun {
     this.deferred = { deliveries: pending, dueAt };
     const why = (await deferredDeliveries(this.ctx, this.id)).count === pending ? 'quiet hours' : 'the push service asked to retry later';
     this.stopped ??= { kind: 'deferred', reason: `${deliveries} ${pending === 1 ? 'is' : 'are'} deferred: ${why}; the first is due at ${dueAt}` };
+  }
+
+  /** Keeps a delivery in `inFlight` while its work runs, and wakes the loop when it ends. */
+  private track(inFlight: Set<number>, subscriptionId: number, work: Promise<unknown>, onError: (error: unknown) => void): void {
+    inFlight.add(subscriptionId);
+    work.catch(onError).finally(() => {
+      inFlight.delete(subscriptionId);
+      // A flag as well as the call: the loop may be awaiting the store, not pausing, right now.
+      this.woken = true;
+      this.wake?.();
+    });
   }
 
   private newSweep(): Sweep {
@@ -642,17 +642,7 @@ class DeliveryRun {
     const inFlight = new Set<number>();
     let failure: { error: unknown } | undefined;
     let blockedUntil = 0;
-    const launch = (d: PacedDelivery) => {
-      inFlight.add(d.subscription_id);
-      this.startAtSlot(d, pacing, payload, pushOptions)
-        .catch((error: unknown) => {
-          failure ??= { error };
-        })
-        .finally(() => {
-          inFlight.delete(d.subscription_id);
-          this.wake?.();
-        });
-    };
+    const launch = (d: PacedDelivery) => this.track(inFlight, d.subscription_id, this.startAtSlot(d, pacing, payload, pushOptions), (error) => (failure ??= { error }));
     while (!failure) {
       this.checkStatusEvery(STATUS_CHECK_MS);
       if (this.shouldStop()) break;

@@ -123,3 +123,14 @@ export function standInPerFile(prefix: string): {
 
 /** PUSHCTL_NOW for a simulated instant (ms since the epoch). */
 export const simulatedAt = (ms: number) => ({ PUSHCTL_NOW: new Date(ms).toISOString() });
+
+/** Four subscribers imported with zones Tokyo, Berlin, New York and none, in that order (ids 1-4 in a fresh store). */
+export async function importTravellers(t: { svc: PushService; inst: Installation }): Promise<ServiceSubscription[]> {
+  const zones = ['Asia/Tokyo', 'Europe/Berlin', 'America/New_York', null];
+  const subs = zones.map(() => t.svc.createSubscription(t.inst.publicKey));
+  const file = path.join(t.inst.dir, 'travellers.ndjson');
+  fs.writeFileSync(file, subs.map((s, i) => JSON.stringify({ endpoint: s.endpoint, keys: s.keys, timeZone: zones[i] })).join('\n') + '\n');
+  const imported = await t.inst.cli(['subscriptions', 'import', file]);
+  expect(imported.code, imported.stderr).toBe(0);
+  return subs;
+}
