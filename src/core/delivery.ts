@@ -32,6 +32,8 @@ const PAGE_SIZE = 500;
 const BACKOFF_CAP_MS = 60_000;
 /** A retry due later than this is left to the next run (dispatch or resume), not waited for here. */
 export const MAX_WAIT_MS = 120_000;
+/** How long a dispatcher helps with another process's throttled send before it looks for its own due work again. */
+const HELP_FOR_MS = 15_000;
 /** How soon a cancel from another process stops new requests. */
 const STATUS_CHECK_MS = 100;
 
@@ -51,6 +53,8 @@ export interface DeliverOptions {
    * until none is left to take, without its lease, status or finishing (dispatch does this).
    */
   helper?: boolean | undefined;
+  /** A helper stops taking chunks after this long (default 15 s), so its worker gets back to its own due work. */
+  helpForMs?: number | undefined;
 }
 
 export interface DeliverySummary extends NotificationView {
@@ -635,7 +639,7 @@ class DeliveryRun {
    * too late (see throttle.ts). Waits for retries and others' claims like the unthrottled loop;
    * as a helper, returns when nothing is left to take.
    */
-  private async deliverPaced(pacing: Pacing, payload: DeliveryPayloads, pushOptions: PushOptionsOf, helper = false): Promise<void> {
+  private async deliverPaced(pacing: Pacing, payload: DeliveryPayloads, pushOptions: PushOptionsOf, helper?: { until: number }): Promise<void> {
     const control = this.ctx.store;
     // The sender is made before any slot is taken, so the first requests leave on time.
     await this.sender?.ready?.();
@@ -647,6 +651,7 @@ class DeliveryRun {
       this.checkStatusEvery(STATUS_CHECK_MS);
       if (this.shouldStop()) break;
       const now = this.ctx.now();
+      if (helper && now >= helper.until) break;
       const free = this.concurrency - inFlight.size;
       if (free > 0 && now >= blockedUntil) {
         const claim = { notificationId: this.id, now, intervalMs: pacing.intervalMs, horizonMs: pacing.horizonMs, leaseMs: this.leaseMs, limit: free };
@@ -703,7 +708,8 @@ class DeliveryRun {
     this.expiresAt = row.started_at + this.ttlMs;
     Object.assign(this.counts, await ctx.store.deliveryCounts(id));
     const sentBefore = this.counts.sent;
-    await this.deliverPaced(pacing, payload, { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined }, true);
+    const helper = { until: ctx.now() + (this.options.helpForMs ?? HELP_FOR_MS) };
+    await this.deliverPaced(pacing, payload, { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined }, helper);
     await this.markStaleKeys();
     const stopped = this.stopped;
     if (stopped?.kind === 'failed') await ctx.store.setStatus(id, 'failed', { error: stopped.reason, finished_at: ctx.now() });
