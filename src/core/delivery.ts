@@ -250,7 +250,8 @@ class DeliveryRun {
     this.options.onProgress?.({ ...this.counts });
     const startedAt = (await ctx.store.notificationById(id))?.started_at ?? ctx.now();
     this.ttlMs = row.ttl * 1000;
-    this.expiresAt = startedAt + this.ttlMs;
+    // A local-time send reaches each zone up to 26 h after it started: count a run's retries from when the run began.
+    this.expiresAt = (row.local_time ? Math.max(startedAt, ctx.now()) : startedAt) + this.ttlMs;
 
     this.renewTimer = setInterval(() => void this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
     this.renewTimer.unref();
