@@ -195,6 +195,31 @@ describe('stale keys', () => {
   });
 });
 
+describe('subscriptions prune --inactive', () => {
+  it('counts a shown or clicked notification as activity, not only a successful push', async () => {
+    const day = 86_400_000;
+    const t0 = Date.parse('2030-01-01T12:00:00Z');
+    const subs = await t.inst.subscribe(3);
+    const sent = await t.inst.cli(['send', '--all', '--title', 'Hello', '--yes'], at(t0));
+    expect(sent.code, sent.stderr).toBe(0);
+    // The browsers of subscription 1 and 2 report (through pushctl's own endpoint) seeing and clicking it 50 days later.
+    const tokenOf = (id: string) => (JSON.parse(t.svc.received.find((p) => p.subscriptionId === id)!.payload!) as { track: string }).track;
+    const serve = await startServe({ config: serveConfig({ push: { endpointOrigins: [t.svc.origin] } }), dir: t.inst.dir, env: { ...t.inst.env, ...at(t0 + 50 * day) } });
+    try {
+      for (const [sub, event] of [[subs[0]!, 'shown'], [subs[1]!, 'clicked'], [subs[2]!, 'dismissed']] as const) {
+        expect((await call(serve.url, 'POST', '/events', { json: { token: tokenOf(sub.id), event } })).status).toBe(204);
+      }
+    } finally {
+      await serve.stop();
+    }
+    // 70 days on: no successful push for 60 days, but 1 and 2 engaged 20 days ago; a dismissal is no engagement.
+    const dry = await t.inst.json<{ matched: number; removed: number }>(['subscriptions', 'prune', '--inactive', '60d', '--dry-run'], at(t0 + 70 * day));
+    expect(dry).toMatchObject({ matched: 1, removed: 0 });
+    expect((await t.inst.cli(['subscriptions', 'prune', '--inactive', '60d'], at(t0 + 70 * day))).code).toBe(0);
+    expect(t.inst.query<{ id: number }>('SELECT id FROM subscriptions ORDER BY id').map((r) => r.id)).toEqual([1, 2]);
+  });
+});
+
 describe('categories update NAME --quiet-hours none|default', () => {
   it('"none" turns quiet hours off for the category, whatever the config says; "default" brings the config\'s back', async () => {
     t.config({ quietHours: { start: '22:00', end: '08:00' } });
