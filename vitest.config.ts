@@ -11,6 +11,7 @@ const NOT_ON_POSTGRES = [
   'test/store.test.ts', // the SQLite file: modes, WAL, busy timeouts, migrations of the file
   'test/store-contract.test.ts', // runs both backends itself
   'test/db-admin.test.ts', // runs both backends itself
+  'test/delivery-control-store.test.ts', // runs both backends itself
   'test/config.test.ts',
   'test/completion.test.ts',
   'test/deploy.test.ts',

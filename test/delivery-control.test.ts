@@ -19,7 +19,7 @@ const t = standInPerFile('pushctl-control-');
 /** Four subscribers, in Tokyo, Berlin, New York and an unknown zone, in that order. */
 const travellers = () => importTravellers(t);
 
-const count = (sql: string) => (t.inst.query<{ n: number }>(`SELECT count(*) AS n FROM (${sql})`)[0]!).n;
+const count = (sql: string) => Number(t.inst.query<{ n: number }>(`SELECT count(*) AS n FROM (${sql}) AS q`)[0]!.n);
 
 interface Shown extends NotificationJson {
   localTime: string | null;
