@@ -10,7 +10,7 @@ import { BIN, openDb, runCli, runJson, startCli, tempDir } from './support/cli.j
 import { startPushService, type PushService, type ServiceSubscription } from './support/push-service.js';
 import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
 import { skipWithout } from './support/commands.js';
-import { ON_POSTGRES, routeToBackend } from './support/backend.js';
+import { itOnSqlite, ON_POSTGRES, routeToBackend } from './support/backend.js';
 
 /** The store setting a shell command in `dir` needs (on PostgreSQL, the database standing for its pushctl.db). */
 const storeEnv = (dir: string) => (ON_POSTGRES ? `PUSHCTL_DB='${routeToBackend([], {}, dir).env.PUSHCTL_DB}' ` : '');
@@ -447,7 +447,7 @@ describe('send on a full disk (a real tmpfs)', () => {
   });
 
   // A SQLite file on a full file system (PostgreSQL's own disk is the server's business).
-  it.skipIf('unavailable' in tiny || ON_POSTGRES)('stops with a message that says the disk is full and how many deliveries were committed, exit 1', async () => {
+  itOnSqlite.skipIf('unavailable' in tiny)('stops with a message that says the disk is full and how many deliveries were committed, exit 1', async () => {
     const db = path.join((tiny as TinyFs).dir, 'pushctl.db');
     env = { ...env, PUSHCTL_DB: db };
     publicKey = (await runJson<{ publicKey: string }>(['keys', 'generate', '--subject', 'mailto:ops@example.org'], { cwd: dir, env })).publicKey;

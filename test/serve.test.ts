@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ON_POSTGRES, storeExists } from './support/backend.js';
+import { itOnSqlite, storeExists } from './support/backend.js';
 import { openDb, ROOT, runCli, tempDir } from './support/cli.js';
 import { ADMIN_TOKEN, call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
 import { FCM_ORIGIN, fakeSubscription as fakeOn } from './support/subscriptions.js';
@@ -257,7 +257,7 @@ describe('rate limit, access log and shutdown', () => {
   });
 
   // SQLite's single writer lock; PostgreSQL's outage answers are tested in its own file.
-  it.skipIf(ON_POSTGRES)('waits for another process holding the write lock, and answers 503 when it holds it too long', async () => {
+  itOnSqlite('waits for another process holding the write lock, and answers 503 when it holds it too long', async () => {
     const serve = await startServe({ config: serveConfig() });
     const Database = (await import('better-sqlite3')).default;
     const other = new Database(serve.db);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mountTinyFs, type TinyFs } from './support/tiny-fs.js';
-import { createEmptyStore, missingStoreMessage, ON_POSTGRES, storeExists } from './support/backend.js';
+import { createEmptyStore, itOnSqlite, missingStoreMessage, storeExists } from './support/backend.js';
 import { BIN, cliEnv, openDb, runCli, runJson, startCli, tempDir, type RunOptions } from './support/cli.js';
 import { allowOrigins, fakeSubscription, manySubscriptions, offCurvePoint, TEST_ORIGIN, writeNdjson } from './support/subscriptions.js';
 
@@ -371,7 +371,7 @@ describe('subscriptions import: upsert and round trip', () => {
     if ('dir' in tiny) tiny.unmount();
   });
   // A SQLite file on a full file system (PostgreSQL's own disk is the server's business).
-  it.skipIf('unavailable' in tiny || ON_POSTGRES)('on a full disk stops with a message saying so and what was committed, exit 1 (a real 512 KiB tmpfs)', async () => {
+  itOnSqlite.skipIf('unavailable' in tiny)('on a full disk stops with a message saying so and what was committed, exit 1 (a real 512 KiB tmpfs)', async () => {
     const db = path.join((tiny as TinyFs).dir, 'pushctl.db');
     const ws = await workspace({ PUSHCTL_DB: db });
     const importer = spawn(process.execPath, [BIN, 'subscriptions', 'import', '-'], { cwd: ws.dir, env: cliEnv(ws.env, ws.dir), stdio: ['pipe', 'pipe', 'pipe'] });

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { it } from 'vitest';
 
 export const ON_POSTGRES = process.env.PUSHCTL_TEST_BACKEND === 'postgres';
 export const BACKEND_NAME = ON_POSTGRES ? 'postgres' : 'sqlite';
@@ -170,4 +171,16 @@ export async function createEmptyStore(file: string): Promise<void> {
   const { openStore } = await import('../../src/store/open.js');
   const store = await openStore(ON_POSTGRES ? databaseUrlFor(file) : file);
   await store.close();
+}
+
+/**
+ * `it` for a test of SQLite itself (its file on a full disk, its write lock): defined only in the
+ * SQLite run, so the PostgreSQL run neither runs nor counts it (nothing there to skip).
+ */
+export const itOnSqlite: typeof it = ON_POSTGRES ? nothing() : it;
+
+function nothing(): typeof it {
+  const define = (() => undefined) as unknown as typeof it & { skipIf: unknown };
+  define.skipIf = () => define;
+  return define;
 }
