@@ -314,6 +314,15 @@ export interface StoreOps {
   clearAll(): Promise<void>;
   /** Moves id generators past the highest id present (after insertRows). */
   resetIdentities(): Promise<void>;
+
+  // ---- shared sends: chunk leases (issue 11) ----
+  /**
+   * Extends the lease of claimed deliveries this worker still holds: those of `subscriptionIds`
+   * still pending and still carrying the lease they were claimed with (`fromLease`, i.e. the
+   * claim's now + leaseMs) now run to `toLease`. Rows already answered, or taken over by another
+   * worker after the lease ran out, are left alone. Returns how many were renewed.
+   */
+  renewClaims(notificationId: number, subscriptionIds: readonly number[], fromLease: number, toLease: number): Promise<number>;
 }
 
 export interface TransactionOptions {
@@ -342,7 +351,30 @@ export interface Store extends StoreOps {
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+
+  // ---- shared sends: work wake-ups (issue 11) ----
+  /**
+   * Calls `onWake` soon after work may have appeared for a worker, in this process or any other
+   * sharing the store: a notification recorded, a send started (recipients fixed) or reopened,
+   * a send left by its holder, deliveries deferred, a notification cancelled. PostgreSQL: LISTEN
+   * on a dedicated connection (re-LISTENed after a reconnect, with one wake for what was missed);
+   * SQLite: a poll of the file's change counter about once a second. A wake is a hint: check the
+   * store for due work, never trust it as a count. Resolves with a function that stops watching.
+   */
+  watchWork(onWake: (hint: WorkHint) => void): Promise<() => Promise<void>>;
 }
+
+/** What a wake-up knows: the notification concerned, when one is known. */
+export interface WorkHint {
+  notificationId: number | null;
+}
+
+/**
+ * How long (ms) an operation keeps retrying while a PostgreSQL server is unreachable before it
+ * fails with store_unavailable, by the kind of process (open option `retryForMs`): a receiver
+ * answers 503 after a moment and recovers by itself; a worker waits out a restart or failover.
+ */
+export const RETRY_BUDGET = { command: 10_000, serve: 2_000, worker: 5 * 60_000 } as const;
 
 /** Subscriptions named by id or endpoint, each id once; names that match none, separately (both backends). */
 export async function resolveRefsWith(

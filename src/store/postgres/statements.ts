@@ -420,6 +420,16 @@ export const SQL = {
 
   // ---- whole installation ----
   tableCounts: tableCountsSql(TABLES),
+
+  // ---- work wake-ups and chunk leases (issue 11) ----
+  // Delivered to every LISTENer when the surrounding transaction commits (at once outside one);
+  // the same id twice in one transaction is delivered once.
+  notifyWork: `SELECT pg_notify('pushctl_work', $1::text)`,
+  // Extends the lease of claimed rows this worker still holds: still pending, still carrying the
+  // lease it claimed them with ($3); a row taken over by someone else carries another one.
+  renewClaims: `
+    UPDATE deliveries SET next_attempt_at = $4
+    WHERE notification_id = $1 AND subscription_id = ANY($2::bigint[]) AND state = 'pending' AND next_attempt_at = $3`,
 } as const;
 
 export type StatementName = keyof typeof SQL;
@@ -442,3 +452,25 @@ export function tableSql(table: { name: string; key: string[]; columns: string[]
 
 /** Tables whose id comes from an identity column. */
 export const IDENTITY_TABLES = ['vapid_keys', 'categories', 'subscriptions', 'notifications'] as const;
+
+// ---- connection resilience (issue 11) ----
+
+/**
+ * Writes that are harmless to run twice, so one whose connection died mid-flight (applied or
+ * not, nobody knows) is simply run again: the same values set again, a claim whose first copy
+ * was lost (its rows wait for the lease, then come back), answers recorded again (the states and
+ * counts come out the same; at most an extra attempt is counted). Every other write fails with
+ * store_unavailable instead, because running it twice would create a second row or report what
+ * the first run already changed. Plain reads are always repeatable.
+ */
+export const REPEATABLE_WRITES: ReadonlySet<string> = new Set<StatementName>([
+  'setKeySubject', 'clearCategories', 'addCategories', 'updateLocale', 'renameCategory', 'describeCategory',
+  'setTopic', 'setTopicIf', 'clearIdempotencyKey', 'setStatus', 'tryAcquireLease', 'renewLease', 'releaseLease',
+  'claimDeliveries', 'recordDeliveries', 'storeCounts', 'claimNext', 'setTracking', 'insertTokens',
+  'setCategoryCap', 'setCategoryQuietHours', 'renewClaims', 'notifyWork',
+]);
+
+/** A statement that only reads (its text starts with SELECT and takes no row locks). */
+export function isPlainRead(text: string): boolean {
+  return /^\s*SELECT\b/i.test(text) && !/\bFOR\s+(UPDATE|SHARE|NO KEY UPDATE|KEY SHARE)\b|\bpg_notify\b|\bsetval\b|\bnextval\b/i.test(text);
+}

@@ -27,6 +27,12 @@ const SQL = {
   /** Occurrences of a rule that are being sent by a live lease holder. */
   liveOccurrences: `SELECT id FROM notifications WHERE parent_id = ? AND status = 'sending' AND lease_owner IS NOT NULL AND lease_expires_at > ?`,
   tableCounts: tableCountsSql(TABLES),
+
+  // ---- shared sends (issue 11) ----
+  // Rows this worker still holds: pending, and still carrying the lease it claimed them with.
+  renewClaims: `
+    UPDATE deliveries SET next_attempt_at = @toLease
+    WHERE notification_id = @id AND subscription_id IN (SELECT value FROM json_each(@ids)) AND state = 'pending' AND next_attempt_at = @fromLease`,
 } as const;
 
 export type StatementName = keyof typeof SQL;
