@@ -925,6 +925,26 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(await setup.deliveryCounts(id)).toEqual({ total: 2000, sent: 2000, gone: 0, failed: 0, pending: 0, capped: 0 });
   });
 
+  it.skipIf(skip)('joinable sends: led by another live worker, recipients fixed, something due; not those the caller leads, nor those nobody leads', async () => {
+    const { store, id } = await sendOf(await freshLocation(), 20);
+    const notStarted = await store.insertNotification(NOTIFICATION);
+    expect(await store.tryAcquireLease(notStarted, 'w1', NOW, 60_000)).toBe(true);
+    // Nobody leads it yet: claimNext's, not a join.
+    expect(await store.joinableSends('w2', NOW, 10)).toEqual([]);
+    expect(await store.tryAcquireLease(id, 'w1', NOW, 60_000)).toBe(true);
+    expect(await store.joinableSends('w2', NOW, 10)).toEqual([id]);
+    expect(await store.joinableSends('w1', NOW, 10)).toEqual([]);
+    // The leader's lease ran out: claimNext takes it over instead.
+    expect(await store.joinableSends('w2', NOW + 60_000, 10)).toEqual([]);
+    // Everything claimed (in flight somewhere): nothing to join until a lease runs out.
+    const claimed = await store.claimDeliveries({ notificationId: id, now: NOW, leaseMs: 5_000, limit: 100 });
+    expect(claimed).toHaveLength(20);
+    expect(await store.joinableSends('w2', NOW + 1, 10)).toEqual([]);
+    expect(await store.joinableSends('w2', NOW + 5_000, 10)).toEqual([id]);
+    await store.recordDeliveries(claimed.map((d) => ({ notificationId: id, subscriptionId: d.subscription_id, state: 'sent' as const, statusCode: 201, error: null, nextAttemptAt: null, now: NOW })));
+    expect(await store.joinableSends('w2', NOW + 5_000, 10)).toEqual([]);
+  });
+
   /** Collects wake-ups; `next(match)` resolves at the first one (already had, or to come) that matches. */
   function wakes() {
     const seen: WorkHint[] = [];

@@ -323,6 +323,12 @@ export interface StoreOps {
    * worker after the lease ran out, are left alone. Returns how many were renewed.
    */
   renewClaims(notificationId: number, subscriptionIds: readonly number[], fromLease: number, toLease: number): Promise<number>;
+  /**
+   * Sends in progress that another live worker leads (status sending, recipients fixed, lease
+   * held by someone other than `owner` and not expired) with deliveries due now: what a worker
+   * can join by claiming chunks. A send nobody leads is claimNext's, not this. By id.
+   */
+  joinableSends(owner: string, now: number, limit: number): Promise<number[]>;
 }
 
 export interface TransactionOptions {

@@ -430,6 +430,15 @@ export const SQL = {
   renewClaims: `
     UPDATE deliveries SET next_attempt_at = $4
     WHERE notification_id = $1 AND subscription_id = ANY($2::bigint[]) AND state = 'pending' AND next_attempt_at = $3`,
+  // $1 owner, $2 now, $3 limit. The EXISTS walks the ledger index from the lowest pending row:
+  // rows in flight elsewhere are few and come first, so it stops soon.
+  joinableSends: `
+    SELECT n.id FROM notifications n
+    WHERE n.status = 'sending' AND n.started_at IS NOT NULL AND n.cron IS NULL
+      AND n.lease_owner IS NOT NULL AND n.lease_owner <> $1 AND n.lease_expires_at > $2
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
+                  AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $2))
+    ORDER BY n.id LIMIT $3`,
 } as const;
 
 export type StatementName = keyof typeof SQL;

@@ -494,6 +494,9 @@ class PostgresOps implements StoreOps {
     if (!subscriptionIds.length) return Promise.resolve(0);
     return this.changed('renewClaims', [notificationId, subscriptionIds, fromLease, toLease]);
   }
+  async joinableSends(owner: string, now: number, limit: number) {
+    return (await this.all<{ id: number }>('joinableSends', [owner, now, limit])).map((r) => r.id);
+  }
   /** Wakes every watchWork listener (at commit, inside a transaction). */
   protected async notifyWork(id: number) { await this.q('notifyWork', [String(id)]); }
 }

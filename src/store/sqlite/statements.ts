@@ -33,6 +33,13 @@ const SQL = {
   renewClaims: `
     UPDATE deliveries SET next_attempt_at = @toLease
     WHERE notification_id = @id AND subscription_id IN (SELECT value FROM json_each(@ids)) AND state = 'pending' AND next_attempt_at = @fromLease`,
+  joinableSends: `
+    SELECT n.id FROM notifications n
+    WHERE n.status = 'sending' AND n.started_at IS NOT NULL AND n.cron IS NULL
+      AND n.lease_owner IS NOT NULL AND n.lease_owner <> @owner AND n.lease_expires_at > @now
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
+                  AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= @now))
+    ORDER BY n.id LIMIT @limit`,
 } as const;
 
 export type StatementName = keyof typeof SQL;

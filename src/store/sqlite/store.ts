@@ -270,6 +270,10 @@ class SqliteOps implements StoreOps {
     await this.turn();
     return this.sql.renewClaims.run({ id: notificationId, ids: JSON.stringify(subscriptionIds), fromLease, toLease }).changes;
   }
+  async joinableSends(owner: string, now: number, limit: number) {
+    await this.turn();
+    return (this.sql.joinableSends.all({ owner, now, limit }) as { id: number }[]).map((r) => r.id);
+  }
   /** Tells this process's watchers (other processes see the file change); returns `id`. */
   protected woke(id: number): number {
     for (const onWake of watchersOf(this.db)) onWake({ notificationId: id });
