@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:scale [-- --n 100000 --workers 1,2,3 --repeat 1 --concurrency 50 --plain]`:
+ * one notification to N subscriptions on PostgreSQL, sent by 1, 2 and 3 worker processes (the
+ * `pushctl send` that starts it plus `pushctl dispatch --watch` workers that join it), and by one
+ * `pushctl send` on SQLite for comparison; all against the push-service stand-in (TLS unless
+ * --plain, decryption and VAPID checks off so it costs every run the same). Prints messages/s per
+ * run (N / the stand-in's first-to-last request), the PostgreSQL/SQLite ratio at one worker
+ * (target >= 0.8: the store must not be the limit) and whether every subscriber got exactly one
+ * request. PostgreSQL: a throwaway cluster started here (Debian's postgresql, as the tests do),
+ * or the database PUSHCTL_BENCH_PG names (its contents are replaced).
+ *
+ * Plain JavaScript over dist/ and the compiled test helpers (.bench-build/); the npm script builds both.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin/pushctl.js');
+const HELPERS = path.join(ROOT, '.bench-build/test/support');
+const { startPushService, testCertificate } = await import(path.join(HELPERS, 'push-service.js'));
+const { startPostgres } = await import(path.join(HELPERS, 'postgres.js'));
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '100000' },
+    workers: { type: 'string', default: '1,2,3' },
+    repeat: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '50' },
+    plain: { type: 'boolean', default: false },
+  },
+});
+const N = Number(args.n);
+const WORKERS = args.workers.split(',').map(Number);
+const REPEAT = Math.max(1, Number(args.repeat));
+const CONCURRENCY = Number(args.concurrency);
+if (!Number.isSafeInteger(N) || N < 1 || WORKERS.some((w) => !Number.isInteger(w) || w < 1)) {
+  console.error('usage: npm run bench:scale -- [--n 100000] [--workers 1,2,3] [--repeat 1] [--concurrency 50] [--plain]');
+  process.exit(2);
+}
+
+const scratch = [];
+const tempDir = (prefix) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+};
+const load = () => os.loadavg().map((x) => x.toFixed(1)).join(', ');
+
+console.log(`bench:scale: N=${N}, workers ${WORKERS.join('/')}, concurrency ${CONCURRENCY} per process, ${args.plain ? 'plain HTTP' : 'TLS'}, ${os.availableParallelism()} cores, load average ${load()}`);
+
+const certificate = args.plain ? undefined : testCertificate();
+const service = await startPushService({ tls: !args.plain, decrypt: false, verify: false, record: false });
+const server = process.env.PUSHCTL_BENCH_PG ? undefined : await startPostgres();
+const pgUrl = process.env.PUSHCTL_BENCH_PG ?? (await server.createDatabase('pushctl_bench'));
+const dir = tempDir('pushctl-bench-scale-');
+const sqlite = path.join(dir, 'bench.db');
+const env = {
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  NO_COLOR: '1',
+  TZ: 'UTC',
+  PUSHCTL_ENDPOINT_ORIGINS: service.origin,
+  ...(certificate ? { NODE_EXTRA_CA_CERTS: certificate.certFile } : {}),
+};
+
+try {
+  // One installation, then the same on PostgreSQL: keys and subscriptions moved by `db copy`.
+  await cli(['keys', 'generate', '--subject', 'mailto:bench@example.com', '--db', sqlite]);
+  const key = await cliJson(['keys', 'show', '--db', sqlite]);
+  const file = path.join(dir, 'subscriptions.ndjson');
+  const lines = service.createSubscriptions(N, key.publicKey, { shareKeys: true }).map((s) => JSON.stringify({ endpoint: s.endpoint, expirationTime: null, keys: s.keys }));
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  await cli(['subscriptions', 'import', file, '--db', sqlite]);
+  await cli(['db', 'copy', '--from', sqlite, '--to', pgUrl, '--force']);
+
+  const runs = [];
+  for (let round = 0; round < REPEAT; round++) {
+    runs.push(await sendWith('sqlite', sqlite, 1));
+    for (const workers of WORKERS) runs.push(await sendWith('postgres', pgUrl, workers));
+  }
+
+  console.log('');
+  console.log(`${'run'.padEnd(34)} ${'msgs/s'.padStart(8)} ${'seconds'.padStart(8)}  exactly once  load at start`);
+  for (const r of runs) {
+    console.log(`${r.label.padEnd(34)} ${String(Math.round(r.rate)).padStart(8)} ${r.seconds.toFixed(1).padStart(8)}  ${r.exactlyOnce ? 'yes' : `NO (${r.requests} requests, ${r.distinct} subscribers)`.padEnd(12)}  ${r.load}`);
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const rate = (backend, workers) => median(runs.filter((r) => r.backend === backend && r.workers === workers).map((r) => r.rate));
+  console.log('');
+  if (WORKERS.includes(1)) {
+    const ratio = rate('postgres', 1) / rate('sqlite', 1);
+    console.log(`PostgreSQL / SQLite at one worker: ${ratio.toFixed(2)}   target >= 0.8`);
+  }
+  for (const workers of WORKERS.filter((w) => w > 1)) {
+    if (WORKERS.includes(1)) console.log(`PostgreSQL ${workers} workers / 1 worker: ${(rate('postgres', workers) / rate('postgres', 1)).toFixed(2)}`);
+  }
+  console.log(`exactly once at the stand-in, every run: ${runs.every((r) => r.exactlyOnce) ? 'yes' : 'NO'}`);
+  console.log(`load average at the end: ${load()}`);
+} finally {
+  await service.close();
+  await server?.stop();
+  for (const d of scratch) fs.rmSync(d, { recursive: true, force: true });
+}
+
+/**
+ * One send to everyone: `workers - 1` dispatch --watch processes started (and watching) first,
+ * then `pushctl send --all`, which takes its own share; timed at the stand-in.
+ */
+async function sendWith(backend, db, workers) {
+  const watchers = [];
+  for (let i = 1; i < workers; i++) watchers.push(await startWatcher(db));
+  service.resetCounts();
+  const startLoad = load();
+  const started = performance.now();
+  const run = await node([BIN, 'send', '--all', '--title', 'T', '--body', 'B', '--yes', '--json', '--concurrency', String(CONCURRENCY), '--db', db]);
+  const wall = (performance.now() - started) / 1000;
+  for (const w of watchers) w.child.kill('SIGTERM');
+  await Promise.all(watchers.map((w) => w.done));
+  if (run.code !== 0) throw new Error(`pushctl send on ${backend} failed (${run.code}): ${run.stderr}`);
+  const summary = JSON.parse(run.stdout);
+  const seconds = Math.max((service.lastRequestAt - service.firstRequestAt) / 1000, 1e-3);
+  const result = {
+    label: `${backend}, ${workers} worker${workers > 1 ? 's' : ''}`,
+    backend,
+    workers,
+    rate: N / seconds,
+    seconds,
+    wall,
+    requests: service.requestCount,
+    distinct: service.distinctSubscriptions,
+    exactlyOnce: summary.counts.sent === N && service.requestCount === N && service.distinctSubscriptions === N,
+    load: startLoad,
+  };
+  console.log(`  ${result.label}: ${Math.round(result.rate)} msgs/s (${seconds.toFixed(1)} s at the stand-in, ${wall.toFixed(1)} s for the send process), exactly once: ${result.exactlyOnce ? 'yes' : 'NO'}`);
+  return result;
+}
+
+/** `pushctl dispatch --watch`, resolved once it says it is watching. */
+async function startWatcher(db) {
+  const child = spawn(process.execPath, [BIN, 'dispatch', '--watch', '--interval', '60s', '--concurrency', String(CONCURRENCY), '--db', db], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const done = new Promise((resolve) => child.on('close', resolve));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dispatch --watch did not start: ${output}`)), 60_000);
+    const check = (d) => {
+      output += d;
+      if (/watching/.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', check);
+    child.stderr.setEncoding('utf8').on('data', check);
+    void done.then(() => reject(new Error(`dispatch --watch exited: ${output}`)));
+  });
+  return { child, done };
+}
+
+async function cli(cliArgs) {
+  const result = await node([BIN, ...cliArgs]);
+  if (result.code !== 0) throw new Error(`pushctl ${cliArgs.join(' ')} exited ${result.code}: ${result.stderr}`);
+  return result;
+}
+
+async function cliJson(cliArgs) {
+  return JSON.parse((await cli([...cliArgs, '--json'])).stdout);
+}
+
+function node(nodeArgs) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, nodeArgs, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
