@@ -325,8 +325,9 @@ export interface StoreOps {
   renewClaims(notificationId: number, subscriptionIds: readonly number[], fromLease: number, toLease: number): Promise<number>;
   /**
    * Sends in progress that another live worker leads (status sending, recipients fixed, lease
-   * held by someone other than `owner` and not expired) with deliveries due now: what a worker
-   * can join by claiming chunks. A send nobody leads is claimNext's, not this. By id.
+   * held by someone other than `owner` and not expired, and already answered at least once, so
+   * its lead has applied caps and quiet hours) with deliveries due now: what a worker can join by
+   * claiming chunks. A send nobody leads is claimNext's, not this. By id.
    */
   joinableSends(owner: string, now: number, limit: number): Promise<number[]>;
 }

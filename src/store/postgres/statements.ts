@@ -438,6 +438,8 @@ export const SQL = {
       AND n.lease_owner IS NOT NULL AND n.lease_owner <> $1 AND n.lease_expires_at > $2
       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
                   AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $2))
+      -- The lead has begun sending (an answer is recorded), so caps and quiet hours are applied.
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state IN ('sent', 'gone', 'failed'))
     ORDER BY n.id LIMIT $3`,
 } as const;
 

@@ -39,6 +39,8 @@ const SQL = {
       AND n.lease_owner IS NOT NULL AND n.lease_owner <> @owner AND n.lease_expires_at > @now
       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
                   AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= @now))
+      -- The lead has begun sending (an answer is recorded), so caps and quiet hours are applied.
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state IN ('sent', 'gone', 'failed'))
     ORDER BY n.id LIMIT @limit`,
 } as const;
 
