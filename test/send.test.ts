@@ -463,7 +463,7 @@ describe('send on a full disk (a real tmpfs)', () => {
     const result = await runCli(['send', '--all', '--title', 'Hi', '--concurrency', '1'], { cwd: dir, env });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    const match = /^error: the disk is full: notification (\d+) stopped with (\d+) deliveries committed \((\d+) sent, 0 gone, 0 failed\) and (\d+) pending\. Free some space, then finish it with "pushctl notifications resume \1"/.exec(result.stderr);
+    const match = /^error: the disk is full: notification (\d+) stopped with (\d+) deliver(?:y|ies) committed \((\d+) sent, 0 gone, 0 failed\) and (\d+) pending\. Free some space, then finish it with "pushctl notifications resume \1"/.exec(result.stderr);
     expect(match, result.stderr).not.toBeNull();
     expect(result.stderr).not.toMatch(/internal error|SQLITE|\n\s+at /);
     const [id, committed, sent, pending] = match!.slice(1).map(Number) as [number, number, number, number];

@@ -895,6 +895,11 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(takenOver.map((d) => d.subscription_id)).toEqual(expect.arrayContaining(chunk.slice(1)));
     expect(await store.renewClaims(id, chunk, NOW + 3 * lease, NOW + 4 * lease)).toBe(0);
     expect(await store.renewClaims(id, [], NOW, NOW)).toBe(0);
+    // A dead lead's chunk (it carries the lead's lease end) is released at once; others' leases stay.
+    const rest = takenOver.map((d) => d.subscription_id);
+    expect(await store.releaseClaims(id, NOW + 3 * lease + lease, NOW + 3 * lease + 5)).toBe(rest.length);
+    expect(await store.releaseClaims(id, NOW + 12345, NOW)).toBe(0);
+    expect((await store.claimDeliveries({ notificationId: id, now: NOW + 3 * lease + 5, leaseMs: lease, limit: 100 })).map((d) => d.subscription_id).sort((a, b) => a - b)).toEqual([...rest].sort((a, b) => a - b));
     expect(await store.deliveryCounts(id)).toMatchObject({ sent: 1, pending: 29 });
   });
 

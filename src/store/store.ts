@@ -330,6 +330,12 @@ export interface StoreOps {
    * claiming chunks. A send nobody leads is claimNext's, not this. By id.
    */
   joinableSends(owner: string, now: number, limit: number): Promise<number[]>;
+  /**
+   * Makes the pending deliveries that carry exactly this lease (`lease`: a dead lead's lease end,
+   * which its chunks carry) due at `now`; returns how many. Retries and other workers' chunks
+   * carry other times and stay as they are.
+   */
+  releaseClaims(notificationId: number, lease: number, now: number): Promise<number>;
 }
 
 export interface TransactionOptions {

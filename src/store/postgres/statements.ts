@@ -430,6 +430,7 @@ export const SQL = {
   renewClaims: `
     UPDATE deliveries SET next_attempt_at = $4
     WHERE notification_id = $1 AND subscription_id = ANY($2::bigint[]) AND state = 'pending' AND next_attempt_at = $3`,
+  releaseClaims: `UPDATE deliveries SET next_attempt_at = $3 WHERE notification_id = $1 AND state = 'pending' AND next_attempt_at = $2`,
   // $1 owner, $2 now, $3 limit. The EXISTS walks the ledger index from the lowest pending row:
   // rows in flight elsewhere are few and come first, so it stops soon.
   joinableSends: `
@@ -478,7 +479,7 @@ export const REPEATABLE_WRITES: ReadonlySet<string> = new Set<StatementName>([
   'setKeySubject', 'clearCategories', 'addCategories', 'updateLocale', 'renameCategory', 'describeCategory',
   'setTopic', 'setTopicIf', 'clearIdempotencyKey', 'setStatus', 'tryAcquireLease', 'renewLease', 'releaseLease',
   'claimDeliveries', 'recordDeliveries', 'storeCounts', 'claimNext', 'setTracking', 'insertTokens',
-  'setCategoryCap', 'setCategoryQuietHours', 'renewClaims', 'notifyWork',
+  'setCategoryCap', 'setCategoryQuietHours', 'renewClaims', 'notifyWork', 'releaseClaims',
 ]);
 
 /** A statement that only reads (its text starts with SELECT and takes no row locks). */

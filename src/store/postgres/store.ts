@@ -497,6 +497,7 @@ class PostgresOps implements StoreOps {
   async joinableSends(owner: string, now: number, limit: number) {
     return (await this.all<{ id: number }>('joinableSends', [owner, now, limit])).map((r) => r.id);
   }
+  releaseClaims(notificationId: number, lease: number, now: number) { return this.changed('releaseClaims', [notificationId, lease, now]); }
   /** Wakes every watchWork listener (at commit, inside a transaction). */
   protected async notifyWork(id: number) { await this.q('notifyWork', [String(id)]); }
 }

@@ -33,6 +33,7 @@ const SQL = {
   renewClaims: `
     UPDATE deliveries SET next_attempt_at = @toLease
     WHERE notification_id = @id AND subscription_id IN (SELECT value FROM json_each(@ids)) AND state = 'pending' AND next_attempt_at = @fromLease`,
+  releaseClaims: `UPDATE deliveries SET next_attempt_at = @now WHERE notification_id = @id AND state = 'pending' AND next_attempt_at = @lease`,
   joinableSends: `
     SELECT n.id FROM notifications n
     WHERE n.status = 'sending' AND n.started_at IS NOT NULL AND n.cron IS NULL

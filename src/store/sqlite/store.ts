@@ -274,6 +274,10 @@ class SqliteOps implements StoreOps {
     await this.turn();
     return (this.sql.joinableSends.all({ owner, now, limit }) as { id: number }[]).map((r) => r.id);
   }
+  async releaseClaims(notificationId: number, lease: number, now: number) {
+    await this.turn();
+    return this.sql.releaseClaims.run({ id: notificationId, lease, now }).changes;
+  }
   /** Tells this process's watchers (other processes see the file change); returns `id`. */
   protected woke(id: number): number {
     for (const onWake of watchersOf(this.db)) onWake({ notificationId: id });
