@@ -416,7 +416,9 @@ class DeliveryRun {
 
   /**
    * Waits up to `ms`, less when a request finishes. A timed wait looks at the status every 250 ms
-   * so a cancel ends it; an endless one (requests in flight) ends with the next of them.
+   * so a cancel ends it; an endless one (requests in flight) ends with the next of them, or after
+   * 250 ms at the latest: a request that finished while the caller was awaiting the store woke
+   * nobody, and a wait on nothing but a promise would let the process exit (an empty event loop).
    */
   private async pause(ms: number): Promise<void> {
     const timed = Number.isFinite(ms);
@@ -425,7 +427,7 @@ class DeliveryRun {
       return;
     }
     await new Promise<void>((resolve) => {
-      const timer = timed ? setTimeout(done, Math.max(0, Math.min(ms, 250))) : undefined;
+      const timer = setTimeout(done, Math.max(0, Math.min(ms, 250)));
       function done() {
         clearTimeout(timer);
         resolve();
