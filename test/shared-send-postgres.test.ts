@@ -180,8 +180,8 @@ describe.skipIf(skipWithout(postgresAvailable()))('many processes on one Postgre
     const statuses = answers.map((a) => a.status);
     expect(statuses.every((s) => s === 200 || s === 201), JSON.stringify(statuses)).toBe(true);
     expect(statuses.filter((s) => s === 201)).toHaveLength(subs.length);
-    const [{ n }] = await sql<{ n: string }>('SELECT count(*) AS n FROM subscriptions');
-    expect(Number(n)).toBe(subs.length);
+    const [rows] = await sql<{ n: string }>('SELECT count(*) AS n FROM subscriptions');
+    expect(Number(rows!.n)).toBe(subs.length);
 
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'idempotency-key': 'replicas-1' };
     const later = { title: 'Later', all: true, send_at: '2099-01-01T00:00:00Z' };
@@ -189,8 +189,8 @@ describe.skipIf(skipWithout(postgresAvailable()))('many processes on one Postgre
     const ids = await Promise.all(made.map(async (a) => ((await a.json()) as { id: number }).id));
     expect(made.map((a) => a.status).every((s) => s === 201 || s === 200)).toBe(true);
     expect(new Set(ids).size).toBe(1);
-    const [{ m }] = await sql<{ m: string }>(`SELECT count(*) AS m FROM notifications WHERE idempotency_key = 'replicas-1'`);
-    expect(Number(m)).toBe(1);
+    const [made1] = await sql<{ m: string }>(`SELECT count(*) AS m FROM notifications WHERE idempotency_key = 'replicas-1'`);
+    expect(Number(made1!.m)).toBe(1);
   }, 180_000);
 
   it('PostgreSQL restarted during a send: the send finishes with exact counts; serve answers 503 while it is down and recovers', async () => {

@@ -6,11 +6,12 @@
  * and released (due again at once) when the process stops early. A worker that dies keeps its
  * chunk only until the lease runs out.
  *
- * All of a process's chunks carry one lease end, moved forward at each renewal; the lead of a send
- * uses its notification lease's own end, so whoever takes over from a lead known to be dead can
- * release its chunks at once (releaseClaims). A claim whose answer was lost with its connection
- * (the store ran it again and claimed another chunk) left rows carrying one of this process's
- * lease ends that it does not hold: releaseOrphans gives those back once it holds nothing.
+ * All of a process's chunks carry one lease end, moved forward at each renewal. The lead of a send
+ * uses its notification lease's own end, always an even number of ms, and joiners odd ones: whoever
+ * takes over from a lead known to be dead can release the lead's chunks at once (releaseClaims on
+ * that lease end) without touching any joiner's. (A claim whose answer was lost with its
+ * connection, and which the store therefore ran again, leaves its rows to come back when their
+ * lease runs out.)
  */
 import type { PendingDelivery } from '../store/store.js';
 import type { Context } from './context.js';
@@ -18,23 +19,28 @@ import type { Context } from './context.js';
 export class ClaimedChunks {
   /** Subscription id -> the lease its row carries (what a renewal must match). */
   private readonly held = new Map<number, number>();
-  /** Every lease end this process's rows may carry. */
-  private readonly leaseEnds = new Set<number>();
   private leaseEnd = 0;
 
   constructor(
     private readonly ctx: Context,
     private readonly notificationId: number,
     private readonly leaseMs: number,
+    /** 0: the lead's lease ends (even ms); 1: a joiner's (odd). */
+    private readonly parity: 0 | 1,
   ) {}
+
+  /** A lease end of this process's parity, `leaseMs` or 1 ms less from `now`. */
+  leaseEndFrom(now: number): number {
+    const end = now + this.leaseMs;
+    return end % 2 === this.parity ? end : end - 1;
+  }
 
   /** The next chunk of due deliveries, now this process's until the lease runs out. */
   async claim(limit: number): Promise<PendingDelivery[]> {
     const now = this.ctx.now();
     // A lease end that renewals have not moved for a while is not used: a claim never gets a short lease.
-    if (this.leaseEnd <= now + Math.min(1_000, this.leaseMs / 2)) this.leaseEnd = now + this.leaseMs;
+    if (this.leaseEnd <= now + Math.min(1_000, this.leaseMs / 2)) this.leaseEnd = this.leaseEndFrom(now);
     const until = this.leaseEnd;
-    this.leaseEnds.add(until);
     const rows = await this.ctx.store.claimDeliveries({ notificationId: this.notificationId, now, leaseMs: until - now, limit });
     for (const row of rows) this.held.set(row.subscription_id, until);
     return rows;
@@ -49,10 +55,9 @@ export class ClaimedChunks {
     return this.held.size;
   }
 
-  /** Moves the lease of every delivery held, and of those claimed from now on, to `until`. */
+  /** Moves the lease of every delivery held, and of those claimed from now on, to `until` (from leaseEndFrom). */
   async renew(until: number): Promise<void> {
     this.leaseEnd = until;
-    this.leaseEnds.add(until);
     await this.moveLeases(until);
   }
 
@@ -60,15 +65,6 @@ export class ClaimedChunks {
   async release(): Promise<void> {
     await this.moveLeases(this.ctx.now());
     this.held.clear();
-  }
-
-  /** With nothing held: rows still carrying one of this process's lease ends were lost claims; due again now. */
-  async releaseOrphans(): Promise<number> {
-    if (this.held.size) return 0;
-    let released = 0;
-    for (const lease of this.leaseEnds) released += await this.ctx.store.releaseClaims(this.notificationId, lease, this.ctx.now());
-    this.leaseEnds.clear();
-    return released;
   }
 
   private async moveLeases(to: number): Promise<void> {

@@ -158,8 +158,9 @@ export async function acquireLease(ctx: Context, id: number, owner: string, leas
   if (await ctx.store.tryAcquireLease(id, owner, ctx.now(), leaseMs)) return true;
   const holder = await ctx.store.leaseHolder(id);
   if (holder.owner === null || !ownerIsDead(holder.owner) || !(await ctx.store.takeOverLease(id, holder.owner, owner, ctx.now(), leaseMs))) return false;
-  // The dead lead's chunks carry its lease's end: due again now, not when that lease would have run out.
-  if (holder.expiresAt !== null) await ctx.store.releaseClaims(id, holder.expiresAt, ctx.now());
+  // The dead lead's chunks carry its lease's end (an even one; joiners' are odd): due again now,
+  // not when that lease would have run out.
+  if (holder.expiresAt !== null && holder.expiresAt % 2 === 0) await ctx.store.releaseClaims(id, holder.expiresAt, ctx.now());
   return true;
 }
 
@@ -228,7 +229,7 @@ class DeliveryRun {
     private readonly role: 'lead' | 'join',
   ) {
     // The lead's chunks carry its notification lease's end (renew() moves both together).
-    this.claims = new ClaimedChunks(ctx, id, leaseMs);
+    this.claims = new ClaimedChunks(ctx, id, leaseMs, role === 'lead' ? 0 : 1);
     this.write = groupCommit(async (batch: DeliveryUpdate[]) => {
       await ctx.store.recordDeliveries(batch);
       return batch.map(() => ({ ok: true as const, value: undefined }));
@@ -336,11 +337,7 @@ class DeliveryRun {
         continue;
       }
       // A joiner's share ends when nothing is left to claim: retries due later are the lead's.
-      if (this.role === 'join' && inFlight.size === 0) {
-        if ((await this.claims.releaseOrphans()) > 0) sweep = this.newSweep();
-        else break;
-        continue;
-      }
+      if (this.role === 'join' && inFlight.size === 0) break;
       const now = this.ctx.now();
       if (inFlight.size > 0) {
         // Requests still out: start a new sweep when a retry recorded since this sweep began comes
@@ -361,11 +358,6 @@ class DeliveryRun {
           reason: `${pending} ${pending === 1 ? 'delivery is' : 'deliveries are'} deferred: ${why}; the first is due at ${this.deferred.dueAt}`,
         };
         break;
-      }
-      if (wait > 0 && (await this.claims.releaseOrphans()) > 0) {
-        // Claims lost with a connection (the store ran them again): those rows are due again now.
-        sweep = this.newSweep();
-        continue;
       }
       if (wait > 0) {
         // Pending rows may be other workers' chunks in flight: look again soon, and show their progress.
@@ -609,14 +601,13 @@ class DeliveryRun {
 
   private async renew(): Promise<void> {
     try {
-      const now = this.ctx.now();
-      if (this.role === 'lead') {
-        if (!(await this.ctx.store.renewLease(this.id, this.options.owner, now, this.leaseMs))) {
-          this.stopped = { kind: 'lease-lost' };
-          return;
-        }
+      const until = this.claims.leaseEndFrom(this.ctx.now());
+      // The lead's notification lease ends when its chunks' leases do (see chunk-claims.ts).
+      if (this.role === 'lead' && !(await this.ctx.store.renewLease(this.id, this.options.owner, until - this.leaseMs, this.leaseMs))) {
+        this.stopped = { kind: 'lease-lost' };
+        return;
       }
-      await this.claims.renew(now + this.leaseMs);
+      await this.claims.renew(until);
     } catch {
       // The store is unreachable for now: the next renewal (a third of the lease later) tries again.
     }
