@@ -5,9 +5,10 @@
  * `pushctl send` that starts it plus `pushctl dispatch --watch` workers that join it), and by one
  * `pushctl send` on SQLite for comparison; all against the push-service stand-in (TLS unless
  * --plain, decryption and VAPID checks off so it costs every run the same). Prints messages/s per
- * run (N / the stand-in's first-to-last request), the PostgreSQL/SQLite ratio at one worker
- * (target >= 0.8: the store must not be the limit) and whether every subscriber got exactly one
- * request. PostgreSQL: a throwaway cluster started here (Debian's postgresql, as the tests do),
+ * run (N / the stand-in's first-to-last request), each process's share, the CPU time all the
+ * sending processes spent per message (steadier than rates on a shared machine), the
+ * PostgreSQL/SQLite ratio at one worker (target >= 0.8: the store must not be the limit) and
+ * whether every subscriber got exactly one request. PostgreSQL: a throwaway cluster started here (Debian's postgresql, as the tests do),
  * or the database PUSHCTL_BENCH_PG names (its contents are replaced).
  *
  * Plain JavaScript over dist/ and the compiled test helpers (.bench-build/); the npm script builds both.
@@ -86,9 +87,10 @@ try {
   }
 
   console.log('');
-  console.log(`${'run'.padEnd(34)} ${'msgs/s'.padStart(8)} ${'seconds'.padStart(8)}  exactly once  load at start`);
+  console.log(`${'run'.padEnd(22)} ${'msgs/s'.padStart(7)} ${'seconds'.padStart(8)} ${'CPU/msg'.padStart(8)}  ${'shares'.padEnd(22)} exactly once  load at start`);
   for (const r of runs) {
-    console.log(`${r.label.padEnd(34)} ${String(Math.round(r.rate)).padStart(8)} ${r.seconds.toFixed(1).padStart(8)}  ${r.exactlyOnce ? 'yes' : `NO (${r.requests} requests, ${r.distinct} subscribers)`.padEnd(12)}  ${r.load}`);
+    const once = r.exactlyOnce ? 'yes' : `NO (${r.requests} requests, ${r.distinct} subscribers)`;
+    console.log(`${r.label.padEnd(22)} ${String(Math.round(r.rate)).padStart(7)} ${r.seconds.toFixed(1).padStart(8)} ${`${Math.round(r.cpuUsPerMessage)} µs`.padStart(8)}  ${r.shares.join('/').padEnd(22)} ${once.padEnd(12)}  ${r.load}`);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   const rate = (backend, workers) => median(runs.filter((r) => r.backend === backend && r.workers === workers).map((r) => r.rate));
@@ -114,16 +116,20 @@ try {
  */
 async function sendWith(backend, db, workers) {
   const watchers = [];
-  for (let i = 1; i < workers; i++) watchers.push(await startWatcher(db));
+  for (let i = 1; i < workers; i++) watchers.push(await startWatcher(db, `watcher-${i}`));
   service.resetCounts();
   const startLoad = load();
   const started = performance.now();
-  const run = await node([BIN, 'send', '--all', '--title', 'T', '--body', 'B', '--yes', '--json', '--concurrency', String(CONCURRENCY), '--db', db]);
+  const run = await node(['--import', usageRecorder('send'), BIN, 'send', '--all', '--title', 'T', '--body', 'B', '--yes', '--json', '--concurrency', String(CONCURRENCY), '--db', db]);
   const wall = (performance.now() - started) / 1000;
   for (const w of watchers) w.child.kill('SIGTERM');
   await Promise.all(watchers.map((w) => w.done));
   if (run.code !== 0) throw new Error(`pushctl send on ${backend} failed (${run.code}): ${run.stderr}`);
   const summary = JSON.parse(run.stdout);
+  // Each watcher's share from its log; the send took the rest.
+  const joined = watchers.map((w) => [...w.output().matchAll(/joined the send in progress, its share: (\d+) sent/g)].reduce((sum, m) => sum + Number(m[1]), 0));
+  const shares = [N - joined.reduce((a, b) => a + b, 0), ...joined];
+  const cpuUs = ['send', ...watchers.map((w) => w.name)].reduce((sum, name) => sum + readUsage(name), 0);
   const seconds = Math.max((service.lastRequestAt - service.firstRequestAt) / 1000, 1e-3);
   const result = {
     label: `${backend}, ${workers} worker${workers > 1 ? 's' : ''}`,
@@ -136,14 +142,31 @@ async function sendWith(backend, db, workers) {
     distinct: service.distinctSubscriptions,
     exactlyOnce: summary.counts.sent === N && service.requestCount === N && service.distinctSubscriptions === N,
     load: startLoad,
+    shares,
+    cpuUsPerMessage: cpuUs / N,
   };
-  console.log(`  ${result.label}: ${Math.round(result.rate)} msgs/s (${seconds.toFixed(1)} s at the stand-in, ${wall.toFixed(1)} s for the send process), exactly once: ${result.exactlyOnce ? 'yes' : 'NO'}`);
+  console.log(
+    `  ${result.label}: ${Math.round(result.rate)} msgs/s (${seconds.toFixed(1)} s at the stand-in, ${wall.toFixed(1)} s for the send process), ` +
+      `shares ${shares.join('/')}, ${Math.round(result.cpuUsPerMessage)} µs CPU per message (all sending processes), exactly once: ${result.exactlyOnce ? 'yes' : 'NO'}`,
+  );
   return result;
 }
 
+/** A preload module (data: URL) that writes the process's CPU time (µs) to a file named `name` as it exits. */
+function usageRecorder(name) {
+  const file = path.join(dir, `${name}.usage.json`);
+  fs.rmSync(file, { force: true });
+  const source = `import fs from 'node:fs'; process.on('exit', () => { const u = process.resourceUsage(); fs.writeFileSync(${JSON.stringify(file)}, JSON.stringify({ cpuUs: u.userCPUTime + u.systemCPUTime })); });`;
+  return `data:text/javascript,${encodeURIComponent(source)}`;
+}
+
+function readUsage(name) {
+  return JSON.parse(fs.readFileSync(path.join(dir, `${name}.usage.json`), 'utf8')).cpuUs;
+}
+
 /** `pushctl dispatch --watch`, resolved once it says it is watching. */
-async function startWatcher(db) {
-  const child = spawn(process.execPath, [BIN, 'dispatch', '--watch', '--interval', '60s', '--concurrency', String(CONCURRENCY), '--db', db], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startWatcher(db, name) {
+  const child = spawn(process.execPath, ['--import', usageRecorder(name), BIN, 'dispatch', '--watch', '--interval', '60s', '--concurrency', String(CONCURRENCY), '--db', db], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const done = new Promise((resolve) => child.on('close', resolve));
   await new Promise((resolve, reject) => {
@@ -159,7 +182,7 @@ async function startWatcher(db) {
     child.stderr.setEncoding('utf8').on('data', check);
     void done.then(() => reject(new Error(`dispatch --watch exited: ${output}`)));
   });
-  return { child, done };
+  return { child, done, name, output: () => output };
 }
 
 async function cli(cliArgs) {

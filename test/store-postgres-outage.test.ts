@@ -136,7 +136,7 @@ describe.skipIf(skipWithout(postgresAvailable()))('PostgreSQL outages', () => {
       expect(httpStatusFor(error)).toBe(503);
       expect(exitCodeFor(error)).toBe(1);
       const reply = errorReply(error);
-      expect(reply).toMatchObject({ status: 503, unexpected: false, body: { error: { code: 'store_unavailable' } } });
+      expect(reply).toMatchObject({ status: 503, unexpected: false, body: { error: { code: 'store_unavailable', message: 'the database is unavailable; try again shortly' } } });
       expect(reply.headers['retry-after']).toBeDefined();
       // It retried for its budget, not for ever.
       expect(waited).toBeGreaterThanOrEqual(1_900);

@@ -1,8 +1,9 @@
 /**
  * Fan-out of one notification: fixes its recipients, sends what is pending with bounded
  * concurrency, claiming the pending deliveries a chunk at a time under a lease so that other
- * processes on any host (`dispatch --watch`) can join the send and take a share (joinSend), retries each delivery on its own clock (a retry goes out when its backoff is over,
- * not after the slowest request of the previous round), and commits every answer to the ledger
+ * processes on any host (`dispatch --watch`) can join the send and take a share (joinSend),
+ * retries each delivery on its own clock (a retry goes out when its backoff is over, not after
+ * the slowest request of the previous round), and commits every answer to the ledger
  * before its slot starts another request, so a send killed at any moment is resumed by the next
  * owner of the lease and repeats at most the requests that were in flight. A retry that could
  * only happen after the message's TTL has run out is recorded as failed (expired) at once.
