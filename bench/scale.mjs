@@ -87,10 +87,11 @@ try {
   }
 
   console.log('');
-  console.log(`${'run'.padEnd(22)} ${'msgs/s'.padStart(7)} ${'seconds'.padStart(8)} ${'CPU/msg'.padStart(8)}  ${'shares'.padEnd(22)} exactly once  load at start`);
+  console.log(`${'run'.padEnd(22)} ${'msgs/s'.padStart(7)} ${'seconds'.padStart(8)} ${'CPU/msg'.padStart(8)} ${'DB CPU'.padStart(7)} ${'stand-in'.padStart(8)}  ${'shares'.padEnd(22)} exactly once  load at start`);
   for (const r of runs) {
     const once = r.exactlyOnce ? 'yes' : `NO (${r.requests} requests, ${r.distinct} subscribers)`;
-    console.log(`${r.label.padEnd(22)} ${String(Math.round(r.rate)).padStart(7)} ${r.seconds.toFixed(1).padStart(8)} ${`${Math.round(r.cpuUsPerMessage)} µs`.padStart(8)}  ${r.shares.join('/').padEnd(22)} ${once.padEnd(12)}  ${r.load}`);
+    const db = r.dbCpuUsPerMessage === undefined ? '-' : `${Math.round(r.dbCpuUsPerMessage)} µs`;
+    console.log(`${r.label.padEnd(22)} ${String(Math.round(r.rate)).padStart(7)} ${r.seconds.toFixed(1).padStart(8)} ${`${Math.round(r.cpuUsPerMessage)} µs`.padStart(8)} ${db.padStart(7)} ${`${Math.round(r.standInUsPerMessage)} µs`.padStart(8)}  ${r.shares.join('/').padEnd(22)} ${once.padEnd(12)}  ${r.load}`);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   const rate = (backend, workers) => median(runs.filter((r) => r.backend === backend && r.workers === workers).map((r) => r.rate));
@@ -119,9 +120,13 @@ async function sendWith(backend, db, workers) {
   for (let i = 1; i < workers; i++) watchers.push(await startWatcher(db, `watcher-${i}`));
   service.resetCounts();
   const startLoad = load();
+  const dbCpuBefore = backend === 'postgres' ? postgresCpuUs() : 0;
+  // This process is the stand-in (one thread): its CPU per message bounds what any number of workers can reach here.
+  const standInBefore = process.cpuUsage();
   const started = performance.now();
   const run = await node(['--import', usageRecorder('send'), BIN, 'send', '--all', '--title', 'T', '--body', 'B', '--yes', '--json', '--concurrency', String(CONCURRENCY), '--db', db]);
   const wall = (performance.now() - started) / 1000;
+  const standIn = process.cpuUsage(standInBefore);
   for (const w of watchers) w.child.kill('SIGTERM');
   await Promise.all(watchers.map((w) => w.done));
   if (run.code !== 0) throw new Error(`pushctl send on ${backend} failed (${run.code}): ${run.stderr}`);
@@ -130,6 +135,7 @@ async function sendWith(backend, db, workers) {
   const joined = watchers.map((w) => [...w.output().matchAll(/joined the send in progress, its share: (\d+) sent/g)].reduce((sum, m) => sum + Number(m[1]), 0));
   const shares = [N - joined.reduce((a, b) => a + b, 0), ...joined];
   const cpuUs = ['send', ...watchers.map((w) => w.name)].reduce((sum, name) => sum + readUsage(name), 0);
+  const dbCpuUs = backend === 'postgres' ? postgresCpuUs() - dbCpuBefore : undefined;
   const seconds = Math.max((service.lastRequestAt - service.firstRequestAt) / 1000, 1e-3);
   const result = {
     label: `${backend}, ${workers} worker${workers > 1 ? 's' : ''}`,
@@ -144,12 +150,48 @@ async function sendWith(backend, db, workers) {
     load: startLoad,
     shares,
     cpuUsPerMessage: cpuUs / N,
+    dbCpuUsPerMessage: dbCpuUs === undefined ? undefined : dbCpuUs / N,
+    standInUsPerMessage: (standIn.user + standIn.system) / N,
   };
   console.log(
     `  ${result.label}: ${Math.round(result.rate)} msgs/s (${seconds.toFixed(1)} s at the stand-in, ${wall.toFixed(1)} s for the send process), ` +
-      `shares ${shares.join('/')}, ${Math.round(result.cpuUsPerMessage)} µs CPU per message (all sending processes), exactly once: ${result.exactlyOnce ? 'yes' : 'NO'}`,
+      `shares ${shares.join('/')}, CPU per message ${Math.round(result.cpuUsPerMessage)} µs in the sending processes` +
+      `${result.dbCpuUsPerMessage === undefined ? '' : ` + ${Math.round(result.dbCpuUsPerMessage)} µs in PostgreSQL`}, ${Math.round(result.standInUsPerMessage)} µs in the stand-in, exactly once: ${result.exactlyOnce ? 'yes' : 'NO'}`,
   );
   return result;
+}
+
+/**
+ * CPU time (µs) the PostgreSQL cluster started here has used: the postmaster's own and its reaped
+ * children's, plus its live backends'. (Not available for PUSHCTL_BENCH_PG's server: 0.)
+ */
+function postgresCpuUs() {
+  if (!server) return 0;
+  const stat = (pid) => {
+    try {
+      const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return text.slice(text.lastIndexOf(')') + 2).split(' ');
+    } catch {
+      return undefined;
+    }
+  };
+  const pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  const postmaster = pids.find((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(`-p ${server.port} `) && stat(pid)?.[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  });
+  if (!postmaster) return 0;
+  // Fields after the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14), in clock ticks (100/s).
+  const own = stat(postmaster);
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const pid of pids) {
+    const fields = stat(pid);
+    if (fields && fields[1] === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10_000;
 }
 
 /** A preload module (data: URL) that writes the process's CPU time (µs) to a file named `name` as it exits. */
