@@ -11,6 +11,8 @@ const NOT_ON_POSTGRES = [
   'test/store.test.ts', // the SQLite file: modes, WAL, busy timeouts, migrations of the file
   'test/store-contract.test.ts', // runs both backends itself
   'test/db-admin.test.ts', // runs both backends itself
+  'test/store-postgres-outage.test.ts', // PostgreSQL only, on a server of its own (it stops and starts it)
+  'test/shared-send-postgres.test.ts', // PostgreSQL only, on a server of its own (it stops and starts it)
   'test/config.test.ts',
   'test/completion.test.ts',
   'test/deploy.test.ts',
