@@ -1,7 +1,7 @@
 /**
- * Many processes on one PostgreSQL database (issue 11), end to end: the built CLI as
- * subprocesses, a real PostgreSQL (one server for the file, a fresh database per test), the
- * push-service stand-in counting every request. A send shared by `dispatch --watch` workers
+ * Many processes on one database (issue 11), end to end: the built CLI as subprocesses, a real
+ * PostgreSQL (one server for the file, a fresh database per test) and, for what one host can
+ * share too, a SQLite file; the push-service stand-in counting every request. A send shared by `dispatch --watch` workers
  * reaches each subscriber exactly once; with a worker SIGKILLed mid-send, nobody is missed and the
  * duplicates are at most that worker's requests in flight; two `serve` replicas keep one row per
  * endpoint and one notification per idempotency key; a PostgreSQL restart in the middle of a send
@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, runJson, startCli, tempDir, type RunResult } from './support/cli.js';
@@ -26,7 +27,14 @@ interface Summary {
 
 const SUBSCRIBERS = 3000;
 
-describe.skipIf(skipWithout(postgresAvailable()))('many processes on one PostgreSQL database', () => {
+const BACKENDS = [
+  { backend: 'postgres' as const, skip: skipWithout(postgresAvailable()) },
+  { backend: 'sqlite' as const, skip: false },
+];
+
+describe.each(BACKENDS)('many processes on one $backend database', ({ backend, skip }) => {
+  // The restart test needs a server to stop: PostgreSQL only.
+  const itOnPostgres = backend === 'postgres' ? it : it.skip;
   let server: PostgresServer;
   let svc: PushService;
   let dir: string;
@@ -38,17 +46,19 @@ describe.skipIf(skipWithout(postgresAvailable()))('many processes on one Postgre
   const clients: pg.Client[] = [];
 
   beforeAll(async () => {
-    server = await sharedPostgres();
+    if (skip) return;
+    if (backend === 'postgres') server = await sharedPostgres();
     svc = await startPushService({ record: true });
   }, 180_000);
   afterAll(async () => {
-    await svc.close();
+    await svc?.close();
   });
-  beforeEach(async () => {
+  beforeEach(async (test) => {
+    if (skip) return test.skip();
     svc.clearBehaviour();
     svc.resetCounts();
     dir = tempDir('pushctl-shared-');
-    url = await server.createDatabase();
+    url = backend === 'postgres' ? await server.createDatabase() : path.join(dir, 'pushctl.db');
     env = { PUSHCTL_DB: url, PUSHCTL_ENDPOINT_ORIGINS: svc.origin };
     publicKey = (await runJson<{ publicKey: string }>(['keys', 'generate', '--subject', 'mailto:ops@example.org'], { cwd: dir, env })).publicKey;
   }, 60_000);
@@ -85,7 +95,16 @@ describe.skipIf(skipWithout(postgresAvailable()))('many processes on one Postgre
     return { ...started, log: () => log };
   }
 
+  /** A query of the test's own ($1, $2 parameters) on the database the processes share. */
   async function sql<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
+    if (backend === 'sqlite') {
+      const db = new Database(url, { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare(text.replace(/\$\d+/g, '?')).all(...values) as T[];
+      } finally {
+        db.close();
+      }
+    }
     let client = clients[0];
     if (!client) {
       client = new pg.Client({ connectionString: url });
@@ -193,7 +212,7 @@ describe.skipIf(skipWithout(postgresAvailable()))('many processes on one Postgre
     expect(Number(made1!.m)).toBe(1);
   }, 180_000);
 
-  it('PostgreSQL restarted during a send: the send finishes with exact counts; serve answers 503 while it is down and recovers', async () => {
+  itOnPostgres('PostgreSQL restarted during a send: the send finishes with exact counts; serve answers 503 while it is down and recovers', async () => {
     const subs = await subscribe(SUBSCRIBERS);
     const replica = await startServe({ dir: tempDir('pushctl-replica-'), config: serveConfig({ push: { endpointOrigins: [svc.origin] } }), env });
     replicas.push(replica);
