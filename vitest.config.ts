@@ -12,6 +12,8 @@ const NOT_ON_POSTGRES = [
   'test/store-contract.test.ts', // runs both backends itself
   'test/db-admin.test.ts', // runs both backends itself
   'test/delivery-control-store.test.ts', // runs both backends itself
+  'test/store-postgres-outage.test.ts', // PostgreSQL only, on a server of its own (it stops and starts it)
+  'test/shared-send.test.ts', // runs both backends itself (PostgreSQL on a server of its own, which it stops and starts)
   'test/config.test.ts',
   'test/completion.test.ts',
   'test/deploy.test.ts',

@@ -81,6 +81,7 @@ export const ERRORS = {
   // Everything else
   push_failed: { kind: 'push', meaning: 'the push service refused or could not be reached' },
   busy: { kind: 'busy', meaning: 'the database is busy or unreachable: another process held its write lock or rows too long, or the PostgreSQL server went away; try again shortly' },
+  store_unavailable: { kind: 'busy', meaning: 'the PostgreSQL server could not be reached for longer than this process waits (serve: about 2 s, send and dispatch: minutes), or the connection was lost during a write whose outcome is unknown; try again shortly (serve recovers by itself)' },
   disk_full: { kind: 'internal', meaning: 'the disk under the database is full: nothing more could be written; free some space and try again (the message says what was kept)' },
   internal_error: { kind: 'internal', meaning: 'a bug or an unexpected failure; details only in the operator\'s log (or with --verbose)' },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;

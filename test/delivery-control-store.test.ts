@@ -105,7 +105,7 @@ describe.each(BACKENDS)('delivery control store on $backend', ({ backend, skip }
     const second = await store.claimPaced({ ...claim, now: NOW + 60, limit: 1 });
     expect(second.rows.map((r) => r.slot_at)).toEqual([NOW + 300]);
     // A late worker gives its rows back; they are due again and get new slots, never old ones.
-    expect(await store.releaseClaims(id, [first.rows[2]!.subscription_id], NOW + 500)).toBe(1);
+    expect(await store.giveBackClaims(id, [first.rows[2]!.subscription_id], NOW + 500)).toBe(1);
     const later = await store.claimPaced({ ...claim, now: NOW + 1000 });
     expect(later.rows[0]!.slot_at).toBe(NOW + 1000);
     expect(later.rows.map((r) => r.subscription_id)).toContain(first.rows[2]!.subscription_id);
@@ -131,7 +131,7 @@ describe.each(BACKENDS)('delivery control store on $backend', ({ backend, skip }
     // Another process's throttled send with due rows is one to help with; not once its lease is gone.
     expect(await a.pacedSendsInProgress(NOW)).toEqual([]);
     expect(await a.tryAcquireLease(shared, 'other:1:x', NOW, 60_000)).toBe(true);
-    await a.releaseClaims(shared, [rows[0]!.subscription_id], NOW);
+    await a.giveBackClaims(shared, [rows[0]!.subscription_id], NOW);
     expect(await a.pacedSendsInProgress(NOW)).toEqual([shared]);
     expect(await a.pacedSendsInProgress(NOW + 60_000)).toEqual([]);
     answers[backend] = { ...answers[backend], paced: { first: first.rows.map((r) => [r.subscription_id, r.slot_at]), later: later.rows.length, byDue } };

@@ -10,7 +10,7 @@ import { BIN, openDb, runCli, runJson, startCli, tempDir } from './support/cli.j
 import { startPushService, type PushService, type ServiceSubscription } from './support/push-service.js';
 import { hasTmux, killSession, killTerminals, tmux, waitForScreen } from './support/terminal.js';
 import { skipWithout } from './support/commands.js';
-import { itOnSqlite, ON_POSTGRES, routeToBackend } from './support/backend.js';
+import { describeOnSqlite, ON_POSTGRES, routeToBackend } from './support/backend.js';
 
 /** The store setting a shell command in `dir` needs (on PostgreSQL, the database standing for its pushctl.db). */
 const storeEnv = (dir: string) => (ON_POSTGRES ? `PUSHCTL_DB='${routeToBackend([], {}, dir).env.PUSHCTL_DB}' ` : '');
@@ -440,14 +440,14 @@ describe('send --subscription-json (a test push to a subscription that is not st
   });
 });
 
-describe('send on a full disk (a real tmpfs)', () => {
+// A SQLite file on a full file system (PostgreSQL's own disk is the server's business).
+describeOnSqlite('send on a full disk (a real tmpfs)', () => {
   const tiny = mountTinyFs(1024);
   afterAll(() => {
     if ('dir' in tiny) tiny.unmount();
   });
 
-  // A SQLite file on a full file system (PostgreSQL's own disk is the server's business).
-  itOnSqlite.skipIf('unavailable' in tiny)('stops with a message that says the disk is full and how many deliveries were committed, exit 1', async () => {
+  it.skipIf('unavailable' in tiny)('stops with a message that says the disk is full and how many deliveries were committed, exit 1', async () => {
     const db = path.join((tiny as TinyFs).dir, 'pushctl.db');
     env = { ...env, PUSHCTL_DB: db };
     publicKey = (await runJson<{ publicKey: string }>(['keys', 'generate', '--subject', 'mailto:ops@example.org'], { cwd: dir, env })).publicKey;
@@ -463,7 +463,7 @@ describe('send on a full disk (a real tmpfs)', () => {
     const result = await runCli(['send', '--all', '--title', 'Hi', '--concurrency', '1'], { cwd: dir, env });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    const match = /^error: the disk is full: notification (\d+) stopped with (\d+) deliveries committed \((\d+) sent, 0 gone, 0 failed\) and (\d+) pending\. Free some space, then finish it with "pushctl notifications resume \1"/.exec(result.stderr);
+    const match = /^error: the disk is full: notification (\d+) stopped with (\d+) deliver(?:y|ies) committed \((\d+) sent, 0 gone, 0 failed\) and (\d+) pending\. Free some space, then finish it with "pushctl notifications resume \1"/.exec(result.stderr);
     expect(match, result.stderr).not.toBeNull();
     expect(result.stderr).not.toMatch(/internal error|SQLITE|\n\s+at /);
     const [id, committed, sent, pending] = match!.slice(1).map(Number) as [number, number, number, number];

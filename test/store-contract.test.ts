@@ -8,10 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/cli.js';
-import { postgresAvailable, startPostgres, type PostgresServer } from './support/postgres.js';
-import type { Store, SubscriptionWrite } from '../src/store/store.js';
+import { postgresAvailable, sharedPostgres, type PostgresServer } from './support/postgres.js';
+import type { Store, SubscriptionWrite, WorkHint } from '../src/store/store.js';
+import type { StoreOpenOptions } from '../src/store/open.js';
 import type { NotificationStatus } from '../src/limits.js';
 
 const { openStore } = (await import(path.join(ROOT, 'dist/store/open.js'))) as typeof import('../src/store/open.js');
@@ -55,11 +56,9 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
   const dirs: string[] = [];
 
   beforeAll(async () => {
-    if (backend === 'postgres' && !skip) server = await startPostgres();
+    // The file's one server (stopped when the worker exits); a fresh database per test.
+    if (backend === 'postgres' && !skip) server = await sharedPostgres();
   }, 180_000);
-  afterAll(async () => {
-    await server?.stop();
-  }, 60_000);
   afterEach(async () => {
     for (const store of opened.splice(0)) await store.close();
     for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
@@ -72,8 +71,8 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     dirs.push(dir);
     return path.join(dir, 'pushctl.db');
   }
-  async function open(location?: string): Promise<Store> {
-    const store = await openStore(location ?? (await freshLocation()));
+  async function open(location?: string, options?: StoreOpenOptions): Promise<Store> {
+    const store = await openStore(location ?? (await freshLocation()), options);
     opened.push(store);
     return store;
   }
@@ -194,18 +193,20 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
   });
 
   itOnPostgres('a server that cannot be reached is a clear error, without the password', async () => {
-    const error: unknown = await openStore('postgres://pushctl:s3cret@127.0.0.1:1/pushctl?connect_timeout=5').catch((e: unknown) => e);
+    const error: unknown = await openStore('postgres://pushctl:s3cret@127.0.0.1:1/pushctl?connect_timeout=5', { retryForMs: 300 }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('store_unavailable');
     expect((error as Error).message).toMatch(/^database postgres:\/\/pushctl:\*\*\*@127\.0\.0\.1:1\/pushctl\?connect_timeout=5: cannot open: .*ECONNREFUSED/);
     expect((error as Error).message).not.toContain('s3cret');
   });
 
-  itOnPostgres('PostgreSQL restarted: operations fail as busy while it is down, and work again once it is back', async () => {
-    const store = await open();
+  itOnPostgres('PostgreSQL restarted: with no retry budget, operations fail as unavailable while it is down, and work again once it is back', async () => {
+    const store = await open(undefined, { retryForMs: 0 });
     await store.insertCategory({ name: 'before', description: null, createdAt: NOW });
     await server!.pause();
     try {
       const error: unknown = await store.categoryByName('before').catch((e: unknown) => e);
-      expect(fromStoreError(error)?.kind).toBe('busy');
+      expect(error).toMatchObject({ code: 'store_unavailable', kind: 'busy' });
+      expect(fromStoreError(error)).toBeUndefined();
     } finally {
       await server!.start();
     }
@@ -861,5 +862,177 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     );
     expect(error?.kind).toBe('conflict');
     expect(error?.message).toMatch(/schema version 99, but this pushctl knows only up to \d+: it was written by a newer pushctl/);
+  });
+
+  // ---- shared sends (issue 11): chunk leases, concurrent claimers, work wake-ups ----
+
+  /** A send of `n` subscribers with its recipients fixed, on a fresh store at `location`. */
+  async function sendOf(location: string, n: number): Promise<{ store: Store; id: number; ids: number[] }> {
+    const store = await open(location);
+    const ids: number[] = [];
+    for (let from = 0; from < n; from += 1000) {
+      const batch = Array.from({ length: Math.min(1000, n - from) }, (_, i) => ({ write: write(from + i + 1) }));
+      ids.push(...(await store.upsertSubscriptions(batch)).map((r) => r.id));
+    }
+    const id = await store.insertNotification(NOTIFICATION);
+    await store.fixRecipients(id, { all: true }, NOW);
+    return { store, id, ids };
+  }
+
+  it.skipIf(skip)('chunk leases: renewClaims extends only the rows a worker still holds, not answered or taken-over ones', async () => {
+    const { store, id } = await sendOf(await freshLocation(), 30);
+    const lease = 10_000;
+    const chunk = (await store.claimDeliveries({ notificationId: id, now: NOW, leaseMs: lease, limit: 10 })).map((d) => d.subscription_id);
+    expect(chunk).toHaveLength(10);
+    expect(await store.renewClaims(id, chunk, NOW + lease, NOW + 2 * lease)).toBe(10);
+    // Renewed: not due when the first lease would have run out, and renewing from the old lease finds nothing.
+    expect((await store.claimDeliveries({ notificationId: id, now: NOW + lease, leaseMs: lease, limit: 100 })).map((d) => d.subscription_id)).not.toContain(chunk[0]);
+    expect(await store.renewClaims(id, chunk, NOW + lease, NOW + 3 * lease)).toBe(0);
+    await store.recordDeliveries([{ notificationId: id, subscriptionId: chunk[0]!, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: NOW + 1 }]);
+    expect(await store.renewClaims(id, chunk, NOW + 2 * lease, NOW + 3 * lease)).toBe(9);
+    // The worker stalls past its lease: another takes its rows over, and the first can no longer renew them.
+    const takenOver = await store.claimDeliveries({ notificationId: id, now: NOW + 3 * lease, leaseMs: lease, limit: 100 });
+    expect(takenOver.map((d) => d.subscription_id)).toEqual(expect.arrayContaining(chunk.slice(1)));
+    expect(await store.renewClaims(id, chunk, NOW + 3 * lease, NOW + 4 * lease)).toBe(0);
+    expect(await store.renewClaims(id, [], NOW, NOW)).toBe(0);
+    // A dead lead's chunk (it carries the lead's lease end) is released at once; others' leases stay.
+    const rest = takenOver.map((d) => d.subscription_id);
+    expect(await store.releaseClaims(id, NOW + 3 * lease + lease, NOW + 3 * lease + 5)).toBe(rest.length);
+    expect(await store.releaseClaims(id, NOW + 12345, NOW)).toBe(0);
+    expect((await store.claimDeliveries({ notificationId: id, now: NOW + 3 * lease + 5, leaseMs: lease, limit: 100 })).map((d) => d.subscription_id).sort((a, b) => a - b)).toEqual([...rest].sort((a, b) => a - b));
+    expect(await store.deliveryCounts(id)).toMatchObject({ sent: 1, pending: 29 });
+  });
+
+  it.skipIf(skip)('chunked claims: four claimers on their own connections, renewing as they work, take each delivery exactly once', async () => {
+    const location = await freshLocation();
+    const { store: setup, id, ids } = await sendOf(location, 2000);
+    const lease = 600_000;
+    const claimers = await Promise.all([1, 2, 3, 4].map(() => open(location, { poolSize: 2 })));
+    const taken = await Promise.all(
+      claimers.map(async (store) => {
+        const mine: number[] = [];
+        for (let turn = 0; ; turn++) {
+          const now = NOW + turn;
+          const chunk = (await store.claimDeliveries({ notificationId: id, now, leaseMs: lease, limit: 40 })).map((d) => d.subscription_id);
+          if (!chunk.length) return mine;
+          // Half way through the chunk, the lease is renewed: all of it is still this claimer's.
+          expect(await store.renewClaims(id, chunk, now + lease, now + 2 * lease)).toBe(chunk.length);
+          await store.recordDeliveries(chunk.map((subscriptionId) => ({ notificationId: id, subscriptionId, state: 'sent' as const, statusCode: 201, error: null, nextAttemptAt: null, now })));
+          mine.push(...chunk);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }),
+    );
+    const all = taken.flat();
+    expect(all).toHaveLength(2000);
+    expect(new Set(all)).toEqual(new Set(ids));
+    expect(taken.filter((mine) => mine.length > 0).length).toBeGreaterThan(1);
+    expect(await setup.deliveryCounts(id)).toEqual({ total: 2000, sent: 2000, gone: 0, failed: 0, pending: 0, capped: 0 });
+  });
+
+  it.skipIf(skip)('joinable sends: led by another live worker, recipients fixed, something due; not those the caller leads, nor those nobody leads', async () => {
+    const { store, id } = await sendOf(await freshLocation(), 20);
+    const notStarted = await store.insertNotification(NOTIFICATION);
+    expect(await store.tryAcquireLease(notStarted, 'w1', NOW, 60_000)).toBe(true);
+    // Nobody leads it yet: claimNext's, not a join.
+    expect(await store.joinableSends('w2', NOW, 10)).toEqual([]);
+    expect(await store.tryAcquireLease(id, 'w1', NOW, 60_000)).toBe(true);
+    // Led, but its lead has not answered anything yet (caps and quiet hours may still be applied).
+    expect(await store.joinableSends('w2', NOW, 10)).toEqual([]);
+    const first = await store.claimDeliveries({ notificationId: id, now: NOW, leaseMs: 1, limit: 1 });
+    await store.recordDeliveries([{ notificationId: id, subscriptionId: first[0]!.subscription_id, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: NOW }]);
+    expect(await store.joinableSends('w2', NOW, 10)).toEqual([id]);
+    expect(await store.joinableSends('w1', NOW, 10)).toEqual([]);
+    // The leader's lease ran out: claimNext takes it over instead.
+    expect(await store.joinableSends('w2', NOW + 60_000, 10)).toEqual([]);
+    // Everything claimed (in flight somewhere): nothing to join until a lease runs out.
+    const claimed = await store.claimDeliveries({ notificationId: id, now: NOW, leaseMs: 5_000, limit: 100 });
+    expect(claimed).toHaveLength(19);
+    expect(await store.joinableSends('w2', NOW + 1, 10)).toEqual([]);
+    expect(await store.joinableSends('w2', NOW + 5_000, 10)).toEqual([id]);
+    await store.recordDeliveries(claimed.map((d) => ({ notificationId: id, subscriptionId: d.subscription_id, state: 'sent' as const, statusCode: 201, error: null, nextAttemptAt: null, now: NOW })));
+    expect(await store.joinableSends('w2', NOW + 5_000, 10)).toEqual([]);
+  });
+
+  /** Collects wake-ups; `next(match)` resolves at the first one (already had, or to come) that matches. */
+  function wakes() {
+    const seen: WorkHint[] = [];
+    const waiting: { match: (hint: WorkHint) => boolean; resolve: (hint: WorkHint) => void }[] = [];
+    return {
+      seen,
+      onWake(hint: WorkHint) {
+        seen.push(hint);
+        for (const w of waiting.splice(0)) if (w.match(hint)) w.resolve(hint); else waiting.push(w);
+      },
+      next(match: (hint: WorkHint) => boolean, what: string): Promise<WorkHint> {
+        const had = seen.find(match);
+        if (had) return Promise.resolve(had);
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no wake-up for ${what} within 20 s; saw ${JSON.stringify(seen)}`)), 20_000);
+          waiting.push({ match, resolve: (hint) => (clearTimeout(timer), resolve(hint)) });
+        });
+      },
+      clear() {
+        seen.length = 0;
+      },
+    };
+  }
+
+  it.skipIf(skip)('work wake-ups: a watcher wakes when another connection records, starts, reopens or leaves a send, and for its own process', async () => {
+    const location = await freshLocation();
+    const watcher = await open(location);
+    const other = await open(location);
+    await other.upsertSubscription(write(1));
+    const woke = wakes();
+    const stop = await watcher.watchWork(woke.onWake);
+    // PostgreSQL names the notification; SQLite's poll (another process's file change) cannot.
+    const about = (id: number) => (hint: WorkHint) => hint.notificationId === id || (backend === 'sqlite' && hint.notificationId === null);
+
+    let started = Date.now();
+    const id = await other.insertNotification({ ...NOTIFICATION, status: 'scheduled' });
+    await woke.next(about(id), 'a recorded notification');
+    const latency = [Date.now() - started];
+
+    woke.clear();
+    started = Date.now();
+    expect(await other.tryAcquireLease(id, 'w1', NOW, 60_000)).toBe(true);
+    expect(await other.fixRecipients(id, { all: true }, NOW)).toBe(true);
+    await woke.next(about(id), 'a started send');
+    latency.push(Date.now() - started);
+
+    woke.clear();
+    await other.releaseLease(id, 'w1');
+    await woke.next(about(id), 'a send left by its holder');
+
+    woke.clear();
+    await other.setStatus(id, 'failed', { finished_at: NOW });
+    expect(await other.reopenForResume(id)).toBe(true);
+    await woke.next(about(id), 'a reopened send');
+
+    // The watcher's own process: named at once on both backends.
+    woke.clear();
+    const own = await watcher.insertNotification({ ...NOTIFICATION, status: 'scheduled' });
+    await woke.next((hint) => hint.notificationId === own, 'its own process');
+
+    // "Within about a second" (the poll on SQLite, at once on PostgreSQL), with room for a busy machine.
+    expect(Math.min(...latency)).toBeLessThan(5_000);
+    await stop();
+    await stop();
+    woke.clear();
+    await watcher.insertNotification({ ...NOTIFICATION, status: 'scheduled' });
+    expect(woke.seen.filter((hint) => hint.notificationId !== null)).toEqual([]);
+  });
+
+  itOnPostgres('work wake-ups: the watcher reconnects after a restart, LISTENs again, and wakes once for what it missed', async () => {
+    const location = await freshLocation();
+    const watcher = await open(location);
+    const woke = wakes();
+    await watcher.watchWork(woke.onWake);
+    await server!.pause();
+    await server!.start();
+    await woke.next((hint) => hint.notificationId === null, 'the reconnect');
+    const other = await open(location);
+    const id = await other.insertNotification({ ...NOTIFICATION, status: 'scheduled' });
+    await woke.next((hint) => hint.notificationId === id, 'a notification after the restart');
   });
 });

@@ -28,6 +28,12 @@ export function describeDispatchEvent(event: DispatchEvent): EventLine[] {
       const text = `notification ${s.id}: ${s.status}, ${plural(c.total, 'recipient')}: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.pending} pending (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
       return [{ level: s.status === 'sent' || s.status === 'cancelled' ? 'info' : 'warn', text }];
     }
+    case 'joined': {
+      const s = event.summary;
+      const c = s.counts;
+      const text = `notification ${s.id}: joined the send in progress, its share: ${c.sent} sent, ${c.gone} gone, ${c.failed} failed, ${c.retried} to retry (${(event.elapsedMs / 1000).toFixed(1)} s)${s.stoppedReason ? `; stopped: ${s.stoppedReason}` : ''}`;
+      return [info(text)];
+    }
     case 'error':
       return [{ level: 'error', text: `notification ${event.id}: ${event.message}` }];
     case 'maintenance':

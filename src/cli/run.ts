@@ -28,6 +28,8 @@ export interface ActionEnv<O> extends ActionBase<O> {
 
 export interface ContextOptions extends Omit<OpenOptions, 'mustExist'> {
   create?: boolean;
+  /** How long a PostgreSQL store retries a lost server before store_unavailable (RETRY_BUDGET). */
+  retryForMs?: number | undefined;
 }
 
 export function action<O = Record<string, unknown>, A extends unknown[] = unknown[]>(

@@ -6,6 +6,9 @@
 import type { Config } from '../config.js';
 import { openStore, type StoreOpenOptions } from '../store/open.js';
 import type { Store } from '../store/store.js';
+
+/** How long each kind of process waits out an unreachable database (the faces pick one per command). */
+export { RETRY_BUDGET } from '../store/store.js';
 import type { DeliveryObserver } from './delivery-observer.js';
 
 export interface Context {

@@ -1,7 +1,9 @@
 /**
  * Fan-out of one notification: fixes its recipients, sends what is pending with bounded
- * concurrency, retries each delivery on its own clock (a retry goes out when its backoff is over,
- * not after the slowest request of the previous round), and commits every answer to the ledger
+ * concurrency, claiming the pending deliveries a chunk at a time under a lease so that other
+ * processes on any host (`dispatch --watch`) can join the send and take a share (joinSend),
+ * retries each delivery on its own clock (a retry goes out when its backoff is over, not after
+ * the slowest request of the previous round), and commits every answer to the ledger
  * before its slot starts another request, so a send killed at any moment is resumed by the next
  * owner of the lease and repeats at most the requests that were in flight. A retry that could
  * only happen after the message's TTL has run out is recorded as failed (expired) at once.
@@ -13,6 +15,7 @@ import { RETRY_AFTER_CAP_MS } from '../push/classify.js';
 import type { PushOutcome, PushSender } from '../push/types.js';
 import type { DeliveryState, DeliveryUpdate, PendingDelivery } from '../store/store.js';
 import type { Context } from './context.js';
+import { ClaimedChunks } from './chunk-claims.js';
 import { applyFrequencyCaps } from './frequency-cap.js';
 import { activeSigningKey, signingKeyById, type SigningKey } from './keys.js';
 import { applyQuietHours, deferredDeliveries } from './quiet-hours.js';
@@ -28,7 +31,10 @@ import type { PacedDelivery } from '../store/store.js';
 export const DEFAULT_LEASE_MS = 60_000;
 /** 400/401/403 in a row from one push service before the send stops (a key problem, not subscribers). */
 export const REJECTION_STREAK_LIMIT = 5;
-const PAGE_SIZE = 500;
+/** Deliveries claimed at once: a few times the requests in flight, small enough for others to share a send. */
+const CHUNK_SIZE = 250;
+/** How often a lead with nothing of its own left looks whether the others' chunks are done. */
+const SHARED_POLL_MS = 250;
 const BACKOFF_CAP_MS = 60_000;
 /** A retry due later than this is left to the next run (dispatch or resume), not waited for here. */
 export const MAX_WAIT_MS = 120_000;
@@ -69,6 +75,29 @@ export interface DeliverySummary extends NotificationView {
   helpedSent?: number | undefined;
 }
 
+/** What one process that joined a send did: its own share, not the notification's counts. */
+export interface JoinSummary {
+  id: number;
+  counts: { sent: number; gone: number; failed: number; retried: number };
+  stoppedReason?: string | undefined;
+}
+
+export type JoinOptions = Pick<DeliverOptions, 'owner' | 'concurrency' | 'leaseMs' | 'sender' | 'signal'>;
+
+/**
+ * Takes a share of a send another process leads: claims chunks of its due deliveries, sends and
+ * records them, until nothing is left to claim; leaves fixing recipients, retries due later and
+ * the notification's status to the lead (or, if the lead dies, to whoever takes its lease over).
+ */
+export async function joinSend(ctx: Context, id: number, options: JoinOptions): Promise<JoinSummary> {
+  const run = new DeliveryRun(ctx, id, options, options.leaseMs ?? DEFAULT_LEASE_MS, 'join');
+  try {
+    return await run.join();
+  } finally {
+    await run.dispose();
+  }
+}
+
 export interface DeferredDeliveries {
   deliveries: number;
   /** ISO 8601 */
@@ -83,7 +112,7 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const { owner } = options;
   if (options.helper) {
-    const helping = new DeliveryRun(ctx, id, options, leaseMs);
+    const helping = new DeliveryRun(ctx, id, options, leaseMs, 'join');
     try {
       return await helping.help();
     } finally {
@@ -99,7 +128,7 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
     const until = row.lease_expires_at ? new Date(row.lease_expires_at).toISOString() : 'soon';
     throw fail('notification_leased', `notification ${id} is being sent by ${row.lease_owner} (lease until ${until}); try again after that`, { details: { id } });
   }
-  const run = new DeliveryRun(ctx, id, options, leaseMs);
+  const run = new DeliveryRun(ctx, id, options, leaseMs, 'lead');
   try {
     return await run.execute();
   } finally {
@@ -158,8 +187,12 @@ export function lazySender(create: () => Promise<PushSender>): PushSender {
  */
 export async function acquireLease(ctx: Context, id: number, owner: string, leaseMs: number): Promise<boolean> {
   if (await ctx.store.tryAcquireLease(id, owner, ctx.now(), leaseMs)) return true;
-  const holder = (await ctx.store.leaseHolder(id)).owner;
-  return holder !== null && ownerIsDead(holder) && (await ctx.store.takeOverLease(id, holder, owner, ctx.now(), leaseMs));
+  const holder = await ctx.store.leaseHolder(id);
+  if (holder.owner === null || !ownerIsDead(holder.owner) || !(await ctx.store.takeOverLease(id, holder.owner, owner, ctx.now(), leaseMs))) return false;
+  // The dead lead's chunks carry its lease's end (an even one; joiners' are odd): due again now,
+  // not when that lease would have run out.
+  if (holder.expiresAt !== null && holder.expiresAt % 2 === 0) await ctx.store.releaseClaims(id, holder.expiresAt, ctx.now());
+  return true;
 }
 
 /** Owner ids are host:pid:nonce (newOwnerId); only a process on this host can be checked. */
@@ -214,18 +247,21 @@ class DeliveryRun {
    * would wait for a wake-up that already happened.
    */
   private woken = false;
-  /**
-   * Deliveries answered since the sweep's current page was read: the page shows them as they were
-   * (still due), so they are skipped, not sent again; the next sweep reads them as they are now.
-   */
-  private answeredSincePage = new Set<number>();
+  /** Deliveries claimed and not yet answered (what this process holds of the send). */
+  private readonly claims: ClaimedChunks;
+  /** This process's own answers (a joiner reports them; the lead's counts come from the ledger). */
+  private readonly share = { sent: 0, gone: 0, failed: 0, retried: 0 };
 
   constructor(
     private readonly ctx: Context,
     private readonly id: number,
     private readonly options: DeliverOptions,
     private readonly leaseMs: number,
+    /** The lead holds the notification's lease and finishes it; a joiner only takes chunks. */
+    private readonly role: 'lead' | 'join',
   ) {
+    // The lead's chunks carry its notification lease's end (renew() moves both together).
+    this.claims = new ClaimedChunks(ctx, id, leaseMs, role === 'lead' ? 0 : 1);
     this.write = groupCommit(async (batch: DeliveryUpdate[]) => {
       await ctx.store.recordDeliveries(batch);
       return batch.map(() => ({ ok: true as const, value: undefined }));
@@ -253,19 +289,40 @@ class DeliveryRun {
     // A local-time send reaches each zone up to 26 h after it started: count a run's retries from when the run began.
     this.expiresAt = (row.local_time ? Math.max(startedAt, ctx.now()) : startedAt) + this.ttlMs;
 
+    // A known lease end before the first claim: the chunks carry it.
+    await this.renew();
     this.renewTimer = setInterval(() => void this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
     this.renewTimer.unref();
 
     const payload = await DeliveryPayloads.load(ctx, id, row.payload);
     this.payload = payload;
     const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
-    if (this.counts.pending > 0) {
+    if (this.counts.pending > 0 && !this.shouldStop()) {
       this.sender ??= this.options.sender;
       this.sender?.expect?.(this.counts.pending);
       await this.deliverPending(payload, pushOptions);
     }
     await this.markStaleKeys();
     return this.finish();
+  }
+
+  /** A joiner's run: the lead has fixed the recipients and begun; this takes chunks until none is left. */
+  async join(): Promise<JoinSummary> {
+    const { ctx, id } = this;
+    const row = await ctx.store.notificationById(id);
+    if (!row || row.status !== 'sending' || row.started_at === null) return { id, counts: { ...this.share } };
+    this.ttlMs = row.ttl * 1000;
+    this.expiresAt = row.started_at + this.ttlMs;
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
+    this.renewTimer.unref();
+    const payload = await DeliveryPayloads.load(ctx, id, row.payload);
+    this.payload = payload;
+    this.sender = this.options.sender ?? (await this.createSender());
+    const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
+    await this.deliverPending(payload, pushOptions);
+    const stopped = this.stopped;
+    const stoppedReason = stopped === undefined ? undefined : 'reason' in stopped ? stopped.reason : stopped.kind;
+    return { id, counts: { ...this.share }, stoppedReason };
   }
 
   async dispose(): Promise<void> {
@@ -305,9 +362,12 @@ class DeliveryRun {
         await this.pause(Infinity);
         continue;
       }
+      // A joiner's share ends when nothing is left to claim: retries due later are the lead's.
+      if (this.role === 'join' && inFlight.size === 0) break;
       const now = this.ctx.now();
       if (inFlight.size > 0) {
-        // Requests still out: start a new sweep when a retry recorded since this sweep began comes due.
+        // Requests still out: start a new sweep when a retry recorded since this sweep began comes
+        // due (or the lease of a chunk whose worker died runs out).
         const next = await this.ctx.store.earliestRetryAfter(this.id, sweep.startedAt);
         if (next !== null && next <= now) sweep = this.newSweep();
         else await this.pause(next === null ? Infinity : next - now);
@@ -320,10 +380,17 @@ class DeliveryRun {
         await this.deferRest(pending, earliest!);
         break;
       }
-      if (wait > 0) await this.pause(wait);
+      if (wait > 0) {
+        // Pending rows may be other workers' chunks in flight: look again soon, and show their progress.
+        Object.assign(this.counts, await this.ctx.store.deliveryCounts(this.id));
+        this.options.onProgress?.({ ...this.counts });
+        await this.pause(Math.min(wait, SHARED_POLL_MS));
+      }
       sweep = this.newSweep();
     }
     while (inFlight.size > 0) await this.pause(Infinity);
+    // Claimed but never started (a stop, an interrupt): due again now, for the others.
+    if (this.claims.size) await this.claims.release().catch(() => undefined);
     if (failure) throw failure.error;
   }
 
@@ -356,28 +423,28 @@ class DeliveryRun {
   }
 
   private newSweep(): Sweep {
-    return { startedAt: this.ctx.now(), cursor: 0, page: [], index: 0, done: false };
+    return { startedAt: this.ctx.now(), page: [], index: 0, done: false };
   }
 
   /** The next due delivery of the page in hand that is not already in flight (no store call: the common case, per message). */
   private takeDue(sweep: Sweep, inFlight: Set<number>): PendingDelivery | undefined {
     while (sweep.index < sweep.page.length) {
       const d = sweep.page[sweep.index++]!;
-      if (!inFlight.has(d.subscription_id) && !this.answeredSincePage.has(d.subscription_id)) return d;
+      if (!inFlight.has(d.subscription_id)) return d;
     }
     return undefined;
   }
 
-  /** The next due pending delivery of this sweep that is not already in flight, reading pages as needed. */
+  /** The next due pending delivery of this sweep that is not already in flight, claiming chunks as needed. */
   private async nextDue(sweep: Sweep, inFlight: Set<number>): Promise<PendingDelivery | undefined> {
     for (;;) {
       const d = this.takeDue(sweep, inFlight);
       if (d) return d;
       if (sweep.done) return undefined;
       this.checkStatusEvery(STATUS_CHECK_MS);
-      // Cleared before the read: an answer committed during it is skipped (once) rather than repeated.
-      this.answeredSincePage.clear();
-      const page = await this.ctx.store.pendingPage(this.id, sweep.cursor, this.ctx.now(), PAGE_SIZE);
+      // A claimed chunk is leased to this run: no one answers its rows meanwhile, and rows this run
+      // answered since are not due again until their retry time (no stale page to skip).
+      const page = await this.claims.claim(CHUNK_SIZE);
       if (!page.length) {
         sweep.done = true;
         return undefined;
@@ -385,13 +452,14 @@ class DeliveryRun {
       await this.payload?.forPage(page.map((p) => p.subscription_id));
       sweep.page = page;
       sweep.index = 0;
-      sweep.cursor = page[page.length - 1]!.subscription_id;
     }
   }
 
   /**
    * Waits up to `ms`, less when a request finishes. A timed wait looks at the status every 250 ms
-   * so a cancel ends it; an endless one (requests in flight) ends with the next of them.
+   * so a cancel ends it; an endless one (requests in flight) ends with the next of them, or after
+   * 250 ms at the latest: a request that finished while the caller was awaiting the store woke
+   * nobody, and a wait on nothing but a promise would let the process exit (an empty event loop).
    */
   private async pause(ms: number): Promise<void> {
     const timed = Number.isFinite(ms);
@@ -400,7 +468,7 @@ class DeliveryRun {
       return;
     }
     await new Promise<void>((resolve) => {
-      const timer = timed ? setTimeout(done, Math.max(0, Math.min(ms, 250))) : undefined;
+      const timer = setTimeout(done, Math.max(0, Math.min(ms, 250)));
       function done() {
         clearTimeout(timer);
         resolve();
@@ -507,7 +575,9 @@ class DeliveryRun {
       now,
     });
     return committed.then(() => {
-      this.answeredSincePage.add(d.subscription_id);
+      this.claims.answered(d.subscription_id);
+      if (state === 'pending') this.share.retried += 1;
+      else this.share[state] += 1;
       if (state !== 'pending') {
         this.counts.pending -= 1;
         this.counts[state] += 1;
@@ -586,7 +656,13 @@ class DeliveryRun {
 
   private async renew(): Promise<void> {
     try {
-      if (!(await this.ctx.store.renewLease(this.id, this.options.owner, this.ctx.now(), this.leaseMs))) this.stopped = { kind: 'lease-lost' };
+      const until = this.claims.leaseEndFrom(this.ctx.now());
+      // The lead's notification lease ends when its chunks' leases do (see chunk-claims.ts).
+      if (this.role === 'lead' && !(await this.ctx.store.renewLease(this.id, this.options.owner, until - this.leaseMs, this.leaseMs))) {
+        this.stopped = { kind: 'lease-lost' };
+        return;
+      }
+      await this.claims.renew(until);
     } catch {
       // The store is unreachable for now: the next renewal (a third of the lease later) tries again.
     }
@@ -690,7 +766,7 @@ class DeliveryRun {
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const sent = !this.shouldStop() && (await this.deliverOne(d, payload, pushOptions, d.slot_at + pacing.lateMs));
     if (!sent && !this.shouldStop()) this.lateGiveBacks += 1;
-    if (!sent) await this.ctx.store.releaseClaims(this.id, [d.subscription_id], this.ctx.now());
+    if (!sent) await this.ctx.store.giveBackClaims(this.id, [d.subscription_id], this.ctx.now());
   }
 
   /** A helper's run (deliverNotification with `helper`): paced chunks of a send someone else holds. */
@@ -726,10 +802,9 @@ class DeliveryRun {
 
 type PushOptionsOf = { ttl: number; urgency: Urgency | undefined; topic: string | undefined };
 
-/** One walk over the due pending deliveries, in subscription order (keyset paging). */
+/** One walk over the due pending deliveries, a claimed chunk at a time. */
 interface Sweep {
   startedAt: number;
-  cursor: number;
   page: PendingDelivery[];
   index: number;
   done: boolean;

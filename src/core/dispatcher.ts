@@ -8,7 +8,7 @@
 import { fail } from '../errors.js';
 import type { PushSender } from '../push/types.js';
 import type { Context } from './context.js';
-import { createSenderFor, DEFAULT_LEASE_MS, deliverNotification, lazySender, type DeliverySummary } from './delivery.js';
+import { createSenderFor, DEFAULT_LEASE_MS, deliverNotification, joinSend, lazySender, type DeliverySummary, type JoinSummary } from './delivery.js';
 import type { NotificationCounts } from './notification-spec.js';
 import { runDueMaintenance, type MaintenanceReport } from './maintenance.js';
 import { materialiseDue } from './recurrence.js';
@@ -24,6 +24,8 @@ export interface DispatchOptions {
   /** Called as each notification starts and ends, for logs and progress. */
   onEvent?: ((event: DispatchEvent) => void) | undefined;
   onProgress?: ((id: number, counts: NotificationCounts) => void) | undefined;
+  /** Also take a share of sends other processes lead (dispatch --watch does). */
+  join?: boolean | undefined;
 }
 
 export type DispatchEvent =
@@ -31,6 +33,7 @@ export type DispatchEvent =
   | { type: 'claimed'; id: number; resumed: boolean }
   | { type: 'skipped'; id: number; reason: string }
   | { type: 'delivered'; summary: DeliverySummary; elapsedMs: number }
+  | { type: 'joined'; summary: JoinSummary; elapsedMs: number }
   | { type: 'error'; id: number; message: string }
   | { type: 'maintenance'; report: MaintenanceReport };
 
@@ -49,6 +52,8 @@ export interface DispatchResult {
   interrupted: boolean;
   /** The daily housekeeping, when this run was the one that did it (see maintenance.ts). */
   maintenance?: MaintenanceReport | undefined;
+  /** Sends other processes lead that this run took a share of, with its share. */
+  joined: (JoinSummary & { elapsedMs: number })[];
   /** Deliveries across the run. */
   totals: { sent: number; gone: number; failed: number; pending: number };
   /**
@@ -92,6 +97,7 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
     deferred: [],
     waiting: [],
     helped: [],
+    joined: [],
   };
   const handled: number[] = [];
   for (;;) {
@@ -155,6 +161,7 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
     }
   }
   if (!options.signal?.aborted) await helpPacedSends(ctx, options, leaseMs, handled, result);
+  if (options.join && !result.interrupted) await joinSends(ctx, options, leaseMs, result);
   for (const d of await ctx.store.deferredSends(ctx.now())) {
     const entry = { ...d, dueAt: new Date(d.dueAt).toISOString() };
     // Waiting for subscribers' local time is what a --local-time send does between zones.
@@ -170,6 +177,40 @@ async function dispatchRun(ctx: Context, options: DispatchOptions): Promise<Disp
     }
   }
   return result;
+}
+
+/** How many sends in progress a pass looks at joining (each is joined until nothing is left to claim). */
+const JOIN_AT_ONCE = 10;
+
+/** Takes a share of each send in progress that another process leads and that has work due. */
+async function joinSends(ctx: Context, options: DispatchOptions, leaseMs: number, result: DispatchResult): Promise<void> {
+  const joined = new Set<number>();
+  for (;;) {
+    const ids = (await ctx.store.joinableSends(options.owner, ctx.now(), JOIN_AT_ONCE)).filter((id) => !joined.has(id));
+    if (!ids.length) return;
+    for (const id of ids) {
+      if (options.signal?.aborted) {
+        result.interrupted = true;
+        return;
+      }
+      joined.add(id);
+      const started = Date.now();
+      try {
+        const summary = await joinSend(ctx, id, { owner: options.owner, leaseMs, concurrency: options.concurrency, sender: options.sender, signal: options.signal });
+        const elapsedMs = Date.now() - started;
+        result.joined.push({ ...summary, elapsedMs });
+        result.totals.sent += summary.counts.sent;
+        result.totals.gone += summary.counts.gone;
+        result.totals.failed += summary.counts.failed;
+        options.onEvent?.({ type: 'joined', summary, elapsedMs });
+        if (summary.stoppedReason === 'interrupted') result.interrupted = true;
+      } catch (error) {
+        const message = (error as Error).message;
+        result.errors.push({ id, message });
+        options.onEvent?.({ type: 'error', id, message });
+      }
+    }
+  }
 }
 
 /**
@@ -211,50 +252,88 @@ export interface WatchOptions extends DispatchOptions {
 }
 
 /**
- * Keeps dispatching until the signal aborts: a pass whenever something is due (checked with one
- * cheap query every peekMs, so a notification scheduled by another process goes out within about
- * a second of its time), and a full pass at least every intervalMs. Abort stops after the requests
- * in flight; the interrupted send stays resumable.
+ * Keeps dispatching until the signal aborts: a pass whenever something is due or a send in
+ * progress elsewhere can be joined, and a full pass at least every intervalMs. The store wakes it
+ * when work appears in any process on any host (watchWork: NOTIFY on PostgreSQL, a poll on
+ * SQLite); besides, one cheap look every peekMs catches what no wake-up announces (a scheduled
+ * time coming round, a send whose lead has begun and can now be joined). Abort stops after the
+ * requests in flight; the interrupted send stays resumable.
  */
 export async function watch(ctx: Context, options: WatchOptions): Promise<void> {
   const intervalMs = options.intervalMs ?? 15_000;
   const peekMs = Math.min(options.peekMs ?? 1_000, intervalMs);
   const { signal } = options;
-  while (!signal?.aborted) {
-    try {
-      const result = await dispatchOnce(ctx, options);
-      options.onPass?.(result);
-    } catch (error) {
-      options.onPassError?.(error as Error);
-    }
-    const lastPass = Date.now();
-    for (;;) {
-      if (signal?.aborted) return;
-      await sleep(peekMs, signal);
-      if (signal?.aborted) return;
-      if (Date.now() - lastPass >= intervalMs) break;
-      let next: number | null = null;
+  const alarm = new Alarm();
+  let stopWatching: (() => Promise<void>) | undefined;
+  try {
+    stopWatching = await ctx.store.watchWork(() => alarm.ring());
+  } catch {
+    // No wake-ups (the store is unreachable for now): the peeks still find the work.
+  }
+  try {
+    while (!signal?.aborted) {
+      alarm.reset();
       try {
-        next = await ctx.store.nextWorkAt();
-      } catch {
-        next = null; // busy or locked: the interval pass will try again
+        const result = await dispatchOnce(ctx, { ...options, join: true });
+        options.onPass?.(result);
+      } catch (error) {
+        options.onPassError?.(error as Error);
       }
-      if (next !== null && next <= ctx.now()) break;
+      const lastPass = Date.now();
+      for (;;) {
+        if (signal?.aborted) return;
+        if (await alarm.wait(peekMs, signal)) break;
+        if (signal?.aborted) return;
+        if (Date.now() - lastPass >= intervalMs) break;
+        if (await workDue(ctx, options.owner)) break;
+      }
     }
+  } finally {
+    await stopWatching?.();
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+/** Whether a pass would find something: a notification due, or a send elsewhere with work to share. */
+async function workDue(ctx: Context, owner: string): Promise<boolean> {
+  try {
+    const next = await ctx.store.nextWorkAt();
+    if (next !== null && next <= ctx.now()) return true;
+    return (await ctx.store.joinableSends(owner, ctx.now(), 1)).length > 0;
+  } catch {
+    return false; // busy or unreachable: the interval pass will try again
+  }
+}
+
+/** A wake-up that may come while nobody waits: kept until the next wait (or reset) takes it. */
+class Alarm {
+  private rung = false;
+  private waiter: (() => void) | undefined;
+
+  ring(): void {
+    this.rung = true;
+    this.waiter?.();
+  }
+
+  reset(): void {
+    this.rung = false;
+  }
+
+  /** Waits up to `ms`; true when the alarm rang (before or during the wait). */
+  wait(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (signal?.aborted || this.rung) return resolve(this.rung);
+      const timer = setTimeout(() => done(false), ms);
+      const onAbort = () => done(false);
+      const done = (rang: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.waiter = undefined;
+        resolve(rang);
+      };
+      this.waiter = () => done(true);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
 }
 
 /**

@@ -57,7 +57,9 @@ export function errorReply(raw: unknown): ErrorReply {
   const headers = error instanceof HttpError ? error.headers : {};
   if (error.kind === 'busy') {
     // Another process (an import, a send) held the write lock for longer than the busy timeout.
-    return { status, headers: { 'retry-after': '2', ...headers }, body: { error: { code: error.code, message: 'the database is busy; try again shortly' } }, unexpected: false };
+    // Or the PostgreSQL server could not be reached within serve's retry budget (store_unavailable).
+    const message = error.code === 'store_unavailable' ? 'the database is unavailable; try again shortly' : 'the database is busy; try again shortly';
+    return { status, headers: { 'retry-after': '2', ...headers }, body: { error: { code: error.code, message } }, unexpected: false };
   }
   if (error.kind === 'push') {
     // The push service refused or could not be reached: not our fault, and the client may act on its status.

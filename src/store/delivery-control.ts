@@ -65,7 +65,7 @@ export function claimPaced(db: Db, claim: PacedClaim): PacedClaimResult {
 }
 
 /** Gives claimed, still pending deliveries back (due at `now`): a worker too late for their slots. */
-export function releaseClaims(db: Db, notificationId: number, subscriptionIds: readonly number[], now: number): number {
+export function giveBackClaims(db: Db, notificationId: number, subscriptionIds: readonly number[], now: number): number {
   if (!subscriptionIds.length) return 0;
   return db
     .prepare(

@@ -326,13 +326,34 @@ export interface StoreOps {
    */
   claimPaced(claim: PacedClaim): Promise<PacedClaimResult>;
   /** Makes claimed, still pending deliveries due again at `now` (a worker too late for their slots). */
-  releaseClaims(notificationId: number, subscriptionIds: readonly number[], now: number): Promise<number>;
+  giveBackClaims(notificationId: number, subscriptionIds: readonly number[], now: number): Promise<number>;
   /** A send's pending deliveries by the time they are due (null: now), earliest first. */
   pendingByDueTime(notificationId: number): Promise<{ dueAt: number | null; deliveries: number }[]>;
   /** The distinct zones (null: none) of the subscriptions a target names now. */
   targetZones(target: TargetQuery, now: number): Promise<(string | null)[]>;
   /** Throttled sends another process holds (a live lease) with deliveries due now: what a dispatcher can help with, by id. */
   pacedSendsInProgress(now: number): Promise<number[]>;
+  // ---- shared sends: chunk leases (issue 11) ----
+  /**
+   * Extends the lease of claimed deliveries this worker still holds: those of `subscriptionIds`
+   * still pending and still carrying the lease they were claimed with (`fromLease`, i.e. the
+   * claim's now + leaseMs) now run to `toLease`. Rows already answered, or taken over by another
+   * worker after the lease ran out, are left alone. Returns how many were renewed.
+   */
+  renewClaims(notificationId: number, subscriptionIds: readonly number[], fromLease: number, toLease: number): Promise<number>;
+  /**
+   * Sends in progress that another live worker leads (status sending, recipients fixed, lease
+   * held by someone other than `owner` and not expired, and already answered at least once, so
+   * its lead has applied caps and quiet hours) with deliveries due now: what a worker can join by
+   * claiming chunks. A send nobody leads is claimNext's, not this. By id.
+   */
+  joinableSends(owner: string, now: number, limit: number): Promise<number[]>;
+  /**
+   * Makes the pending deliveries that carry exactly this lease (`lease`: a dead lead's lease end,
+   * which its chunks carry) due at `now`; returns how many. Retries and other workers' chunks
+   * carry other times and stay as they are.
+   */
+  releaseClaims(notificationId: number, lease: number, now: number): Promise<number>;
 }
 
 export interface TransactionOptions {
@@ -361,7 +382,30 @@ export interface Store extends StoreOps {
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+
+  // ---- shared sends: work wake-ups (issue 11) ----
+  /**
+   * Calls `onWake` soon after work may have appeared for a worker, in this process or any other
+   * sharing the store: a notification recorded, a send started (recipients fixed) or reopened,
+   * a send left by its holder, deliveries deferred, a notification cancelled. PostgreSQL: LISTEN
+   * on a dedicated connection (re-LISTENed after a reconnect, with one wake for what was missed);
+   * SQLite: a poll of the file's change counter about once a second. A wake is a hint: check the
+   * store for due work, never trust it as a count. Resolves with a function that stops watching.
+   */
+  watchWork(onWake: (hint: WorkHint) => void): Promise<() => Promise<void>>;
 }
+
+/** What a wake-up knows: the notification concerned, when one is known. */
+export interface WorkHint {
+  notificationId: number | null;
+}
+
+/**
+ * How long (ms) an operation keeps retrying while a PostgreSQL server is unreachable before it
+ * fails with store_unavailable, by the kind of process (open option `retryForMs`): a receiver
+ * answers 503 after a moment and recovers by itself; a worker waits out a restart or failover.
+ */
+export const RETRY_BUDGET = { command: 10_000, serve: 2_000, worker: 5 * 60_000 } as const;
 
 /** Subscriptions named by id or endpoint, each id once; names that match none, separately (both backends). */
 export async function resolveRefsWith(

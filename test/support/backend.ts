@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { it } from 'vitest';
+import { describe, it } from 'vitest';
 
 export const ON_POSTGRES = process.env.PUSHCTL_TEST_BACKEND === 'postgres';
 export const BACKEND_NAME = ON_POSTGRES ? 'postgres' : 'sqlite';
@@ -178,6 +178,9 @@ export async function createEmptyStore(file: string): Promise<void> {
  * SQLite run, so the PostgreSQL run neither runs nor counts it (nothing there to skip).
  */
 export const itOnSqlite: typeof it = ON_POSTGRES ? nothing() : it;
+
+/** `describe` for a group of such tests (a tmpfs they all share): defined only in the SQLite run. */
+export const describeOnSqlite: typeof describe = ON_POSTGRES ? ((() => undefined) as unknown as typeof describe) : describe;
 
 function nothing(): typeof it {
   const define = (() => undefined) as unknown as typeof it & { skipIf: unknown };

@@ -2,8 +2,9 @@
  * A real PostgreSQL for tests: Debian's PostgreSQL 15 binaries, a cluster made by initdb in a
  * temp directory as an unprivileged user (initdb and postgres refuse to run as root, and tests
  * run as root in CI), listening on a free port on 127.0.0.1 and a Unix socket in the same
- * directory, stopped and removed at the end. One server per test file; one fresh database per
- * suite (createDatabase). No Docker.
+ * directory, stopped and removed at the end. One server per test file (sharedPostgres: started
+ * on first use, stopped when the file's worker process exits), one fresh database per test
+ * (freshDatabase: a CREATE DATABASE, a few tens of ms). No Docker.
  *
  * Without the binaries, tests of the PostgreSQL backend are skipped on a developer machine but
  * fail loudly under CI: CI must install them (.ci/run: apt-get install -y postgresql).
@@ -101,4 +102,24 @@ export async function startPostgres(): Promise<PostgresServer> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+let shared: Promise<PostgresServer> | undefined;
+
+/**
+ * The one server of this test file (vitest runs each file in its own worker process), started on
+ * first use and stopped when the process exits, so end-to-end files need no initdb per suite.
+ * A test that pause()s it must start() it again before it ends.
+ */
+export function sharedPostgres(): Promise<PostgresServer> {
+  shared ??= startPostgres().catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}
+
+/** A fresh, empty database on the shared server: its URL. */
+export async function freshDatabase(prefix?: string): Promise<string> {
+  return (await sharedPostgres()).createDatabase(prefix);
 }

@@ -45,7 +45,9 @@ export function registerDispatch(program: Command): void {
         if (options.metricsHost !== undefined && metricsPort === undefined) throw fail('invalid_request', msg`only with ${ref('metricsPort')}`, { field: 'metricsHost' });
         const { dispatchOnce, dispatchSucceeded, watch } = await import('../../core/dispatcher.js');
         const { newOwnerId } = await import('../../core/delivery.js');
-        const ctx = await context();
+        const { RETRY_BUDGET } = await import('../../core/context.js');
+        // A worker waits out a database restart or failover (minutes) rather than failing a send.
+        const ctx = await context({ retryForMs: RETRY_BUDGET.worker });
         const owner = newOwnerId();
         out.debug(`dispatcher ${owner}, lease ${leaseMs} ms`);
         const stop = stopOnSignals();
@@ -110,8 +112,8 @@ function parseMetricsPort(value: string): number {
 
 function didSomething(r: DispatchResult): boolean {
   return (
-    r.delivered.length > 0 || r.skipped.length > 0 || r.errors.length > 0 || r.occurrencesCreated > 0 || r.occurrencesMissed > 0 || r.interrupted ||
-    r.deferred.length > 0 || r.helped.length > 0
+    r.delivered.length > 0 || r.joined.length > 0 || r.skipped.length > 0 || r.errors.length > 0 || r.occurrencesCreated > 0 || r.occurrencesMissed > 0 ||
+    r.interrupted || r.deferred.length > 0 || r.helped.length > 0
   );
 }
 
@@ -121,6 +123,7 @@ function summaryLine(r: DispatchResult): string {
     `${plural(r.delivered.length, 'notification')} handled`,
     `${r.totals.sent} sent, ${r.totals.gone} gone, ${r.totals.failed} failed, ${r.totals.pending} pending`,
   ];
+  if (r.joined.length) parts.push(`joined ${plural(r.joined.length, 'send')} in progress`);
   if (r.deferred.length) parts.push(deferredText(r.deferred));
   if (r.waiting.length) parts.push(waitingText(r.waiting));
   if (r.helped.length) parts.push(`helped with throttled send${r.helped.length === 1 ? '' : 's'} ${r.helped.map((h) => `${h.id} (${h.sent} sent)`).join(', ')}`);

@@ -205,7 +205,8 @@ Examples:
         const { newOwnerId } = await import('../../core/delivery.js');
         const { getNotification } = await import('../../core/notifications.js');
         const concurrency = parseConcurrency(options.concurrency);
-        const ctx = await context();
+        const { RETRY_BUDGET } = await import('../../core/context.js');
+        const ctx = await context({ retryForMs: RETRY_BUDGET.worker });
         const id = parseId(idText);
         const before = await getNotification(ctx, id);
         const { progress, onProgress } = await startProgress(out, before.counts.pending || before.counts.total);

@@ -10,7 +10,7 @@ import { readTextInput } from '../input.js';
 import { printable } from '../printable.js';
 import { action, type ActionEnv } from '../run.js';
 
-type SendFlags = NotificationFlags & { allowEmpty?: boolean; subscriptionJson?: string };
+type SendFlags = NotificationFlags & { allowEmpty?: boolean; subscriptionJson?: string; enqueue?: boolean };
 
 /** The title of a test push that names no content of its own (as POST /push_v1/ uses). */
 const TEST_MESSAGE = 'Push Test v1';
@@ -70,17 +70,23 @@ export function registerSend(program: Command): void {
     .description('encrypt and deliver a notification now (e.g. --category news --title "Hi" --body "...")');
   addNotificationOptions(send)
     .option('--allow-empty', 'record the notification and exit 0 even when no subscription matches the target')
-    .option('--subscription-json <json|@file|->', 'one subscription that is not stored (a test push): its PushSubscription JSON inline, @FILE, or - for stdin');
+    .option('--subscription-json <json|@file|->', 'one subscription that is not stored (a test push): its PushSubscription JSON inline, @FILE, or - for stdin')
+    .option('--enqueue', 'record the notification and print its id at once; "pushctl dispatch --watch" workers (any host) send it');
   send.action(
     action<SendFlags>(async (env) => {
       const { options } = env;
-      if (options.subscriptionJson !== undefined) return sendToUnstored(env);
+      if (options.subscriptionJson !== undefined) {
+        if (options.enqueue) throw fail('invalid_request', msg`a test push to one subscription goes out at once; do not combine it with ${ref('enqueue')}`, { field: 'subscriptionJson' });
+        return sendToUnstored(env);
+      }
       const { out, context } = env;
       const spec = await specFromOptions(options);
       const concurrency = parseConcurrency(options.concurrency);
       const { previewNotification, createNotification, getNotification } = await import('../../core/notifications.js');
       const { deliverNotification, newOwnerId, DEFAULT_LEASE_MS } = await import('../../core/delivery.js');
-      const ctx = await context();
+      const { RETRY_BUDGET } = await import('../../core/context.js');
+      // A send waits out a database restart or failover (minutes) rather than stopping half way.
+      const ctx = await context({ retryForMs: RETRY_BUDGET.worker });
       const preview = await previewNotification(ctx, spec);
       if (options.dryRun) {
         out.result({ dryRun: true, ...preview }, () => [
@@ -102,6 +108,17 @@ export function registerSend(program: Command): void {
           out.info('nothing sent');
           return;
         }
+      }
+      if (options.enqueue) {
+        // Due now, leased by nobody: the first worker to see it leads the send, the others join.
+        const queued = await whenDiskFull(
+          () => createNotification(ctx, spec),
+          () => 'the disk is full: the notification could not be recorded. Free some space and send again',
+        );
+        out.result({ ...queued, elapsedMs: 0, ratePerSecond: 0 }, () => [
+          `notification ${queued.id} queued for ${plural(preview.recipients, 'subscriber')}: "pushctl dispatch --watch" workers send it (follow it with "pushctl notifications show ${queued.id}")`,
+        ]);
+        return;
       }
       const owner = newOwnerId();
       const created = await whenDiskFull(

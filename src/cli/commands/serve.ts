@@ -30,7 +30,9 @@ export function registerServe(program: Command): void {
         const resolved = await config();
         const host = options.host ?? resolved.serve.host;
         const port = options.port === undefined ? resolved.serve.port : parsePort(options.port);
-        const ctx = await context({ create: true });
+        // While the database is unreachable, answer 503 after a moment (and recover by itself), never hang.
+        const { RETRY_BUDGET } = await import('../../core/context.js');
+        const ctx = await context({ create: true, retryForMs: RETRY_BUDGET.serve });
         const { ensureActiveKey } = await import('../../core/keys.js');
         const { createPushctlServer } = await import('../../http/server.js');
 

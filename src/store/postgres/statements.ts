@@ -454,7 +454,7 @@ export const SQL = {
     FROM claimed c LEFT JOIN subscriptions s ON s.id = c.subscription_id
     ORDER BY c.slot_at`,
   setPacedUntil: 'UPDATE notifications SET paced_until = $2 WHERE id = $1',
-  releaseClaims: `UPDATE deliveries SET next_attempt_at = $3 WHERE notification_id = $1 AND state = 'pending' AND subscription_id = ANY($2::bigint[])`,
+  giveBackClaims: `UPDATE deliveries SET next_attempt_at = $3 WHERE notification_id = $1 AND state = 'pending' AND subscription_id = ANY($2::bigint[])`,
   pendingByDueTime: `
     SELECT next_attempt_at AS "dueAt", count(*)::integer AS deliveries FROM deliveries
     WHERE notification_id = $1 AND state = 'pending' GROUP BY next_attempt_at ORDER BY coalesce(next_attempt_at, 0)`,
@@ -467,6 +467,29 @@ export const SQL = {
   zonesOfAll: `SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE ${live('$1')} AND ${FRESH_KEY}`,
   zonesInCategories: `SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE id IN (${IN_CATEGORIES('$2')})`,
   zonesByIds: `SELECT DISTINCT time_zone AS zone FROM subscriptions WHERE id = ANY($1::bigint[]) AND ${live('$2')}`,
+  // ---- work wake-ups and chunk leases (issue 11) ----
+  // Delivered to every LISTENer when the surrounding transaction commits (at once outside one);
+  // the same id twice in one transaction is delivered once.
+  notifyWork: `SELECT pg_notify('pushctl_work', $1::text)`,
+  // Extends the lease of claimed rows this worker still holds: still pending, still carrying the
+  // lease it claimed them with ($3); a row taken over by someone else carries another one.
+  renewClaims: `
+    UPDATE deliveries SET next_attempt_at = $4
+    WHERE notification_id = $1 AND subscription_id = ANY($2::bigint[]) AND state = 'pending' AND next_attempt_at = $3`,
+  releaseClaims: `UPDATE deliveries SET next_attempt_at = $3 WHERE notification_id = $1 AND state = 'pending' AND next_attempt_at = $2`,
+  // $1 owner, $2 now, $3 limit. The EXISTS walks the ledger index from the lowest pending row:
+  // rows in flight elsewhere are few and come first, so it stops soon.
+  joinableSends: `
+    SELECT n.id FROM notifications n
+    WHERE n.status = 'sending' AND n.started_at IS NOT NULL AND n.cron IS NULL
+      -- A throttled send is shared through its pace cursor (claimPaced), never by plain chunks.
+      AND n.rate IS NULL
+      AND n.lease_owner IS NOT NULL AND n.lease_owner <> $1 AND n.lease_expires_at > $2
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
+                  AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $2))
+      -- The lead has begun sending (an answer is recorded), so caps and quiet hours are applied.
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state IN ('sent', 'gone', 'failed'))
+    ORDER BY n.id LIMIT $3`,
 } as const;
 
 export type StatementName = keyof typeof SQL;
@@ -489,3 +512,25 @@ export function tableSql(table: { name: string; key: string[]; columns: string[]
 
 /** Tables whose id comes from an identity column. */
 export const IDENTITY_TABLES = ['vapid_keys', 'categories', 'subscriptions', 'notifications'] as const;
+
+// ---- connection resilience (issue 11) ----
+
+/**
+ * Writes that are harmless to run twice, so one whose connection died mid-flight (applied or
+ * not, nobody knows) is simply run again: the same values set again, a claim whose first copy
+ * was lost (its rows wait for the lease, then come back), answers recorded again (the states and
+ * counts come out the same; at most an extra attempt is counted). Every other write fails with
+ * store_unavailable instead, because running it twice would create a second row or report what
+ * the first run already changed. Plain reads are always repeatable.
+ */
+export const REPEATABLE_WRITES: ReadonlySet<string> = new Set<StatementName>([
+  'setKeySubject', 'clearCategories', 'addCategories', 'updateLocale', 'renameCategory', 'describeCategory',
+  'setTopic', 'setTopicIf', 'clearIdempotencyKey', 'setStatus', 'tryAcquireLease', 'renewLease', 'releaseLease',
+  'claimDeliveries', 'recordDeliveries', 'storeCounts', 'claimNext', 'setTracking', 'insertTokens',
+  'setCategoryCap', 'setCategoryQuietHours', 'renewClaims', 'notifyWork', 'releaseClaims', 'giveBackClaims', 'markStaleKeys',
+]);
+
+/** A statement that only reads (its text starts with SELECT and takes no row locks). */
+export function isPlainRead(text: string): boolean {
+  return /^\s*SELECT\b/i.test(text) && !/\bFOR\s+(UPDATE|SHARE|NO KEY UPDATE|KEY SHARE)\b|\bpg_notify\b|\bsetval\b|\bnextval\b/i.test(text);
+}

@@ -12,27 +12,35 @@ import type { VapidKeyRow } from '../keys.js';
 import type { DeliveryCounts, DeliveryState, DeliveryUpdate, NewNotification, NotificationRow, PendingDelivery, TargetQuery } from '../notifications.js';
 import type {
   CapRule, DeliveryClaim, FailureRow, SingleSendResult, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
-  TableRow, TemplateAdvance, Transaction, TransactionOptions,
+  TableRow, TemplateAdvance, Transaction, TransactionOptions, WorkHint,
 } from '../store.js';
-import { resolveRefsWith, TABLES } from '../store.js';
+import { resolveRefsWith, RETRY_BUDGET, TABLES } from '../store.js';
 import type { NotificationStatus } from '../../limits.js';
 import type { PruneFilter, SubscriptionDetailRow, SubscriptionRow, SubscriptionWrite } from '../subscriptions.js';
 import { mergeDays, type DayRow, type EventKind, type FunnelRow, type TokenOwner } from '../tracking.js';
 import { keysetPages } from '../paging.js';
 import type { PacedClaim, PacedClaimResult, PacedDelivery } from '../delivery-control.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
-import { IDENTITY_TABLES, SQL, tableSql, type StatementName } from './statements.js';
+import { IDENTITY_TABLES, isPlainRead, REPEATABLE_WRITES, SQL, tableSql, type StatementName } from './statements.js';
+import { describe, isTransient, NotSent, Retrier } from './resilience.js';
+import { watchNotifications } from './listener.js';
 
 export interface PostgresOpenOptions {
   /** Connections in this process's pool (default 5: a command needs one or two, serve a few). */
   poolSize?: number | undefined;
-  /** How long to wait for a connection (default 10 s). */
+  /** How long to wait for a connection (default 10 s, and never longer than `retryForMs` when that is set). */
   connectTimeoutMs?: number | undefined;
   /**
    * Refuse a database without pushctl's schema instead of creating it: only the commands that set
    * pushctl up create a store, so a cron job pointed at the wrong database fails loudly.
    */
   mustExist?: boolean | undefined;
+  /**
+   * How long one operation keeps retrying while the server is unreachable (restart, failover)
+   * before it fails with `store_unavailable` (default RETRY_BUDGET.command; serve: a couple of
+   * seconds, so it answers 503 meanwhile; send and dispatch: minutes).
+   */
+  retryForMs?: number | undefined;
 }
 
 /** Any number that fits: ids, counts and ms times (bigint) come back as numbers, like SQLite's. */
@@ -51,7 +59,49 @@ const PENDING_RANGE = 5_000;
 /** A recipient list this long is worth fresh planner statistics before its claims start. */
 const ANALYZE_AFTER_ROWS = 10_000;
 
-type Executor = Pick<pg.Pool, 'query'> | pg.PoolClient;
+/** Where statements go: the retrying pool (one statement, one pooled connection) or a transaction's connection. */
+interface Executor {
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(config: pg.QueryConfig | string): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * The pool as the store uses it outside transactions: each statement on a pooled connection,
+ * retried (within the store's budget) when no connection could be had, and when the connection
+ * died under a statement that is harmless to repeat (REPEATABLE_WRITES, plain reads).
+ */
+class RetryingPool implements Executor {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly retrier: Retrier,
+  ) {}
+
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(config: pg.QueryConfig | string): Promise<pg.QueryResult<R>> {
+    const statement = typeof config === 'string' ? { text: config } : config;
+    const name = statement.name?.replace(/^pushctl_/, '');
+    // Unnamed statements are the store's own idempotent upkeep (setval); named ones are judged by name.
+    const repeatable = name === undefined || REPEATABLE_WRITES.has(name) || isPlainRead(statement.text);
+    return this.retrier.run(async () => {
+      let client: pg.PoolClient;
+      try {
+        client = await checkOut(this.pool);
+      } catch (error) {
+        throw new NotSent(error);
+      }
+      try {
+        const result = await client.query<R>(statement);
+        client.release();
+        return result;
+      } catch (error) {
+        // A connection that failed is not given back to the pool.
+        const lost = isTransient(error);
+        client.release(lost ? (error as Error) : undefined);
+        // A pooled connection found dead before the statement went out sent nothing.
+        if (lost && /not queryable/.test((error as Error).message)) throw new NotSent(error);
+        throw error;
+      }
+    }, repeatable);
+  }
+}
 type Atomic = <T>(fn: (ops: PostgresOps) => Promise<T>, lock?: string) => Promise<T>;
 
 class PostgresOps implements StoreOps {
@@ -197,6 +247,7 @@ class PostgresOps implements StoreOps {
       row.stale_after_ms, row.idempotency_key, row.created_at, row.parent_id ?? null, row.slot_at ?? null, row.lease_owner ?? null, row.lease_expires_at ?? null,
       row.urgent ?? 0, row.local_time ?? null, row.rate ?? null,
     ]);
+    await this.notifyWork(inserted!.id);
     return inserted!.id;
   }
   async setTopic(id: number, topic: string) { await this.q('setTopic', [id, topic]); }
@@ -211,7 +262,11 @@ class PostgresOps implements StoreOps {
   async setStatus(id: number, status: NotificationStatus, extra: { error?: string | null; finished_at?: number | null } = {}) {
     await this.q('setStatus', [id, status, extra.error ?? null, extra.finished_at ?? null]);
   }
-  async cancelNotification(id: number, now: number) { return (await this.changed('cancelNotification', [id, now])) > 0; }
+  async cancelNotification(id: number, now: number) {
+    const cancelled = (await this.changed('cancelNotification', [id, now])) > 0;
+    if (cancelled) await this.notifyWork(id);
+    return cancelled;
+  }
   async finishSingleSend(id: number, r: SingleSendResult) {
     await this.q('finishSingleSend', [id, r.status, r.sent, r.gone, r.failed, r.error, r.startedAt, r.finishedAt]);
   }
@@ -222,7 +277,10 @@ class PostgresOps implements StoreOps {
     return (await this.changed('takeOverLease', [id, owner, deadOwner, now + leaseMs])) > 0;
   }
   async renewLease(id: number, owner: string, now: number, leaseMs: number) { return (await this.changed('renewLease', [id, owner, now + leaseMs])) > 0; }
-  async releaseLease(id: number, owner: string) { await this.q('releaseLease', [id, owner]); }
+  async releaseLease(id: number, owner: string) {
+    // A send left by its holder may have work left for others.
+    if ((await this.changed('releaseLease', [id, owner])) > 0) await this.notifyWork(id);
+  }
   async leaseHolder(id: number) { return (await this.one<{ owner: string | null; expiresAt: number | null }>('leaseHolder', [id])) ?? { owner: null, expiresAt: null }; }
 
   countRecipients(target: TargetQuery, now: number) {
@@ -241,6 +299,8 @@ class PostgresOps implements StoreOps {
           ? await tx.changed('fixInCategories', [target.categories, id, now])
           : await tx.changed('fixByIds', [target.subscriptionIds ?? [], id, now]);
       await tx.q('markStarted', [id, now, inserted]);
+      // Workers elsewhere join the send once its recipients are fixed (delivered at commit).
+      await tx.notifyWork(id);
       // Autovacuum would analyze within a minute or so; a send's first minute must not run on
       // statistics from before its rows existed (claims would scan the whole send per chunk).
       if (inserted >= ANALYZE_AFTER_ROWS) await tx.executor.query(SQL.analyzeDeliveries);
@@ -277,7 +337,11 @@ class PostgresOps implements StoreOps {
   claimNext(owner: string, now: number, leaseMs: number, exclude: readonly number[]) { return this.one<NotificationRow>('claimNext', [now, owner, now + leaseMs, exclude]); }
   async markSkipped(id: number, owner: string, error: string, now: number) { return (await this.changed('markSkipped', [id, owner, error, now])) > 0; }
   dueTemplates(now: number) { return this.all<NotificationRow>('dueTemplates', [now]); }
-  async insertOccurrence(o: OccurrenceInsert) { return (await this.one<{ id: number }>('insertOccurrence', [o.parentId, o.status, o.slotAt, o.now, o.error]))?.id ?? null; }
+  async insertOccurrence(o: OccurrenceInsert) {
+    const id = (await this.one<{ id: number }>('insertOccurrence', [o.parentId, o.status, o.slotAt, o.now, o.error]))?.id ?? null;
+    if (id !== null && o.status === 'scheduled') await this.notifyWork(id);
+    return id;
+  }
   async advanceTemplate(id: number, fromSlot: number, next: TemplateAdvance) {
     return 'sendAt' in next
       ? (await this.changed('advanceTemplate', [id, fromSlot, next.sendAt, next.remaining])) > 0
@@ -289,7 +353,11 @@ class PostgresOps implements StoreOps {
   async liveOccurrences(parentId: number, now: number) { return (await this.all<{ id: number }>('liveOccurrences', [parentId, now])).map((r) => r.id); }
   cancelScheduledOccurrences(parentId: number, now: number) { return this.changed('cancelScheduledOccurrences', [parentId, now]); }
   deleteOccurrences(parentId: number) { return this.changed('deleteOccurrences', [parentId]); }
-  async reopenForResume(id: number) { return (await this.changed('reopenForResume', [id])) > 0; }
+  async reopenForResume(id: number) {
+    const reopened = (await this.changed('reopenForResume', [id])) > 0;
+    if (reopened) await this.notifyWork(id);
+    return reopened;
+  }
   deferredSends(now: number) { return this.all<{ id: number; deliveries: number; dueAt: number }>('deferredSends', [now]); }
 
   async setTracking(notificationId: number, tracking: string | null) { await this.q('setTracking', [notificationId, tracking]); }
@@ -355,7 +423,12 @@ class PostgresOps implements StoreOps {
     if (!zones.size) return Promise.resolve(0);
     const entries = [...zones];
     const arrays = [entries.map(([zone]) => zone), entries.map(([, q]) => q.until), entries.map(([, q]) => q.reason)];
-    return this.inPendingRanges(id, (tx, lo, hi) => tx.changed('deferZones', [id, lo, hi, ...arrays]));
+    return this.inPendingRanges(id, async (tx, lo, hi) => {
+      const deferred = await tx.changed('deferZones', [id, lo, hi, ...arrays]);
+      // A watcher sleeping until the next due time learns of the new one.
+      if (deferred) await tx.notifyWork(id);
+      return deferred;
+    });
   }
   async deferredSummary(id: number, reasonLike: string) { return (await this.one<{ count: number; until: number | null }>('deferredSummary', [id, reasonLike]))!; }
 
@@ -432,7 +505,7 @@ class PostgresOps implements StoreOps {
       return { rows, pacedUntil };
     });
   }
-  releaseClaims(id: number, ids: readonly number[], now: number) { return ids.length ? this.changed('releaseClaims', [id, ids, now]) : Promise.resolve(0); }
+  giveBackClaims(id: number, ids: readonly number[], now: number) { return ids.length ? this.changed('giveBackClaims', [id, ids, now]) : Promise.resolve(0); }
   pendingByDueTime(id: number) { return this.all<{ dueAt: number | null; deliveries: number }>('pendingByDueTime', [id]); }
   async pacedSendsInProgress(now: number) { return (await this.all<{ id: number }>('pacedSendsInProgress', [now])).map((r) => r.id); }
   async targetZones(target: TargetQuery, now: number) {
@@ -443,6 +516,17 @@ class PostgresOps implements StoreOps {
         : await this.all<{ zone: string | null }>('zonesByIds', [target.subscriptionIds ?? [], now]);
     return rows.map((r) => r.zone);
   }
+  // ---- shared sends (issue 11) ----
+  renewClaims(notificationId: number, subscriptionIds: readonly number[], fromLease: number, toLease: number) {
+    if (!subscriptionIds.length) return Promise.resolve(0);
+    return this.changed('renewClaims', [notificationId, subscriptionIds, fromLease, toLease]);
+  }
+  async joinableSends(owner: string, now: number, limit: number) {
+    return (await this.all<{ id: number }>('joinableSends', [owner, now, limit])).map((r) => r.id);
+  }
+  releaseClaims(notificationId: number, lease: number, now: number) { return this.changed('releaseClaims', [notificationId, lease, now]); }
+  /** Wakes every watchWork listener (at commit, inside a transaction). */
+  protected async notifyWork(id: number) { await this.q('notifyWork', [String(id)]); }
 }
 
 /** A write as the upsert statements' parameters: the row's 13 values, then 5 flags ("given", so update it). */
@@ -493,53 +577,94 @@ export class PostgresStore extends PostgresOps implements Store {
   readonly backend = 'postgres' as const;
   readonly location: string;
 
-  private constructor(private readonly pool: pg.Pool, url: string) {
-    super(pool, (fn, lock) => this.transaction((tx) => fn(tx as PostgresTransaction), { lock }));
+  private constructor(
+    private readonly pool: pg.Pool,
+    url: string,
+    private readonly connection: pg.ClientConfig,
+    private readonly retrier: Retrier,
+  ) {
+    super(new RetryingPool(pool, retrier), (fn, lock) => this.transaction((tx) => fn(tx as PostgresTransaction), { lock }));
     this.location = redactLocation(url);
   }
 
   /** Connects, brings the schema up to date (once, whoever else starts now), and returns the store. */
   static async open(url: string, options: PostgresOpenOptions = {}): Promise<PostgresStore> {
-    const pool = new pg.Pool({
+    const retryForMs = options.retryForMs ?? RETRY_BUDGET.command;
+    const connection: pg.ClientConfig = {
       connectionString: url,
-      max: options.poolSize ?? 5,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      // A server that does not answer at all (a black-holed address) must not outlast the budget by much.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? Math.min(10_000, Math.max(1_000, retryForMs)),
       application_name: 'pushctl',
       types: TYPES,
-    });
+    };
+    const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 5 });
     // An idle connection dropped by the server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
-    const store = new PostgresStore(pool, url);
+    const location = redactLocation(url);
+    const store = new PostgresStore(pool, url, connection, new Retrier({ retryForMs }, location));
+    const cannotOpen = (code: 'invalid_input' | 'store_unavailable', cause: unknown) =>
+      fail(code, `database ${location}: cannot open: ${describe(cause)}`, { worded: true, details: { database: location } });
     try {
-      if (options.mustExist && !(await hasSchema(pool))) {
-        throw fail('store_not_found', `database ${store.location} has no pushctl store in it yet`, { details: { database: store.location } });
-      }
-      await migrate(pool, store.location);
+      // A server still starting (or restarting) is waited for within the budget, like any
+      // operation; migrating again is safe (each migration commits with its version row).
+      await store.retrier.run(
+        async () => {
+          if (options.mustExist && !(await hasSchema(pool))) {
+            throw fail('store_not_found', `database ${location} has no pushctl store in it yet`, { details: { database: location } });
+          }
+          await migrate(pool, location);
+        },
+        true,
+        (cause) => cannotOpen('store_unavailable', cause),
+      );
     } catch (error) {
       await pool.end().catch(() => {});
-      throw error instanceof PushctlError ? error : fail('invalid_input', `database ${store.location}: cannot open: ${(error as Error).message}`, { details: { database: store.location } });
+      // Unreachable: store_unavailable (try again later); reachable but refused (password, no such database): fix the URL.
+      throw error instanceof PushctlError ? error : cannotOpen('invalid_input', error);
     }
     return store;
   }
 
   async schemaVersion(): Promise<number> {
-    return (await this.pool.query<{ v: number | null }>('SELECT max(version) AS v FROM pushctl_schema_migrations')).rows[0]?.v ?? 0;
+    return (await this.executor.query<{ v: number | null }>('SELECT max(version) AS v FROM pushctl_schema_migrations')).rows[0]?.v ?? 0;
   }
 
-  async transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    const client = await this.pool.connect();
+  /**
+   * One transaction on one pooled connection. When the connection is lost before COMMIT was sent
+   * the server rolled everything back, so `fn` runs again from the start (within the retry
+   * budget; `fn` must touch nothing but `tx`); lost during COMMIT, the outcome is unknown and
+   * the caller gets store_unavailable.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.retrier.run(() => this.transactionOnce(fn, options), false);
+  }
+
+  private async transactionOnce<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await checkOut(this.pool);
+    } catch (error) {
+      throw new NotSent(error);
+    }
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      let result: T;
       try {
+        await client.query('BEGIN');
         if (options.lock) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pushctl:${options.lock}`]);
-        const result = await fn(new PostgresTransaction(client));
-        await client.query('COMMIT');
-        return result;
+        result = await fn(new PostgresTransaction(client));
       } catch (error) {
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        // Nothing was committed: a lost connection is a clean start over.
+        throw isTransient(error) ? new NotSent(error) : error;
+      }
+      try {
+        await client.query('COMMIT');
+      } catch (error) {
+        if (isTransient(error)) broken = error as Error;
         throw error;
       }
+      return result;
     } finally {
       // A connection that could not even roll back is thrown away, not returned to the pool.
       client.release(broken);
@@ -547,8 +672,40 @@ export class PostgresStore extends PostgresOps implements Store {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.watches].map((stop) => stop()));
     await this.pool.end();
   }
+
+  // ---- shared sends: work wake-ups (issue 11) ----
+  private readonly watches = new Set<() => Promise<void>>();
+
+  async watchWork(onWake: (hint: WorkHint) => void): Promise<() => Promise<void>> {
+    const stopListening = await watchNotifications(this.connection, this.retrier, onWake);
+    const stop = async () => {
+      if (!this.watches.delete(stop)) return;
+      await stopListening();
+    };
+    this.watches.add(stop);
+    return stop;
+  }
+}
+
+/**
+ * A pooled connection that may die while checked out without taking the process down: pg emits
+ * 'error' on it then (the pool listens only while it is idle). Released, it goes back to the pool
+ * only if it did not die meanwhile.
+ */
+async function checkOut(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (error: Error) => (lost = error);
+  client.on('error', onError);
+  const release = client.release.bind(client);
+  client.release = (error?: Error | boolean) => {
+    client.removeListener('error', onError);
+    release(error ?? lost);
+  };
+  return client;
 }
 
 async function hasSchema(pool: pg.Pool): Promise<boolean> {
@@ -560,7 +717,7 @@ async function hasSchema(pool: pg.Pool): Promise<boolean> {
  * for the first, then find nothing left to do. Each migration commits with its version row.
  */
 async function migrate(pool: pg.Pool, location: string): Promise<void> {
-  const client = await pool.connect();
+  const client = await checkOut(pool);
   let broken: Error | undefined;
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);

@@ -27,6 +27,24 @@ const SQL = {
   /** Occurrences of a rule that are being sent by a live lease holder. */
   liveOccurrences: `SELECT id FROM notifications WHERE parent_id = ? AND status = 'sending' AND lease_owner IS NOT NULL AND lease_expires_at > ?`,
   tableCounts: tableCountsSql(TABLES),
+
+  // ---- shared sends (issue 11) ----
+  // Rows this worker still holds: pending, and still carrying the lease it claimed them with.
+  renewClaims: `
+    UPDATE deliveries SET next_attempt_at = @toLease
+    WHERE notification_id = @id AND subscription_id IN (SELECT value FROM json_each(@ids)) AND state = 'pending' AND next_attempt_at = @fromLease`,
+  releaseClaims: `UPDATE deliveries SET next_attempt_at = @now WHERE notification_id = @id AND state = 'pending' AND next_attempt_at = @lease`,
+  joinableSends: `
+    SELECT n.id FROM notifications n
+    WHERE n.status = 'sending' AND n.started_at IS NOT NULL AND n.cron IS NULL
+      -- A throttled send is shared through its pace cursor (claimPaced), never by plain chunks.
+      AND n.rate IS NULL
+      AND n.lease_owner IS NOT NULL AND n.lease_owner <> @owner AND n.lease_expires_at > @now
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state = 'pending'
+                  AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= @now))
+      -- The lead has begun sending (an answer is recorded), so caps and quiet hours are applied.
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.state IN ('sent', 'gone', 'failed'))
+    ORDER BY n.id LIMIT @limit`,
 } as const;
 
 export type StatementName = keyof typeof SQL;

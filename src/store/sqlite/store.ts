@@ -17,7 +17,7 @@ import * as notifications from '../notifications.js';
 import * as stats from '../stats.js';
 import type {
   CapRule, DeliveryClaim, FailureRow, SingleSendResult, NotificationListFilter, OccurrenceInsert, Store, StoreOps, SubscriptionUpsert, TableCounts, TableName,
-  TableRow, TemplateAdvance, Transaction, TransactionOptions,
+  TableRow, TemplateAdvance, Transaction, TransactionOptions, WorkHint,
 } from '../store.js';
 import { resolveRefsWith, TABLES } from '../store.js';
 import type { NotificationStatus } from '../../limits.js';
@@ -123,7 +123,10 @@ class SqliteOps implements StoreOps {
   async removeMembers(categoryId: number, ids: readonly number[]) { await this.turn(); return this.db.transaction(() => categories.removeMembers(this.db, categoryId, ids))(); }
   async existingCategoryNames(names: string[]) { await this.turn(); return categories.existingCategoryNames(this.db, names); }
 
-  async insertNotification(row: notifications.NewNotification) { await this.turn(); return notifications.insertNotification(this.db, row); }
+  async insertNotification(row: notifications.NewNotification) {
+    await this.turn();
+    return this.woke(notifications.insertNotification(this.db, row));
+  }
   async setTopic(id: number, topic: string) { await this.turn(); notifications.setTopic(this.db, id, topic); }
   async setTopicIf(id: number, from: string, to: string) { await this.turn(); dispatch.setTopicIf(this.db, id, from, to); }
   async notificationById(id: number) { await this.turn(); return notifications.notificationById(this.db, id); }
@@ -135,7 +138,7 @@ class SqliteOps implements StoreOps {
     await this.turn();
     notifications.setStatus(this.db, id, status, extra);
   }
-  async cancelNotification(id: number, now: number) { await this.turn(); return notifications.cancelRow(this.db, id, now); }
+  async cancelNotification(id: number, now: number) { await this.turn(); return this.wokeIf(notifications.cancelRow(this.db, id, now), id); }
   async finishSingleSend(id: number, result: SingleSendResult) { await this.turn(); notifications.finishSingleSend(this.db, id, result); }
   resolveSubscriptionRefs(refs: (string | number)[]) { return resolveRefsWith(this, refs); }
 
@@ -145,11 +148,18 @@ class SqliteOps implements StoreOps {
     return notifications.takeOverLease(this.db, id, deadOwner, owner, now, leaseMs);
   }
   async renewLease(id: number, owner: string, now: number, leaseMs: number) { await this.turn(); return notifications.renewLease(this.db, id, owner, now, leaseMs); }
-  async releaseLease(id: number, owner: string) { await this.turn(); notifications.releaseLease(this.db, id, owner); }
+  async releaseLease(id: number, owner: string) {
+    await this.turn();
+    notifications.releaseLease(this.db, id, owner);
+    this.woke(id);
+  }
   async leaseHolder(id: number) { await this.turn(); return notifications.leaseHolder(this.db, id); }
 
   async countRecipients(target: notifications.TargetQuery, now: number) { await this.turn(); return notifications.countRecipients(this.db, target, now); }
-  async fixRecipients(id: number, target: notifications.TargetQuery, now: number) { await this.turn(); return notifications.fixRecipients(this.db, id, target, now); }
+  async fixRecipients(id: number, target: notifications.TargetQuery, now: number) {
+    await this.turn();
+    return this.wokeIf(notifications.fixRecipients(this.db, id, target, now), id);
+  }
   async pendingPage(id: number, after: number, now: number, limit: number) { await this.turn(); return notifications.pendingPage(this.db, id, after, now, limit); }
   async claimDeliveries(claim: DeliveryClaim) {
     await this.turn();
@@ -165,7 +175,12 @@ class SqliteOps implements StoreOps {
   async claimNext(owner: string, now: number, leaseMs: number, exclude: readonly number[]) { await this.turn(); return dispatch.claimNext(this.db, owner, now, leaseMs, [...exclude]); }
   async markSkipped(id: number, owner: string, error: string, now: number) { await this.turn(); return dispatch.markSkipped(this.db, id, owner, error, now); }
   async dueTemplates(now: number) { await this.turn(); return dispatch.dueTemplates(this.db, now); }
-  async insertOccurrence(occurrence: OccurrenceInsert) { await this.turn(); return dispatch.insertOccurrence(this.db, occurrence); }
+  async insertOccurrence(occurrence: OccurrenceInsert) {
+    await this.turn();
+    const id = dispatch.insertOccurrence(this.db, occurrence);
+    if (id !== null && occurrence.status === 'scheduled') this.woke(id);
+    return id;
+  }
   async advanceTemplate(id: number, fromSlot: number, next: TemplateAdvance) { await this.turn(); return dispatch.advanceTemplate(this.db, id, fromSlot, next); }
   async nextWorkAt() { await this.turn(); return dispatch.nextWorkAt(this.db); }
   async occurrenceRows(parentId: number, limit: number) { await this.turn(); return dispatch.occurrenceRows(this.db, parentId, limit); }
@@ -173,7 +188,7 @@ class SqliteOps implements StoreOps {
   async liveOccurrences(parentId: number, now: number) { await this.turn(); return (this.sql.liveOccurrences.all(parentId, now) as { id: number }[]).map((r) => r.id); }
   async cancelScheduledOccurrences(parentId: number, now: number) { await this.turn(); return dispatch.cancelScheduledOccurrences(this.db, parentId, now); }
   async deleteOccurrences(parentId: number) { await this.turn(); return dispatch.deleteOccurrences(this.db, parentId); }
-  async reopenForResume(id: number) { await this.turn(); return dispatch.reopenForResume(this.db, id); }
+  async reopenForResume(id: number) { await this.turn(); return this.wokeIf(dispatch.reopenForResume(this.db, id), id); }
   async deferredSends(now: number) { await this.turn(); return dispatch.deferredSends(this.db, now); }
 
   async setTracking(notificationId: number, plan: string | null) { await this.turn(); tracking.setTracking(this.db, notificationId, plan); }
@@ -207,7 +222,12 @@ class SqliteOps implements StoreOps {
   async categoryQuietHours(names: readonly string[]) { await this.turn(); return names.length ? quietHours.categoryQuietHours(this.db, names) : []; }
   async setCategoryQuietHours(id: number, text: string | null) { await this.turn(); quietHours.setCategoryQuietHours(this.db, id, text); }
   async pendingZones(id: number) { await this.turn(); return quietHours.pendingZones(this.db, id); }
-  async deferZones(id: number, zones: ReadonlyMap<string | null, { until: number; reason: string }>) { await this.turn(); return quietHours.deferZones(this.db, id, zones); }
+  async deferZones(id: number, zones: ReadonlyMap<string | null, { until: number; reason: string }>) {
+    await this.turn();
+    const deferred = quietHours.deferZones(this.db, id, zones);
+    if (deferred) this.woke(id);
+    return deferred;
+  }
   async deferredSummary(id: number, reasonLike: string) { await this.turn(); return quietHours.deferredSummary(this.db, id, reasonLike); }
 
   async lastRun(task: string) { await this.turn(); return maintenance.lastRun(this.db, task); }
@@ -248,10 +268,33 @@ class SqliteOps implements StoreOps {
   // ---- delivery control (migration 6) ----
   async markStaleKeys(ids: readonly number[], now: number) { await this.turn(); return deliveryControl.markStaleKeys(this.db, ids, now); }
   async claimPaced(claim: deliveryControl.PacedClaim) { await this.turn(); return deliveryControl.claimPaced(this.db, claim); }
-  async releaseClaims(id: number, ids: readonly number[], now: number) { await this.turn(); return deliveryControl.releaseClaims(this.db, id, ids, now); }
+  async giveBackClaims(id: number, ids: readonly number[], now: number) { await this.turn(); return deliveryControl.giveBackClaims(this.db, id, ids, now); }
   async pendingByDueTime(id: number) { await this.turn(); return deliveryControl.pendingByDueTime(this.db, id); }
   async pacedSendsInProgress(now: number) { await this.turn(); return deliveryControl.pacedSendsInProgress(this.db, now); }
   async targetZones(target: notifications.TargetQuery, now: number) { await this.turn(); return deliveryControl.zonesOf(this.db, notifications.recipientSelect(target, now)); }
+  // ---- shared sends (issue 11) ----
+  async renewClaims(notificationId: number, subscriptionIds: readonly number[], fromLease: number, toLease: number) {
+    if (!subscriptionIds.length) return 0;
+    await this.turn();
+    return this.sql.renewClaims.run({ id: notificationId, ids: JSON.stringify(subscriptionIds), fromLease, toLease }).changes;
+  }
+  async joinableSends(owner: string, now: number, limit: number) {
+    await this.turn();
+    return (this.sql.joinableSends.all({ owner, now, limit }) as { id: number }[]).map((r) => r.id);
+  }
+  async releaseClaims(notificationId: number, lease: number, now: number) {
+    await this.turn();
+    return this.sql.releaseClaims.run({ id: notificationId, lease, now }).changes;
+  }
+  /** Tells this process's watchers (other processes see the file change); returns `id`. */
+  protected woke(id: number): number {
+    for (const onWake of watchersOf(this.db)) onWake({ notificationId: id });
+    return id;
+  }
+  protected wokeIf(changed: boolean, id: number): boolean {
+    if (changed) this.woke(id);
+    return changed;
+  }
 
   private readonly perTable = new Map<TableName, { statements: ReturnType<typeof tableStatements>; key: string[] }>();
   private tableStatements(name: TableName) {
@@ -345,7 +388,9 @@ export class SqliteStore extends SqliteOps implements Store {
     const deadline = Date.now() + this.busyTimeoutMs;
     this.db.pragma('busy_timeout = 0');
     try {
-      for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+      // Short pauses: the other process commits and begins again within microseconds, and a
+      // waiter that sleeps long would rarely see the lock free (it would starve).
+      for (let pause = 1; ; pause = Math.min(pause * 2, 8)) {
         try {
           this.db.exec('BEGIN IMMEDIATE');
           return;
@@ -360,9 +405,65 @@ export class SqliteStore extends SqliteOps implements Store {
   }
 
   async close(): Promise<void> {
+    for (const stop of [...this.watches]) await stop();
     await waitFor(this.gate);
     if (this.db.open) this.db.close();
   }
+
+  // ---- shared sends: work wake-ups (issue 11) ----
+  private readonly watches = new Set<() => Promise<void>>();
+
+  /**
+   * This process's own changes wake at once; other processes' are seen by polling the file's
+   * change counter (PRAGMA data_version: it moves when another connection commits) every
+   * WATCH_POLL_MS. Any commit elsewhere wakes: a wake is a hint, and checking costs a query or two.
+   */
+  async watchWork(onWake: (hint: WorkHint) => void): Promise<() => Promise<void>> {
+    await this.turn();
+    const watchers = watchersOf(this.db);
+    watchers.add(onWake);
+    let version = this.dataVersion();
+    let polling = false;
+    const timer = setInterval(() => {
+      if (polling || !this.db.open) return;
+      polling = true;
+      void (async () => {
+        try {
+          await this.turn();
+          const now = this.dataVersion();
+          if (now === version) return;
+          version = now;
+          onWake({ notificationId: null });
+        } catch {
+          // A closing file: the next poll (if any) looks again.
+        } finally {
+          polling = false;
+        }
+      })();
+    }, WATCH_POLL_MS);
+    const stop = async () => {
+      if (!this.watches.delete(stop)) return;
+      clearInterval(timer);
+      watchers.delete(onWake);
+    };
+    this.watches.add(stop);
+    return stop;
+  }
+
+  private dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+}
+
+/** How often a SQLite watcher looks for other processes' work (ms): "within about a second". */
+const WATCH_POLL_MS = 500;
+
+/** This process's watchers per connection (the store and its transaction object share one). */
+const watchersByDb = new WeakMap<Db, Set<(hint: WorkHint) => void>>();
+function watchersOf(db: Db): Set<(hint: WorkHint) => void> {
+  let watchers = watchersByDb.get(db);
+  if (!watchers) watchersByDb.set(db, (watchers = new Set()));
+  return watchers;
 }
 
 interface Gate {
