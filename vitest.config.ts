@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { PG_BIN } from './test/support/pg-bin.js';
 
 /**
  * The suite runs twice: every test on SQLite, and the end-to-end tests (the CLI as a subprocess,
@@ -26,7 +27,6 @@ const NOT_ON_POSTGRES = [
   'test/proxy.test.ts',
 ];
 
-const PG_BIN = process.env.PUSHCTL_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 // Under CI a missing PostgreSQL fails the run (pg-global.ts); elsewhere its run is left out.
 const withPostgres = Boolean(process.env.CI) || fs.existsSync(`${PG_BIN}/initdb`);
 

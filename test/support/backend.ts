@@ -12,8 +12,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'vitest';
+import { PG_BIN } from './pg-bin.js';
 
 export const ON_POSTGRES = process.env.PUSHCTL_TEST_BACKEND === 'postgres';
+/** The client of the same installation as the server (not /usr/bin's wrapper, which wants a configured cluster). */
+const PSQL = path.join(PG_BIN, 'psql');
 export const BACKEND_NAME = ON_POSTGRES ? 'postgres' : 'sqlite';
 
 /** host:port of the cluster the global setup started. */
@@ -34,7 +37,7 @@ export function databaseUrlFor(file: string): string {
     // Idempotent across processes (a test file's workers, the CLI it spawns): an existing one is fine.
     const result = psql('postgres', `SELECT 1 FROM pg_database WHERE datname = '${name}'`);
     if (!result.trim()) {
-      const made = spawnSync('psql', [...connection('postgres'), '-c', `CREATE DATABASE ${name}`], { encoding: 'utf8' });
+      const made = spawnSync(PSQL, [...connection('postgres'), '-c', `CREATE DATABASE ${name}`], { encoding: 'utf8' });
       if (made.status !== 0 && !/already exists/.test(made.stderr)) throw new Error(`CREATE DATABASE ${name}: ${made.stderr}`);
     }
     created.add(name);
@@ -48,7 +51,7 @@ function connection(database: string): string[] {
 }
 
 function psql(database: string, sql: string): string {
-  const result = spawnSync('psql', [...connection(database), '-At', '-c', sql], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const result = spawnSync(PSQL, [...connection(database), '-At', '-c', sql], { encoding: 'utf8', maxBuffer: 256 << 20 });
   if (result.status !== 0) throw new Error(`psql: ${result.stderr.trim()}\n${sql}`);
   return result.stdout;
 }

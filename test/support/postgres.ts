@@ -19,7 +19,9 @@ import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
-export const PG_BIN = process.env.PUSHCTL_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+import { PG_BIN } from './pg-bin.js';
+
+export { PG_BIN };
 /** The user the cluster runs as when the tests run as root. */
 const UNPRIVILEGED = { user: 'nobody', uid: 65534, gid: 65534 };
 
