@@ -8,25 +8,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/cli.js';
+import { BACKENDS, DAY, NOTIFICATION, NOW, write } from './support/store-fixtures.js';
 import { postgresAvailable, startPostgres, type PostgresServer } from './support/postgres.js';
-import type { Store, SubscriptionWrite } from '../src/store/store.js';
+import type { Store } from '../src/store/store.js';
 
 const { openStore } = (await import(path.join(ROOT, 'dist/store/open.js'))) as typeof import('../src/store/open.js');
 
-const BACKENDS = [
-  { backend: 'sqlite' as const, skip: false },
-  { backend: 'postgres' as const, skip: !postgresAvailable() },
-];
 
-const NOW = 1_800_000_000_000;
-const DAY = 86_400_000;
-const NOTIFICATION = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending' as const, send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
 
 const answers: Partial<Record<'sqlite' | 'postgres', Record<string, unknown>>> = {};
 
-function write(n: number, extra: Partial<SubscriptionWrite> = {}): SubscriptionWrite {
-  return { endpoint: `https://push.example.net/send/${n}`, p256dh: `p256dh-${n}`, auth: `auth-${n}`, keyId: null, expirationTime: null, updatedAt: NOW, ...extra };
-}
 
 const sent = (notificationId: number, subscriptionId: number, at: number) =>
   ({ notificationId, subscriptionId, state: 'sent' as const, statusCode: 201, error: null, nextAttemptAt: null, now: at });

@@ -10,8 +10,9 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/cli.js';
-import { postgresAvailable, sharedPostgres, type PostgresServer } from './support/postgres.js';
-import type { Store, SubscriptionWrite, WorkHint } from '../src/store/store.js';
+import { BACKENDS, DAY, NOTIFICATION, NOW, write } from './support/store-fixtures.js';
+import { sharedPostgres, type PostgresServer } from './support/postgres.js';
+import type { Store, WorkHint } from '../src/store/store.js';
 import type { StoreOpenOptions } from '../src/store/open.js';
 import type { NotificationStatus } from '../src/limits.js';
 
@@ -20,21 +21,11 @@ const { fromStoreError } = (await import(path.join(ROOT, 'dist/errors.js'))) as 
 const { MIGRATIONS, SCHEMA_VERSION } = (await import(path.join(ROOT, 'dist/store/migrations.js'))) as typeof import('../src/store/migrations.js');
 const postgresMigrations = (await import(path.join(ROOT, 'dist/store/postgres/migrations.js'))) as typeof import('../src/store/postgres/migrations.js');
 
-const BACKENDS = [
-  { backend: 'sqlite' as const, skip: false },
-  { backend: 'postgres' as const, skip: !postgresAvailable() },
-];
 
-const NOW = 1_800_000_000_000;
-const DAY = 86_400_000;
-const NOTIFICATION = { payload: '{}', target: '{"all":true}', ttl: 60, urgency: null, topic: null, status: 'sending' as const, send_at: NOW, cron: null, tz: null, until_at: null, remaining_count: null, stale_after_ms: null, idempotency_key: null, created_at: NOW };
 
 /** What each backend answered to the same scenario, compared across backends at the end. */
 const answers: Partial<Record<'sqlite' | 'postgres', Record<string, unknown>>> = {};
 
-function write(n: number, extra: Partial<SubscriptionWrite> = {}): SubscriptionWrite {
-  return { endpoint: `https://push.example.net/send/${n}`, p256dh: `p256dh-${n}`, auth: `auth-${n}`, keyId: null, expirationTime: null, updatedAt: NOW, ...extra };
-}
 
 /** Runs a node script (ESM) in a child process; resolves with its exit code and output. */
 function node(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
