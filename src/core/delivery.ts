@@ -503,15 +503,18 @@ class DeliveryRun {
       return true;
     }
     const body = await payload.payloadFor(d.subscription_id);
-    // The last moment before the request leaves: a throttled delivery past its slot's limit waits for a later slot.
+    // A throttled delivery past its slot's limit waits for a later slot; checked here, and again by
+    // the sender after encryption, just before the request is written (notAfter, wall clock).
     if (now() > notAfter) return false;
+    const options = notAfter === Infinity ? pushOptions : { ...pushOptions, notAfter: Date.now() + (notAfter - now()) };
     let outcome: PushOutcome;
     const started = performance.now();
     try {
-      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, body, pushOptions, key);
+      outcome = await this.sender!.send({ endpoint: d.endpoint, p256dh: d.p256dh, auth: d.auth }, body, options, key);
     } catch (error) {
       outcome = { kind: 'failed', message: (error as Error).message };
     }
+    if (outcome.kind === 'late') return false;
     this.staleKeys.seen(d.endpoint, d.subscription_id, outcome);
     this.ctx.deliveryObserver?.pushResponse(d.endpoint, outcome.status, (performance.now() - started) / 1000);
     // The origin matters only to the 400/401/403 streak; no URL parse per message otherwise.

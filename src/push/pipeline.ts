@@ -196,7 +196,7 @@ export function createPipelineSender(options: PipelineSenderOptions): PipelineSe
         }
         let o = optionIndex.get(job.options);
         if (o === undefined) {
-          o = batch.options.push({ ttl: job.options.ttl, urgency: job.options.urgency, topic: job.options.topic }) - 1;
+          o = batch.options.push({ ttl: job.options.ttl, urgency: job.options.urgency, topic: job.options.topic, notAfter: job.options.notAfter }) - 1;
           optionIndex.set(job.options, o);
         }
         let v = vapidIndex.get(job.vapid);

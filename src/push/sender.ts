@@ -68,6 +68,8 @@ export function createPushSender(options: PushSenderOptions): PushSender & PushS
       // A key problem, like a push service's 401/403: the engine stops after a few, deleting nobody.
       return { kind: 'rejected', message: `cannot sign the VAPID JWT with key ${vapid.publicKey.slice(0, 12)}...: ${errorText(error)}` };
     }
+    // The last moment before the request is written: a throttled one past its slot is not sent.
+    if (options.notAfter !== undefined && Date.now() > options.notAfter) return { kind: 'late', message: 'past its throttle slot' };
     try {
       return classifyResponse(await transport.post(url, headers, body));
     } catch (error) {

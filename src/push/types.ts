@@ -22,6 +22,12 @@ export interface PushOptions {
   ttl: number;
   urgency?: Urgency | undefined;
   topic?: string | undefined;
+  /**
+   * A throttled request's slot ends at this moment (ms since the epoch, wall clock): checked after
+   * encryption, just before the request is written, so a request delayed on its way (a busy
+   * machine, a queue of encryptions) is not sent late, bunched with later ones; it comes back `late`.
+   */
+  notAfter?: number | undefined;
 }
 
 /**
@@ -33,7 +39,7 @@ export interface PushOptions {
  * - rejected: 400/401/403, almost always a VAPID key mismatch or a bad JWT (never delete)
  * - failed: anything else that will not get better by retrying
  */
-export type PushOutcomeKind = 'delivered' | 'gone' | 'too-large' | 'retry' | 'rejected' | 'failed';
+export type PushOutcomeKind = 'delivered' | 'gone' | 'too-large' | 'retry' | 'rejected' | 'failed' | 'late';
 
 export interface PushOutcome {
   kind: PushOutcomeKind;
