@@ -346,7 +346,7 @@ export class SqliteStore extends SqliteOps implements Store {
     return new SqliteStore(db, file, prepareStatements(db), notifications.prepareLedgerWriter(db), {}, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
   }
 
-  /** The connection underneath, for the core's code that still calls src/store/*.ts directly. */
+  /** The connection underneath: for tests that seed thousands of rows through SQLite directly (the core never uses it). */
   get connection(): Db {
     return this.db;
   }
