@@ -71,6 +71,7 @@ const FLAGS: Record<string, string> = {
   rate: '--rate',
   localTime: '--local-time',
   staleKey: '--stale-key',
+  enqueue: '--enqueue',
 };
 
 export const flagFor = (field: string): string => FLAGS[field] ?? field;

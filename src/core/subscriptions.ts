@@ -85,21 +85,19 @@ export async function replaceSubscription(ctx: Context, oldEndpoint: string, raw
 
 /** The writes of replaceSubscription, inside a transaction. */
 export async function replaceIn(ctx: Context, tx: StoreOps, oldEndpoint: string, write: SubscriptionWrite, categories: string[] | undefined): Promise<{ id: number; created: boolean }> {
-  {
-    // By endpoint only: the old endpoint comes from a visitor, and must never name a row by id.
-    const old = await findRow(tx, oldEndpoint, true);
-    let categoryIds = categories ? await categoryIdsFor(ctx, categories, 'categories', false, tx) : undefined;
-    if (old && old.endpoint !== write.endpoint) {
-      categoryIds ??= await tx.categoryIdsOf(old.id);
-      if (write.label === undefined) write.label = old.label;
-      if (write.userAgent === undefined) write.userAgent = old.userAgent;
-      if (write.timeZone === undefined) write.timeZone = old.timeZone;
-      if (write.language === undefined) write.language = old.language;
-      await tx.deleteSubscription(old.id);
-    }
-    const [result] = await tx.upsertSubscriptions([{ write, categoryIds }]);
-    return result!;
+  // By endpoint only: the old endpoint comes from a visitor, and must never name a row by id.
+  const old = await findRow(tx, oldEndpoint, true);
+  let categoryIds = categories ? await categoryIdsFor(ctx, categories, 'categories', false, tx) : undefined;
+  if (old && old.endpoint !== write.endpoint) {
+    categoryIds ??= await tx.categoryIdsOf(old.id);
+    if (write.label === undefined) write.label = old.label;
+    if (write.userAgent === undefined) write.userAgent = old.userAgent;
+    if (write.timeZone === undefined) write.timeZone = old.timeZone;
+    if (write.language === undefined) write.language = old.language;
+    await tx.deleteSubscription(old.id);
   }
+  const [result] = await tx.upsertSubscriptions([{ write, categoryIds }]);
+  return result!;
 }
 
 /** Checks a subscription and what comes with it, before any transaction: bad input writes nothing. */
@@ -191,23 +189,21 @@ export async function* exportSubscriptions(ctx: Context, opts: { category?: stri
 }
 
 function toExportRecord(info: SubscriptionInfo): ExportRecord {
-  {
-    return {
-      endpoint: info.endpoint,
-      expirationTime: info.expirationTime,
-      keys: info.keys,
-      categories: info.categories,
-      label: info.label,
-      userAgent: info.userAgent,
-      timeZone: info.timeZone,
-      language: info.language,
-      vapidPublicKey: info.vapidPublicKey,
-      createdAt: info.createdAt,
-      updatedAt: info.updatedAt,
-      lastSuccessAt: info.lastSuccessAt,
-      failureCount: info.failureCount,
-    };
-  }
+  return {
+    endpoint: info.endpoint,
+    expirationTime: info.expirationTime,
+    keys: info.keys,
+    categories: info.categories,
+    label: info.label,
+    userAgent: info.userAgent,
+    timeZone: info.timeZone,
+    language: info.language,
+    vapidPublicKey: info.vapidPublicKey,
+    createdAt: info.createdAt,
+    updatedAt: info.updatedAt,
+    lastSuccessAt: info.lastSuccessAt,
+    failureCount: info.failureCount,
+  };
 }
 
 export interface PruneOptions {
