@@ -150,6 +150,27 @@ describe.skipIf(skipWithout(postgresAvailable()))('PostgreSQL outages', () => {
     expect(await store.categoryByName('lost')).toBeUndefined();
   });
 
+  it('a busy pool is not an outage: a statement that waits for a free connection longer than the connect timeout still runs', async () => {
+    // Under load, serve's requests queue for the pool's few connections; that wait once counted as
+    // "cannot connect" and turned into 503s after the 2 s budget although the server was fine.
+    const location = await server.createDatabase();
+    const store = await open(location, { retryForMs: 1_000, poolSize: 1 });
+    await store.insertCategory({ name: 'kept', description: null, createdAt: NOW });
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const holder = store.transaction(async (tx) => {
+      await tx.insertCategory({ name: 'held', description: null, createdAt: NOW });
+      holding();
+      // Twice the connect timeout (and the whole budget) with the only connection taken.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+    });
+    await held;
+    const waiting = store.categoryByName('kept');
+    await holder;
+    expect((await waiting)?.name).toBe('kept');
+    expect((await store.categoryByName('held'))?.name).toBe('held');
+  });
+
   it('a transaction whose connection dies before COMMIT runs again from the start, and commits once', async () => {
     const location = await server.createDatabase();
     const store = await open(location, { retryForMs: 60_000 });

@@ -13,7 +13,7 @@ import { fail, PushctlError } from '../../errors.js';
 /** SQLSTATEs of a server shutting down, crashing or starting up, and the connection classes. */
 const TRANSIENT_CODES = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT']);
 /** node-postgres words a lost or unopened connection in plain messages, without a code. */
-const TRANSIENT_MESSAGES = /Connection terminated|not queryable|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)/;
+const TRANSIENT_MESSAGES = /Connection terminated|not queryable|timeout exceeded when trying to connect|^timeout expired$|the database system is (starting up|shutting down|in recovery mode)/;
 
 /** True when `error` says the connection failed or the server went away (not that the SQL was wrong). */
 export function isTransient(error: unknown): boolean {

@@ -597,7 +597,16 @@ export class PostgresStore extends PostgresOps implements Store {
       application_name: 'pushctl',
       types: TYPES,
     };
-    const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 5 });
+    // pg-pool's connectionTimeoutMillis also bounds the wait for a free connection, so a pool busy
+    // under load looked like a lost server (serve answered 503 with PostgreSQL up). Only opening a
+    // connection is bounded (by the client); waiting for one in the pool is not an outage.
+    const connectTimeout = connection.connectionTimeoutMillis;
+    class ConnectBoundedClient extends pg.Client {
+      constructor(config: pg.ClientConfig = {}) {
+        super({ ...config, connectionTimeoutMillis: connectTimeout });
+      }
+    }
+    const pool = new pg.Pool({ ...connection, connectionTimeoutMillis: 0, Client: ConnectBoundedClient, max: options.poolSize ?? 5 });
     // An idle connection dropped by the server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     const location = redactLocation(url);
