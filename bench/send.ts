@@ -74,6 +74,11 @@ interface SendRun {
   cpuUsPerMessage?: number;
   /** first to last request as the stand-in saw them */
   serviceSeconds: number;
+  /**
+   * CPU time of this harness process (the stand-in, nothing else runs here meanwhile) per message,
+   * µs: what the push service costs on the same cores as the sender.
+   */
+  serviceCpuUsPerMessage?: number;
   /** every subscription got exactly one request, as the stand-in counted */
   exactlyOnce?: boolean;
   note?: string;
@@ -154,6 +159,21 @@ try {
   const cpuA = median(a20.map((x) => x.cpuUsPerMessage!));
   const cpuC = median(rows.ceiling.map((x) => x.cpuUsPerMessage!));
   console.log(`CPU per message at N=${N}: pushctl ${cpuA.toFixed(0)} µs, ceiling ${cpuC.toFixed(0)} µs, web-push loop (c') ${median(c20.map((x) => x.cpuUsPerMessage!)).toFixed(0)} µs: pushctl/ceiling ${(cpuA / cpuC).toFixed(2)}x   target <= 1.3x`);
+  {
+    // What the cores allow: the stand-in runs on the same cores, so a sender that keeps every core
+    // busy reaches at most cores / (its CPU + the stand-in's CPU per message); the loop is one
+    // thread, so it reaches at most one core / its CPU per message.
+    const standIn = median(a20.map((x) => x.serviceCpuUsPerMessage!));
+    const boundA = (cores * 1e6) / (cpuA + standIn);
+    const cpuLoop = median(c20.map((x) => x.cpuUsPerMessage!));
+    const boundLoop = Math.min(1e6 / cpuLoop, (cores * 1e6) / (cpuLoop + median(c20.map((x) => x.serviceCpuUsPerMessage!))));
+    const rateA = median(a20.map((x) => x.rate));
+    console.log(
+      `machine bound at N=${N}: ${cores} cores / (pushctl ${cpuA.toFixed(0)} + stand-in ${standIn.toFixed(0)} µs per message) = ${boundA.toFixed(0)} msg/s; ` +
+        `pushctl reached ${rateA.toFixed(0)} (${((100 * rateA) / boundA).toFixed(0)}%); the loop at most ${boundLoop.toFixed(0)} msg/s on its one thread; ` +
+        `so a/c' cannot exceed about ${(boundA / boundLoop).toFixed(2)} here at these CPU costs`,
+    );
+  }
   if (b) console.log(`a/b at N=${N} (pushctl vs web-push sendNotification): ${(median(a20.map((x) => x.rate)) / b.rate).toFixed(2)}`);
   const allOnce = [...rows.a.values()].flat().every((x) => x.exactlyOnce);
   console.log(`exactly once at the stand-in, every pushctl run: ${allOnce ? 'yes' : 'NO'}`);
@@ -175,6 +195,10 @@ try {
   for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
 }
 
+function cpuMicros(usage: NodeJS.CpuUsage): number {
+  return usage.user + usage.system;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
   const mid = Math.floor(sorted.length / 2);
@@ -184,7 +208,8 @@ function median(values: number[]): number {
 function report(run: SendRun): void {
   const rss = run.peakRssMb === undefined ? '' : `  peak RSS ${run.peakRssMb.toFixed(1)} MB`;
   const cpu = run.cpuUsPerMessage === undefined ? '' : `  CPU ${run.cpuUsPerMessage.toFixed(0)} µs/msg`;
-  const window = run.serviceSeconds ? `  (stand-in saw ${(run.ok / run.serviceSeconds).toFixed(0)}/s)` : '';
+  const standIn = run.serviceCpuUsPerMessage === undefined ? '' : `, its CPU ${run.serviceCpuUsPerMessage.toFixed(0)} µs/msg`;
+  const window = run.serviceSeconds ? `  (stand-in saw ${(run.ok / run.serviceSeconds).toFixed(0)}/s${standIn})` : '';
   console.log(
     `${run.label.padEnd(36)} ${run.rate.toFixed(0).padStart(7)} msg/s  ${run.ok}/${run.messages} in ${run.seconds.toFixed(2)} s${window}${cpu}${rss}${run.note ? `  ${run.note}` : ''}`,
   );
@@ -264,8 +289,10 @@ async function webPushScript(script: string, label: string, subscriptionsFile: s
   service.resetCounts();
   const job = { subscriptionsFile, payload: PAYLOAD, ttl: TTL, concurrency: CONCURRENCY, caFile: certificate.certFile, vapid };
   const started = performance.now();
+  const harnessCpu = process.cpuUsage();
   const { stdout, code, stderr } = await runNode([path.join(HERE, script), JSON.stringify(job)]);
   const seconds = (performance.now() - started) / 1000;
+  const serviceCpu = cpuMicros(process.cpuUsage(harnessCpu));
   if (code !== 0) throw new Error(`${label} failed (${code}): ${stderr}`);
   const result = JSON.parse(stdout) as { sent: number; failed: number; ms: number; maxRssKb: number; cpuUs: number };
   return {
@@ -278,6 +305,7 @@ async function webPushScript(script: string, label: string, subscriptionsFile: s
     peakRssMb: result.maxRssKb / 1024,
     cpuUsPerMessage: result.cpuUs / (result.sent + result.failed),
     serviceSeconds: (service.lastRequestAt - service.firstRequestAt) / 1000,
+    serviceCpuUsPerMessage: serviceCpu / Math.max(1, result.sent + result.failed),
     note: `sending alone ${(result.ms / 1000).toFixed(2)} s`,
   };
 }
@@ -318,8 +346,10 @@ async function pushctlSend(store: Store, subscriptionsFile: string, count: numbe
   const rssFile = path.join(store.dir, 'rss.txt');
   const args = ['send', '--all', '--title', TITLE, '--body', BODY, '--yes', '--json', '--concurrency', String(CONCURRENCY), '--db', store.db];
   const started = performance.now();
+  const harnessCpu = process.cpuUsage();
   const run = await runNode(['--import', rssRecorder(rssFile), BIN, ...args], { cwd: store.dir, env: cliEnv(env) });
   const seconds = (performance.now() - started) / 1000;
+  const serviceCpu = cpuMicros(process.cpuUsage(harnessCpu));
   if (run.code !== 0) throw new Error(`pushctl send failed (${run.code}): ${run.stderr}`);
   const usage = JSON.parse(fs.readFileSync(rssFile, 'utf8')) as { maxRssKb: number; cpuUs: number };
   const summary = JSON.parse(run.stdout) as { counts: { total: number; sent: number }; elapsedMs: number };
@@ -332,6 +362,7 @@ async function pushctlSend(store: Store, subscriptionsFile: string, count: numbe
     peakRssMb: usage.maxRssKb / 1024,
     cpuUsPerMessage: usage.cpuUs / summary.counts.total,
     serviceSeconds: (push.lastRequestAt - push.firstRequestAt) / 1000,
+    serviceCpuUsPerMessage: serviceCpu / Math.max(1, summary.counts.total),
     exactlyOnce: summary.counts.sent === count && push.requestCount === count && push.distinctSubscriptions === count,
     note: `sending alone ${(summary.elapsedMs / 1000).toFixed(2)} s`,
   };

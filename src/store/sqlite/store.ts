@@ -54,7 +54,7 @@ class SqliteOps implements StoreOps {
     this.claimChunk = db.transaction((claim: DeliveryClaim) => {
       const rows = sql.dueDeliveries.all({ id: claim.notificationId, now: claim.now, limit: claim.limit }) as notifications.PendingDelivery[];
       const until = claim.now + claim.leaseMs;
-      for (const row of rows) sql.leaseDelivery.run(until, claim.notificationId, row.subscription_id);
+      if (rows.length) sql.leaseDeliveries.run(until, claim.notificationId, JSON.stringify(rows.map((row) => row.subscription_id)));
       return rows;
     });
     this.tokenIssuer = tracking.prepareTokenIssuer(db);
