@@ -4,9 +4,8 @@
  * workers run the same web-push call as encrypt.ts. Messages are encrypted on the calling thread
  * until the workers are up, so a send to a handful of subscribers never waits for them to start.
  */
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { encryptPayload, webPushArguments, wireHeaders, type EncryptedRequest } from './encrypt.js';
+import { ENCRYPTION_HELPER_PATH, encryptPayload, pushHeaders, type EncryptedRequest } from './encrypt.js';
 import type { PushOptions, PushTarget } from './types.js';
 
 export interface Encryptor {
@@ -24,33 +23,29 @@ export const inlineEncryptor: Encryptor = {
 };
 
 // Plain CommonJS run with `eval`, so the same pool works from dist/ and from the TypeScript
-// sources under test; web-push is loaded by absolute path because an eval worker resolves
-// modules from the current directory, not from this package.
+// sources under test; web-push's encryption module is loaded by absolute path because an eval
+// worker resolves modules from the current directory, not from this package.
 //
 // The messages are compact because copying them between threads is the pool's main overhead:
-// in, each distinct payload and options object once plus two key strings per message; out, all
-// bodies in one transferred buffer and web-push's headers once per options object (they do not
-// vary between subscribers). The endpoint plays no part in encryption.
+// in, each distinct payload once plus two key strings and a payload index per message; out, all
+// bodies in one transferred buffer. Headers do not vary between subscribers and are made on the
+// calling side; the endpoint plays no part in encryption.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const webpush = require(workerData.webPushPath);
-parentPort.on('message', ({ payloads, options, keys, refs }) => {
+const helper = require(workerData.helperPath);
+parentPort.on('message', ({ payloads, keys, refs }) => {
   const buffers = payloads.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-  const count = refs.length / 2;
+  const count = refs.length;
   const lengths = new Int32Array(count);
-  const headers = options.map(() => null);
   const errors = {};
   const bodies = [];
   let total = 0;
   for (let i = 0; i < count; i++) {
-    const o = refs[2 * i + 1];
     try {
-      const subscription = { endpoint: 'https://push.invalid/', keys: { p256dh: keys[2 * i], auth: keys[2 * i + 1] } };
-      const details = webpush.generateRequestDetails(subscription, buffers[refs[2 * i]], options[o]);
-      bodies.push(details.body);
-      lengths[i] = details.body.length;
-      total += details.body.length;
-      if (!headers[o]) headers[o] = details.headers;
+      const body = helper.encrypt(keys[2 * i], keys[2 * i + 1], buffers[refs[i]], 'aes128gcm').cipherText;
+      bodies.push(body);
+      lengths[i] = body.length;
+      total += body.length;
     } catch (error) {
       lengths[i] = -1;
       errors[i] = error instanceof Error ? error.message : String(error);
@@ -62,7 +57,7 @@ parentPort.on('message', ({ payloads, options, keys, refs }) => {
     data.set(body, offset);
     offset += body.length;
   }
-  parentPort.postMessage({ data, lengths, headers, errors }, [data.buffer, lengths.buffer]);
+  parentPort.postMessage({ data, lengths, errors }, [data.buffer, lengths.buffer]);
 });
 parentPort.postMessage('ready');
 `;
@@ -78,15 +73,11 @@ interface Job {
 interface Reply {
   data: Uint8Array;
   lengths: Int32Array;
-  /** web-push's headers per options index of the batch (null when every message with it failed). */
-  headers: Array<Record<string, unknown> | null>;
   errors: Record<number, string>;
 }
 
 interface Batch {
   jobs: Job[];
-  /** options index of each job, to find its headers in the reply */
-  optionRefs: number[];
 }
 
 interface Lane {
@@ -98,7 +89,6 @@ interface Lane {
 }
 
 export function createEncryptionPool(threads: number): Encryptor {
-  const webPushPath = createRequire(import.meta.url).resolve('web-push');
   const lanes: Lane[] = [];
   let queued: Job[] = [];
   let flushScheduled = false;
@@ -109,7 +99,7 @@ export function createEncryptionPool(threads: number): Encryptor {
     // The worker source is CommonJS: a parent started with --input-type=module must not pass
     // that flag on, or the worker fails at once (require is not defined).
     const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { webPushPath } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { helperPath: ENCRYPTION_HELPER_PATH } });
     // Idle workers must not keep a finished CLI alive.
     worker.unref();
     const lane: Lane = { worker, ready: false, inFlight: [], outstanding: 0 };
@@ -130,7 +120,6 @@ export function createEncryptionPool(threads: number): Encryptor {
   }
 
   function settle(batch: Batch, reply: Reply): void {
-    const headersByOption = reply.headers.map((raw) => (raw ? wireHeaders(raw) : {}));
     let offset = 0;
     batch.jobs.forEach((job, i) => {
       const length = reply.lengths[i]!;
@@ -139,8 +128,7 @@ export function createEncryptionPool(threads: number): Encryptor {
         return;
       }
       offThread += 1;
-      // Each request gets its own header object: the sender adds Authorization to it.
-      job.resolve({ headers: { ...headersByOption[batch.optionRefs[i]!] }, body: Buffer.from(reply.data.buffer, reply.data.byteOffset + offset, length) });
+      job.resolve({ headers: pushHeaders(job.options), body: Buffer.from(reply.data.buffer, reply.data.byteOffset + offset, length) });
       offset += length;
     });
   }
@@ -166,33 +154,23 @@ export function createEncryptionPool(threads: number): Encryptor {
 
   function post(lane: Lane, jobs: Job[]): void {
     const payloadIndex = new Map<Buffer, number>();
-    const optionIndex = new Map<PushOptions, number>();
     const payloads: Uint8Array[] = [];
-    const options: unknown[] = [];
     const keys: string[] = [];
-    const refs = new Uint32Array(jobs.length * 2);
-    const optionRefs: number[] = [];
+    const refs = new Uint32Array(jobs.length);
     jobs.forEach((job, i) => {
       let p = payloadIndex.get(job.payload);
       if (p === undefined) {
         p = payloads.push(new Uint8Array(job.payload)) - 1; // an exact copy, not its 8 KB pool
         payloadIndex.set(job.payload, p);
       }
-      let o = optionIndex.get(job.options);
-      if (o === undefined) {
-        o = options.push(webPushArguments(job.target, job.payload, job.options)[2]) - 1;
-        optionIndex.set(job.options, o);
-      }
       keys.push(job.target.p256dh, job.target.auth);
-      refs[2 * i] = p;
-      refs[2 * i + 1] = o;
-      optionRefs.push(o);
+      refs[i] = p;
     });
-    lane.inFlight.push({ jobs, optionRefs });
+    lane.inFlight.push({ jobs });
     // A worker with work to do keeps the process alive; an idle one does not.
     if (lane.outstanding === 0) lane.worker.ref();
     lane.outstanding += jobs.length;
-    lane.worker.postMessage({ payloads, options, keys, refs }, [refs.buffer]);
+    lane.worker.postMessage({ payloads, keys, refs }, [refs.buffer]);
   }
 
   /** Hands everything queued during this turn of the event loop to the ready workers, least busy first. */

@@ -4,8 +4,9 @@
  * deadline per request, and the endpoint's own scheme, so http test services work too.
  * TLS uses Node's trust store (NODE_EXTRA_CA_CERTS included) plus an optional extra CA.
  */
+import { createRequire } from 'node:module';
 import tls from 'node:tls';
-import { Pool } from 'undici';
+import type { Pool as UndiciPool } from 'undici';
 import type { WireAnswer } from './classify.js';
 
 export interface TransportOptions {
@@ -50,6 +51,19 @@ export class DeadlineError extends Error {
   }
 }
 
+/**
+ * undici's Pool and its promise `request` alone. `import { Pool } from 'undici'` loads all of
+ * undici (fetch, WebSocket, caches, mocks): 65-70 ms of CPU at a send's start, in every pipeline
+ * thread too; these two files and what they need load in 22-25 ms (measured on the 2-core
+ * machine). undici 7 has no "exports" map, so the paths are reachable; the send tests fail at
+ * once if a new undici moves them (the version is pinned in package-lock.json).
+ */
+const load = createRequire(import.meta.url);
+const Pool = load('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
+type Pool = UndiciPool;
+/** undici's Dispatcher.request, called with the pool as `this` (index.js would install it on the prototype). */
+const request = load('undici/lib/api/api-request.js') as (this: Pool, options: Parameters<Pool['request']>[0]) => ReturnType<Pool['request']>;
+
 export function createTransport(options: TransportOptions): Transport {
   const pools = new Map<string, Pool>();
   const ca = options.ca ? [...tls.rootCertificates, options.ca.toString()] : undefined;
@@ -81,7 +95,7 @@ export function createTransport(options: TransportOptions): Transport {
       try {
         let response;
         try {
-          response = await poolFor(url.origin).request({
+          response = await request.call(poolFor(url.origin), {
             method: 'POST',
             path: url.pathname + url.search,
             headers,
