@@ -173,6 +173,12 @@ try {
         `pushctl reached ${rateA.toFixed(0)} (${((100 * rateA) / boundA).toFixed(0)}%); the loop at most ${boundLoop.toFixed(0)} msg/s on its one thread; ` +
         `so a/c' cannot exceed about ${(boundA / boundLoop).toFixed(2)} here at these CPU costs`,
     );
+    // a/c: even a sender whose only cost were the encryption would share the cores with the stand-in.
+    const ceilingRate = median(rows.ceiling.map((x) => x.rate));
+    console.log(
+      `a/c bound: pushctl at the machine bound would be ${(boundA / ceilingRate).toFixed(2)} of the ceiling; a sender costing nothing but ` +
+        `the encryption (${cpuC.toFixed(0)} µs) and the stand-in ${(((cores * 1e6) / (cpuC + standIn)) / ceilingRate).toFixed(2)}`,
+    );
   }
   if (b) console.log(`a/b at N=${N} (pushctl vs web-push sendNotification): ${(median(a20.map((x) => x.rate)) / b.rate).toFixed(2)}`);
   const allOnce = [...rows.a.values()].flat().every((x) => x.exactlyOnce);
