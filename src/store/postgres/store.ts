@@ -573,6 +573,9 @@ class PostgresTransaction extends PostgresOps implements Transaction {
   }
 }
 
+/** Longest wait for a free pooled connection (at least the retry budget): a wait, not an outage. */
+const POOL_WAIT_MS = 30_000;
+
 export class PostgresStore extends PostgresOps implements Store {
   readonly backend = 'postgres' as const;
   readonly location: string;
@@ -597,16 +600,19 @@ export class PostgresStore extends PostgresOps implements Store {
       application_name: 'pushctl',
       types: TYPES,
     };
-    // pg-pool's connectionTimeoutMillis also bounds the wait for a free connection, so a pool busy
-    // under load looked like a lost server (serve answered 503 with PostgreSQL up). Only opening a
-    // connection is bounded (by the client); waiting for one in the pool is not an outage.
+    // pg-pool's connectionTimeoutMillis bounds both opening a connection and waiting for a free
+    // one; with the connect timeout there, a pool busy under load looked like a lost server (serve
+    // answered 503 with PostgreSQL up). So the client bounds its own connect, and the pool's wait
+    // gets a bound of its own, far longer: long enough for any queue under load, short enough that
+    // requests queued behind statements hung on a vanished server still end (then as an outage).
     const connectTimeout = connection.connectionTimeoutMillis;
     class ConnectBoundedClient extends pg.Client {
       constructor(config: pg.ClientConfig = {}) {
         super({ ...config, connectionTimeoutMillis: connectTimeout });
       }
     }
-    const pool = new pg.Pool({ ...connection, connectionTimeoutMillis: 0, Client: ConnectBoundedClient, max: options.poolSize ?? 5 });
+    const poolWaitMs = Math.max(POOL_WAIT_MS, retryForMs);
+    const pool = new pg.Pool({ ...connection, connectionTimeoutMillis: poolWaitMs, Client: ConnectBoundedClient, max: options.poolSize ?? 5 });
     // An idle connection dropped by the server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     const location = redactLocation(url);
