@@ -194,3 +194,32 @@ describe('a Retry-After within the TTL defers the deliveries to a later run', ()
     expect(JSON.parse(due.stdout)).toMatchObject({ delivered: [{ id, status: 'sent', counts: { sent: 3, pending: 0 } }], deferred: [] });
   });
 });
+
+describe('a deferred retry reached only after the TTL has run out', () => {
+  it('is not sent: a late run marks it failed as expired, says why, and exits 1', async () => {
+    svc.clearBehaviour();
+    // Retry-After 300 s fits a 10-minute TTL, so the deliveries are deferred, not expired at once.
+    const run = await sendThrough([{ status: 429, retryAfter: '300', first: 3 }], ['--ttl', '10m']);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.summary).toMatchObject({ counts: { total: 3, pending: 3 }, deferred: { deliveries: 3 } });
+    const id = run.summary.id;
+    const [started] = inst.query<{ started_at: number }>('SELECT started_at FROM notifications WHERE id = ?', id);
+    const requests = svc.requestCount;
+
+    // The cron job did not run until 11.7 minutes after the send started: past the TTL.
+    const late = { PUSHCTL_NOW: new Date(started!.started_at + 700_000).toISOString() };
+    const dispatch = await inst.cli(['dispatch', '--json'], late);
+    expect(dispatch.code, dispatch.stderr).toBe(1);
+    expect(JSON.parse(dispatch.stdout)).toMatchObject({ delivered: [{ id, status: 'failed', counts: { failed: 3, sent: 0, pending: 0 } }], deferred: [] });
+    expect(svc.requestCount).toBe(requests); // nothing reached the push service
+    const deliveries = inst.query<{ state: string; error: string }>('SELECT state, error FROM deliveries WHERE notification_id = ?', id);
+    expect(deliveries).toHaveLength(3);
+    for (const d of deliveries) {
+      expect(d.state).toBe('failed');
+      expect(d.error).toBe('expired: TTL is 10 min and 11.7 min have passed since the send started; this retry came too late');
+    }
+    // Expired is not gone: the subscribers stay.
+    const stored = inst.query<{ n: number }>('SELECT count(*) AS n FROM subscriptions')[0]!.n;
+    expect(stored).toBeGreaterThanOrEqual(3);
+  });
+});

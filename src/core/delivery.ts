@@ -493,6 +493,12 @@ class DeliveryRun {
       await this.record(d, { kind: 'gone', message: 'subscription expired (its expirationTime has passed)' }, now());
       return true;
     }
+    if (d.attempts > 0 && now() > this.expiresAt) {
+      // A retry reached only after the TTL ran out (a late or missed dispatch run): the push
+      // service would hold the message for a fresh TTL and show stale news; expire it instead.
+      await this.record(d, { kind: 'failed', message: this.lateRetryReason(now()) }, now());
+      return true;
+    }
     let key: SigningKey;
     try {
       key = await this.keyFor(d.key_id);
@@ -600,6 +606,12 @@ class DeliveryRun {
         ? `push service asked to wait ${asked >= RETRY_AFTER_CAP_MS ? 'at least ' : ''}${describeWait(asked)}, TTL is ${ttl}${passed}`
         : `the next attempt would be in ${describeWait(wait)}, after the TTL (${ttl}${passed}) runs out`;
     return `expired: ${why}${outcome.message ? ` (${outcome.message})` : ''}`;
+  }
+
+  /** Why a retry reached after the TTL is not made: e.g. `expired: TTL is 10 min and 11.7 min have passed since the send started; this retry came too late`. */
+  private lateRetryReason(now: number): string {
+    const elapsed = now - (this.expiresAt - this.ttlMs);
+    return `expired: TTL is ${describeWait(this.ttlMs)} and ${describeWait(elapsed)} have passed since the send started; this retry came too late`;
   }
 
   /** 400/401/403 in a row from one push service mean a key problem: stop before touching more subscribers. */
