@@ -21,6 +21,7 @@ const NOT_ON_POSTGRES = [
   'test/cli-docs.test.ts',
   'test/openapi.test.ts',
   'test/push-wire.test.ts',
+  'test/rfc8291.test.ts', // no store
   'test/push-service.test.ts',
   'test/rich-payload.test.ts',
   'test/sw-script.test.ts',

@@ -1,11 +1,11 @@
 /**
  * Encryption on worker threads. Each message costs one ECDH and a few HMACs, about 0.2 ms of CPU;
  * that is most of what sending costs, and on one thread it would cap a fan-out at one core. The
- * workers run the same web-push call as encrypt.ts. Messages are encrypted on the calling thread
+ * workers run the same encryption module as encrypt.ts. Messages are encrypted on the calling thread
  * until the workers are up, so a send to a handful of subscribers never waits for them to start.
  */
 import { Worker } from 'node:worker_threads';
-import { ENCRYPTION_HELPER_PATH, encryptPayload, pushHeaders, type EncryptedRequest } from './encrypt.js';
+import { encryptionModuleUrl, encryptPayload, pushHeaders, type EncryptedRequest } from './encrypt.js';
 import type { PushOptions, PushTarget } from './types.js';
 
 export interface Encryptor {
@@ -23,8 +23,9 @@ export const inlineEncryptor: Encryptor = {
 };
 
 // Plain CommonJS run with `eval`, so the same pool works from dist/ and from the TypeScript
-// sources under test; web-push's encryption module is loaded by absolute path because an eval
-// worker resolves modules from the current directory, not from this package.
+// sources under test; the encryption module is imported by URL because an eval worker resolves
+// modules from the current directory, not from this package. Messages wait in the port until the
+// import is done and the listener is attached.
 //
 // The messages are compact because copying them between threads is the pool's main overhead:
 // in, each distinct payload once plus two key strings and a payload index per message; out, all
@@ -32,7 +33,7 @@ export const inlineEncryptor: Encryptor = {
 // calling side; the endpoint plays no part in encryption.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const helper = require(workerData.helperPath);
+import(workerData.moduleUrl).then(({ encryptForSubscription }) => {
 parentPort.on('message', ({ payloads, keys, refs }) => {
   const buffers = payloads.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
   const count = refs.length;
@@ -42,7 +43,7 @@ parentPort.on('message', ({ payloads, keys, refs }) => {
   let total = 0;
   for (let i = 0; i < count; i++) {
     try {
-      const body = helper.encrypt(keys[2 * i], keys[2 * i + 1], buffers[refs[i]], 'aes128gcm').cipherText;
+      const body = encryptForSubscription(keys[2 * i], keys[2 * i + 1], buffers[refs[i]]);
       bodies.push(body);
       lengths[i] = body.length;
       total += body.length;
@@ -60,6 +61,7 @@ parentPort.on('message', ({ payloads, keys, refs }) => {
   parentPort.postMessage({ data, lengths, errors }, [data.buffer, lengths.buffer]);
 });
 parentPort.postMessage('ready');
+});
 `;
 
 interface Job {
@@ -99,7 +101,7 @@ export function createEncryptionPool(threads: number): Encryptor {
     // The worker source is CommonJS: a parent started with --input-type=module must not pass
     // that flag on, or the worker fails at once (require is not defined).
     const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { helperPath: ENCRYPTION_HELPER_PATH } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { moduleUrl: encryptionModuleUrl() } });
     // Idle workers must not keep a finished CLI alive.
     worker.unref();
     const lane: Lane = { worker, ready: false, inFlight: [], outstanding: 0 };

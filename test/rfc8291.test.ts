@@ -1,0 +1,77 @@
+/**
+ * pushctl's RFC 8291 encryption (src/push/rfc8291.ts): byte for byte the RFC's own example
+ * (Appendix A), readable by an independent implementation (http_ece, which web-push uses), a
+ * fresh key pair and salt per message, and a plain error for keys a browser never sends.
+ */
+import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { encryptForSubscription, encryptWith, MAX_RECORD_PLAINTEXT } from '../src/push/rfc8291.js';
+
+const ece = createRequire(import.meta.url)('http_ece') as {
+  decrypt(body: Buffer, params: { version: string; privateKey: crypto.ECDH; authSecret: Buffer }): Buffer;
+};
+const b64 = (text: string) => Buffer.from(text, 'base64url');
+
+// RFC 8291 Appendix A.
+const RFC = {
+  plaintext: 'When I grow up, I want to be a watermelon',
+  asPrivate: 'yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw',
+  uaPublic: 'BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4',
+  uaPrivate: 'q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94',
+  auth: 'BTBZMqHH6r4Tts7J_aSIgg',
+  salt: 'DGv6ra1nlYgDCS1FRnbzlw',
+  body:
+    'DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_' +
+    'yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN',
+};
+
+function browser() {
+  const ecdh = crypto.createECDH('prime256v1');
+  ecdh.generateKeys();
+  const auth = crypto.randomBytes(16);
+  return { ecdh, auth, p256dh: ecdh.getPublicKey('base64url'), authText: auth.toString('base64url') };
+}
+
+describe('RFC 8291 encryption', () => {
+  it('reproduces the RFC 8291 Appendix A message exactly', () => {
+    const as = crypto.createECDH('prime256v1');
+    as.setPrivateKey(b64(RFC.asPrivate));
+    const body = encryptWith({ uaPublic: b64(RFC.uaPublic), authSecret: b64(RFC.auth) }, Buffer.from(RFC.plaintext), {
+      ecdh: as,
+      salt: b64(RFC.salt),
+      fixedKeyPair: true,
+    });
+    expect(body.toString('base64url')).toBe(RFC.body);
+  });
+
+  it('what it sends, an independent implementation (http_ece) decrypts, for every length a push can carry', () => {
+    const ua = browser();
+    for (const length of [0, 1, 15, 16, 17, 100, 1000, 3000, 3993, MAX_RECORD_PLAINTEXT]) {
+      const plaintext = crypto.randomBytes(length);
+      const body = encryptForSubscription(ua.p256dh, ua.authText, plaintext);
+      expect(body.length).toBe(86 + length + 17);
+      expect(ece.decrypt(body, { version: 'aes128gcm', privateKey: ua.ecdh, authSecret: ua.auth }).equals(plaintext)).toBe(true);
+    }
+  });
+
+  it('uses a fresh key pair and salt for every message, also to the same subscriber', () => {
+    const ua = browser();
+    const bodies = Array.from({ length: 300 }, () => encryptForSubscription(ua.p256dh, ua.authText, Buffer.from('same')));
+    const salts = new Set(bodies.map((b) => b.subarray(0, 16).toString('hex')));
+    const senderKeys = new Set(bodies.map((b) => b.subarray(21, 86).toString('hex')));
+    expect(salts.size).toBe(300);
+    expect(senderKeys.size).toBe(300);
+    for (const body of bodies.slice(-3)) expect(ece.decrypt(body, { version: 'aes128gcm', privateKey: ua.ecdh, authSecret: ua.auth }).toString()).toBe('same');
+  });
+
+  it('refuses keys no browser sends, and a message too long for one record, with a plain message', () => {
+    const ua = browser();
+    expect(() => encryptForSubscription(ua.p256dh.slice(0, 40), ua.authText, Buffer.from('x'))).toThrow('The subscription p256dh value should be 65 bytes long, not 30.');
+    expect(() => encryptForSubscription(ua.p256dh, 'c2hvcnQ', Buffer.from('x'))).toThrow('The subscription auth key should be at least 16 bytes long, not 5.');
+    const offCurve = Buffer.alloc(65, 7);
+    offCurve[0] = 4;
+    expect(() => encryptForSubscription(offCurve.toString('base64url'), ua.authText, Buffer.from('x'))).toThrow(/not valid/);
+    expect(() => encryptForSubscription(ua.p256dh, ua.authText, Buffer.alloc(MAX_RECORD_PLAINTEXT + 1))).toThrow(`A push message holds at most ${MAX_RECORD_PLAINTEXT} bytes, not ${MAX_RECORD_PLAINTEXT + 1}.`);
+  });
+});
