@@ -213,6 +213,24 @@ describe('pushctl send', () => {
     expect(storeCount('SELECT count(*) AS n FROM subscriptions')).toBe(119);
   });
 
+  // Worker threads refuse some of node's flags (V8 heap and compiler flags apply to a whole
+  // process): a send run under one still starts its threads, without them.
+  it.each([
+    ['pipeline threads', '2'],
+    ['this thread with an encryption helper', '0'],
+  ])('sends through %s when node runs with a flag worker threads refuse', async (_name, threads) => {
+    await subscribe(60);
+    const result = await runCli(['send', '--all', '--title', 'Flags', '--json'], {
+      cwd: dir,
+      env: { ...env, PUSHCTL_SEND_THREADS: threads },
+      nodeArgs: ['--max-semi-space-size=16', '--no-lazy-feedback-allocation'],
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+    expect((JSON.parse(result.stdout) as Summary).counts).toMatchObject({ total: 60, sent: 60, failed: 0, pending: 0 });
+    expect(new Set(svc.received.map((r) => r.subscriptionId)).size).toBe(60);
+  });
+
   it('deletes subscriptions the push service says are gone (410, 404)', async () => {
     const subs = await subscribe(4);
     svc.behave({ status: 410, subscriptions: [subs[0]!.id] });

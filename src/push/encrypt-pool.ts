@@ -4,9 +4,10 @@
  * workers run the same encryption module as encrypt.ts. Messages are encrypted on the calling thread
  * until the workers are up, so a send to a handful of subscribers never waits for them to start.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { encryptionModuleUrl, encryptPayload, pushHeaders, type EncryptedRequest } from './encrypt.js';
 import type { PushOptions, PushTarget } from './types.js';
+import { startWorker } from './worker-start.js';
 
 export interface Encryptor {
   encrypt(target: PushTarget, payload: Buffer, options: PushOptions): Promise<EncryptedRequest>;
@@ -98,10 +99,7 @@ export function createEncryptionPool(threads: number): Encryptor {
   let offThread = 0;
 
   for (let i = 0; i < threads; i++) {
-    // The worker source is CommonJS: a parent started with --input-type=module must not pass
-    // that flag on, or the worker fails at once (require is not defined).
-    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { moduleUrl: encryptionModuleUrl() } });
+    const worker = startWorker(WORKER_SOURCE, { eval: true, workerData: { moduleUrl: encryptionModuleUrl() } });
     // Idle workers must not keep a finished CLI alive.
     worker.unref();
     const lane: Lane = { worker, ready: false, inFlight: [], outstanding: 0 };

@@ -9,8 +9,9 @@
  * own start-up (create the sender before reading recipients and the threads are ready by then).
  */
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { PipelineBatch, PipelineJob, PipelineReply, PipelineWorkerData } from './pipeline-protocol.js';
+import { startWorker } from './worker-start.js';
 import { MAX_PLAINTEXT_BYTES, type PushOptions, type PushOutcome, type PushSender, type PushSenderOptions, type PushTarget, type VapidCredentials } from './types.js';
 
 /**
@@ -87,8 +88,6 @@ export function createPipelineSender(options: PipelineSenderOptions): PipelineSe
     ca: options.ca?.toString(),
     http2: options.http2,
   });
-  // A parent started with --input-type=module must not pass that flag on to a file worker.
-  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
   const file = workerFile();
   const lanes: Lane[] = [];
   /** Every thread ever started, for the statistics. */
@@ -102,7 +101,7 @@ export function createPipelineSender(options: PipelineSenderOptions): PipelineSe
   let closed = false;
 
   function startThread(share: number): void {
-    const worker = new Worker(file, { execArgv, workerData: workerData(share) });
+    const worker = startWorker(file, { workerData: workerData(share) });
     // Idle threads must not keep a finished CLI alive.
     worker.unref();
     const lane: Lane = { worker, outstanding: new Map(), jwtSigned: 0 };

@@ -25,6 +25,8 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   input?: string | Buffer;
   timeoutMs?: number;
+  /** Flags for node itself, before the script (e.g. V8 flags an operator's service unit adds). */
+  nodeArgs?: string[];
 }
 
 /** A scratch directory, removed by the returned cleanup function. */
@@ -49,7 +51,7 @@ export function cliEnv(extra: Record<string, string | undefined> = {}, cwd?: str
 export function startCli(args: string[], options: RunOptions = {}): { child: ChildProcess; done: Promise<RunResult> } {
   const cwd = options.cwd ?? process.cwd();
   const routed = routeToBackend(args, cliEnv(options.env), cwd);
-  const child = spawn(process.execPath, [BIN, ...routed.args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...routed.args], {
     cwd,
     env: routed.env,
     stdio: ['pipe', 'pipe', 'pipe'],
