@@ -31,8 +31,17 @@ export interface TrackingPlan {
   targets: Record<string, string>;
 }
 
+let tokenBlock = Buffer.alloc(0);
+let tokenOffset = 0;
+
+/** A random token; one randomBytes call per 256 of them (a call costs 2.5 µs, a slice 0.15). */
 export function newToken(): string {
-  return crypto.randomBytes(TOKEN_BYTES).toString('base64url');
+  if (tokenOffset + TOKEN_BYTES > tokenBlock.length) {
+    tokenBlock = crypto.randomBytes(TOKEN_BYTES * 256);
+    tokenOffset = 0;
+  }
+  tokenOffset += TOKEN_BYTES;
+  return tokenBlock.toString('base64url', tokenOffset - TOKEN_BYTES, tokenOffset);
 }
 
 /**
