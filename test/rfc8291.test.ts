@@ -78,6 +78,22 @@ describe('the key agreement', () => {
     }
     expect(() => (native as unknown as { agree(x: unknown): unknown }).agree('not a buffer')).toThrow();
   });
+
+  it.skipIf(!native)('native: the whole body in one call, with the salt given, that http_ece decrypts; bad input refused', () => {
+    const ua = browser();
+    const salt = crypto.randomBytes(16);
+    const body = native!.encrypt!(ua.ecdh.getPublicKey(), ua.auth, salt, Buffer.from(RFC.plaintext));
+    expect(body.subarray(0, 16).equals(salt)).toBe(true);
+    expect(body.readUInt32BE(16)).toBe(4096);
+    expect(body[20]).toBe(65);
+    expect(ece.decrypt(body, { version: 'aes128gcm', privateKey: ua.ecdh, authSecret: ua.auth }).toString()).toBe(RFC.plaintext);
+    const offCurve = Buffer.alloc(65, 7);
+    offCurve[0] = 4;
+    expect(() => native!.encrypt!(offCurve, ua.auth, salt, Buffer.from('x'))).toThrow('Public key is not valid for specified curve');
+    expect(() => native!.encrypt!(ua.ecdh.getPublicKey(), ua.auth, salt.subarray(0, 8), Buffer.from('x'))).toThrow('encrypt: bad auth secret, salt or plaintext length');
+    expect(() => native!.encrypt!(ua.ecdh.getPublicKey(), ua.auth, salt, Buffer.alloc(MAX_RECORD_PLAINTEXT + 1))).toThrow('encrypt: bad auth secret, salt or plaintext length');
+    expect(() => (native!.encrypt as unknown as (...a: unknown[]) => Buffer)(ua.ecdh.getPublicKey(), 'auth', salt, Buffer.from('x'))).toThrow('the auth secret must be a Buffer');
+  });
 });
 
 describe.each(agreements)('RFC 8291 encryption with %s', (_name, using) => {

@@ -2,7 +2,8 @@
  * The P-256 key agreement of RFC 8291: a fresh key pair and the ECDH secret with a subscriber's
  * public key. Through the system's libcrypto when `npm run build` could compile native/ecdh.c
  * (about half the CPU: Node 20's built-in OpenSSL lacks the optimised P-256 code), through
- * node:crypto otherwise or with PUSHCTL_NATIVE_ECDH=0. Both give the same bytes on the wire.
+ * node:crypto otherwise or with PUSHCTL_NATIVE_ECDH=0. Natively the rest of the encryption runs
+ * in the same call. Either way the wire carries the same construction.
  */
 import { createECDH, type ECDH } from 'node:crypto';
 import os from 'node:os';
@@ -13,10 +14,16 @@ export interface KeyAgreement {
   readonly kind: 'native' | 'node';
   /** A fresh key pair: its public key (65 bytes, uncompressed) and the shared secret (32 bytes). */
   agree(uaPublic: Buffer): { asPublic: Buffer; sharedSecret: Buffer };
+  /**
+   * Native only: the whole RFC 8291 body in one call (key agreement, HKDF, AES-128-GCM), the
+   * same steps as rfc8291.ts encryptWith; inputs already checked by the caller.
+   */
+  encrypt?(uaPublic: Buffer, authSecret: Buffer, salt: Buffer, plaintext: Buffer): Buffer;
 }
 
 interface NativeModule {
   derive(uaPublic: Buffer): Buffer;
+  encrypt(uaPublic: Buffer, authSecret: Buffer, salt: Buffer, plaintext: Buffer): Buffer;
 }
 
 /** node:crypto: one ECDH object per thread, a new key pair per call (generateKeys replaces it). */
@@ -42,6 +49,7 @@ export function nativeKeyAgreement(): KeyAgreement | undefined {
       const both = native.derive(uaPublic);
       return { asPublic: both.subarray(0, 65), sharedSecret: both.subarray(65) };
     },
+    encrypt: (uaPublic, authSecret, salt, plaintext) => native.encrypt(uaPublic, authSecret, salt, plaintext),
   };
 }
 
@@ -66,5 +74,5 @@ function loadNative(): NativeModule | undefined {
   } catch {
     return undefined; // not built (no compiler or headers), or built for another system
   }
-  return typeof module.exports.derive === 'function' ? module.exports : undefined;
+  return typeof module.exports.derive === 'function' && typeof module.exports.encrypt === 'function' ? module.exports : undefined;
 }

@@ -75,7 +75,9 @@ export function encryptForSubscription(p256dh: string, auth: string, plaintext: 
   const keys = decodeKeys(p256dh, auth);
   if (plaintext.length > MAX_RECORD_PLAINTEXT) throw new Error(`A push message holds at most ${MAX_RECORD_PLAINTEXT} bytes, not ${plaintext.length}.`);
   // Throws ("Public key is not valid for specified curve") for a point off the curve.
-  const { asPublic, sharedSecret } = (using ?? agreement).agree(keys.uaPublic);
+  const engine = using ?? agreement;
+  if (engine.encrypt) return engine.encrypt(keys.uaPublic, keys.authSecret, nextSalt(), plaintext);
+  const { asPublic, sharedSecret } = engine.agree(keys.uaPublic);
   return encryptWith(keys, plaintext, { asPublic, sharedSecret, salt: nextSalt() });
 }
 
