@@ -13,6 +13,7 @@ import { ROOT, tempDir } from './support/cli.js';
 import { BACKENDS, DAY, NOTIFICATION, NOW, write } from './support/store-fixtures.js';
 import { sharedPostgres, type PostgresServer } from './support/postgres.js';
 import type { Store, WorkHint } from '../src/store/store.js';
+import type { Context } from '../src/core/context.js';
 import type { StoreOpenOptions } from '../src/store/open.js';
 import type { NotificationStatus } from '../src/limits.js';
 
@@ -20,6 +21,7 @@ const { openStore } = (await import(path.join(ROOT, 'dist/store/open.js'))) as t
 const { fromStoreError } = (await import(path.join(ROOT, 'dist/errors.js'))) as typeof import('../src/errors.js');
 const { MIGRATIONS, SCHEMA_VERSION } = (await import(path.join(ROOT, 'dist/store/migrations.js'))) as typeof import('../src/store/migrations.js');
 const postgresMigrations = (await import(path.join(ROOT, 'dist/store/postgres/migrations.js'))) as typeof import('../src/store/postgres/migrations.js');
+const { createWriteBatcher } = (await import(path.join(ROOT, 'dist/core/write-batch.js'))) as typeof import('../src/core/write-batch.js');
 
 
 
@@ -188,6 +190,66 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect((error as { code?: string }).code).toBe('store_unavailable');
     expect((error as Error).message).toMatch(/^database postgres:\/\/pushctl:\*\*\*@127\.0\.0\.1:1\/pushctl\?connect_timeout=5: cannot open: .*ECONNREFUSED/);
     expect((error as Error).message).not.toContain('s3cret');
+  });
+
+  it.skipIf(skip)('group commit: a batch runs its writes in key order (stable), and each caller gets its own answer', async () => {
+    const store = await open();
+    const batcher = createWriteBatcher({ store } as unknown as Context);
+    const ran: string[] = [];
+    const keys = ['c', 'a', 'b', 'a', ''];
+    const answers = await Promise.all(
+      keys.map((key, i) =>
+        batcher.run(async (tx) => {
+          ran.push(`${key}${i}`);
+          return (await tx.upsertSubscriptions([{ write: write(100 + i) }]))[0]!.id;
+        }, key),
+      ),
+    );
+    expect(ran).toEqual(['4', 'a1', 'a3', 'b2', 'c0']);
+    const ids = await Promise.all(keys.map(async (_, i) => (await store.subscriptionByEndpoint(write(100 + i).endpoint))!.id));
+    expect(answers).toEqual(ids);
+  });
+
+  it.skipIf(skip)('two receivers group-committing the same endpoints in opposite orders both commit every write (no deadlock)', async () => {
+    const location = await freshLocation();
+    const [a, b] = [await open(location), await open(location)];
+    const endpoints = Array.from({ length: 60 }, (_, i) => i);
+    const replica = (store: Store, order: number[]) => {
+      const batcher = createWriteBatcher({ store } as unknown as Context);
+      return order.map((n) => batcher.run(async (tx) => (await tx.upsertSubscriptions([{ write: write(n) }]))[0]!, write(n).endpoint));
+    };
+    // Queued in the same turn: each replica's whole list is one batch, one transaction.
+    const results = await Promise.allSettled([...replica(a, endpoints), ...replica(b, [...endpoints].reverse())]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    expect(await a.countSubscriptions()).toBe(60);
+  });
+
+  itOnPostgres('a transaction the server aborts as a deadlock runs again: both writers commit', async () => {
+    const location = await freshLocation();
+    const [a, b] = [await open(location), await open(location)];
+    await a.upsertSubscriptions([{ write: write(1) }, { write: write(2) }]);
+    // Each holds one row, then wants the other's: PostgreSQL aborts one of them (40P01).
+    const latch = () => {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve };
+    };
+    const holds = [latch(), latch()];
+    const attempts: [number, number] = [0, 0];
+    const writer = (store: Store, me: 0 | 1, first: number, second: number) =>
+      store.transaction(async (tx) => {
+        attempts[me] += 1;
+        await tx.upsertSubscriptions([{ write: write(first, { label: `writer ${me}` }) }]);
+        holds[me]!.resolve();
+        await holds[1 - me]!.promise;
+        await tx.upsertSubscriptions([{ write: write(second, { label: `writer ${me}` }) }]);
+      });
+    await Promise.all([writer(a, 0, 1, 2), writer(b, 1, 2, 1)]);
+    expect(attempts[0]! + attempts[1]!).toBe(3); // the victim ran twice, and committed
+    const rows = [await a.subscriptionByEndpoint(write(1).endpoint), await a.subscriptionByEndpoint(write(2).endpoint)];
+    // The writer that went second wrote both rows last: its label is on both.
+    expect(rows[0]!.label).toMatch(/^writer [01]$/);
+    expect(rows[1]!.label).toBe(rows[0]!.label);
   });
 
   itOnPostgres('PostgreSQL restarted: with no retry budget, operations fail as unavailable while it is down, and work again once it is back', async () => {

@@ -55,8 +55,13 @@ export function groupCommit<I, R>(commit: (batch: I[]) => Promise<Outcome<R>[]>,
 }
 
 export interface WriteBatcher {
-  /** Runs `write` inside the next batch's transaction; resolves with its result after the commit. */
-  run<T>(write: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `write` inside the next batch's transaction; resolves with its result after the commit.
+   * `orderKey` (say, the endpoint written): a batch runs its writes in ascending key order, so two
+   * processes writing the same rows in one batch each lock them in the same order. Arrival order
+   * would let two replicas deadlock (PostgreSQL then fails one write after a second).
+   */
+  run<T>(write: (tx: Transaction) => Promise<T>, orderKey?: string): Promise<T>;
 }
 
 /**
@@ -64,21 +69,23 @@ export interface WriteBatcher {
  * batch commits.
  */
 export function createWriteBatcher(ctx: Context, options: { maxBatch?: number } = {}): WriteBatcher {
-  type Write = (tx: Transaction) => Promise<unknown>;
+  type Write = { write: (tx: Transaction) => Promise<unknown>; orderKey: string };
   const enqueue = groupCommit(
     (batch: Write[]) =>
       ctx.store.transaction(async (tx) => {
-        const outcomes: Outcome<unknown>[] = [];
-        for (const write of batch) {
+        const outcomes: Outcome<unknown>[] = new Array<Outcome<unknown>>(batch.length);
+        // Stable: writes with equal keys (the same endpoint twice) keep their arrival order.
+        const order = batch.map((_, i) => i).sort((a, b) => (batch[a]!.orderKey < batch[b]!.orderKey ? -1 : batch[a]!.orderKey > batch[b]!.orderKey ? 1 : 0));
+        for (const i of order) {
           try {
-            outcomes.push({ ok: true, value: await tx.savepoint(write) });
+            outcomes[i] = { ok: true, value: await tx.savepoint(batch[i]!.write) };
           } catch (error) {
-            outcomes.push({ ok: false, error });
+            outcomes[i] = { ok: false, error };
           }
         }
         return outcomes;
       }),
     options.maxBatch ?? 256,
   );
-  return { run: <T>(write: (tx: Transaction) => Promise<T>) => enqueue(write) as Promise<T> };
+  return { run: <T>(write: (tx: Transaction) => Promise<T>, orderKey = '') => enqueue({ write, orderKey }) as Promise<T> };
 }

@@ -65,7 +65,8 @@ export function registerPublicRoutes(router: Router, ctx: Context): PublicInfoCa
       };
       // Checked before it joins a batch: bad input never reaches a transaction.
       const { write, categories: names } = await prepareSave(ctx, subscription, options);
-      const result = await writes.run((tx) => (oldEndpoint ? replaceIn(ctx, tx, oldEndpoint, write, names) : saveIn(ctx, tx, write, names)));
+      // Ordered by endpoint within the batch: replicas writing the same endpoints lock them alike.
+      const result = await writes.run((tx) => (oldEndpoint ? replaceIn(ctx, tx, oldEndpoint, write, names) : saveIn(ctx, tx, write, names)), write.endpoint);
       return { status: result.created ? 201 : 200, json: { id: result.id } };
     },
   });

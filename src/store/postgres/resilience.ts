@@ -26,6 +26,16 @@ export function isTransient(error: unknown): boolean {
   return Array.isArray(inner) && inner.length > 0 && inner.every(isTransient);
 }
 
+/**
+ * True when the server aborted the transaction because another one conflicted with it (a
+ * deadlock, or a serialisation failure): nothing of it was applied, and running it again is
+ * the documented remedy.
+ */
+export function isConflictAbort(error: unknown): boolean {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return code === '40P01' || code === '40001';
+}
+
 /** How long a store keeps retrying a lost database before giving up, by the kind of process. */
 export interface RetryPolicy {
   /** Total time one operation may spend retrying (0: fail at the first error). */
@@ -59,8 +69,8 @@ export class Retrier {
 
   /**
    * Runs `attempt` until it succeeds, fails for a reason that is not transient, or the budget is
-   * spent. A transient failure wrapped in NotSent is always retried; a bare transient failure
-   * (the statement may have been applied) only when `repeatable`.
+   * spent. A transient failure or a conflict abort wrapped in NotSent is always retried; a bare
+   * transient failure (the statement may have been applied) only when `repeatable`.
    */
   async run<T>(attempt: () => Promise<T>, repeatable: boolean, giveUp: (cause: unknown) => Error = (cause) => this.unavailable(cause)): Promise<T> {
     const deadline = Date.now() + this.policy.retryForMs;
@@ -70,10 +80,13 @@ export class Retrier {
       } catch (raw) {
         const notSent = raw instanceof NotSent;
         const error = notSent ? raw.cause : raw;
-        if (!isTransient(error)) throw error;
+        // A transaction the server rolled back for a conflict runs again; past the budget its own
+        // error stands (the "busy" of the error catalogue), the database did answer.
+        const conflict = notSent && isConflictAbort(error);
+        if (!isTransient(error) && !conflict) throw error;
         if (!notSent && !repeatable) throw this.unknownOutcome(error);
         const left = deadline - Date.now();
-        if (left <= 0) throw giveUp(error);
+        if (left <= 0) throw conflict ? error : giveUp(error);
         // Full jitter: replicas that lost the server together do not come back in lockstep.
         const cap = Math.min(this.max, this.base * 2 ** Math.min(step, 16));
         await sleep(Math.min(left, Math.max(1, Math.random() * cap)));

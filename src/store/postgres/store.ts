@@ -22,7 +22,7 @@ import { keysetPages } from '../paging.js';
 import type { PacedClaim, PacedClaimResult, PacedDelivery } from '../delivery-control.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { IDENTITY_TABLES, isPlainRead, REPEATABLE_WRITES, SQL, tableSql, type StatementName } from './statements.js';
-import { describe, isTransient, NotSent, Retrier } from './resilience.js';
+import { describe, isConflictAbort, isTransient, NotSent, Retrier } from './resilience.js';
 import { watchNotifications } from './listener.js';
 
 export interface PostgresOpenOptions {
@@ -670,8 +670,9 @@ export class PostgresStore extends PostgresOps implements Store {
         result = await fn(new PostgresTransaction(client));
       } catch (error) {
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-        // Nothing was committed: a lost connection is a clean start over.
-        throw isTransient(error) ? new NotSent(error) : error;
+        // Nothing was committed: a lost connection, a deadlock or a serialisation failure is a
+        // clean start over.
+        throw isTransient(error) || isConflictAbort(error) ? new NotSent(error) : error;
       }
       try {
         await client.query('COMMIT');
