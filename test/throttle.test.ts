@@ -8,6 +8,7 @@
  * Also: `send --rate` waits for its paced deliveries (exit 0, not deferred), and push.defaultRate
  * applies when no --rate is given.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { BACKEND_NAME } from './support/backend.js';
 import { receivedBySubscription, standInPerFile, until, type NotificationJson } from './support/scheduling.js';
@@ -26,6 +27,22 @@ function busiestWindow(times: readonly number[], windowMs: number): number {
 }
 
 
+/**
+ * How late the stand-in (in this process) may have stamped an arrival: the longest this process's
+ * event loop was held up while measuring (a busy machine can deschedule it for 100 ms and more),
+ * plus the monitor's resolution. If the sender kept N starts per period, stamps that are each up
+ * to this late still keep N per (period - lag): that is what is asserted, so the test measures the
+ * sender's pacing rather than the observer's own lateness.
+ */
+function observerLag(): () => number {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return () => {
+    histogram.disable();
+    return Math.ceil(histogram.max / 1e6) + 10;
+  };
+}
+
 describe('--rate', () => {
   it('two dispatchers share a send at 20/s: never more than 20 arrivals in any second, everyone once, the same rate after one is SIGKILLed', async () => {
     await sharedThrottledSend();
@@ -33,16 +50,19 @@ describe('--rate', () => {
 
   it('send --rate waits for its paced deliveries (exit 0, nothing deferred); push.defaultRate applies without --rate; "none" turns it off', async () => {
     await t.inst.subscribe(12);
+    const lag = observerLag();
     const started = Date.now();
     const sent = await t.inst.cli(['send', '--all', '--title', 'Slow', '--rate', '4/s', '--yes', '--json']);
     const elapsed = Date.now() - started;
+    const lateMs = lag();
     expect(sent.code, sent.stderr).toBe(0);
     const summary = JSON.parse(sent.stdout) as NotificationJson & { rate: string; deferred?: unknown };
     expect(summary).toMatchObject({ status: 'sent', rate: '4/s', counts: { total: 12, sent: 12, pending: 0 } });
     expect(summary.deferred).toBeUndefined();
     expect(elapsed).toBeGreaterThan(2_500); // 12 at 4/s: slots 0 .. 2.8 s
     const arrivals = t.svc.received.map((p) => p.at);
-    expect(busiestWindow(arrivals, 1000)).toBeLessThanOrEqual(4);
+    console.log(`[measure] ${BACKEND_NAME}: 12 at 4/s: busiest 1 s window ${busiestWindow(arrivals, 1000)}, busiest ${1000 - lateMs} ms window ${busiestWindow(arrivals, 1000 - lateMs)} (stand-in stamps up to ${lateMs} ms late)`);
+    expect(busiestWindow(arrivals, 1000 - lateMs)).toBeLessThanOrEqual(4);
 
     t.config({ defaultRate: '600/min' });
     const byDefault = await t.inst.json<{ rate: string | null }>(['schedule', '--all', '--title', 'x', '--in', '1h']);
@@ -61,6 +81,7 @@ async function sharedThrottledSend(): Promise<void> {
   const scheduled = await t.inst.json<NotificationJson & { rate: string }>(['schedule', '--all', '--title', 'Paced', '--rate', '20/s', '--in', '1s']);
   expect(scheduled.rate).toBe('20/s');
   const watch = ['dispatch', '--watch', '--interval', '1s', '--lease', '3s', '--json'];
+  const lag = observerLag();
   const workers = [t.inst.start(watch), t.inst.start(watch)];
   try {
     // Wait until about a third has arrived, then kill whichever worker holds the send.
@@ -80,8 +101,9 @@ async function sharedThrottledSend(): Promise<void> {
     const survived = await survivor.done;
     expect(survived.code, survived.stderr).toBe(0);
 
+    const lateMs = lag();
     const times = t.svc.received.map((p) => p.at);
-    const busiest = busiestWindow(times, 1000);
+    const busiest = busiestWindow(times, 1000 - lateMs);
     const got = receivedBySubscription(t.svc);
     const duplicates = t.svc.received.length - got.size;
     const afterKill = times.filter((at) => at >= killedAt).sort((a, b) => a - b);
@@ -91,7 +113,7 @@ async function sharedThrottledSend(): Promise<void> {
     const helped = survived.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { helped?: { sent: number }[] });
     const survivorHelped = helped.flatMap((p) => p.helped ?? []).reduce((n, h) => n + h.sent, 0);
     console.log(
-      `[measure] ${BACKEND_NAME}: 200 at 20/s, two workers (one SIGKILLed after ${arrivedBeforeKill}): busiest 1 s window ${busiest} arrivals; ` +
+      `[measure] ${BACKEND_NAME}: 200 at 20/s, two workers (one SIGKILLed after ${arrivedBeforeKill}): busiest 1 s window ${busiestWindow(times, 1000)} arrivals, busiest ${1000 - lateMs} ms window ${busiest} (stand-in stamps up to ${lateMs} ms late); ` +
         `rate before the kill ${rateBefore.toFixed(2)}/s, after ${rateAfterKill.toFixed(2)}/s; duplicates ${duplicates}; ` +
         `the survivor took ${survivorHelped} as a helper; span ${((Math.max(...times) - Math.min(...times)) / 1000).toFixed(1)} s`,
     );
