@@ -7,11 +7,11 @@
  * event counts at most once per delivery; an unknown token changes nothing; no IP address or user
  * agent is stored. `push.tracking: false` puts no token anywhere.
  */
-import crypto from 'node:crypto';
 import type { Config } from '../config.js';
 import { fail, msg, ref } from '../errors.js';
 import { DECLARATIVE_MAGIC, EVENT_KINDS, MAX_ACTION_ID_LENGTH, TOKEN_PATTERN, type EventKind } from '../limits.js';
 import type { Context } from './context.js';
+import { randomSlices } from '../random-slices.js';
 import { assertPayloadFits } from './message.js';
 import type { MessageInput } from './notification-spec.js';
 
@@ -31,17 +31,11 @@ export interface TrackingPlan {
   targets: Record<string, string>;
 }
 
-let tokenBlock = Buffer.alloc(0);
-let tokenOffset = 0;
+const tokenBytes = randomSlices(TOKEN_BYTES);
 
-/** A random token; one randomBytes call per 256 of them (a call costs 2.5 µs, a slice 0.15). */
+/** A random token (144 bits, base64url). */
 export function newToken(): string {
-  if (tokenOffset + TOKEN_BYTES > tokenBlock.length) {
-    tokenBlock = crypto.randomBytes(TOKEN_BYTES * 256);
-    tokenOffset = 0;
-  }
-  tokenOffset += TOKEN_BYTES;
-  return tokenBlock.toString('base64url', tokenOffset - TOKEN_BYTES, tokenOffset);
+  return tokenBytes().toString('base64url');
 }
 
 /**

@@ -3,6 +3,7 @@
  * once per origin (vapid.ts) and post through our own transport, so nothing of web-push is loaded
  * at send time: its index cost 20-25 ms of CPU at a send's start in every thread that encrypts.
  */
+import { builtFile } from './built-file.js';
 import { encryptForSubscription } from './rfc8291.js';
 import type { PushOptions, PushTarget } from './types.js';
 
@@ -13,13 +14,9 @@ export interface EncryptedRequest {
   body: Buffer;
 }
 
-/**
- * The compiled encryption module, for the encryption worker threads to import. Under the
- * TypeScript sources (vitest) there is no .js next to this file: the built one is used.
- */
+/** The compiled encryption module, for the encryption worker threads to import. */
 export function encryptionModuleUrl(): string {
-  const here = new URL(import.meta.url);
-  return (here.pathname.endsWith('.ts') ? new URL('../../dist/push/rfc8291.js', here) : new URL('./rfc8291.js', here)).href;
+  return builtFile('./rfc8291.js').href;
 }
 
 /**

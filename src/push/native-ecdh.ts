@@ -8,6 +8,7 @@
 import { createECDH, type ECDH } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { builtFile } from './built-file.js';
 
 export interface KeyAgreement {
   /** 'native' (system libcrypto) or 'node' (node:crypto). */
@@ -58,10 +59,9 @@ export function defaultKeyAgreement(): KeyAgreement {
   return (process.env.PUSHCTL_NATIVE_ECDH !== '0' && nativeKeyAgreement()) || nodeKeyAgreement();
 }
 
-/** Where the build puts the addon; under the TypeScript sources (vitest), the built one. */
+/** Where the build puts the addon (dist/native/). */
 export function nativeModulePath(): string {
-  const here = new URL(import.meta.url);
-  return fileURLToPath(here.pathname.endsWith('.ts') ? new URL('../../dist/native/ecdh.node', here) : new URL('../native/ecdh.node', here));
+  return fileURLToPath(builtFile('../native/ecdh.node'));
 }
 
 function loadNative(): NativeModule | undefined {

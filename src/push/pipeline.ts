@@ -11,6 +11,7 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { PipelineBatch, PipelineJob, PipelineReply, PipelineWorkerData } from './pipeline-protocol.js';
+import { builtFile } from './built-file.js';
 import { startWorker } from './worker-start.js';
 import { MAX_PLAINTEXT_BYTES, type PushOptions, type PushOutcome, type PushSender, type PushSenderOptions, type PushTarget, type VapidCredentials } from './types.js';
 
@@ -61,15 +62,6 @@ interface Lane {
   jwtSigned: number;
 }
 
-/**
- * The worker's compiled file. Under the TypeScript sources (vitest) there is no .js next to this
- * file, so the built one is used: run `npm run build` first, as for the CLI tests.
- */
-function workerFile(): URL {
-  const here = new URL(import.meta.url);
-  if (here.pathname.endsWith('.ts')) return new URL('../../dist/push/pipeline-worker.js', here);
-  return new URL('./pipeline-worker.js', here);
-}
 
 export function createPipelineSender(options: PipelineSenderOptions): PipelineSender {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
@@ -88,7 +80,7 @@ export function createPipelineSender(options: PipelineSenderOptions): PipelineSe
     ca: options.ca?.toString(),
     http2: options.http2,
   });
-  const file = workerFile();
+  const file = builtFile('./pipeline-worker.js');
   const lanes: Lane[] = [];
   /** Every thread ever started, for the statistics. */
   const allLanes: Lane[] = [];

@@ -16,7 +16,8 @@
  * with node:crypto's): see native-ecdh.ts. This file's version is what machines without it run
  * and what the RFC example pins. Plain functions over Buffers: worker threads import this too.
  */
-import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac } from 'node:crypto';
+import { randomSlices } from '../random-slices.js';
 import { defaultKeyAgreement, type KeyAgreement } from './native-ecdh.js';
 
 /** RFC 8188 record size written in the header; one record holds the whole message. */
@@ -45,25 +46,13 @@ export interface SenderSide {
 }
 
 let agreement: KeyAgreement | undefined;
-let saltBlock = Buffer.alloc(0);
-let saltOffset = 0;
+/** 16 random bytes per message (RFC 8188's salt). */
+const nextSalt = randomSlices(16);
 
 /** How this thread agrees keys: the system's libcrypto when built, else node:crypto (native-ecdh.ts). */
 export function keyAgreementKind(): KeyAgreement['kind'] {
   agreement ??= defaultKeyAgreement();
   return agreement.kind;
-}
-
-/** 16 random bytes; one randomBytes call per 256 salts (each call costs more than the bytes). */
-function nextSalt(): Buffer {
-  if (saltOffset + 16 > saltBlock.length) {
-    // A new block each time: slices handed out earlier stay as they were.
-    saltBlock = randomBytes(4096);
-    saltOffset = 0;
-  }
-  const salt = saltBlock.subarray(saltOffset, saltOffset + 16);
-  saltOffset += 16;
-  return salt;
 }
 
 /**
