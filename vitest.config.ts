@@ -22,6 +22,7 @@ const NOT_ON_POSTGRES = [
   'test/openapi.test.ts',
   'test/push-wire.test.ts',
   'test/rfc8291.test.ts', // no store
+  'test/tracking-tokens.test.ts', // no store
   'test/push-service.test.ts',
   'test/rich-payload.test.ts',
   'test/sw-script.test.ts',

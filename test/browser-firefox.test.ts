@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenSeal } from '../src/core/tracking-tokens.js';
 import { openDb, runCli } from './support/cli.js';
 import { firefoxAvailable, launchFirefox, type FirefoxSession } from './support/firefox-browser.js';
 import { startFirefoxPushService, type FirefoxPushService } from './support/firefox-push.js';
@@ -99,8 +100,10 @@ describe.skipIf(skipWithout(firefoxAvailable()))('subscribe page in Firefox ESR 
 
     const conn = openDb(serve.db);
     const stored = (conn.prepare('SELECT payload FROM notifications WHERE id = ?').get(summary.id) as { payload: string }).payload;
-    // The delivery's own token rides along (push.tracking is on by default).
-    const token = (conn.prepare('SELECT token FROM delivery_tokens WHERE notification_id = ?').get(summary.id) as { token: string }).token;
+    // The delivery's own token rides along (push.tracking is on by default): its ids, sealed under the store's key.
+    const key = (conn.prepare("SELECT value FROM secrets WHERE name = 'tracking-token-key'").get() as { value: string }).value;
+    const subscriptionId = (conn.prepare('SELECT subscription_id FROM deliveries WHERE notification_id = ?').get(summary.id) as { subscription_id: number }).subscription_id;
+    const token = new TokenSeal(Buffer.from(key, 'base64')).seal(summary.id, Number(subscriptionId));
     conn.close();
     const received = await firefox.waitFor<string>('document.getElementById("pushctl-last").dataset.payload ?? null', 'the service worker to receive the push');
     expect(received).toBe(JSON.stringify({ track: token, ...(JSON.parse(stored) as object) }));
@@ -172,7 +175,7 @@ describe.skipIf(skipWithout(firefoxAvailable()))('subscribe page in Firefox ESR 
     expect(sent.code, sent.stderr).toBe(0);
     expect((JSON.parse(sent.stdout) as { counts: { sent: number } }).counts.sent).toBe(1);
     const received = await firefox.waitFor<string>('(document.getElementById("pushctl-last").dataset.payload ?? "").includes("Still here") && document.getElementById("pushctl-last").dataset.payload', 'the push to the new subscription');
-    expect(JSON.parse(received)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Still here' });
+    expect(JSON.parse(received)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), title: 'Still here' });
     await firefox.click('#pushctl-unsubscribe');
     await firefox.waitFor(`${state} === "unsubscribed"`, 'the page to unsubscribe');
     expect(subscriptionRows(serve.db)).toHaveLength(0);

@@ -13,10 +13,12 @@ import type { Store, TableRow } from '../src/store/store.js';
 
 const { openStore } = (await import(path.join(ROOT, 'dist/store/open.js'))) as typeof import('../src/store/open.js');
 const { TABLES } = (await import(path.join(ROOT, 'dist/store/store.js'))) as typeof import('../src/store/store.js');
+const { tokenSealOf } = (await import(path.join(ROOT, 'dist/core/tracking-tokens.js'))) as typeof import('../src/core/tracking-tokens.js');
 
 const NOW = 1_800_000_000_000;
 
-async function populate(store: Store): Promise<void> {
+/** Fills a store; returns a sealed tracking token of one of its deliveries (its key is in the store). */
+async function populate(store: Store): Promise<string> {
   await store.insertActiveKey({ publicKey: 'old-pub', privateKey: 'old-priv', subject: 'mailto:a@example.com', createdAt: NOW - 1000 });
   await store.insertActiveKey({ publicKey: 'pub', privateKey: 'priv', subject: 'mailto:a@example.com', createdAt: NOW });
   const news = await store.insertCategory({ name: 'news', description: 'daily "news"\n', createdAt: NOW });
@@ -50,6 +52,7 @@ async function populate(store: Store): Promise<void> {
     if (i % 7 === 0) await store.insertEvent({ notificationId: tracked, subscriptionId, kind: 'dismissed', action: null, at: NOW + 30 + i });
   }
   if (tokens.size !== recipients.length) throw new Error('tokens missing');
+  return (await tokenSealOf(store)).seal(tracked, recipients[1]!)!;
 }
 
 async function dump(location: string): Promise<Record<string, TableRow[]>> {
@@ -81,12 +84,12 @@ describe.skipIf(!postgresAvailable())('pushctl db', () => {
   it('copies SQLite to PostgreSQL and back, row for row, with counts verified', async () => {
     const original = path.join(dir, 'original.db');
     const store = await openStore(original);
-    await populate(store);
+    const sealed = await populate(store);
     const counts = await store.tableCounts();
     await store.close();
     expect(counts).toEqual({
       vapid_keys: 2, subscriptions: 2499, categories: 2, subscription_categories: 3748, notifications: 4, deliveries: 4998,
-      delivery_tokens: 1199, delivery_events: 600 + 240 + 172, maintenance_runs: 0,
+      delivery_tokens: 1199, delivery_events: 600 + 240 + 172, maintenance_runs: 0, secrets: 1,
     });
 
     const url = await server.createDatabase();
@@ -119,6 +122,10 @@ describe.skipIf(!postgresAvailable())('pushctl db', () => {
     for (const location of [url, path.join(dir, 'back.db')]) {
       const copy = await openStore(location);
       expect(await copy.funnelCounts(tracked)).toEqual({ targeted: 2499, delivered: 1199, shown: 600, clicked: 240, dismissed: 172 });
+      // The key moved too: a token sealed before the copy names the same delivery after it.
+      const ids = (await tokenSealOf(copy)).open(sealed)!;
+      expect(ids.notificationId).toBe(tracked);
+      expect(await copy.trackedDelivery(ids.notificationId, ids.subscriptionId)).toMatchObject({ notification_id: tracked });
       const owner = (await copy.deliveryByToken(token))!;
       expect(owner.notification_id).toBe(tracked);
       expect(await copy.deleteSubscription(owner.subscription_id)).toBe(true);

@@ -71,7 +71,7 @@ describe('pushctl dispatch', () => {
     const counts = receivedBySubscription(svc);
     expect(counts.size).toBe(25);
     for (const s of subs) expect(counts.get(s.id)).toBe(1);
-    expect(JSON.parse(svc.received[0]!.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Now', body: 'due' });
+    expect(JSON.parse(svc.received[0]!.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), title: 'Now', body: 'due' });
 
     const again = await inst.cli(['dispatch', '--json']);
     expect(again.code).toBe(0);

@@ -5,6 +5,7 @@
  * deleted subscriptions and notifications, push.tracking: false, `pushctl stats` and GET
  * /v1/stats; and the store's funnel numbers against a generated data set of 10,000 deliveries.
  */
+import { createDecipheriv } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -16,12 +17,22 @@ import { engagementStats, funnelOf } from '../src/core/engagement.js';
 import * as tracking from '../src/store/tracking.js';
 import { insertNotification } from '../src/store/notifications.js';
 import type { SqliteStore } from '../src/store/sqlite/store.js';
-import { openDb, runCli, tempDir } from './support/cli.js';
+import { openDb, openDbWritable, runCli, tempDir } from './support/cli.js';
 import { startPushService, type PushService } from './support/push-service.js';
 import { installation } from './support/scheduling.js';
 import { call, serveConfig, startServe, type ServeHandle } from './support/serve.js';
 
-const TOKEN = /^[A-Za-z0-9_-]{24}$/;
+/** A sealed token: one AES block, base64url. */
+const TOKEN = /^[A-Za-z0-9_-]{22}$/;
+
+/**
+ * What a sealed token names, worked out here from the key in the store (not with pushctl's code):
+ * AES-128 of [notification id: 6 bytes][subscription id: 6 bytes][4 zero bytes].
+ */
+function openToken(key: string, token: string): { notificationId: number; subscriptionId: number; zeros: number } {
+  const block = createDecipheriv('aes-128-ecb', Buffer.from(key, 'base64'), null).setAutoPadding(false).update(Buffer.from(token, 'base64url'));
+  return { notificationId: block.readUIntBE(0, 6), subscriptionId: block.readUIntBE(6, 6), zeros: block.readUInt32BE(12) };
+}
 
 /**
  * Starts a POST that declares a body far over the limit: the server must answer 413 from
@@ -94,7 +105,7 @@ describe('engagement over HTTP', () => {
   const events = (id: number) => rows(serve.db, 'SELECT kind, action FROM delivery_events WHERE notification_id = ? ORDER BY kind', id);
   const report = (json: unknown) => call(serve.url, 'POST', '/events', { json });
 
-  it('puts a 144-bit token and /c/ links in the payload; the store keeps the real targets', async () => {
+  it('puts a sealed token and /c/ links in the payload; the store keeps the real targets, and no row per token', async () => {
     const sub = await subscribe();
     const { id, payload } = await sendTracked(sub);
     expect(payload.track).toMatch(TOKEN);
@@ -104,9 +115,35 @@ describe('engagement over HTTP', () => {
       url: `${serve.url}/c/${payload.track}`,
       actions: [{ action: 'yes', title: 'Yes', url: `${serve.url}/c/${payload.track}/yes` }, { action: 'no', title: 'No' }],
     });
-    // The stored payload is the one the operator wrote; the token exists once, for this delivery.
+    // The stored payload is the one the operator wrote; the token is this delivery's ids under the
+    // store's key (made once, 16 bytes), and nothing was written per token.
     expect(JSON.parse(String(rows(serve.db, 'SELECT payload FROM notifications WHERE id = ?', id)[0]!.payload))).toMatchObject({ url: 'https://example.com/target' });
-    expect(rows(serve.db, 'SELECT token, subscription_id FROM delivery_tokens WHERE notification_id = ?', id)).toEqual([{ token: payload.track, subscription_id: sub }]);
+    const keys = rows(serve.db, "SELECT value FROM secrets WHERE name = 'tracking-token-key'");
+    expect(keys).toHaveLength(1);
+    const key = String(keys[0]!.value);
+    expect(Buffer.from(key, 'base64')).toHaveLength(16);
+    expect(openToken(key, payload.track)).toEqual({ notificationId: id, subscriptionId: sub, zeros: 0 });
+    expect(rows(serve.db, 'SELECT count(*) AS n FROM delivery_tokens')[0]!.n).toBe(0);
+    // The key is the store's, not the process's: a second send (a new process) seals with it too.
+    const again = await sendTracked(sub);
+    expect(openToken(key, again.payload.track)).toEqual({ notificationId: again.id, subscriptionId: sub, zeros: 0 });
+  });
+
+  it('a token stored by an earlier pushctl (24 random characters, a row) still counts', async () => {
+    const sub = await subscribe();
+    const { id } = await sendTracked(sub);
+    const legacy = 'Lg' + 'x'.repeat(20) + '-_';
+    const conn = openDbWritable(serve.db);
+    try {
+      conn.prepare('INSERT INTO delivery_tokens (token, notification_id, subscription_id) VALUES (?, ?, ?)').run(legacy, id, sub);
+    } finally {
+      conn.close();
+    }
+    expect((await report({ token: legacy, event: 'shown' })).status).toBe(204);
+    const link = await fetch(`${serve.url}/c/${legacy}/yes`, { redirect: 'manual' });
+    expect(link.status).toBe(302);
+    expect(link.headers.get('location')).toBe('https://example.com/yes');
+    expect(events(id)).toEqual([{ kind: 'clicked', action: 'yes' }, { kind: 'shown', action: null }]);
   });
 
   it('counts each kind of event once per delivery; buttons by id; the click link redirects to the stored URL only', async () => {
@@ -183,14 +220,17 @@ describe('engagement over HTTP', () => {
     expect(events(first.id)).toHaveLength(1);
     expect((await call(serve.url, 'DELETE', `/v1/pushnotification/${first.id}`, { admin: true })).status).toBe(204);
     expect(rows(serve.db, 'SELECT count(*) AS n FROM delivery_events WHERE notification_id = ?', first.id)[0]!.n).toBe(0);
-    expect(rows(serve.db, 'SELECT count(*) AS n FROM delivery_tokens WHERE notification_id = ?', first.id)[0]!.n).toBe(0);
+    // Its token names a notification that is gone: reported again, it counts nothing.
+    await report({ token: first.payload.track, event: 'dismissed' });
+    expect(rows(serve.db, 'SELECT count(*) AS n FROM delivery_events WHERE notification_id = ?', first.id)[0]!.n).toBe(0);
 
     const removed = await runCli(['subscriptions', 'remove', String(sub)], { cwd: serve.dir });
     expect(removed.code, removed.stderr).toBe(0);
     expect(rows(serve.db, 'SELECT count(*) AS n FROM delivery_events WHERE subscription_id = ?', sub)[0]!.n).toBe(0);
-    expect(rows(serve.db, 'SELECT count(*) AS n FROM delivery_tokens WHERE subscription_id = ?', sub)[0]!.n).toBe(0);
-    // A stale link of the removed subscriber leads nowhere and counts nothing.
+    // A stale link or report of the removed subscriber leads nowhere and counts nothing.
     expect((await fetch(`${serve.url}/c/${second.payload.track}`, { redirect: 'manual' })).status).toBe(404);
+    await report({ token: second.payload.track, event: 'dismissed' });
+    expect(rows(serve.db, 'SELECT count(*) AS n FROM delivery_events WHERE subscription_id = ?', sub)[0]!.n).toBe(0);
 
     const other = await subscribe();
     fs.writeFileSync(path.join(serve.dir, 'push.config.json'), JSON.stringify(serveConfig({ push: { endpointOrigins: [svc.origin], tracking: false }, serve: { publicUrl: serve.url } })));
@@ -359,7 +399,12 @@ describe('recurring notifications', () => {
       expect(new Set(payloads.map((p) => p.track)).size).toBe(2);
       const [occurrence] = inst.query<{ id: number; tracking: string }>('SELECT id, tracking FROM notifications WHERE parent_id = ?', rule.id);
       expect(JSON.parse(occurrence!.tracking)).toEqual({ clicks: true, base: 'https://push.example.com', targets: { '': 'https://example.com/d' } });
-      expect(inst.query('SELECT token FROM delivery_tokens WHERE notification_id = ? ORDER BY token', occurrence!.id).map((r) => r.token)).toEqual(payloads.map((p) => p.track).sort());
+      // Each token names the occurrence (not the rule) and its own subscriber.
+      const [{ value: key }] = inst.query<{ value: string }>("SELECT value FROM secrets WHERE name = 'tracking-token-key'") as [{ value: string }];
+      const named = svc.received.map((r) => openToken(key, (JSON.parse(r.payload!) as { track: string }).track));
+      const subscribers = inst.query<{ id: number }>('SELECT id FROM subscriptions ORDER BY id').map((r) => r.id);
+      expect(named.map((n) => n.subscriptionId).sort((a, b) => a - b)).toEqual(subscribers);
+      for (const n of named) expect(n).toMatchObject({ notificationId: occurrence!.id, zeros: 0 });
     } finally {
       inst.cleanup();
       await svc.close();

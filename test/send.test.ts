@@ -104,7 +104,7 @@ describe('pushctl send', () => {
     expect(svc.received).toHaveLength(3);
     expect(new Set(svc.received.map((r) => r.subscriptionId))).toEqual(new Set(subs.map((s) => s.id)));
     for (const push of svc.received) {
-      expect(JSON.parse(push.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Hello ☃', body: 'First push', url: 'https://example.com/a', tag: 'greeting', data: { orderId: 42 } });
+      expect(JSON.parse(push.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), title: 'Hello ☃', body: 'First push', url: 'https://example.com/a', tag: 'greeting', data: { orderId: 42 } });
       expect(push.headers).toMatchObject({ ttl: '5400', urgency: 'high', topic: 'greeting-1', contentEncoding: 'aes128gcm' });
       expect(push.claims.aud).toBe(svc.origin);
       expect(push.claims.sub).toBe('mailto:ops@example.org');

@@ -102,13 +102,13 @@ describe('admin API', () => {
     expect(response.status).toBe(201);
     expect(response.json).toEqual({ id: expect.any(Number), status: 'sent', counts: { total: 2, sent: 2, gone: 0, failed: 0, pending: 0, capped: 0 } });
     expect(push.received.map((r) => JSON.parse(r.payload!))).toEqual([
-      { track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
-      { track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
+      { track: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
+      { track: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), title: 'pushctl test notification', body: 'If you can read this, push notifications work.' },
     ]);
     push.received.length = 0;
     const custom = await call(serve.url, 'POST', '/push', { admin: true, json: { title: 'Hi', body: 'There', url: '/news' } });
     expect(custom.json.counts.sent).toBe(2);
-    expect(JSON.parse(push.received[0]!.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Hi', body: 'There', url: '/news' });
+    expect(JSON.parse(push.received[0]!.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), title: 'Hi', body: 'There', url: '/news' });
   });
 
   it('POST /push_v1/ pushes to the subscription in the body, stored or not, and answers with the push service status', async () => {
@@ -174,7 +174,7 @@ describe('admin API', () => {
     expect(done.send_at).toEqual(expect.any(String));
     expect(done.created_at).toEqual(expect.any(String));
     expect(push.received).toHaveLength(1);
-    expect(JSON.parse(push.received[0]!.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'Breaking', body: 'News', url: 'https://example.org/a', tag: 't1', data: { article: 7 } });
+    expect(JSON.parse(push.received[0]!.payload!)).toEqual({ track: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), title: 'Breaking', body: 'News', url: 'https://example.org/a', tag: 't1', data: { article: 7 } });
     expect(push.received[0]!.headers).toMatchObject({ ttl: '600', urgency: 'high', topic: 'breaking' });
   });
 
@@ -276,7 +276,7 @@ describe('serve --dispatch', () => {
         return current.status === 'sent' ? current : undefined;
       });
       expect(view.counts.sent).toBe(1);
-      expect(push.received.map((r) => JSON.parse(r.payload!))).toEqual([{ track: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/), title: 'On time' }]);
+      expect(push.received.map((r) => JSON.parse(r.payload!))).toEqual([{ track: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), title: 'On time' }]);
       expect(push.received[0]!.at).toBeGreaterThanOrEqual(new Date(at).getTime());
     } finally {
       const result = await serve.stop();

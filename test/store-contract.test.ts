@@ -401,7 +401,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(counts).toEqual({ total: 3, sent: 1, gone: 1, failed: 1, pending: 0, capped: 0 });
     await store.storeCounts(id, counts);
     expect(await store.notificationById(id)).toMatchObject({ total_count: 3, sent_count: 1, gone_count: 1, failed_count: 1 });
-    expect(await store.tableCounts()).toEqual({ vapid_keys: 0, subscriptions: 4, categories: 1, subscription_categories: 2, notifications: 1, deliveries: 3, delivery_tokens: 0, delivery_events: 0, maintenance_runs: 0 });
+    expect(await store.tableCounts()).toEqual({ vapid_keys: 0, subscriptions: 4, categories: 1, subscription_categories: 2, notifications: 1, deliveries: 3, delivery_tokens: 0, delivery_events: 0, maintenance_runs: 0, secrets: 0 });
   });
 
   it.skipIf(skip)('the dispatcher: claims due work once, occurrences once per slot, a rule advances by compare-and-set', async () => {
@@ -586,6 +586,14 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect([...inTx.keys()]).toEqual([s1, s5]);
     expect(await store.deliveryByToken('tok-1')).toEqual({ notification_id: a, subscription_id: s1, tracking: plan, payload: '{"title":"A"}' });
     expect(await store.deliveryByToken('tok-none')).toBeUndefined();
+    // Sealed tokens: the same owner by ids; a secret is made once, whoever asks first.
+    expect(await store.trackedDelivery(a, s1)).toEqual({ notification_id: a, subscription_id: s1, tracking: plan, payload: '{"title":"A"}' });
+    expect(await store.trackedDelivery(a, 999_999)).toBeUndefined();
+    expect(await store.trackedDelivery(999_999, s1)).toBeUndefined();
+    const secrets = await Promise.all([store.secret('k', () => 'first'), store.secret('k', () => 'second'), store.transaction((tx) => tx.secret('k', () => 'third'))]);
+    expect(new Set(secrets).size).toBe(1);
+    expect(await store.secret('k', () => 'later')).toBe(secrets[0]);
+    expect(await store.secret('other', () => 'x')).toBe('x');
 
     await store.recordDeliveries([
       { notificationId: a, subscriptionId: s1, state: 'sent', statusCode: 201, error: null, nextAttemptAt: null, now: NOW + 10 },
@@ -638,6 +646,9 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     await store.recordDeliveries([{ notificationId: a, subscriptionId: s3, state: 'gone', statusCode: 410, error: 'gone', nextAttemptAt: null, now: NOW + DAY }]);
     expect(await store.deliveryByToken('tok-6')).toBeUndefined();
     expect(await store.deliveryByToken('tok-3')).toBeUndefined();
+    expect(await store.trackedDelivery(a, s4)).toBeUndefined();
+    expect(await store.trackedDelivery(a, s3)).toBeUndefined();
+    expect(await store.trackedDelivery(a, s2)).toMatchObject({ notification_id: a, subscription_id: s2 });
     const after = await store.funnelCounts(a);
     expect(after).toEqual({ targeted: 4, delivered: 3, shown: 2, clicked: 2, dismissed: 0 }); // s4's 'sent' stays in the ledger
     // A prune (many at once) too.
@@ -648,6 +659,7 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     // A deleted notification takes its tokens and events by cascade.
     expect(await store.deleteNotification(a)).toBe(true);
     expect(await store.tableCounts()).toMatchObject({ delivery_tokens: 0, delivery_events: 0, maintenance_runs: 0 });
+    expect(await store.trackedDelivery(a, s2)).toBeUndefined();
 
     answers[backend] = { ...answers[backend], engagement: { first, again, inTx, funnel, clicks, days, newsDays, after, counts } };
   });

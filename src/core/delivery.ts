@@ -223,8 +223,6 @@ class DeliveryRun {
   private readonly rejectionStreak = new Map<string, number>();
   private readonly counts: NotificationCounts;
   private sender: PushSender | undefined;
-  /** Payloads with each recipient's tracking token, issued a page at a time as sweeps read the ledger. */
-  private payload: DeliveryPayloads | undefined;
   private ownSender = false;
   private renewTimer: NodeJS.Timeout | undefined;
   /** Why the run stops early, once decided (the first reason wins). */
@@ -295,7 +293,6 @@ class DeliveryRun {
     this.renewTimer.unref();
 
     const payload = await DeliveryPayloads.load(ctx, id, row.payload);
-    this.payload = payload;
     const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
     if (this.counts.pending > 0 && !this.shouldStop()) {
       this.sender ??= this.options.sender;
@@ -316,7 +313,6 @@ class DeliveryRun {
     this.renewTimer = setInterval(() => void this.renew(), Math.max(Math.floor(this.leaseMs / 3), 50));
     this.renewTimer.unref();
     const payload = await DeliveryPayloads.load(ctx, id, row.payload);
-    this.payload = payload;
     this.sender = this.options.sender ?? (await this.createSender());
     const pushOptions = { ttl: row.ttl, urgency: (row.urgency ?? undefined) as Urgency | undefined, topic: row.topic ?? undefined };
     await this.deliverPending(payload, pushOptions);
@@ -449,7 +445,6 @@ class DeliveryRun {
         sweep.done = true;
         return undefined;
       }
-      await this.payload?.forPage(page.map((p) => p.subscription_id));
       sweep.page = page;
       sweep.index = 0;
     }
@@ -749,7 +744,6 @@ class DeliveryRun {
         const claim = { notificationId: this.id, now, intervalMs: pacing.intervalMs, horizonMs: pacing.horizonMs, leaseMs: this.leaseMs, limit: free };
         const { rows, pacedUntil } = await control.claimPaced(claim);
         if (rows.length) {
-          await payload.forPage(rows.map((d) => d.subscription_id));
           for (const d of rows) launch(d);
           continue;
         }
@@ -795,7 +789,6 @@ class DeliveryRun {
     }
     this.sender = this.options.sender ?? (await this.createSender());
     const payload = await DeliveryPayloads.load(ctx, id, row.payload);
-    this.payload = payload;
     this.ttlMs = row.ttl * 1000;
     this.expiresAt = row.started_at + this.ttlMs;
     Object.assign(this.counts, await ctx.store.deliveryCounts(id));

@@ -1,6 +1,7 @@
 /**
  * Engagement: what happens after a push service accepted a message. Each tracked delivery carries
- * its own unguessable token (144 random bits) as "track" in the encrypted payload; pushctl's sw.js
+ * its own unguessable token (its ids sealed under the store's key: tracking-tokens.ts) as "track"
+ * in the encrypted payload; pushctl's sw.js
  * reports shown / clicked / dismissed with it to POST /events, and with click tracking the
  * notification's links become <serve.publicUrl>/c/<token>[/<action>], which count the click and
  * redirect to the URL stored for that delivery (never one taken from the request). Each kind of
@@ -12,14 +13,16 @@ import { fail, msg, ref } from '../errors.js';
 import { DECLARATIVE_MAGIC, EVENT_KINDS, MAX_ACTION_ID_LENGTH, TOKEN_PATTERN, type EventKind } from '../limits.js';
 import type { Context } from './context.js';
 import { randomSlices } from '../random-slices.js';
+import { SEALED_TOKEN_LENGTH, tokenSealOf, type TokenSeal } from './tracking-tokens.js';
+import type { TokenOwner } from '../store/store.js';
 import { assertPayloadFits } from './message.js';
 import type { MessageInput } from './notification-spec.js';
 
-/** 144 random bits; TOKEN_PATTERN (limits.ts) is their base64url form. */
+/** A stored token (before sealed tokens, and for ids a seal cannot hold): 144 random bits, base64url. */
 const TOKEN_BYTES = 18;
 /** An action id as message.ts accepts them. */
 const ACTION_PATTERN = new RegExp(`^[\\w.-]{1,${MAX_ACTION_ID_LENGTH}}$`);
-/** A token of the real length, for checking the size of a payload before any is issued. */
+/** A token of the longest kind (a stored one), for checking the size of a payload before any is issued. */
 const SAMPLE_TOKEN = 'A'.repeat(24);
 
 /** Stored with a notification (notifications.tracking) when it is created. */
@@ -33,7 +36,7 @@ export interface TrackingPlan {
 
 const tokenBytes = randomSlices(TOKEN_BYTES);
 
-/** A random token (144 bits, base64url). */
+/** A random token (144 bits, base64url), stored in delivery_tokens. */
 export function newToken(): string {
   return tokenBytes().toString('base64url');
 }
@@ -108,22 +111,20 @@ export function renderPayload(value: Record<string, unknown>, plan: TrackingPlan
 
 /**
  * Per-delivery payloads for one send: the stored payload as it is when the notification is
- * untracked, otherwise rendered with each delivery's token (issued a page of recipients at a time,
- * and kept across retries so a delivery's events still count once).
+ * untracked, otherwise rendered with each delivery's sealed token (the same on every attempt, so a
+ * retried delivery's events still count once).
  */
 export class DeliveryPayloads {
   private readonly shared: Buffer;
   private readonly plan: TrackingPlan | null;
   private readonly value: Record<string, unknown> | null;
-  private tokens = new Map<number, string>();
-  /** The page before: a worker may still be starting a request from it when the next one loads. */
-  private previous = new Map<number, string>();
 
   private constructor(
     private readonly ctx: Context,
     private readonly notificationId: number,
     payloadText: string,
     tracking: string | null,
+    private readonly seal: TokenSeal | undefined,
   ) {
     this.shared = Buffer.from(payloadText, 'utf8');
     this.plan = tracking ? (JSON.parse(tracking) as TrackingPlan) : null;
@@ -131,25 +132,28 @@ export class DeliveryPayloads {
   }
 
   static async load(ctx: Context, notificationId: number, payloadText: string): Promise<DeliveryPayloads> {
-    return new DeliveryPayloads(ctx, notificationId, payloadText, await ctx.store.trackingOf(notificationId));
-  }
-
-  /** Issues (or finds) the tokens of a page of recipients before they are sent. */
-  async forPage(subscriptionIds: number[]): Promise<void> {
-    if (!this.plan || !subscriptionIds.length) return;
-    const tokens = await this.ctx.store.issueTokens(this.notificationId, subscriptionIds, newToken);
-    this.previous = this.tokens;
-    this.tokens = tokens;
+    const tracking = await ctx.store.trackingOf(notificationId);
+    return new DeliveryPayloads(ctx, notificationId, payloadText, tracking, tracking ? await tokenSealOf(ctx.store) : undefined);
   }
 
   async payloadFor(subscriptionId: number): Promise<Buffer> {
     if (!this.plan || !this.value) return this.shared;
-    let token = this.tokens.get(subscriptionId) ?? this.previous.get(subscriptionId);
-    // A retry found by an earlier sweep may come after two newer pages: issue (or find) its token alone.
-    token ??= (await this.ctx.store.issueTokens(this.notificationId, [subscriptionId], newToken)).get(subscriptionId);
+    const token = this.seal?.seal(this.notificationId, subscriptionId) ?? (await this.storedToken(subscriptionId));
     if (token === undefined) return this.shared;
     return Buffer.from(renderPayload(this.value, this.plan, token), 'utf8');
   }
+
+  /** Ids too large for a seal (no counter of either store gets there): a stored random token. */
+  private async storedToken(subscriptionId: number): Promise<string | undefined> {
+    return (await this.ctx.store.issueTokens(this.notificationId, [subscriptionId], newToken)).get(subscriptionId);
+  }
+}
+
+/** The delivery a token belongs to: a sealed one by its ids, an older stored one by its row. */
+async function ownerOf(ctx: Context, token: string): Promise<TokenOwner | undefined> {
+  if (token.length !== SEALED_TOKEN_LENGTH) return ctx.store.deliveryByToken(token);
+  const ids = (await tokenSealOf(ctx.store)).open(token);
+  return ids ? ctx.store.trackedDelivery(ids.notificationId, ids.subscriptionId) : undefined;
 }
 
 /**
@@ -161,7 +165,7 @@ export async function recordReportedEvent(ctx: Context, report: { token: unknown
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return;
   if (typeof event !== 'string' || !(EVENT_KINDS as readonly string[]).includes(event)) return;
   if (action !== undefined && action !== null && (event !== 'clicked' || typeof action !== 'string' || !ACTION_PATTERN.test(action))) return;
-  const owner = await ctx.store.deliveryByToken(token);
+  const owner = await ownerOf(ctx, token);
   if (!owner) return;
   const pressed = typeof action === 'string' ? action : null;
   if (pressed !== null && !actionIdsOf(owner.payload).includes(pressed)) return;
@@ -174,7 +178,7 @@ export async function recordReportedEvent(ctx: Context, report: { token: unknown
  */
 export async function followTrackedLink(ctx: Context, token: string, action: string | undefined): Promise<string | undefined> {
   if (!TOKEN_PATTERN.test(token) || (action !== undefined && !ACTION_PATTERN.test(action))) return undefined;
-  const owner = await ctx.store.deliveryByToken(token);
+  const owner = await ownerOf(ctx, token);
   if (!owner?.tracking) return undefined;
   const plan = JSON.parse(owner.tracking) as TrackingPlan;
   const target = plan.clicks ? plan.targets[action ?? ''] : undefined;

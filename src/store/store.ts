@@ -91,6 +91,7 @@ export interface TableCounts {
   delivery_tokens: number;
   delivery_events: number;
   maintenance_runs: number;
+  secrets: number;
 }
 
 export type TableName = keyof TableCounts;
@@ -128,6 +129,7 @@ export const TABLES: { name: TableName; key: string[]; columns: string[] }[] = [
   { name: 'delivery_tokens', key: ['token'], columns: ['token', 'notification_id', 'subscription_id'] },
   { name: 'delivery_events', key: ['notification_id', 'subscription_id', 'kind'], columns: ['notification_id', 'subscription_id', 'kind', 'action', 'at'] },
   { name: 'maintenance_runs', key: ['task'], columns: ['task', 'last_run_at'] },
+  { name: 'secrets', key: ['name'], columns: ['name', 'value'] },
 ];
 
 /** Everything the core asks of the store; a transaction offers the same operations. */
@@ -253,6 +255,13 @@ export interface StoreOps {
   issueTokens(notificationId: number, subscriptionIds: readonly number[], newToken: () => string): Promise<Map<number, string>>;
   /** Whose token this is (whatever the ledger says: a browser may report before the 201 is written). */
   deliveryByToken(token: string): Promise<TokenOwner | undefined>;
+  /**
+   * The same for a sealed token's ids (core/tracking-tokens.ts): undefined when the notification
+   * or the subscription is gone (a removed subscription's engagement is forgotten).
+   */
+  trackedDelivery(notificationId: number, subscriptionId: number): Promise<TokenOwner | undefined>;
+  /** A secret kept in the store under `name`, stored from `create()` by whichever caller comes first. */
+  secret(name: string, create: () => string): Promise<string>;
   /** Records an event; false when this delivery already had one of this kind (nothing changes). */
   insertEvent(event: { notificationId: number; subscriptionId: number; kind: EventKind; action: string | null; at: number }): Promise<boolean>;
   funnelCounts(notificationId: number): Promise<FunnelRow>;

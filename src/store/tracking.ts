@@ -61,6 +61,30 @@ export function deliveryByToken(db: Db, token: string): TokenOwner | undefined {
 }
 
 /**
+ * The same for a sealed token's ids: the notification must still exist and so must the
+ * subscription (a removed subscription's engagement is forgotten, as its stored tokens are).
+ */
+export function trackedDelivery(db: Db, notificationId: number, subscriptionId: number): TokenOwner | undefined {
+  return db
+    .prepare(
+      `SELECT n.id AS notification_id, s.id AS subscription_id, n.tracking, n.payload
+       FROM notifications n, subscriptions s
+       WHERE n.id = ? AND s.id = ?`,
+    )
+    .get(notificationId, subscriptionId) as TokenOwner | undefined;
+}
+
+/** The secret named `name`, stored from `create()` if there is none yet (one transaction). */
+export function secret(db: Db, name: string, create: () => string): string {
+  return db
+    .transaction(() => {
+      db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)').run(name, create());
+      return db.prepare('SELECT value FROM secrets WHERE name = ?').pluck().get(name) as string;
+    })
+    .immediate();
+}
+
+/**
  * Records an event; false when this delivery already had one of this kind (nothing changes).
  * ON CONFLICT, not OR IGNORE: only a repeat is ignored; a kind outside the CHECK is an error, as on PostgreSQL.
  */

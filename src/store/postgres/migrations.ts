@@ -183,6 +183,18 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE notifications ADD COLUMN paced_until bigint;
     `,
   },
+  {
+    version: 7,
+    description: 'secrets kept by the store: the key that seals tracking tokens',
+    sql: `
+      -- Made on first use, never printed; db copy moves them. tracking-token-key: AES-128, base64
+      -- (core/tracking-tokens.ts), so tokens need no row in delivery_tokens any more.
+      CREATE TABLE secrets (
+        name  text PRIMARY KEY,
+        value text NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

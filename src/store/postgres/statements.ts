@@ -341,6 +341,12 @@ export const SQL = {
     SELECT t.notification_id, t.subscription_id, n.tracking, n.payload
     FROM delivery_tokens t JOIN notifications n ON n.id = t.notification_id
     WHERE t.token = $1`,
+  trackedDelivery: `
+    SELECT n.id AS notification_id, s.id AS subscription_id, n.tracking, n.payload
+    FROM notifications n, subscriptions s
+    WHERE n.id = $1 AND s.id = $2`,
+  insertSecret: 'INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+  secret: 'SELECT value FROM secrets WHERE name = $1',
   insertEvent: `
     INSERT INTO delivery_events (notification_id, subscription_id, kind, action, at) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT DO NOTHING`,
@@ -527,7 +533,7 @@ export const REPEATABLE_WRITES: ReadonlySet<string> = new Set<StatementName>([
   'setKeySubject', 'clearCategories', 'addCategories', 'updateLocale', 'renameCategory', 'describeCategory',
   'setTopic', 'setTopicIf', 'clearIdempotencyKey', 'setStatus', 'tryAcquireLease', 'renewLease', 'releaseLease',
   'claimDeliveries', 'recordDeliveries', 'storeCounts', 'claimNext', 'setTracking', 'insertTokens',
-  'setCategoryCap', 'setCategoryQuietHours', 'renewClaims', 'notifyWork', 'releaseClaims', 'giveBackClaims', 'markStaleKeys',
+  'setCategoryCap', 'setCategoryQuietHours', 'renewClaims', 'notifyWork', 'releaseClaims', 'giveBackClaims', 'markStaleKeys', 'insertSecret',
 ]);
 
 /** A statement that only reads (its text starts with SELECT and takes no row locks). */

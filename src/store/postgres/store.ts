@@ -371,6 +371,12 @@ class PostgresOps implements StoreOps {
     return new Map(subscriptionIds.map((id) => [id, issued.get(id)!]));
   }
   deliveryByToken(token: string) { return this.one<TokenOwner>('deliveryByToken', [token]); }
+  trackedDelivery(notificationId: number, subscriptionId: number) { return this.one<TokenOwner>('trackedDelivery', [notificationId, subscriptionId]); }
+  async secret(name: string, create: () => string) {
+    // Two statements, no transaction needed: an insert that loses to an earlier secret changes nothing.
+    await this.q('insertSecret', [name, create()]);
+    return (await this.one<{ value: string }>('secret', [name]))!.value;
+  }
   async insertEvent(event: { notificationId: number; subscriptionId: number; kind: EventKind; action: string | null; at: number }) {
     return (await this.changed('insertEvent', [event.notificationId, event.subscriptionId, event.kind, event.action, event.at])) > 0;
   }
