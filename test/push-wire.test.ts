@@ -84,6 +84,26 @@ describe('delivery over http', () => {
     expect(push.received.at(-1)!.payload).toBe('inline');
   });
 
+  it('a send announced as small stays on the calling thread; a large one starts the threads at once', async () => {
+    const push = await service();
+    const sub = push.createSubscription(vapid.publicKey);
+    const s = sender({ encryptionThreads: 1, threadsFromRequests: 1000 });
+    s.expect!(999);
+    for (let i = 0; i < 20; i++) expect((await s.send(target(sub), Buffer.from(`small ${i}`), options, vapid)).kind).toBe('delivered');
+    expect(s.encryptedOffThread).toBe(0);
+    // The same sender, told of a long send (a dispatcher's next notification), starts its thread.
+    s.expect!(1000);
+    for (let i = 0; i < 500 && s.encryptedOffThread < 3; i++) {
+      expect((await s.send(target(sub), Buffer.from(`large ${i}`), options, vapid)).kind).toBe('delivered');
+    }
+    expect(s.encryptedOffThread).toBe(3);
+    // Once started, the threads stay for smaller sends too.
+    s.expect!(1);
+    expect((await s.send(target(sub), Buffer.from('after'), options, vapid)).kind).toBe('delivered');
+    expect(s.encryptedOffThread).toBe(4);
+    expect(push.received.at(-1)!.payload).toBe('after');
+  });
+
   it('sends Urgency normal and no Topic when none are given', async () => {
     const push = await service();
     const sub = push.createSubscription(vapid.publicKey);

@@ -202,7 +202,8 @@ describe('pushctl send', () => {
   ])('sends through %s: every subscriber once, per-recipient payloads, gone pruned', async (_name, threads) => {
     const subs = await subscribe(120);
     svc.behave({ status: 410, subscriptions: [subs[7]!.id] });
-    const result = await runCli(['send', '--all', '--title', 'Both ways', '--json'], { cwd: dir, env: { ...env, PUSHCTL_SEND_THREADS: threads } });
+    // PUSHCTL_SEND_THREADS_FROM=0: the helper thread starts for a send this small too.
+    const result = await runCli(['send', '--all', '--title', 'Both ways', '--json'], { cwd: dir, env: { ...env, PUSHCTL_SEND_THREADS: threads, PUSHCTL_SEND_THREADS_FROM: '0' } });
     expect(result.code, result.stderr).toBe(0);
     expect((JSON.parse(result.stdout) as Summary).counts).toMatchObject({ total: 120, sent: 119, gone: 1, failed: 0, pending: 0 });
     const delivered = svc.received.map((r) => r.subscriptionId);
@@ -222,7 +223,7 @@ describe('pushctl send', () => {
     await subscribe(60);
     const result = await runCli(['send', '--all', '--title', 'Flags', '--json'], {
       cwd: dir,
-      env: { ...env, PUSHCTL_SEND_THREADS: threads },
+      env: { ...env, PUSHCTL_SEND_THREADS: threads, PUSHCTL_SEND_THREADS_FROM: '0' },
       nodeArgs: ['--max-semi-space-size=16', '--no-lazy-feedback-allocation'],
     });
     expect(result.code, result.stderr).toBe(0);

@@ -143,7 +143,8 @@ export async function deliverNotification(ctx: Context, id: number, options: Del
  * finished 20,000 sends about 1.3x sooner than one pipeline thread, whose main thread sat idle
  * beside it. The wire refuses, at the last moment, any endpoint the configured origin policy no
  * longer allows (defence in depth against stored bad endpoints). `single` (one push) always sends
- * from here; PUSHCTL_SEND_THREADS=N picks N pipeline threads (0: none), a measurement knob.
+ * from here; PUSHCTL_SEND_THREADS=N picks N pipeline threads (0: none), a measurement knob, as is
+ * PUSHCTL_SEND_THREADS_FROM=N (the helper starts for sends of N deliveries or more; default 8,000).
  */
 export async function createSenderFor(ctx: Context, concurrency: number, options: { single?: boolean } = {}): Promise<PushSender> {
   const { endpointPolicyFromConfig, originRefusal } = await import('./endpoint-policy.js');
@@ -157,7 +158,8 @@ export async function createSenderFor(ctx: Context, concurrency: number, options
   // One push is not worth a thread's start-up (~100 ms): it goes out from here.
   if (!pipelines || options.single) {
     const { createPushSender } = await import('../push/sender.js');
-    return createPushSender(common);
+    const threadsFrom = Number(process.env.PUSHCTL_SEND_THREADS_FROM);
+    return createPushSender({ ...common, threadsFromRequests: process.env.PUSHCTL_SEND_THREADS_FROM && Number.isFinite(threadsFrom) ? threadsFrom : undefined });
   }
   const { createPipelineSender } = await import('../push/pipeline.js');
   return createPipelineSender({ ...common, threads: threads !== undefined && Number.isFinite(threads) && threads > 0 ? threads : undefined });

@@ -76,6 +76,11 @@ export interface PushSenderOptions {
   endpointRefusal?: ((endpoint: string) => string | undefined) | undefined;
   /** Worker threads for encryption; 0 encrypts on the calling thread. Default: one per core but one, at most 4. */
   encryptionThreads?: number | undefined;
+  /**
+   * When expect() announces fewer requests than this, they are encrypted on the calling thread and
+   * no thread starts (a later, larger expect() starts them). Default HELPER_MIN_REQUESTS.
+   */
+  threadsFromRequests?: number | undefined;
 }
 
 /** The payload limit lives with every other limit. */
