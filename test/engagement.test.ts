@@ -383,6 +383,22 @@ describe('funnel numbers from the store, on a generated data set of 10,000 deliv
   });
 });
 
+describe('a store that never sealed a token', () => {
+  it('answers reports of 22-character tokens as usual and makes no key for them', async () => {
+    const serve = await startServe({ config: serveConfig() });
+    try {
+      for (const token of ['A'.repeat(22), 'Zm9vYmFyYmF6cXV4cXV1eA', 'A'.repeat(24)]) {
+        expect((await call(serve.url, 'POST', '/events', { json: { token, event: 'shown' } })).status).toBe(204);
+        expect((await fetch(`${serve.url}/c/${token}`, { redirect: 'manual' })).status).toBe(404);
+      }
+      expect(rows(serve.db, 'SELECT count(*) AS n FROM secrets')[0]!.n).toBe(0);
+      expect(rows(serve.db, 'SELECT count(*) AS n FROM delivery_events')[0]!.n).toBe(0);
+    } finally {
+      await serve.stop();
+    }
+  });
+});
+
 describe('recurring notifications', () => {
   it('each occurrence keeps the rule\'s click tracking: its own tokens and /c/ links', async () => {
     const svc = await startPushService();

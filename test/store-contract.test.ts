@@ -590,9 +590,12 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(await store.trackedDelivery(a, s1)).toEqual({ notification_id: a, subscription_id: s1, tracking: plan, payload: '{"title":"A"}' });
     expect(await store.trackedDelivery(a, 999_999)).toBeUndefined();
     expect(await store.trackedDelivery(999_999, s1)).toBeUndefined();
+    expect(await store.readSecret('k')).toBeUndefined();
     const secrets = await Promise.all([store.secret('k', () => 'first'), store.secret('k', () => 'second'), store.transaction((tx) => tx.secret('k', () => 'third'))]);
     expect(new Set(secrets).size).toBe(1);
     expect(await store.secret('k', () => 'later')).toBe(secrets[0]);
+    expect(await store.readSecret('k')).toBe(secrets[0]);
+    expect(await store.transaction((tx) => tx.readSecret('k'))).toBe(secrets[0]);
     expect(await store.secret('other', () => 'x')).toBe('x');
 
     await store.recordDeliveries([

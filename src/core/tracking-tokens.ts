@@ -73,9 +73,24 @@ const seals = new WeakMap<Store, Promise<TokenSeal>>();
 
 /** The store's seal, its key made on first use (once, whichever process gets there first). */
 export function tokenSealOf(store: Store): Promise<TokenSeal> {
+  return remembered(store, () => store.secret(KEY_NAME, () => randomBytes(BLOCK_BYTES).toString('base64')));
+}
+
+/**
+ * The seal for reading tokens: undefined while the store has no key (then no token was ever
+ * sealed), so a report from outside never makes one.
+ */
+export async function existingTokenSeal(store: Store): Promise<TokenSeal | undefined> {
+  const known = seals.get(store);
+  if (known) return known;
+  const key = await store.readSecret(KEY_NAME);
+  return key === undefined ? undefined : remembered(store, async () => key);
+}
+
+function remembered(store: Store, key: () => Promise<string>): Promise<TokenSeal> {
   let seal = seals.get(store);
   if (!seal) {
-    seal = store.secret(KEY_NAME, () => randomBytes(BLOCK_BYTES).toString('base64')).then((key) => new TokenSeal(Buffer.from(key, 'base64')));
+    seal = key().then((text) => new TokenSeal(Buffer.from(text, 'base64')));
     // A failed read is not remembered: the next caller tries again.
     seal.catch(() => seals.delete(store));
     seals.set(store, seal);

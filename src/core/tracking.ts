@@ -13,7 +13,7 @@ import { fail, msg, ref } from '../errors.js';
 import { DECLARATIVE_MAGIC, EVENT_KINDS, MAX_ACTION_ID_LENGTH, TOKEN_PATTERN, type EventKind } from '../limits.js';
 import type { Context } from './context.js';
 import { randomSlices } from '../random-slices.js';
-import { SEALED_TOKEN_LENGTH, tokenSealOf, type TokenSeal } from './tracking-tokens.js';
+import { existingTokenSeal, SEALED_TOKEN_LENGTH, tokenSealOf, type TokenSeal } from './tracking-tokens.js';
 import type { TokenOwner } from '../store/store.js';
 import { assertPayloadFits } from './message.js';
 import type { MessageInput } from './notification-spec.js';
@@ -152,7 +152,7 @@ export class DeliveryPayloads {
 /** The delivery a token belongs to: a sealed one by its ids, an older stored one by its row. */
 async function ownerOf(ctx: Context, token: string): Promise<TokenOwner | undefined> {
   if (token.length !== SEALED_TOKEN_LENGTH) return ctx.store.deliveryByToken(token);
-  const ids = (await tokenSealOf(ctx.store)).open(token);
+  const ids = (await existingTokenSeal(ctx.store))?.open(token);
   return ids ? ctx.store.trackedDelivery(ids.notificationId, ids.subscriptionId) : undefined;
 }
 

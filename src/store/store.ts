@@ -262,6 +262,8 @@ export interface StoreOps {
   trackedDelivery(notificationId: number, subscriptionId: number): Promise<TokenOwner | undefined>;
   /** A secret kept in the store under `name`, stored from `create()` by whichever caller comes first. */
   secret(name: string, create: () => string): Promise<string>;
+  /** The secret named `name` if there is one (nothing is created). */
+  readSecret(name: string): Promise<string | undefined>;
   /** Records an event; false when this delivery already had one of this kind (nothing changes). */
   insertEvent(event: { notificationId: number; subscriptionId: number; kind: EventKind; action: string | null; at: number }): Promise<boolean>;
   funnelCounts(notificationId: number): Promise<FunnelRow>;

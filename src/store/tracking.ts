@@ -74,12 +74,16 @@ export function trackedDelivery(db: Db, notificationId: number, subscriptionId: 
     .get(notificationId, subscriptionId) as TokenOwner | undefined;
 }
 
+export function readSecret(db: Db, name: string): string | undefined {
+  return db.prepare('SELECT value FROM secrets WHERE name = ?').pluck().get(name) as string | undefined;
+}
+
 /** The secret named `name`, stored from `create()` if there is none yet (one transaction). */
 export function secret(db: Db, name: string, create: () => string): string {
   return db
     .transaction(() => {
       db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)').run(name, create());
-      return db.prepare('SELECT value FROM secrets WHERE name = ?').pluck().get(name) as string;
+      return readSecret(db, name)!;
     })
     .immediate();
 }

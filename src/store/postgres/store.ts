@@ -377,6 +377,7 @@ class PostgresOps implements StoreOps {
     await this.q('insertSecret', [name, create()]);
     return (await this.one<{ value: string }>('secret', [name]))!.value;
   }
+  async readSecret(name: string) { return (await this.one<{ value: string }>('secret', [name]))?.value; }
   async insertEvent(event: { notificationId: number; subscriptionId: number; kind: EventKind; action: string | null; at: number }) {
     return (await this.changed('insertEvent', [event.notificationId, event.subscriptionId, event.kind, event.action, event.at])) > 0;
   }

@@ -200,6 +200,7 @@ class SqliteOps implements StoreOps {
   async deliveryByToken(token: string) { await this.turn(); return tracking.deliveryByToken(this.db, token); }
   async trackedDelivery(notificationId: number, subscriptionId: number) { await this.turn(); return tracking.trackedDelivery(this.db, notificationId, subscriptionId); }
   async secret(name: string, create: () => string) { await this.turn(); return tracking.secret(this.db, name, create); }
+  async readSecret(name: string) { await this.turn(); return tracking.readSecret(this.db, name); }
   async insertEvent(event: { notificationId: number; subscriptionId: number; kind: tracking.EventKind; action: string | null; at: number }) {
     await this.turn();
     return tracking.insertEvent(this.db, event);
