@@ -9,8 +9,9 @@
  * Why a block cipher and not the ids with a MAC: the ids are counters; in the clear they would tell
  * any subscriber how many subscribers and notifications the site has. AES is a permutation, so a
  * token says nothing about its ids, and equal ids give equal tokens (a retried delivery keeps its
- * token). A guess must decrypt to 32 zero bits and to the ids of a delivery that exists (both ids
- * are 48-bit fields holding small counters): for D deliveries, a chance of about D / 2^128 each.
+ * token). A guess must decrypt to 32 zero bits and to ids of a notification and a subscription
+ * that both exist (48-bit fields holding small counters): with N notifications and S subscriptions,
+ * a chance of about N * S / 2^128 per guess (2^-91 for ten thousand and ten million).
  *
  * Tokens issued before this scheme (24 characters, random, in delivery_tokens) still count: they
  * are looked up as before. Ids beyond 48 bits (never made by either store's counters) would get one.
