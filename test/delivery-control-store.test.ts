@@ -13,6 +13,7 @@ import { postgresAvailable, startPostgres, type PostgresServer } from './support
 import type { Store } from '../src/store/store.js';
 
 const { openStore } = (await import(path.join(ROOT, 'dist/store/open.js'))) as typeof import('../src/store/open.js');
+const { pendingSchedule } = (await import(path.join(ROOT, 'dist/core/local-time-sends.js'))) as typeof import('../src/core/local-time-sends.js');
 
 
 
@@ -79,6 +80,30 @@ describe.each(BACKENDS)('delivery control store on $backend', ({ backend, skip }
     expect(await store.markStaleKeys([], NOW)).toBe(0);
   });
 
+  it.skipIf(skip)('pending deliveries by due time and zone: times in order, zones in byte order, those without one last', async () => {
+    const store = await open();
+    const ids = (await store.upsertSubscriptions([1, 2, 3, 4, 5, 6].map((n) => ({ write: write(n) })))).map((s) => s.id);
+    const zones = ['Europe/Paris', 'Europe/Berlin', null, 'Asia/Tokyo', 'Europe/Berlin', 'America/New_York'];
+    for (const [i, zone] of zones.entries()) if (zone) await store.updateLocale(ids[i]!, { timeZone: zone }, NOW);
+    const id = await store.insertNotification({ ...NOTIFICATION });
+    await store.fixRecipients(id, { all: true }, NOW);
+    // Berlin and Paris wait for one instant, New York for a later one; the rest are due now.
+    await store.deferZones(id, new Map([['Europe/Berlin', { until: NOW + 1000, reason: 'r' }], ['Europe/Paris', { until: NOW + 1000, reason: 'r' }], ['America/New_York', { until: NOW + 2000, reason: 'r' }]]));
+    expect(await store.pendingByDueTime(id)).toEqual([
+      { dueAt: null, zone: 'Asia/Tokyo', deliveries: 1 },
+      { dueAt: null, zone: null, deliveries: 1 },
+      { dueAt: NOW + 1000, zone: 'Europe/Berlin', deliveries: 2 },
+      { dueAt: NOW + 1000, zone: 'Europe/Paris', deliveries: 1 },
+      { dueAt: NOW + 2000, zone: 'America/New_York', deliveries: 1 },
+    ]);
+    // What `notifications show` lists: one line per due time, with its zones (only the store is read).
+    expect(await pendingSchedule({ store } as unknown as Parameters<typeof pendingSchedule>[0], id)).toEqual([
+      { dueAt: null, deliveries: 2, zones: ['Asia/Tokyo', null] },
+      { dueAt: new Date(NOW + 1000).toISOString(), deliveries: 3, zones: ['Europe/Berlin', 'Europe/Paris'] },
+      { dueAt: new Date(NOW + 2000).toISOString(), deliveries: 1, zones: ['America/New_York'] },
+    ]);
+  });
+
   it.skipIf(skip)('throttled claims: slots an interval apart from one cursor, within the horizon, never twice, resumed after the cursor', async () => {
     const store = await open();
     await store.upsertSubscriptions([1, 2, 3, 4, 5, 6, 7, 8].map((n) => ({ write: write(n) })));
@@ -102,7 +127,7 @@ describe.each(BACKENDS)('delivery control store on $backend', ({ backend, skip }
     expect(later.rows.map((r) => r.subscription_id)).toContain(first.rows[2]!.subscription_id);
     const byDue = await store.pendingByDueTime(id);
     expect(byDue.reduce((n, r) => n + r.deliveries, 0)).toBe(8);
-    expect(byDue[0]).toEqual({ dueAt: null, deliveries: 8 - 3 - 1 - later.rows.length + 1 });
+    expect(byDue[0]).toEqual({ dueAt: null, zone: null, deliveries: 8 - 3 - 1 - later.rows.length + 1 });
 
     // Two connections claiming at once: every slot once, every row once.
     const location = await freshLocation();

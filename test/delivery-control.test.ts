@@ -23,7 +23,7 @@ const count = (sql: string) => Number(t.inst.query<{ n: number }>(`SELECT count(
 
 interface Shown extends NotificationJson {
   localTime: string | null;
-  dueTimes: { dueAt: string | null; deliveries: number }[];
+  dueTimes: { dueAt: string | null; deliveries: number; zones: (string | null)[] }[];
 }
 
 /** subscription id -> when its delivery of notification `id` was sent (ms; simulated clock). */
@@ -52,13 +52,13 @@ describe('schedule --local-time', () => {
         expect(run.stdout).toMatch(/3 deliveries wait for the local time in their zones \(notification \d+\), the next due 2030-01-14T08:00:00\.000Z/);
         const shown = await t.inst.json<Shown>(['notifications', 'show', String(scheduled.id)], at(Date.parse(instant)));
         expect(shown.dueTimes, instant).toEqual([
-          { dueAt: '2030-01-14T08:00:00.000Z', deliveries: 1 },
-          { dueAt: '2030-01-14T14:00:00.000Z', deliveries: 1 },
-          { dueAt: '2030-01-14T17:00:00.000Z', deliveries: 1 },
+          { dueAt: '2030-01-14T08:00:00.000Z', deliveries: 1, zones: ['Europe/Berlin'] },
+          { dueAt: '2030-01-14T14:00:00.000Z', deliveries: 1, zones: ['America/New_York'] },
+          { dueAt: '2030-01-14T17:00:00.000Z', deliveries: 1, zones: [null] },
         ]);
         const text = await t.inst.cli(['notifications', 'show', String(scheduled.id)], at(Date.parse(instant)));
         expect(text.stdout).toMatch(/local: +2030-01-14T09:00 in each subscriber's zone \(America\/Los_Angeles for those without one\)/);
-        expect(text.stdout).toMatch(/due: +1 at 2030-01-14T08:00:00\.000Z\n +1 at 2030-01-14T14:00:00\.000Z\n +1 at 2030-01-14T17:00:00\.000Z/);
+        expect(text.stdout).toMatch(/due: +1 at 2030-01-14T08:00:00\.000Z \(Europe\/Berlin\)\n +1 at 2030-01-14T14:00:00\.000Z \(America\/New_York\)\n +1 at 2030-01-14T17:00:00\.000Z \(without a zone\)/);
       }
     }
     const times = sentTimes(scheduled.id);

@@ -28,7 +28,27 @@ export async function localTimeWaits(ctx: Context, id: number): Promise<{ count:
   return ctx.store.deferredSummary(id, `${LOCAL_TIME_REASON}%`);
 }
 
-/** A send's pending deliveries by due time (ISO 8601; null: now): what `notifications show` lists. */
-export async function pendingSchedule(ctx: Context, id: number): Promise<{ dueAt: string | null; deliveries: number }[]> {
-  return (await ctx.store.pendingByDueTime(id)).map((r) => ({ dueAt: r.dueAt === null ? null : new Date(r.dueAt).toISOString(), deliveries: r.deliveries }));
+export interface DueTime {
+  /** ISO 8601; null: due now. */
+  dueAt: string | null;
+  deliveries: number;
+  /** The subscribers' zones (IANA names, byte order; null last: subscribers without one). */
+  zones: (string | null)[];
+}
+
+/** A send's pending deliveries by due time, with whose zones they are: what `notifications show` lists. */
+export async function pendingSchedule(ctx: Context, id: number): Promise<DueTime[]> {
+  const times: DueTime[] = [];
+  let last: number | null | undefined;
+  for (const row of await ctx.store.pendingByDueTime(id)) {
+    if (times.length && row.dueAt === last) {
+      const time = times.at(-1)!;
+      time.deliveries += row.deliveries;
+      time.zones.push(row.zone);
+    } else {
+      times.push({ dueAt: row.dueAt === null ? null : new Date(row.dueAt).toISOString(), deliveries: row.deliveries, zones: [row.zone] });
+      last = row.dueAt;
+    }
+  }
+  return times;
 }

@@ -180,7 +180,7 @@ export function registerAdminRoutes(router: Router, ctx: Context, background: Ba
       const view = await getNotification(ctx, id);
       const funnel = view.cron ? undefined : await funnelOf(ctx, id);
       // How many pending deliveries are due when (zone by zone for send_at_local).
-      const dueTimes = view.counts.pending > 0 ? (await pendingSchedule(ctx, id)).map((d) => ({ due_at: d.dueAt, deliveries: d.deliveries })) : [];
+      const dueTimes = view.counts.pending > 0 ? (await pendingSchedule(ctx, id)).map((d) => ({ due_at: d.dueAt, deliveries: d.deliveries, zones: d.zones })) : [];
       return {
         status: 200,
         json: { ...notificationJson(view), ...(funnel ? { funnel: snakeKeys(funnel) } : {}), due_times: dueTimes, failures: (await recentFailures(ctx, id, 10)).map(snakeKeys) },

@@ -84,13 +84,15 @@ export function markStaleKeys(db: Db, subscriptionIds: readonly number[], now: n
 }
 
 /** A send's pending deliveries grouped by the time they are due (null: now), earliest first. */
-export function pendingByDueTime(db: Db, notificationId: number): { dueAt: number | null; deliveries: number }[] {
+export function pendingByDueTime(db: Db, notificationId: number): { dueAt: number | null; zone: string | null; deliveries: number }[] {
   return db
     .prepare(
-      `SELECT next_attempt_at AS dueAt, count(*) AS deliveries FROM deliveries
-       WHERE notification_id = ? AND state = 'pending' GROUP BY next_attempt_at ORDER BY coalesce(next_attempt_at, 0)`,
+      `SELECT d.next_attempt_at AS dueAt, s.time_zone AS zone, count(*) AS deliveries
+       FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
+       WHERE d.notification_id = ? AND d.state = 'pending'
+       GROUP BY d.next_attempt_at, s.time_zone ORDER BY coalesce(d.next_attempt_at, 0), s.time_zone IS NULL, s.time_zone`,
     )
-    .all(notificationId) as { dueAt: number | null; deliveries: number }[];
+    .all(notificationId) as { dueAt: number | null; zone: string | null; deliveries: number }[];
 }
 
 /** The distinct zones (null: none) of the subscriptions a target names now (what --local-time starts from). */

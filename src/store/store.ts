@@ -339,7 +339,8 @@ export interface StoreOps {
   /** Makes claimed, still pending deliveries due again at `now` (a worker too late for their slots). */
   giveBackClaims(notificationId: number, subscriptionIds: readonly number[], now: number): Promise<number>;
   /** A send's pending deliveries by the time they are due (null: now), earliest first. */
-  pendingByDueTime(notificationId: number): Promise<{ dueAt: number | null; deliveries: number }[]>;
+  /** Pending deliveries by due time (null: now) and subscriber zone (null: none), by time then zone. */
+  pendingByDueTime(notificationId: number): Promise<{ dueAt: number | null; zone: string | null; deliveries: number }[]>;
   /** The distinct zones (null: none) of the subscriptions a target names now. */
   targetZones(target: TargetQuery, now: number): Promise<(string | null)[]>;
   /** Throttled sends another process holds (a live lease) with deliveries due now: what a dispatcher can help with, by id. */

@@ -100,7 +100,7 @@ export function registerNotifications(program: Command): void {
         if (deferred.count) lines.push(`deferred:  ${deferred.count} waiting for quiet hours to end (first at ${deferred.until})`);
         // How many are due when (zone by zone for --local-time; retries and throttle slots too).
         if (dueTimes.length && (view.localTime || dueTimes.length > 1 || dueTimes[0]!.dueAt !== null)) {
-          dueTimes.slice(0, 12).forEach((d, i) => lines.push(`${i === 0 ? 'due:      ' : '          '} ${d.deliveries} ${d.dueAt === null ? 'now' : `at ${d.dueAt}`}`));
+          dueTimes.slice(0, 12).forEach((d, i) => lines.push(`${i === 0 ? 'due:      ' : '          '} ${d.deliveries} ${d.dueAt === null ? 'now' : `at ${d.dueAt}`}${view.localTime ? zoneList(d.zones) : ''}`));
           if (dueTimes.length > 12) lines.push(`           ... and ${dueTimes.slice(12).reduce((n, d) => n + d.deliveries, 0)} more later`);
         }
         if (view.ledgerPrunedAt) lines.push(`history:   per-delivery records pruned ${view.ledgerPrunedAt} (counts kept)`);
@@ -229,6 +229,13 @@ function when(v: NotificationView): string {
   const time = v.finishedAt ?? v.sendAt;
   const text = time ? time.replace('T', ' ').replace(/\.\d{3}Z$/, 'Z') : '';
   return v.cron ? `${v.status === 'scheduled' ? 'next ' : ''}${text} (${v.cron})` : text;
+}
+
+/** " (Asia/Tokyo, Europe/Berlin and 3 more zones)" after a due time; "without a zone" for those who have none. */
+function zoneList(zones: readonly (string | null)[]): string {
+  const names = zones.map((zone) => (zone === null ? 'without a zone' : printable(zone)));
+  if (names.length <= 3) return ` (${names.join(', ')})`;
+  return ` (${names.slice(0, 3).join(', ')} and ${names.length - 3} more)`;
 }
 
 function truncate(text: string, max: number): string {

@@ -461,9 +461,12 @@ export const SQL = {
     ORDER BY c.slot_at`,
   setPacedUntil: 'UPDATE notifications SET paced_until = $2 WHERE id = $1',
   giveBackClaims: `UPDATE deliveries SET next_attempt_at = $3 WHERE notification_id = $1 AND state = 'pending' AND subscription_id = ANY($2::bigint[])`,
+  // Zones in byte order (COLLATE "C"), as SQLite sorts them; those without a zone last.
   pendingByDueTime: `
-    SELECT next_attempt_at AS "dueAt", count(*)::integer AS deliveries FROM deliveries
-    WHERE notification_id = $1 AND state = 'pending' GROUP BY next_attempt_at ORDER BY coalesce(next_attempt_at, 0)`,
+    SELECT d.next_attempt_at AS "dueAt", s.time_zone AS zone, count(*)::integer AS deliveries
+    FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
+    WHERE d.notification_id = $1 AND d.state = 'pending'
+    GROUP BY d.next_attempt_at, s.time_zone ORDER BY coalesce(d.next_attempt_at, 0), s.time_zone COLLATE "C" NULLS LAST`,
   pacedSendsInProgress: `
     SELECT n.id FROM notifications n
     WHERE n.status = 'sending' AND n.rate IS NOT NULL AND n.lease_owner IS NOT NULL AND n.lease_expires_at > $1

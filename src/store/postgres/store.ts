@@ -513,7 +513,7 @@ class PostgresOps implements StoreOps {
     });
   }
   giveBackClaims(id: number, ids: readonly number[], now: number) { return ids.length ? this.changed('giveBackClaims', [id, ids, now]) : Promise.resolve(0); }
-  pendingByDueTime(id: number) { return this.all<{ dueAt: number | null; deliveries: number }>('pendingByDueTime', [id]); }
+  pendingByDueTime(id: number) { return this.all<{ dueAt: number | null; zone: string | null; deliveries: number }>('pendingByDueTime', [id]); }
   async pacedSendsInProgress(now: number) { return (await this.all<{ id: number }>('pacedSendsInProgress', [now])).map((r) => r.id); }
   async targetZones(target: TargetQuery, now: number) {
     const rows = target.all
