@@ -83,7 +83,7 @@ export function markStaleKeys(db: Db, subscriptionIds: readonly number[], now: n
     .run(now, JSON.stringify(subscriptionIds)).changes;
 }
 
-/** A send's pending deliveries grouped by the time they are due (null: now), earliest first. */
+/** A send's pending deliveries grouped by the time they are due (null: now) and zone, earliest first, zones in byte order, none last. */
 export function pendingByDueTime(db: Db, notificationId: number): { dueAt: number | null; zone: string | null; deliveries: number }[] {
   return db
     .prepare(

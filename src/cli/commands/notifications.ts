@@ -231,7 +231,7 @@ function when(v: NotificationView): string {
   return v.cron ? `${v.status === 'scheduled' ? 'next ' : ''}${text} (${v.cron})` : text;
 }
 
-/** " (Asia/Tokyo, Europe/Berlin and 3 more zones)" after a due time; "without a zone" for those who have none. */
+/** " (Asia/Tokyo, Europe/Berlin, Europe/Paris and 3 more)" after a due time; "without a zone" for those who have none. */
 function zoneList(zones: readonly (string | null)[]): string {
   const names = zones.map((zone) => (zone === null ? 'without a zone' : printable(zone)));
   if (names.length <= 3) return ` (${names.join(', ')})`;
