@@ -56,11 +56,12 @@ export const DECLARATIVE_MAGIC = 8030;
 /** Engagement events a service worker reports, each at most once per delivery. */
 export const EVENT_KINDS = ['shown', 'clicked', 'dismissed'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
-/**
- * A delivery's tracking token, base64url without padding: 22 characters (its ids sealed in one AES
- * block, core/tracking-tokens.ts) or 24 (18 random bytes, stored: tokens issued before seals).
- */
-export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22}(?:[A-Za-z0-9_-]{2})?$/;
+/** A sealed tracking token: one AES block (16 bytes) in base64url without padding (core/tracking-tokens.ts). */
+export const SEALED_TOKEN_LENGTH = 22;
+/** A stored tracking token (issued before seals): 18 random bytes in base64url. */
+export const STORED_TOKEN_LENGTH = 24;
+/** A delivery's tracking token, of either kind. */
+export const TOKEN_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${SEALED_TOKEN_LENGTH}}(?:[A-Za-z0-9_-]{${STORED_TOKEN_LENGTH - SEALED_TOKEN_LENGTH}})?$`);
 /** A POST /events report is a token, a kind and maybe a button id: far below this. */
 export const MAX_EVENT_BODY_BYTES = 512;
 /** A stats report longer than this is a database dump, not a chart. */

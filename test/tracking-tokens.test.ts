@@ -5,8 +5,8 @@
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SEALED_TOKEN_LENGTH, TokenSeal } from '../src/core/tracking-tokens.js';
-import { TOKEN_PATTERN } from '../src/limits.js';
+import { TokenSeal } from '../src/core/tracking-tokens.js';
+import { SEALED_TOKEN_LENGTH, TOKEN_PATTERN } from '../src/limits.js';
 
 const key = randomBytes(16);
 

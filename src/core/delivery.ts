@@ -155,9 +155,11 @@ export async function createSenderFor(ctx: Context, concurrency: number, options
   };
   const threads = process.env.PUSHCTL_SEND_THREADS === undefined ? undefined : Number(process.env.PUSHCTL_SEND_THREADS);
   const pipelines = threads === undefined || !Number.isFinite(threads) ? os.availableParallelism() > 2 : threads > 0;
-  // One push is not worth a thread's start-up (~100 ms): it goes out from here.
   if (!pipelines || options.single) {
     const { createPushSender } = await import('../push/sender.js');
+    // One push is not worth a thread's start-up (~100 ms): it is encrypted and sent from here
+    // (in serve, a thread started and stopped per request otherwise).
+    if (options.single) return createPushSender({ ...common, encryptionThreads: 0 });
     const threadsFrom = Number(process.env.PUSHCTL_SEND_THREADS_FROM);
     return createPushSender({ ...common, threadsFromRequests: process.env.PUSHCTL_SEND_THREADS_FROM && Number.isFinite(threadsFrom) ? threadsFrom : undefined });
   }

@@ -83,8 +83,6 @@ export async function pushToSubscription(ctx: Context, raw: unknown, message: Me
     lease_expires_at: started + DEFAULT_LEASE_MS,
   });
   const sender = await createSenderFor(ctx, 1, { single: true });
-  // One request: encrypted here, no thread started for it (a server answering /push would start one per call).
-  sender.expect?.(1);
   let outcome: PushOutcome;
   try {
     outcome = await sender.send(

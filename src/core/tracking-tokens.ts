@@ -17,6 +17,7 @@
  * are looked up as before. Ids beyond 48 bits (never made by either store's counters) would get one.
  */
 import { createCipheriv, createDecipheriv, randomBytes, type Cipher, type Decipher } from 'node:crypto';
+import { SEALED_TOKEN_LENGTH } from '../limits.js';
 import type { Store } from '../store/store.js';
 
 /** The secret's name in the store's secrets table. */
@@ -25,8 +26,6 @@ const BLOCK_BYTES = 16;
 /** Ids are written as 48-bit fields; 4 bytes stay zero and are checked on the way back. */
 const ID_BYTES = 6;
 const MAX_ID = 2 ** (8 * ID_BYTES) - 1;
-/** base64url of one block, no padding. */
-export const SEALED_TOKEN_LENGTH = 22;
 
 export interface DeliveryIds {
   notificationId: number;

@@ -10,10 +10,10 @@
  */
 import type { Config } from '../config.js';
 import { fail, msg, ref } from '../errors.js';
-import { DECLARATIVE_MAGIC, EVENT_KINDS, MAX_ACTION_ID_LENGTH, TOKEN_PATTERN, type EventKind } from '../limits.js';
+import { DECLARATIVE_MAGIC, EVENT_KINDS, MAX_ACTION_ID_LENGTH, SEALED_TOKEN_LENGTH, STORED_TOKEN_LENGTH, TOKEN_PATTERN, type EventKind } from '../limits.js';
 import type { Context } from './context.js';
 import { randomSlices } from '../random-slices.js';
-import { existingTokenSeal, SEALED_TOKEN_LENGTH, tokenSealOf, type TokenSeal } from './tracking-tokens.js';
+import { existingTokenSeal, tokenSealOf, type TokenSeal } from './tracking-tokens.js';
 import type { TokenOwner } from '../store/store.js';
 import { assertPayloadFits } from './message.js';
 import type { MessageInput } from './notification-spec.js';
@@ -23,7 +23,7 @@ const TOKEN_BYTES = 18;
 /** An action id as message.ts accepts them. */
 const ACTION_PATTERN = new RegExp(`^[\\w.-]{1,${MAX_ACTION_ID_LENGTH}}$`);
 /** A token of the longest kind (a stored one), for checking the size of a payload before any is issued. */
-const SAMPLE_TOKEN = 'A'.repeat(24);
+const SAMPLE_TOKEN = 'A'.repeat(STORED_TOKEN_LENGTH);
 
 /** Stored with a notification (notifications.tracking) when it is created. */
 export interface TrackingPlan {
