@@ -181,9 +181,13 @@ describe('dispatch housekeeping: push.pruneInactiveAfter and push.keepHistoryFor
 
   it('runs once a day however many dispatchers overlap, and records the last run in the store', async () => {
     t.config({ endpointOrigins: [t.svc.origin], pruneInactiveAfter: '60d', keepHistoryFor: '90d' });
-    const [active] = await importAt(T0, [{}, {}, { expirationTime: T0 + DAY }]);
+    const [active] = await importAt(T0, [{}, {}, { expirationTime: T0 + 99 * DAY }]);
+    // 1 and 3 are reached on day 45, so only 2 is inactive on day 100 (3 has expired by then): the
+    // tasks may run in any order across the dispatchers, and each must find its own subscription.
     const first = await t.inst.json<Shown>(['send', '--subscription', '1', '--title', 'Keeps 1 alive', '--yes'], at(T0 + 45 * DAY));
     expect(first.counts.sent).toBe(1);
+    const third = await t.inst.json<Shown>(['send', '--subscription', '3', '--title', 'Keeps 3 alive', '--yes'], at(T0 + 45 * DAY));
+    expect(third.counts.sent).toBe(1);
 
     // Day 100: four dispatchers at once; exactly one does the day's housekeeping.
     const day100 = T0 + 100 * DAY;
@@ -199,12 +203,12 @@ describe('dispatch housekeeping: push.pruneInactiveAfter and push.keepHistoryFor
     expect(runsRow.map((r) => r.task)).toEqual(['prune-expired-subscriptions', 'prune-history', 'prune-inactive-subscriptions']);
     for (const row of runsRow) expect(Math.abs(row.last_run_at - day100)).toBeLessThan(60_000);
 
-    // Later the same day: nothing. Days later: history older than 90 days goes (the day-45 send finished 95 days before day 140).
+    // Later the same day: nothing. Days later: history older than 90 days goes (the day-45 sends finished 95 days before day 140).
     const sameDay = await t.inst.json<Run>(['dispatch'], at(day100 + 6 * 3_600_000));
     expect(sameDay.maintenance).toBeUndefined();
     const day140 = await t.inst.json<Run>(['dispatch'], at(T0 + 140 * DAY));
-    expect(day140.maintenance).toMatchObject({ history: { notifications: 1, deliveries: 1 } });
-    expect(deliveryRows(first.id)).toBe(0);
+    expect(day140.maintenance).toMatchObject({ history: { notifications: 2, deliveries: 2 } });
+    expect(deliveryRows(first.id) + deliveryRows(third.id)).toBe(0);
     expect((await t.inst.json<Shown>(['notifications', 'show', String(first.id)], at(T0 + 140 * DAY))).counts).toMatchObject({ total: 1, sent: 1 });
     // "active" last succeeded on day 45, 95 days before: the inactive rule takes it too.
     expect(day140.maintenance).toMatchObject({ inactive: 1 });
