@@ -14,7 +14,7 @@ COPY package.json package-lock.json ./
 # No lifecycle scripts yet ("prepare" builds, and the sources are not here): only the native module's.
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/copy-static.mjs scripts/bundle-fast-path.mjs scripts/build-native.mjs ./scripts/
+COPY scripts/copy-static.mjs scripts/bundle-cli.mjs scripts/build-native.mjs ./scripts/
 COPY native ./native
 COPY bin ./bin
 COPY src ./src

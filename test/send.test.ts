@@ -113,6 +113,15 @@ describe('pushctl send', () => {
     expect(storeCount(`SELECT count(*) AS n FROM deliveries WHERE notification_id = ? AND state = 'sent'`, summary!.id)).toBe(3);
   });
 
+  it('--verbose names the encryption in use: the native addon whenever the build made it', async () => {
+    await subscribe(1);
+    const { code, stderr } = await send(['--all', '--title', 'x', '--verbose']);
+    expect(code, stderr).toBe(0);
+    // The CLI runs from a bundle in dist/cjs/; the addon is in dist/native/ (CI requires it built: rfc8291.test.ts).
+    const built = fs.existsSync(path.join(path.dirname(BIN), '../dist/native/ecdh.node'));
+    expect(stderr).toContain(built ? "encryption: the system's libcrypto" : 'encryption: node:crypto');
+  });
+
   it('sends a raw payload from a file unchanged, and sets a per-notification Topic by default', async () => {
     await subscribe(1);
     const payload = '{"type":"sync","items":[1,2,3]}';

@@ -2,12 +2,14 @@
  * Entry point: parse the command line; commander's own usage errors exit 2. `--version` answers
  * before commander or any command loads. (bin/pushctl.js answers `--version` and the fast path's
  * shapes, fast-path.ts, before this module loads; here they go through commander, same answers.)
+ * No top-level await: the build bundles this module into CommonJS (scripts/bundle-cli.mjs).
  */
-const args = process.argv.slice(2);
-if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-  const { packageVersion } = await import('./version.js');
-  process.stdout.write(`${packageVersion()}\n`);
-} else {
+async function main(args: string[]): Promise<void> {
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    const { packageVersion } = await import('./version.js');
+    process.stdout.write(`${packageVersion()}\n`);
+    return;
+  }
   const [{ CommanderError }, { buildProgram }] = await Promise.all([import('commander'), import('./program.js')]);
   const program = await buildProgram(args);
   try {
@@ -23,3 +25,5 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
     }
   }
 }
+
+void main(process.argv.slice(2));

@@ -22,8 +22,9 @@ export const STATIC_PATHS = Object.keys(FILES);
 /** The page may talk only to this server; no inline script, no third-party anything. */
 const PAGE_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
+/** dist/http/static/ (src/http/static/ under vitest); `../http/` holds from the CLI bundle in dist/cjs/ too. */
 export function defaultStaticDir(): string {
-  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
+  return fileURLToPath(new URL('../http/static/', import.meta.url));
 }
 
 export function loadStaticFiles(dir = defaultStaticDir()): (path: string) => Reply | undefined {

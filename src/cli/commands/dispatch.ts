@@ -1,7 +1,6 @@
 /** `pushctl dispatch [--watch]` (send what is due; the cron entry point) and `pushctl cron` (a crontab line for it). */
 import { plural } from '../plural.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Config } from '../../config.js';
 import { stopOnSignals } from '../delivery-report.js';
@@ -9,6 +8,7 @@ import { parseConcurrency } from '../notification-flags.js';
 import { fail, msg, ref } from '../../errors.js';
 import { wholeNumber } from '../numbers.js';
 import { action } from '../run.js';
+import { launcherPath } from '../launcher.js';
 import { describeDispatchEvent } from '../dispatch-events.js';
 import type { DispatchEvent, DispatchResult } from '../../core/dispatcher.js';
 import type { Output } from '../output.js';
@@ -179,7 +179,7 @@ export function crontabLine(config: Config, options: { schedule: string; log?: s
   if (fields.length !== 5 && !/^@(hourly|daily|weekly|monthly|yearly|annually|midnight)$/.test(options.schedule.trim())) {
     throw fail('invalid_request', 'a crontab schedule has 5 fields, like "* * * * *"', { field: 'schedule' });
   }
-  const bin = fileURLToPath(new URL('../../../bin/pushctl.js', import.meta.url));
+  const bin = launcherPath();
   const home = config.configPath ? path.dirname(config.configPath) : path.dirname(config.database);
   const log = path.resolve(options.log ?? path.join(home, 'pushctl-dispatch.log'));
   const args = [shellQuote(process.execPath), shellQuote(bin)];

@@ -15,6 +15,12 @@ type SendFlags = NotificationFlags & { allowEmpty?: boolean; subscriptionJson?: 
 /** The title of a test push that names no content of its own (as POST /push_v1/ uses). */
 const TEST_MESSAGE = 'Push Test v1';
 
+/** What this process encrypts with (the addon is found by its path beside the code, so a build that moved it would quietly fall back). */
+async function encryptionInUse(): Promise<string> {
+  const { keyAgreementKind } = await import('../../push/rfc8291.js');
+  return keyAgreementKind() === 'native' ? "the system's libcrypto (dist/native/ecdh.node)" : 'node:crypto';
+}
+
 /** `send --subscription-json`: one push to a subscription that is not stored; recorded, not subscribed. */
 async function sendToUnstored({ options, out, context }: ActionEnv<SendFlags>): Promise<void> {
   if (options.all || options.category?.length || options.subscription?.length) {
@@ -126,6 +132,7 @@ export function registerSend(program: Command): void {
         () => 'the disk is full: the notification could not be recorded, and nothing was sent. Free some space and send again',
       );
       out.debug(`notification ${created.id}, owner ${owner}`);
+      if (out.verbose) out.debug(`encryption: ${await encryptionInUse()}`);
       const { progress, onProgress } = await startProgress(out, preview.recipients);
       const stop = stopOnSignals();
       const started = Date.now();
