@@ -911,6 +911,81 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     }
   });
 
+  /** Runs SQL on a location directly, as an older pushctl (or an operator) would have written it. */
+  async function rawSql<T>(location: string, run: (query: (sql: string, params?: unknown[]) => Promise<T[]>) => Promise<void>): Promise<void> {
+    if (backend === 'postgres') {
+      const client = new pg.Client({ connectionString: location });
+      await client.connect();
+      try {
+        await run(async (sql, params = []) => {
+          let n = 0;
+          return (await client.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+        });
+      } finally {
+        await client.end();
+      }
+    } else {
+      const db = new Database(location);
+      try {
+        await run(async (sql, params = []) => (/^\s*select/i.test(sql) ? (db.prepare(sql).all(...params) as T[]) : (db.prepare(sql).run(...params), [])));
+      } finally {
+        db.close();
+      }
+    }
+  }
+
+  it.skipIf(skip)('migration 8 rewrites endpoints stored before the canonical spelling, merging a browser\'s two rows into the one written last', async () => {
+    const location = await freshLocation();
+    await (await openStore(location)).close();
+    const wns = 'https://wns2-db5p.notify.windows.com/w/?token=';
+    const fcm = 'https://fcm.googleapis.com/fcm/send/';
+    // [endpoint, p256dh, updated_at, categories]: what a store at version 7 could hold.
+    const rows: [string, string, number, string[]][] = [
+      [`${wns}AgUA%2fK0%2bNN%3d`, 'solo', 100, ['news']], // lower-case escapes, no twin: renamed
+      [`${wns}BQYA%2fa%2b`, 'old-x', 100, ['news']], // the browser's first row...
+      [`${wns}BQYA%2Fa%2B`, 'new-x', 200, ['offers']], // ...and its re-post, written last: this one stays
+      [`${fcm}race%31`, 'old-y-written-last', 300, ['news']], // an escaped unreserved character, written last: stays
+      [`${fcm}race1`, 'new-y', 200, []],
+      [`${fcm}ok%3A1`, 'canonical', 100, ['offers']], // canonical already: untouched
+      [`${fcm}dup%41%2f`, 'old-z', 100, ['news']], // two old spellings of one endpoint, neither canonical:
+      [`${fcm}dupA%2f`, 'new-z', 150, ['offers']], // the one written last stays
+    ];
+    await rawSql<{ id: number }>(location, async (query) => {
+      for (const name of ['news', 'offers']) await query('INSERT INTO categories (name, created_at) VALUES (?, 0)', [name]);
+      for (const [endpoint, p256dh, updatedAt, categories] of rows) {
+        await query('INSERT INTO subscriptions (endpoint, p256dh, auth, created_at, updated_at) VALUES (?, ?, ?, 0, ?)', [endpoint, p256dh, 'auth', updatedAt]);
+        for (const name of categories) {
+          await query('INSERT INTO subscription_categories (subscription_id, category_id) SELECT s.id, c.id FROM subscriptions s, categories c WHERE s.endpoint = ? AND c.name = ?', [endpoint, name]);
+        }
+      }
+      // Back to version 7 (migration 8 changes no schema, so this is what a version-7 store looks like).
+      if (backend === 'postgres') await query('DELETE FROM pushctl_schema_migrations WHERE version = 8');
+      else await query('PRAGMA user_version = 7');
+    });
+    const ids = new Map<string, number>();
+    await rawSql<{ id: number; p256dh: string }>(location, async (query) => {
+      for (const row of await query('SELECT id, p256dh FROM subscriptions')) ids.set(row.p256dh, Number(row.id));
+    });
+
+    const store = await open(location);
+    expect(await store.schemaVersion()).toBe(SCHEMA_VERSION);
+    await store.close();
+    opened.splice(opened.indexOf(store), 1);
+    let after: { id: number; endpoint: string; p256dh: string; categories: string | null }[] = [];
+    await rawSql<(typeof after)[number]>(location, async (query) => {
+      after = (await query(
+        `SELECT s.id, s.endpoint, s.p256dh, (SELECT ${backend === 'postgres' ? "string_agg(c.name, ',' ORDER BY c.name)" : "group_concat(c.name, ',')"} FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id WHERE sc.subscription_id = s.id) AS categories FROM subscriptions s ORDER BY s.id`,
+      )).map((r) => ({ ...r, id: Number(r.id) }));
+    });
+    expect(after).toEqual([
+      { id: ids.get('solo'), endpoint: `${wns}AgUA%2FK0%2BNN%3D`, p256dh: 'solo', categories: 'news' },
+      { id: ids.get('new-x'), endpoint: `${wns}BQYA%2Fa%2B`, p256dh: 'new-x', categories: 'offers' },
+      { id: ids.get('old-y-written-last'), endpoint: `${fcm}race1`, p256dh: 'old-y-written-last', categories: 'news' },
+      { id: ids.get('canonical'), endpoint: `${fcm}ok%3A1`, p256dh: 'canonical', categories: 'offers' },
+      { id: ids.get('new-z'), endpoint: `${fcm}dupA%2F`, p256dh: 'new-z', categories: 'offers' },
+    ]);
+  });
+
   it.skipIf(skip)('a store written by a newer pushctl is refused politely', async () => {
     const location = await freshLocation();
     await (await openStore(location)).close();

@@ -12,6 +12,9 @@ import net from 'node:net';
 import type { Config } from '../config.js';
 import { fail } from '../errors.js';
 import { MAX_ENDPOINT_LENGTH } from '../limits.js';
+import { canonicalizePercentEncoding } from '../endpoint-form.js';
+
+export { canonicalEndpoint } from '../endpoint-form.js';
 
 /** Push services of the major browsers (Chrome/Edge-Chromium/Opera/Samsung use FCM). */
 export const BUILTIN_PUSH_SERVICES: readonly string[] = [
@@ -150,32 +153,6 @@ export function checkEndpoint(endpoint: string, policy: EndpointPolicy): { url: 
   }
   if (url.protocol === 'http:') return reason(`plain http is allowed only for an origin listed in push.endpointOrigins (for local testing), and "${where}" is not listed`);
   return reason(`${where} is not a known push service; add it to push.endpointOrigins if you trust it`);
-}
-
-/**
- * The endpoint as stored and compared: URL's serialisation, with percent-encoded unreserved
- * characters decoded and other escapes in upper case (RFC 3986 section 6.2.2), so ".../race/1" and
- * ".../race/%31" are one subscription. Undefined when the text is not a URL.
- */
-export function canonicalEndpoint(text: string): string | undefined {
-  if (!URL.canParse(text)) return undefined;
-  const url = new URL(text);
-  canonicalizePercentEncoding(url);
-  return url.href;
-}
-
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
-
-function canonicalizePercentEncoding(url: URL): void {
-  const fix = (part: string) =>
-    part.replace(/%([0-9A-Fa-f]{2})/g, (escape: string, hex: string) => {
-      const char = String.fromCharCode(parseInt(hex, 16));
-      return UNRESERVED.test(char) ? char : escape.toUpperCase();
-    });
-  const path = fix(url.pathname);
-  if (path !== url.pathname) url.pathname = path;
-  const search = fix(url.search);
-  if (search !== url.search) url.search = search;
 }
 
 function hasSpaceOrControl(text: string): boolean {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { fail } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { rewriteEndpointsSqlite } from './endpoint-rewrite.js';
 
 export type Db = Database.Database;
 
@@ -99,6 +100,7 @@ function migrate(db: Db, file: string): void {
     for (const migration of MIGRATIONS) {
       if (migration.version <= now) continue;
       db.exec(migration.sql);
+      if (migration.step === 'rewrite-endpoints') rewriteEndpointsSqlite(db);
       db.pragma(`user_version = ${migration.version}`);
     }
   });

@@ -7,6 +7,8 @@ export interface Migration {
   version: number;
   description: string;
   sql: string;
+  /** A data step run after `sql`, in the same transaction; each backend has its own (endpoint-rewrite.ts). */
+  step?: 'rewrite-endpoints';
 }
 
 export const MIGRATIONS: Migration[] = [
@@ -194,6 +196,14 @@ export const MIGRATIONS: Migration[] = [
         value TEXT NOT NULL
       );
     `,
+  },
+  {
+    version: 8,
+    description: 'endpoints stored before they were compared in one spelling are rewritten into it',
+    // Windows' push service writes escapes in lower case; a browser posting its subscription again
+    // made a second row in the canonical spelling. The step merges such pairs (endpoint-rewrite.ts).
+    sql: '',
+    step: 'rewrite-endpoints',
   },
 ];
 

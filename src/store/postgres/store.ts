@@ -21,6 +21,7 @@ import { mergeDays, type DayRow, type EventKind, type FunnelRow, type TokenOwner
 import { keysetPages } from '../paging.js';
 import type { PacedClaim, PacedClaimResult, PacedDelivery } from '../delivery-control.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { rewriteEndpointsPostgres } from './endpoint-rewrite.js';
 import { IDENTITY_TABLES, isPlainRead, REPEATABLE_WRITES, SQL, tableSql, type StatementName } from './statements.js';
 import { describe, isConflictAbort, isTransient, NotSent, Retrier } from './resilience.js';
 import { watchNotifications } from './listener.js';
@@ -760,6 +761,7 @@ async function migrate(pool: pg.Pool, location: string): Promise<void> {
         await client.query('BEGIN');
         try {
           await client.query(migration.sql);
+          if (migration.step === 'rewrite-endpoints') await rewriteEndpointsPostgres(client);
           await client.query('INSERT INTO pushctl_schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)', [
             migration.version, migration.description, Date.now(),
           ]);
