@@ -2,6 +2,7 @@
  * The one spelling of an endpoint that pushctl stores and compares (no dependencies: the store's
  * migration 8 rewrites stored endpoints with it, the core normalises incoming ones).
  */
+
 /**
  * The endpoint as stored and compared: URL's serialisation, with percent-encoded unreserved
  * characters decoded and other escapes in upper case (RFC 3986 section 6.2.2), so ".../race/1" and

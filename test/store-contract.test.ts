@@ -976,6 +976,9 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
       after = (await query(
         `SELECT s.id, s.endpoint, s.p256dh, (SELECT ${backend === 'postgres' ? "string_agg(c.name, ',' ORDER BY c.name)" : "group_concat(c.name, ',')"} FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id WHERE sc.subscription_id = s.id) AS categories FROM subscriptions s ORDER BY s.id`,
       )).map((r) => ({ ...r, id: Number(r.id) }));
+      // The removed rows' memberships went with them.
+      const orphans = (await query('SELECT count(*) AS n FROM subscription_categories WHERE subscription_id NOT IN (SELECT id FROM subscriptions)')) as unknown as { n: number | string }[];
+      expect(Number(orphans[0]!.n)).toBe(0);
     });
     expect(after).toEqual([
       { id: ids.get('solo'), endpoint: `${wns}AgUA%2FK0%2BNN%3D`, p256dh: 'solo', categories: 'news' },
