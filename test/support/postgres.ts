@@ -3,13 +3,13 @@
  * temp directory as an unprivileged user (initdb and postgres refuse to run as root, and tests
  * run as root in CI), listening on a free port on 127.0.0.1 and a Unix socket in the same
  * directory, stopped and removed at the end. One server per test file (sharedPostgres: started
- * on first use, stopped when the file's worker process exits), one fresh database per test
+ * on first use, stopped when the file's worker process is gone), one fresh database per test
  * (freshDatabase: a CREATE DATABASE, a few tens of ms). No Docker.
  *
  * Without the binaries, tests of the PostgreSQL backend are skipped on a developer machine but
  * fail loudly under CI: CI must install them (.ci/run: apt-get install -y postgresql).
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,6 +78,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     onExit();
     throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`);
   }
+  watchOwner(data, dir, user);
   const url = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
   let stopped = false;
   return {
@@ -104,6 +105,18 @@ export async function startPostgres(): Promise<PostgresServer> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Stops the cluster and removes its directory once this process is gone, however it went: vitest
+ * ends its worker processes without an 'exit' event, and a server left behind by every run kept
+ * running (found five on the development machine). A detached shell checks for the owner once a
+ * second; /proc rather than kill -0, which fails across users when the tests run as root.
+ */
+function watchOwner(data: string, dir: string, user: { uid?: number; gid?: number }): void {
+  const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+  const script = `while [ -d /proc/${process.pid} ]; do sleep 1; done; ${quote(path.join(PG_BIN, 'pg_ctl'))} -D ${quote(data)} -m immediate stop; rm -rf ${quote(dir)}`;
+  spawn('/bin/sh', ['-c', script], { ...user, detached: true, stdio: 'ignore' }).unref();
 }
 
 let shared: Promise<PostgresServer> | undefined;
