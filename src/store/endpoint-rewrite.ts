@@ -7,6 +7,8 @@
  * is the browser's current state (keys, categories, settings) and stays, under the canonical
  * endpoint; the other row is removed as `subscriptions remove` would (its memberships and
  * engagement go with it; its ledger rows stay, as for any removed subscription).
+ * Its SQL lives here with the migration, not among the store's named statements: a migration must
+ * keep doing what it did when those statements change.
  */
 import { canonicalEndpoint } from '../endpoint-form.js';
 import type { Db } from './db.js';

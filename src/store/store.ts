@@ -338,7 +338,6 @@ export interface StoreOps {
   claimPaced(claim: PacedClaim): Promise<PacedClaimResult>;
   /** Makes claimed, still pending deliveries due again at `now` (a worker too late for their slots). */
   giveBackClaims(notificationId: number, subscriptionIds: readonly number[], now: number): Promise<number>;
-  /** A send's pending deliveries by the time they are due (null: now), earliest first. */
   /** Pending deliveries by due time (null: now) and subscriber zone (null: none), by time then zone. */
   pendingByDueTime(notificationId: number): Promise<{ dueAt: number | null; zone: string | null; deliveries: number }[]>;
   /** The distinct zones (null: none) of the subscriptions a target names now. */
