@@ -15,6 +15,7 @@ import { createPushSender } from '../src/push/sender.js';
 import { MAX_PLAINTEXT_BYTES, type PushTarget, type VapidCredentials } from '../src/push/types.js';
 import { createVapidSigner } from '../src/push/vapid.js';
 import { ROOT } from './support/cli.js';
+import { waitUntil } from './support/wait.js';
 import { startPushService, testCertificate, verifyVapidRequest, type PushService, type ServiceSubscription } from './support/push-service.js';
 
 const vapid: VapidCredentials = { ...generateKeyPair(), subject: 'mailto:ops@example.com' };
@@ -399,6 +400,82 @@ describe('delivery over https', () => {
   });
 });
 
+describe('connections opened ahead (preconnect)', () => {
+  /** A failure here means the connections never opened: no need to wait two minutes to say so. */
+  const CEILING_MS = 30_000;
+
+  it('opens each push service its share of the connections before any request, and the first requests take them', async () => {
+    const [a, b] = [await service({ tls: true }), await service({ tls: true })];
+    const subsA = a.createSubscriptions(6, vapid.publicKey, { shareKeys: true });
+    const subsB = b.createSubscriptions(2, vapid.publicKey, { shareKeys: true });
+    const s = sender({ ca: a.ca, concurrency: 4 });
+    // 6 of 8 recipients at A, 2 at B, 4 in flight: 3 connections to A and 1 to B (never more than recipients, at least 1).
+    s.preconnect([...subsA, ...subsB].map((sub) => sub.endpoint).concat('not a url', 'mailto:x@example.com'));
+    await waitUntil('3 connections at A and 1 at B', () => (a.connections === 3 && b.connections === 1 ? true : undefined), CEILING_MS, 10);
+    expect(a.requestCount + b.requestCount).toBe(0);
+    expect(s.openedAhead).toBe(4);
+    const outcomes = await Promise.all([...subsA.slice(0, 3), subsB[0]!].map((sub, i) => s.send(target(sub), Buffer.from(`ahead ${i}`), options, vapid)));
+    expect(outcomes.every((o) => o.kind === 'delivered')).toBe(true);
+    // The requests went over the connections opened ahead: none was added.
+    expect([a.connections, b.connections]).toEqual([3, 1]);
+    expect(a.received.map((r) => r.payload).sort()).toEqual(['ahead 0', 'ahead 1', 'ahead 2']);
+    // An origin already in use is left alone.
+    s.preconnect(subsA.map((sub) => sub.endpoint));
+    expect(s.openedAhead).toBe(4);
+  });
+
+  it('opens none where the configuration refuses to send; over HTTP/2 too', async () => {
+    const [a, b] = [await service({ tls: true, http2: true }), await service({ tls: true })];
+    const subsA = a.createSubscriptions(8, vapid.publicKey, { shareKeys: true });
+    const subsB = b.createSubscriptions(8, vapid.publicKey, { shareKeys: true });
+    const s = sender({ ca: a.ca, http2: true, concurrency: 4, endpointRefusal: (endpoint) => (endpoint.startsWith(b.origin) ? 'origin not allowed' : undefined) });
+    s.preconnect([...subsA, ...subsB].map((sub) => sub.endpoint));
+    // All 4 in flight go to A: B is refused, so it has no share.
+    await waitUntil('4 connections at A', () => (a.connections === 4 ? true : undefined), CEILING_MS, 10);
+    expect(s.openedAhead).toBe(4);
+    expect(b.connections).toBe(0);
+    const outcomes = await Promise.all(subsA.map((sub) => s.send(target(sub), Buffer.from('h2'), options, vapid)));
+    expect(outcomes.every((o) => o.kind === 'delivered')).toBe(true);
+    expect(a.connections).toBe(4);
+    expect(new Set(a.received.map((r) => r.httpVersion))).toEqual(new Set(['2.0']));
+  });
+
+  it('replaces a connection the push service closed while it waited, and reports one that could not open as a request would', async () => {
+    const push = await service({ tls: true });
+    const subs = push.createSubscriptions(2, vapid.publicKey, { shareKeys: true });
+    const s = sender({ ca: push.ca, concurrency: 2 });
+    s.preconnect(subs.map((sub) => sub.endpoint));
+    await waitUntil('2 connections', () => (push.openConnections === 2 ? true : undefined), CEILING_MS, 10);
+    // An idle timeout at the push service: both are closed before any request.
+    await push.endConnections();
+    const outcomes = await Promise.all(subs.map((sub) => s.send(target(sub), Buffer.from('after close'), options, vapid)));
+    expect(outcomes).toEqual([
+      { kind: 'delivered', status: 201 },
+      { kind: 'delivered', status: 201 },
+    ]);
+    expect(push.connections).toBe(4);
+
+    // Nothing listens at this port: the connection opened ahead fails, and the request says why.
+    const closed = await service({ tls: true });
+    const sub = closed.createSubscription(vapid.publicKey);
+    await closed.close();
+    const t = sender({ ca: closed.ca, concurrency: 1 });
+    t.preconnect([sub.endpoint]);
+    expect(await t.send(target(sub), Buffer.from('x'), options, vapid)).toMatchObject({ kind: 'retry', message: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  it('closes connections no request took when the sender closes', async () => {
+    const push = await service({ tls: true });
+    const subs = push.createSubscriptions(3, vapid.publicKey, { shareKeys: true });
+    const s = createPushSender({ ca: push.ca, concurrency: 3 });
+    s.preconnect(subs.map((sub) => sub.endpoint));
+    await waitUntil('3 connections', () => (push.openConnections === 3 ? true : undefined), CEILING_MS, 10);
+    await s.close();
+    await waitUntil('no connection left open', () => (push.openConnections === 0 ? true : undefined), CEILING_MS, 10);
+    expect(push.requestCount).toBe(0);
+  });
+});
+
 describe('encryption threads', () => {
   it('start in a process run with --input-type=module (the worker must not inherit it)', async () => {
     const built = path.join(ROOT, 'dist/push/sender.js');
@@ -510,5 +587,18 @@ describe('send pipelines on worker threads (the built dist/push/pipeline-worker.
     expect(await s.send({ ...target(a!), p256dh: 'AAAA' }, Buffer.from('x'), options, vapid)).toMatchObject({ kind: 'failed' });
     expect((await s.send(target(b!), Buffer.alloc(MAX_PLAINTEXT_BYTES + 1), options, vapid)).kind).toBe('too-large');
     expect(push.requestCount).toBe(4);
+  });
+
+  it('opens connections ahead in the threads, and the first requests take them', async () => {
+    const push = await service({ tls: true });
+    const subs = push.createSubscriptions(12, vapid.publicKey, { shareKeys: true });
+    const s = pipeline({ ca: push.ca, concurrency: 3, threads: 1 });
+    s.preconnect(subs.map((sub) => sub.endpoint));
+    await waitUntil('3 connections', () => (push.connections === 3 ? true : undefined), 30_000, 10);
+    expect(push.requestCount).toBe(0);
+    const outcomes = await Promise.all(subs.map((sub) => s.send(target(sub), Buffer.from('x'), options, vapid)));
+    expect(outcomes.every((o) => o.kind === 'delivered')).toBe(true);
+    expect(push.connections).toBe(3);
+    expect(s.openedAhead).toBe(3);
   });
 });

@@ -155,6 +155,29 @@ describe.each(BACKENDS)('many processes on one $backend database', ({ backend, s
     expect(perWorker.reduce((a, b) => a + b, 0)).toBeLessThan(SUBSCRIBERS);
   }, 300_000);
 
+  itOnPostgres('a send opens its connections while its recipient list is written, and its first requests take them', async () => {
+    await subscribe(40);
+    // Another session holds the ledger: the send's INSERT of its recipients waits behind it.
+    const holder = new pg.Client({ connectionString: url });
+    holder.on('error', () => {});
+    await holder.connect();
+    clients.push(holder);
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE deliveries IN SHARE MODE');
+    const send = startCli(['send', '--all', '--title', 'Ahead', '--yes', '--concurrency', '4', '--json'], { cwd: dir, env, timeoutMs: 120_000 });
+    children.push(send);
+    await waitFor('the send waiting for the lock', async () => Number((await holder.query(`SELECT count(*) AS n FROM pg_locks WHERE relation = 'deliveries'::regclass AND NOT granted`)).rows[0].n) > 0, 60_000);
+    await waitFor('4 connections open while the recipient list waits', () => svc.connections === 4, 60_000);
+    expect(svc.requestCount).toBe(0);
+    await holder.query('ROLLBACK');
+    const result = await send.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as Summary).counts).toMatchObject({ total: 40, sent: 40 });
+    expect(svc.requestCount).toBe(40);
+    // The requests went over the connections opened ahead.
+    expect(svc.connections).toBe(4);
+  }, 180_000);
+
   it('a worker SIGKILLed mid-send: nobody is missed, duplicates at most its requests in flight', async () => {
     const subs = await subscribe(SUBSCRIBERS);
     const concurrency = 16;

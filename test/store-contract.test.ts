@@ -369,6 +369,12 @@ describe.each(BACKENDS)('store contract on $backend', ({ backend, skip }) => {
     expect(await store.countRecipients({ all: true }, NOW)).toBe(5);
     expect(await store.countRecipients({ categories: ['news', 'none'] }, NOW)).toBe(3);
     expect(await store.countRecipients({ subscriptionIds: [ids[0]!, 999_999] }, NOW)).toBe(1);
+    // The first recipients by id, as a send reaches them (it opens connections to their push services ahead).
+    const endpointOf = new Map(subs.map((sub, i) => [sub.id, write(i + 1).endpoint]));
+    const byId = (wanted: number[]) => wanted.sort((a, b) => a - b).map((id) => endpointOf.get(id)!);
+    expect(await store.recipientEndpoints({ all: true }, NOW, 2)).toEqual(byId([...ids]).slice(0, 2));
+    expect(await store.recipientEndpoints({ categories: ['news', 'none'] }, NOW, 10)).toEqual(byId(ids.slice(0, 3)));
+    expect(await store.recipientEndpoints({ subscriptionIds: [ids[4]!, ids[0]!, 999_999] }, NOW, 10)).toEqual(byId([ids[0]!, ids[4]!]));
     const resolved = await store.resolveSubscriptionRefs([ids[1]!, write(3).endpoint, 'https://push.example.net/none', String(ids[1])]);
     expect(resolved).toEqual({ ids: [ids[1], ids[2]], unknown: ['https://push.example.net/none'] });
 

@@ -13,7 +13,7 @@ import os from 'node:os';
 import { fail } from '../errors.js';
 import { RETRY_AFTER_CAP_MS } from '../push/classify.js';
 import type { PushOutcome, PushSender } from '../push/types.js';
-import type { DeliveryState, DeliveryUpdate, PendingDelivery } from '../store/store.js';
+import type { DeliveryState, DeliveryUpdate, PendingDelivery, TargetQuery } from '../store/store.js';
 import type { Context } from './context.js';
 import { ClaimedChunks } from './chunk-claims.js';
 import { applyFrequencyCaps } from './frequency-cap.js';
@@ -182,6 +182,9 @@ export function lazySender(create: () => Promise<PushSender>): PushSender {
     ready: async () => {
       await (await (real ??= create())).ready?.();
     },
+    preconnect: (endpoints, inFlight) => {
+      void (real ??= create()).then((sender) => sender.preconnect?.(endpoints, inFlight));
+    },
   };
 }
 
@@ -279,7 +282,9 @@ class DeliveryRun {
     // Threads start and load while the recipient list is fixed (a long statement on a big audience).
     const starting = this.options.sender ? undefined : this.createSender();
     if (starting) this.sender = await starting;
-    await ctx.store.fixRecipients(id, targetQuery(JSON.parse(row.target) as Target), ctx.now());
+    const target = targetQuery(JSON.parse(row.target) as Target);
+    if (row.started_at === null) await this.connectAhead(target, pacingOfRow(row));
+    await ctx.store.fixRecipients(id, target, ctx.now());
     await applyFrequencyCaps(ctx, row);
     await applyLocalTime(ctx, row);
     await applyQuietHours(ctx, row);
@@ -329,6 +334,19 @@ class DeliveryRun {
     if (this.renewTimer) clearInterval(this.renewTimer);
     await this.statusCheck;
     if (this.ownSender && this.sender) void this.sender.close();
+  }
+
+  /**
+   * Connections to the push services of the send's first recipients open now, while the list is
+   * fixed, so the first requests need not wait for TCP and TLS handshakes (a round trip or two
+   * each). PUSHCTL_PRECONNECT=0 turns it off (a measurement knob, as in bench:latency).
+   */
+  private async connectAhead(target: TargetQuery, pacing: Pacing | null): Promise<void> {
+    const sender = this.sender ?? this.options.sender;
+    if (!sender?.preconnect || process.env.PUSHCTL_PRECONNECT === '0') return;
+    // A throttled send has few requests out at once: those a tenth of a second of its rate starts.
+    const inFlight = pacing ? Math.min(this.concurrency, Math.ceil(100 / pacing.intervalMs) + 1) : this.concurrency;
+    sender.preconnect(await this.ctx.store.recipientEndpoints(target, this.ctx.now(), CHUNK_SIZE), inFlight);
   }
 
   private async createSender(): Promise<PushSender> {

@@ -16,6 +16,13 @@ export interface PipelineWorkerData {
 /** One request: [job id, endpoint, p256dh, auth, payload index, options index, vapid index]. */
 export type PipelineJob = [number, string, string, string, number, number, number];
 
+/** A hint before the first batch: the first requests go to these endpoints (see PushSender.preconnect). */
+export interface PipelinePreconnect {
+  preconnect: string[];
+  /** This thread's share of the requests in flight. */
+  inFlight: number;
+}
+
 export interface PipelineBatch {
   jobs: PipelineJob[];
   payloads: Uint8Array[];
@@ -30,4 +37,6 @@ export interface PipelineReply {
   results: PipelineResult[];
   /** JWTs this worker has signed so far. */
   jwtSigned: number;
+  /** Connections this worker has opened ahead so far. */
+  openedAhead: number;
 }

@@ -6,7 +6,7 @@
  * as a third of a message's encryption (measured), so one per answer would waste a core's tenth.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PipelineBatch, PipelineReply, PipelineResult, PipelineWorkerData } from './pipeline-protocol.js';
+import type { PipelineBatch, PipelinePreconnect, PipelineReply, PipelineResult, PipelineWorkerData } from './pipeline-protocol.js';
 import { createPushSender } from './sender.js';
 
 const config = workerData as PipelineWorkerData;
@@ -22,12 +22,17 @@ function flush(): void {
   clearTimeout(timer);
   timer = undefined;
   if (!pending.length) return;
-  const reply: PipelineReply = { results: pending, jwtSigned: sender.jwtSigned };
+  const reply: PipelineReply = { results: pending, jwtSigned: sender.jwtSigned, openedAhead: sender.openedAhead };
   pending = [];
   port.postMessage(reply);
 }
 
-port.on('message', (batch: PipelineBatch) => {
+port.on('message', (message: PipelineBatch | PipelinePreconnect) => {
+  if ('preconnect' in message) {
+    sender.preconnect(message.preconnect, message.inFlight);
+    return;
+  }
+  const batch = message;
   outstanding += batch.jobs.length;
   const payloads = batch.payloads.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
   for (const [id, endpoint, p256dh, auth, p, o, v] of batch.jobs) {

@@ -10,7 +10,7 @@
  */
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import type { PipelineBatch, PipelineJob, PipelineReply, PipelineWorkerData } from './pipeline-protocol.js';
+import type { PipelineBatch, PipelineJob, PipelinePreconnect, PipelineReply, PipelineWorkerData } from './pipeline-protocol.js';
 import { builtFile } from './built-file.js';
 import { startWorker } from './worker-start.js';
 import { MAX_PLAINTEXT_BYTES, type PushOptions, type PushOutcome, type PushSender, type PushSenderOptions, type PushTarget, type VapidCredentials } from './types.js';
@@ -45,6 +45,9 @@ export interface PipelineSenderOptions extends Omit<PushSenderOptions, 'encrypti
 export interface PipelineSender extends PushSender {
   /** JWTs signed by all threads so far (one per origin and key per thread when the caches work). */
   readonly jwtSigned: number;
+  /** Connections all threads opened ahead of requests so far (as last reported by each). */
+  readonly openedAhead: number;
+  preconnect(endpoints: readonly string[], inFlight?: number): void;
 }
 
 interface Job {
@@ -60,6 +63,7 @@ interface Lane {
   /** Jobs handed to this thread and not yet answered, by job id. */
   outstanding: Map<number, Job>;
   jwtSigned: number;
+  openedAhead: number;
 }
 
 
@@ -96,9 +100,10 @@ export function createPipelineSender(options: PipelineSenderOptions): PipelineSe
     const worker = startWorker(file, { workerData: workerData(share) });
     // Idle threads must not keep a finished CLI alive.
     worker.unref();
-    const lane: Lane = { worker, outstanding: new Map(), jwtSigned: 0 };
+    const lane: Lane = { worker, outstanding: new Map(), jwtSigned: 0, openedAhead: 0 };
     worker.on('message', (reply: PipelineReply) => {
       lane.jwtSigned = reply.jwtSigned;
+      lane.openedAhead = reply.openedAhead;
       for (const [id, kind, status, retryAfterMs, message] of reply.results) {
         const job = lane.outstanding.get(id);
         if (!job) continue;
@@ -224,12 +229,22 @@ export function createPipelineSender(options: PipelineSenderOptions): PipelineSe
       for (const lane of all) for (const job of lane.outstanding.values()) job.resolve({ kind: 'retry', message: 'sender closed' });
       for (const job of waiting.splice(waitingHead)) job.resolve({ kind: 'retry', message: 'sender closed' });
     },
+    preconnect(endpoints, inFlight = concurrency) {
+      // Each thread opens its share of the connections; a thread started later connects as its
+      // requests come.
+      const allowed = options.endpointRefusal ? endpoints.filter((endpoint) => !options.endpointRefusal!(endpoint)) : [...endpoints];
+      const message: PipelinePreconnect = { preconnect: allowed, inFlight: Math.ceil(Math.min(inFlight, concurrency) / Math.max(1, lanes.length)) };
+      for (const lane of lanes) lane.worker.postMessage(message);
+    },
     expect(requests) {
       const wanted = Math.min(threads, 1 + Math.floor(requests / REQUESTS_PER_EXTRA_THREAD));
       while (!closed && allLanes.length < wanted) startThread(wanted);
     },
     get jwtSigned() {
       return allLanes.reduce((sum, lane) => sum + lane.jwtSigned, 0);
+    },
+    get openedAhead() {
+      return allLanes.reduce((sum, lane) => sum + lane.openedAhead, 0);
     },
   };
 }

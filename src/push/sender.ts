@@ -8,6 +8,7 @@ import os from 'node:os';
 import { payloadFits } from '../limits.js';
 import { classifyError, classifyResponse } from './classify.js';
 import { createEncryptionPool, inlineEncryptor, type Encryptor } from './encrypt-pool.js';
+import { preconnectPlan } from './preconnect-plan.js';
 import { createTransport } from './transport.js';
 import {
   MAX_PLAINTEXT_BYTES,
@@ -42,9 +43,11 @@ export interface PushSenderStats {
   readonly jwtSigned: number;
   /** Messages encrypted on worker threads (the rest were encrypted on the calling thread). */
   readonly encryptedOffThread: number;
+  /** Connections opened ahead of requests (preconnect). */
+  readonly openedAhead: number;
 }
 
-export function createPushSender(options: PushSenderOptions): PushSender & PushSenderStats {
+export function createPushSender(options: PushSenderOptions): PushSender & PushSenderStats & Required<Pick<PushSender, 'preconnect'>> {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const signer = createVapidSigner();
   const transport = createTransport({
@@ -107,6 +110,9 @@ export function createPushSender(options: PushSenderOptions): PushSender & PushS
     async close() {
       await Promise.all([transport.close(), encryptor?.close()]);
     },
+    preconnect(endpoints, inFlight = concurrency) {
+      for (const [origin, connections] of preconnectPlan(endpoints, Math.min(inFlight, concurrency), options.endpointRefusal)) transport.preconnect(origin, connections);
+    },
     expect(requests) {
       if (threads === 0 || (encryptor !== undefined && encryptor !== inlineEncryptor)) return;
       encryptor = requests < threadsFrom ? inlineEncryptor : createEncryptionPool(threads);
@@ -116,6 +122,9 @@ export function createPushSender(options: PushSenderOptions): PushSender & PushS
     },
     get encryptedOffThread() {
       return encryptor?.offThread ?? 0;
+    },
+    get openedAhead() {
+      return transport.openedAhead;
     },
   };
 }

@@ -5,6 +5,7 @@
  * TLS uses Node's trust store (NODE_EXTRA_CA_CERTS included) plus an optional extra CA.
  */
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Pool as UndiciPool } from 'undici';
 import type { WireAnswer } from './classify.js';
@@ -31,6 +32,14 @@ export interface Transport {
    * network-level failures, and with a DeadlineError when no status arrived in time.
    */
   post(url: URL, headers: Record<string, string>, body: Buffer): Promise<WireAnswer>;
+  /**
+   * Opens up to `connections` connections to a push service not contacted yet, so its first
+   * requests need not wait for TCP and TLS handshakes; the pool takes them as it would have
+   * connected. An origin already in use is left as it is.
+   */
+  preconnect(origin: string, connections: number): void;
+  /** Connections preconnect() opened so far (for `send --verbose` and tests). */
+  readonly openedAhead: number;
   close(): Promise<void>;
 }
 
@@ -63,14 +72,78 @@ const Pool = load('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
 type Pool = UndiciPool;
 /** undici's Dispatcher.request, called with the pool as `this` (index.js would install it on the prototype). */
 const request = load('undici/lib/api/api-request.js') as (this: Pool, options: Parameters<Pool['request']>[0]) => ReturnType<Pool['request']>;
+/** undici's own connector (what a Pool builds when given options): TLS, ALPN, session cache, connect timeout. */
+const buildConnector = load('undici/lib/core/connect.js') as (options: ConnectorOptions) => Connector;
+
+interface ConnectorOptions {
+  allowH2: boolean;
+  timeout: number;
+  secureContext: tls.SecureContext;
+}
+interface ConnectParams {
+  host: string;
+  hostname: string;
+  protocol: string;
+  port: string;
+  servername?: string | null;
+  localAddress?: string | null;
+}
+/** Returns the socket at once; calls back when it is connected (TLS done) or has failed. */
+type Connector = (params: ConnectParams, callback: (error: Error | null, socket?: Socket) => void) => Socket;
+/** A connection opened ahead, and when it is ready: undefined once connected, or why it could not be. */
+interface Ahead {
+  socket: Socket;
+  ready: Promise<Error | undefined>;
+}
 
 export function createTransport(options: TransportOptions): Transport {
   const pools = new Map<string, Pool>();
   const ca = options.ca ? [...tls.rootCertificates, options.ca.toString()] : undefined;
   const timeoutMs = Math.max(1, options.requestTimeoutMs);
-  // One TLS context for all connections: tls.connect would build one per socket (0.15 ms each,
-  // 19 ms each with a CA list), and a send opens dozens of sockets at once.
-  let secureContext: tls.SecureContext | undefined;
+  // One connector, and so one TLS context, for all connections: tls.connect would build a context
+  // per socket (0.15 ms each, 19 ms each with a CA list), and a send opens dozens of sockets at once.
+  let connector: Connector | undefined;
+  const baseConnector = (): Connector =>
+    (connector ??= buildConnector({
+      allowH2: options.http2 ?? false,
+      timeout: Math.min(options.connectTimeoutMs, timeoutMs),
+      secureContext: tls.createSecureContext(ca ? { ca } : {}),
+    }));
+  /** Connections opened ahead and not yet taken by a pool, by origin, oldest first. */
+  const ahead = new Map<string, Ahead[]>();
+  let openedAhead = 0;
+  let closed = false;
+
+  /**
+   * The pool's connector: a connection opened ahead when there is one, else a new one. One that
+   * failed fails this connect as a new one would; one the push service closed while it waited is
+   * replaced by a new one.
+   */
+  function connectorFor(origin: string): Connector {
+    return (params, callback) => {
+      const opened = ahead.get(origin)?.shift();
+      if (!opened) return baseConnector()(params, callback);
+      void opened.ready.then((error) => {
+        if (error) callback(error);
+        else if (opened.socket.destroyed || opened.socket.readyState !== 'open') baseConnector()(params, callback);
+        else callback(null, opened.socket);
+      });
+      return opened.socket;
+    };
+  }
+
+  function openAhead(origin: string): Ahead {
+    const url = new URL(origin);
+    // As undici's client calls its connector (an IPv6 literal without its brackets).
+    const params: ConnectParams = { host: url.host, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), protocol: url.protocol, port: url.port, servername: null, localAddress: null };
+    openedAhead += 1;
+    let socket!: Socket;
+    // undici's connector keeps an 'error' listener on the socket: one reset while it waits is no crash.
+    const ready = new Promise<Error | undefined>((resolve) => {
+      socket = baseConnector()(params, (error) => resolve(error ?? undefined));
+    });
+    return { socket, ready };
+  }
 
   function poolFor(origin: string): Pool {
     let pool = pools.get(origin);
@@ -85,7 +158,7 @@ export function createTransport(options: TransportOptions): Transport {
         // discard(). undici's own timers are re-armed per chunk and cost ~5% of a send's CPU.
         headersTimeout: 0,
         bodyTimeout: 0,
-        connect: { timeout: Math.min(options.connectTimeoutMs, timeoutMs), secureContext: (secureContext ??= tls.createSecureContext(ca ? { ca } : {})) },
+        connect: connectorFor(origin) as unknown as NonNullable<ConstructorParameters<typeof UndiciPool>[1]>['connect'],
       });
       pools.set(origin, pool);
     }
@@ -120,9 +193,26 @@ export function createTransport(options: TransportOptions): Transport {
         deadline.clear();
       }
     },
+    preconnect(origin, connections) {
+      if (closed || pools.has(origin)) return;
+      poolFor(origin);
+      // As many as the pool would open (over HTTP/2 too: with pipelining 1, undici gives each
+      // request in flight a connection of its own).
+      const count = Math.min(Math.max(0, Math.floor(connections)), options.connections);
+      const list: Ahead[] = [];
+      for (let i = 0; i < count; i++) list.push(openAhead(origin));
+      ahead.set(origin, list);
+    },
+    get openedAhead() {
+      return openedAhead;
+    },
     async close() {
+      closed = true;
       const all = [...pools.values()];
       pools.clear();
+      // Connections opened ahead that no request took: closed with the pools.
+      for (const opened of [...ahead.values()].flat()) opened.socket.destroy();
+      ahead.clear();
       await Promise.all(all.map((pool) => pool.close()));
     },
   };

@@ -57,6 +57,12 @@ export interface PushSender {
   expect?(requests: number): void;
   /** Resolves when a request sent now would leave at once (a sender made on first use is made): throttled sends start on time. */
   ready?(): Promise<void>;
+  /**
+   * A hint: the first requests go to these endpoints (a sample, in order), about `inFlight` at a
+   * time (default: the sender's concurrency). Connections to their push services open now, in
+   * proportion, so the first requests need not wait for handshakes.
+   */
+  preconnect?(endpoints: readonly string[], inFlight?: number): void;
 }
 
 export interface PushSenderOptions {

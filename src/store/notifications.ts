@@ -183,22 +183,28 @@ export interface TargetQuery {
  * The SELECT of subscription ids a target names; each subscription at most once. A subscription
  * whose expirationTime has passed is no recipient: the browser has dropped it.
  */
-export function recipientSelect(target: TargetQuery, now: number): { sql: string; params: unknown[] } {
+export function recipientSelect(target: TargetQuery, now: number, column: 'id' | 'endpoint' = 'id'): { sql: string; params: unknown[] } {
   const live = '(expiration_time IS NULL OR expiration_time > ?)';
   // Subscriptions marked stale-key (migration 6) get sends only when named one by one.
   const freshKey = 'stale_key_at IS NULL';
-  if (target.all) return { sql: `SELECT id FROM subscriptions WHERE ${live} AND ${freshKey}`, params: [now] };
+  if (target.all) return { sql: `SELECT ${column} FROM subscriptions WHERE ${live} AND ${freshKey}`, params: [now] };
   if (target.categories) {
     const marks = target.categories.map(() => '?').join(', ');
     return {
-      sql: `SELECT id FROM subscriptions WHERE ${live} AND ${freshKey} AND id IN (
+      sql: `SELECT ${column} FROM subscriptions WHERE ${live} AND ${freshKey} AND id IN (
               SELECT sc.subscription_id FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
               WHERE c.name IN (${marks}))`,
       params: [now, ...target.categories],
     };
   }
   const ids = target.subscriptionIds ?? [];
-  return { sql: `SELECT id FROM subscriptions WHERE ${live} AND id IN (${ids.map(() => '?').join(', ') || 'NULL'})`, params: [now, ...ids] };
+  return { sql: `SELECT ${column} FROM subscriptions WHERE ${live} AND id IN (${ids.map(() => '?').join(', ') || 'NULL'})`, params: [now, ...ids] };
+}
+
+/** Endpoints of the first `limit` recipients a target names, in the order a send reaches them (subscription id). */
+export function recipientEndpoints(db: Db, target: TargetQuery, now: number, limit: number): string[] {
+  const { sql, params } = recipientSelect(target, now, 'endpoint');
+  return db.prepare(`${sql} ORDER BY id LIMIT ?`).pluck().all(...params, limit) as string[];
 }
 
 export function countRecipients(db: Db, target: TargetQuery, now: number = Date.now()): number {

@@ -205,6 +205,8 @@ export interface StoreOps {
   // ---- the delivery ledger ----
   /** Subscriptions the target names whose expirationTime has not passed by `now`. */
   countRecipients(target: TargetQuery, now: number): Promise<number>;
+  /** Endpoints of the first `limit` of those subscriptions by id: the first a send reaches (to open connections ahead). */
+  recipientEndpoints(target: TargetQuery, now: number, limit: number): Promise<string[]>;
   /** Fixes the recipient list once (false when it already was). */
   fixRecipients(id: number, target: TargetQuery, now: number): Promise<boolean>;
   /** Due pending deliveries after a subscription id, without claiming them (one sender alone). */

@@ -121,6 +121,13 @@ export interface PushService {
   statusCounts: Record<string, number>;
   /** TCP connections accepted so far (keep-alive reuse shows here). */
   readonly connections: number;
+  /** Connections open right now. */
+  readonly openConnections: number;
+  /**
+   * Closes every open connection as a server whose idle timeout ran out does (TLS close_notify,
+   * then FIN); resolves once each client has closed its side too, so it knows they are gone.
+   */
+  endConnections(): Promise<void>;
   /** Most requests ever in flight at once. */
   readonly peakInFlight: number;
   /** When the first and the latest request arrived (ms since epoch; 0 before any). */
@@ -175,6 +182,20 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     },
     get connections() {
       return connections;
+    },
+    get openConnections() {
+      return sockets.size;
+    },
+    async endConnections() {
+      await Promise.all(
+        [...sockets].map(
+          (socket) =>
+            new Promise<void>((resolve) => {
+              socket.once('close', () => resolve());
+              socket.end();
+            }),
+        ),
+      );
     },
     get peakInFlight() {
       return peakInFlight;

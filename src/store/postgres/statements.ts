@@ -23,8 +23,8 @@ const live = (now: string) => `(expiration_time IS NULL OR expiration_time > ${n
 /** Subscriptions marked stale-key (migration 6) get sends only when named one by one. */
 const FRESH_KEY = 'stale_key_at IS NULL';
 
-const IN_CATEGORIES = (now: string) => `
-  SELECT id FROM subscriptions WHERE ${live(now)} AND ${FRESH_KEY} AND id IN (
+const IN_CATEGORIES = (now: string, column: 'id' | 'endpoint' = 'id') => `
+  SELECT ${column} FROM subscriptions WHERE ${live(now)} AND ${FRESH_KEY} AND id IN (
     SELECT sc.subscription_id FROM subscription_categories sc JOIN categories c ON c.id = sc.category_id
     WHERE c.name = ANY($1::text[]))`;
 
@@ -205,6 +205,10 @@ export const SQL = {
   countAll: `SELECT count(*) AS n FROM subscriptions WHERE ${live('$1')} AND ${FRESH_KEY}`,
   countInCategories: `SELECT count(*) AS n FROM (${IN_CATEGORIES('$2')}) r`,
   countByIds: `SELECT count(*) AS n FROM subscriptions WHERE id = ANY($1::bigint[]) AND ${live('$2')}`,
+  // The first recipients by id, as a send reaches them: $limit is the last parameter.
+  endpointsAll: `SELECT endpoint FROM subscriptions WHERE ${live('$1')} AND ${FRESH_KEY} ORDER BY id LIMIT $2`,
+  endpointsInCategories: `${IN_CATEGORIES('$2', 'endpoint')} ORDER BY id LIMIT $3`,
+  endpointsByIds: `SELECT endpoint FROM subscriptions WHERE id = ANY($1::bigint[]) AND ${live('$2')} ORDER BY id LIMIT $3`,
   lockForStart: 'SELECT started_at FROM notifications WHERE id = $1 FOR UPDATE',
   fixAll: `INSERT INTO deliveries (notification_id, subscription_id, state, updated_at)
            SELECT $1::bigint, id, 'pending', $2::bigint FROM subscriptions WHERE ${live('$2')} AND ${FRESH_KEY} ON CONFLICT DO NOTHING`,

@@ -289,6 +289,14 @@ class PostgresOps implements StoreOps {
     if (target.categories) return this.count('countInCategories', [target.categories, now]);
     return this.count('countByIds', [target.subscriptionIds ?? [], now]);
   }
+  async recipientEndpoints(target: TargetQuery, now: number, limit: number) {
+    const rows = target.all
+      ? await this.all<{ endpoint: string }>('endpointsAll', [now, limit])
+      : target.categories
+        ? await this.all<{ endpoint: string }>('endpointsInCategories', [target.categories, now, limit])
+        : await this.all<{ endpoint: string }>('endpointsByIds', [target.subscriptionIds ?? [], now, limit]);
+    return rows.map((row) => row.endpoint);
+  }
   fixRecipients(id: number, target: TargetQuery, now: number) {
     return this.atomic(async (tx) => {
       // The row lock makes a second starter wait, then see started_at set.

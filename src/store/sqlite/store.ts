@@ -156,6 +156,7 @@ class SqliteOps implements StoreOps {
   async leaseHolder(id: number) { await this.turn(); return notifications.leaseHolder(this.db, id); }
 
   async countRecipients(target: notifications.TargetQuery, now: number) { await this.turn(); return notifications.countRecipients(this.db, target, now); }
+  async recipientEndpoints(target: notifications.TargetQuery, now: number, limit: number) { await this.turn(); return notifications.recipientEndpoints(this.db, target, now, limit); }
   async fixRecipients(id: number, target: notifications.TargetQuery, now: number) {
     await this.turn();
     return this.wokeIf(notifications.fixRecipients(this.db, id, target, now), id);
