@@ -7,7 +7,7 @@
 import { fail } from '../errors.js';
 import type { StoreOps, SubscriptionRow } from '../store/store.js';
 import type { Context } from './context.js';
-import { canonicalEndpoint } from './endpoint-policy.js';
+import { canonicalEndpoint } from '../endpoint-form.js';
 
 /** The row named by id or endpoint (only an endpoint when `endpointOnly`), or undefined. */
 export async function findSubscriptionRow(ops: StoreOps, idOrEndpoint: string | number, endpointOnly = false): Promise<SubscriptionRow | undefined> {
@@ -15,7 +15,7 @@ export async function findSubscriptionRow(ops: StoreOps, idOrEndpoint: string | 
   if (/^\d+$/.test(text)) return endpointOnly ? undefined : ops.subscriptionById(Number(text));
   const row = await ops.subscriptionByEndpoint(text);
   if (row) return row;
-  // Stored endpoints are in canonical form (endpoint-policy.ts); accept what an operator pastes.
+  // Stored endpoints are in canonical form (endpoint-form.ts); accept what an operator pastes.
   const canonical = canonicalEndpoint(text);
   return canonical === undefined || canonical === text ? undefined : ops.subscriptionByEndpoint(canonical);
 }

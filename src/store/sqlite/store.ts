@@ -57,13 +57,16 @@ class SqliteOps implements StoreOps {
       if (rows.length) sql.leaseDeliveries.run(until, claim.notificationId, JSON.stringify(rows.map((row) => row.subscription_id)));
       return rows;
     });
-    this.tokenIssuer = tracking.prepareTokenIssuer(db);
   }
 
   /** A savepoint when already inside a transaction (an import's), its own transaction otherwise. */
   private readonly upsertBatch: Database.Transaction<(batch: readonly SubscriptionUpsert[]) => { id: number; created: boolean }[]>;
   private readonly claimChunk: Database.Transaction<(claim: DeliveryClaim) => notifications.PendingDelivery[]>;
-  private readonly tokenIssuer: ReturnType<typeof tracking.prepareTokenIssuer>;
+  /** Prepared on first use (a command that issues no token need not pay for it at open). */
+  private tokenIssuerMade: ReturnType<typeof tracking.prepareTokenIssuer> | undefined;
+  private get tokenIssuer(): ReturnType<typeof tracking.prepareTokenIssuer> {
+    return (this.tokenIssuerMade ??= tracking.prepareTokenIssuer(this.db));
+  }
 
   async activeKey() { await this.turn(); return keys.activeKey(this.db); }
   async keyById(id: number) { await this.turn(); return keys.keyById(this.db, id); }
@@ -347,7 +350,10 @@ export class SqliteStore extends SqliteOps implements Store {
 
   static open(file: string, options: OpenOptions = {}): SqliteStore {
     const db = openDatabase(file, options);
-    return new SqliteStore(db, file, prepareStatements(db), notifications.prepareLedgerWriter(db), {}, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+    // The ledger's statements too are prepared when the first answer is recorded.
+    let ledger: Ledger | undefined;
+    const lazyLedger: Ledger = { recordMany: (updates) => (ledger ??= notifications.prepareLedgerWriter(db)).recordMany(updates) };
+    return new SqliteStore(db, file, prepareStatements(db), lazyLedger, {}, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
   }
 
   /** The connection underneath: for tests that seed thousands of rows through SQLite directly (the core never uses it). */
