@@ -3,6 +3,7 @@
  * connections each (no pipelining: a push service answers each request on its own), one total
  * deadline per request, and the endpoint's own scheme, so http test services work too.
  * TLS uses Node's trust store (NODE_EXTRA_CA_CERTS included) plus an optional extra CA.
+ * Connections can be opened ahead of the first requests (preconnect), handed to the pool as it connects.
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -38,7 +39,7 @@ export interface Transport {
    * connected. An origin already in use is left as it is.
    */
   preconnect(origin: string, connections: number): void;
-  /** Connections preconnect() opened so far (for `send --verbose` and tests). */
+  /** Connections preconnect() opened so far (a statistic; the tests read it). */
   readonly openedAhead: number;
   close(): Promise<void>;
 }
