@@ -96,6 +96,19 @@ function signatureVerifies(publicKey: string, privateKey: string, subject: strin
   );
 }
 
+/**
+ * A P-256 pair whose private key, as Node's getPrivateKey() prints it, lost its leading zero byte
+ * (about one key in 256; older web-push versions printed such keys too).
+ */
+function shortPrivateKeyPair(): { publicKey: string; privateKey: string } {
+  for (;;) {
+    const ecdh = crypto.createECDH('prime256v1');
+    ecdh.generateKeys();
+    const privateKey = ecdh.getPrivateKey();
+    if (privateKey.length < 32) return { publicKey: ecdh.getPublicKey().toString('base64url'), privateKey: privateKey.toString('base64url') };
+  }
+}
+
 function expectNoSecret(results: RunResult[], secret: string): void {
   for (const result of results) {
     expect(result.stdout).not.toContain(secret);
@@ -278,6 +291,21 @@ describe('keys export and import', () => {
     expect(signatureVerifies(exported.publicKey, webpush.generateVAPIDKeys().privateKey, exported.subject)).toBe(false);
   });
 
+  it('takes a private key printed without its leading zero byte (31 bytes) and keeps it as 32', async () => {
+    const dir = workdir();
+    const pair = shortPrivateKeyPair();
+    expect(Buffer.from(pair.privateKey, 'base64url').length).toBeLessThan(32);
+    const imported = await runCli(['keys', 'import', '-', '--subject', 'mailto:ops@example.com'], opts(dir, { input: JSON.stringify(pair) }));
+    expect(imported.code, imported.stderr).toBe(0);
+    const exported = JSON.parse((await runCli(['keys', 'export', '--private'], opts(dir))).stdout) as { publicKey: string; privateKey: string; subject: string };
+    expect(exported.publicKey).toBe(pair.publicKey);
+    const stored = Buffer.from(exported.privateKey, 'base64url');
+    expect(stored.length).toBe(32);
+    expect(stored[0]).toBe(0);
+    expect(stored.subarray(32 - Buffer.from(pair.privateKey, 'base64url').length).toString('base64url')).toBe(pair.privateKey);
+    expect(signatureVerifies(exported.publicKey, exported.privateKey, exported.subject)).toBe(true);
+  });
+
   it('refuses a private key that does not belong to the public key, storing nothing', async () => {
     const dir = workdir();
     const a = webpush.generateVAPIDKeys();
@@ -363,6 +391,15 @@ describe('keys from the environment (a secret store)', () => {
     expect(generate.code).toBe(2);
     expect(generate.stderr).toMatch(/PUSHCTL_VAPID_PUBLIC_KEY/);
     expectNoSecret([shown, generate], pair.privateKey);
+  });
+
+  it('takes a private key printed without its leading zero byte from the environment too', async () => {
+    const dir = workdir();
+    const pair = shortPrivateKeyPair();
+    await createEmptyStore(path.join(dir, 'pushctl.db'));
+    const shown = await runCli(['keys', 'show', '--json'], opts(dir, { env: { PUSHCTL_VAPID_PUBLIC_KEY: pair.publicKey, PUSHCTL_VAPID_PRIVATE_KEY: pair.privateKey } }));
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ publicKey: pair.publicKey, source: 'environment' });
   });
 
   it('refuses a mismatched pair naming the variables', async () => {

@@ -7,7 +7,7 @@
 import { fail, type PushctlError } from '../errors.js';
 import type { VapidKeyRow } from '../store/store.js';
 import type { Context } from './context.js';
-import { assertKeyPairMatches, generateKeyPair, keyPairFromPem, validateSubject, type VapidKeyPair } from './vapid-keys.js';
+import { assertKeyPairMatches, generateKeyPair, keyPairFromPem, paddedPrivateKey, validateSubject, type VapidKeyPair } from './vapid-keys.js';
 
 /** Used when no subject is configured yet, so a fresh install works; `keys show` warns about it. */
 export const PLACEHOLDER_SUBJECT = 'mailto:webpush@example.com';
@@ -98,6 +98,7 @@ export function parseKeyFile(text: string, source: string): KeyFile {
   }
   const pair = { publicKey: normalizeB64(record.publicKey as string), privateKey: normalizeB64(record.privateKey as string) };
   assertKeyPairMatches(pair, source);
+  pair.privateKey = paddedPrivateKey(pair.privateKey);
   const subject = typeof record.subject === 'string' ? record.subject : undefined;
   return subject ? { pair, subject } : { pair };
 }
@@ -113,7 +114,7 @@ export async function importKeys(ctx: Context, file: KeyFile, options: { subject
 /** The key new subscriptions are made under, with its private half, for signing. */
 export async function activeSigningKey(ctx: Context): Promise<SigningKey> {
   const env = await environmentKey(ctx);
-  if (env) return { id: env.id, publicKey: env.public_key, privateKey: ctx.config.vapid.privateKey!, subject: subjectFor(ctx, env.subject) };
+  if (env) return { id: env.id, publicKey: env.public_key, privateKey: paddedPrivateKey(ctx.config.vapid.privateKey!), subject: subjectFor(ctx, env.subject) };
   const row = await ctx.store.activeKey();
   if (!row) throw noKeys();
   return signingKeyFromRow(ctx, row);
@@ -129,7 +130,7 @@ export async function signingKeyById(ctx: Context, id: number): Promise<SigningK
 function signingKeyFromRow(ctx: Context, row: VapidKeyRow): SigningKey {
   if (row.private_key) return { id: row.id, publicKey: row.public_key, privateKey: row.private_key, subject: subjectFor(ctx, row.subject) };
   if (ctx.config.vapid.publicKey === row.public_key && ctx.config.vapid.privateKey) {
-    return { id: row.id, publicKey: row.public_key, privateKey: ctx.config.vapid.privateKey, subject: subjectFor(ctx, row.subject) };
+    return { id: row.id, publicKey: row.public_key, privateKey: paddedPrivateKey(ctx.config.vapid.privateKey), subject: subjectFor(ctx, row.subject) };
   }
   throw fail('keys_external', `VAPID key ${row.public_key.slice(0, 12)}... is kept outside the database: set PUSHCTL_VAPID_PUBLIC_KEY and PUSHCTL_VAPID_PRIVATE_KEY to it`);
 }

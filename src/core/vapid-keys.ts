@@ -27,13 +27,15 @@ export function assertKeyPairMatches(pair: VapidKeyPair, source = 'key pair'): v
   if (pub.length !== 65 || pub[0] !== 4) {
     throw fail('invalid_input', `must be a 65-byte uncompressed P-256 point (base64url), got ${pub.length} bytes`, { at: source, field: 'publicKey' });
   }
-  if (priv.length !== 32) {
+  // Shorter is the same scalar with its leading zero bytes dropped (what Node's getPrivateKey() and
+  // older web-push versions print for about one key in 256); the public key check below still applies.
+  if (priv.length === 0 || priv.length > 32) {
     throw fail('invalid_input', `must be 32 bytes (base64url), got ${priv.length} bytes`, { at: source, field: 'privateKey' });
   }
   let derived: Buffer;
   try {
     const ecdh = crypto.createECDH('prime256v1');
-    ecdh.setPrivateKey(priv);
+    ecdh.setPrivateKey(padTo32(priv));
     derived = ecdh.getPublicKey();
   } catch {
     throw fail('invalid_input', 'is not a valid P-256 private key', { at: source, field: 'privateKey' });
@@ -41,6 +43,18 @@ export function assertKeyPairMatches(pair: VapidKeyPair, source = 'key pair'): v
   if (!derived.equals(pub)) {
     throw fail('invalid_input', 'does not belong to publicKey', { at: source, field: 'privateKey' });
   }
+}
+
+/**
+ * The private key in the form signing needs: base64url of exactly 32 bytes (a shorter one, leading
+ * zero bytes dropped, is padded back). Anything that does not decode is returned as it is, for
+ * assertKeyPairMatches to name.
+ */
+export function paddedPrivateKey(privateKey: string): string {
+  const trimmed = privateKey.trim();
+  if (!/^[A-Za-z0-9_\-+/]+=*$/.test(trimmed)) return privateKey;
+  const bytes = Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
+  return bytes.length > 0 && bytes.length < 32 ? padTo32(bytes).toString('base64url') : privateKey;
 }
 
 /** Key pair from a PEM private key (PKCS#8 or SEC1 "EC PRIVATE KEY"); the public key is derived. */
