@@ -51,10 +51,8 @@ export function assertKeyPairMatches(pair: VapidKeyPair, source = 'key pair'): v
  * assertKeyPairMatches to name.
  */
 export function paddedPrivateKey(privateKey: string): string {
-  const trimmed = privateKey.trim();
-  if (!/^[A-Za-z0-9_\-+/]+=*$/.test(trimmed)) return privateKey;
-  const bytes = Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
-  return bytes.length > 0 && bytes.length < 32 ? padTo32(bytes).toString('base64url') : privateKey;
+  const bytes = base64UrlBytes(privateKey);
+  return bytes && bytes.length > 0 && bytes.length < 32 ? padTo32(bytes).toString('base64url') : privateKey;
 }
 
 /** Key pair from a PEM private key (PKCS#8 or SEC1 "EC PRIVATE KEY"); the public key is derived. */
@@ -93,9 +91,14 @@ export function keyPairToPem(pair: VapidKeyPair): { privateKeyPem: string; publi
 export { validateSubject } from '../push/vapid-subject.js';
 
 function decodeBase64Url(value: string, at: string, field: string): Buffer {
-  if (typeof value !== 'string' || !/^[A-Za-z0-9_\-+/]+=*$/.test(value.trim())) {
-    throw fail('invalid_input', 'not base64url', { at, field });
-  }
+  const bytes = base64UrlBytes(value);
+  if (!bytes) throw fail('invalid_input', 'not base64url', { at, field });
+  return bytes;
+}
+
+/** base64url or base64 (with or without padding) as bytes; undefined when it is neither. */
+function base64UrlBytes(value: string): Buffer | undefined {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_\-+/]+=*$/.test(value.trim())) return undefined;
   return Buffer.from(value.trim().replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
 }
 
