@@ -196,13 +196,17 @@ export function createTransport(options: TransportOptions): Transport {
     },
     preconnect(origin, connections) {
       if (closed || pools.has(origin)) return;
-      poolFor(origin);
       // As many as the pool would open (over HTTP/2 too: with pipelining 1, undici gives each
       // request in flight a connection of its own).
       const count = Math.min(Math.max(0, Math.floor(connections)), options.connections);
       const list: Ahead[] = [];
-      for (let i = 0; i < count; i++) list.push(openAhead(origin));
       ahead.set(origin, list);
+      try {
+        poolFor(origin);
+        for (let i = 0; i < count; i++) list.push(openAhead(origin));
+      } catch {
+        // Only a hint: the requests connect as they come, and report what goes wrong then.
+      }
     },
     get openedAhead() {
       return openedAhead;
