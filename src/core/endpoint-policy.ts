@@ -14,8 +14,6 @@ import { fail } from '../errors.js';
 import { MAX_ENDPOINT_LENGTH } from '../limits.js';
 import { canonicalizePercentEncoding } from '../endpoint-form.js';
 
-export { canonicalEndpoint } from '../endpoint-form.js';
-
 /** Push services of the major browsers (Chrome/Edge-Chromium/Opera/Samsung use FCM). */
 export const BUILTIN_PUSH_SERVICES: readonly string[] = [
   'fcm.googleapis.com',

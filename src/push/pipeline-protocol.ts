@@ -18,7 +18,7 @@ export type PipelineJob = [number, string, string, string, number, number, numbe
 
 /** A hint before the first batch: the first requests go to these endpoints (see PushSender.preconnect). */
 export interface PipelinePreconnect {
-  preconnect: string[];
+  preconnect: readonly string[];
   /** This thread's share of the requests in flight. */
   inFlight: number;
 }

@@ -232,7 +232,7 @@ export function createPipelineSender(options: PipelineSenderOptions): PipelineSe
     preconnect(endpoints, inFlight = concurrency) {
       // Each thread opens its share of the connections; a thread started later connects as its
       // requests come.
-      const allowed = options.endpointRefusal ? endpoints.filter((endpoint) => !options.endpointRefusal!(endpoint)) : [...endpoints];
+      const allowed = options.endpointRefusal ? endpoints.filter((endpoint) => !options.endpointRefusal!(endpoint)) : endpoints;
       const message: PipelinePreconnect = { preconnect: allowed, inFlight: Math.ceil(Math.min(inFlight, concurrency) / Math.max(1, lanes.length)) };
       for (const lane of lanes) lane.worker.postMessage(message);
     },
