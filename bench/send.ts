@@ -8,15 +8,20 @@
  * included). Then the HTTP/1.1 and HTTP/2 wire rows, and (a) again with 10x the subscriptions,
  * to show memory does not grow with the audience.
  *
- *   npm run bench:send -- [--n 20000] [--small-n 2000] [--repeat 3] [--concurrency 50] [--scale 10] [--no-scale] [--no-b]
+ * `--pin` splits the cores: every sender and the ceiling run on core 0 (`taskset`), this harness
+ * with the stand-in on the others, as when the push service is another machine. On a 2-core
+ * machine that is the only way to set a sender against the ceiling without the stand-in taking
+ * cores from one and not the other; it gives each sender one core, so it measures the CPU cost and
+ * how busy a sender keeps its core, not how it spreads over many.
+ *
+ *   npm run bench:send -- [--n 20000] [--small-n 2000] [--repeat 3] [--concurrency 50] [--scale 10] [--no-scale] [--no-b] [--pin]
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { startPushService, testCertificate, type PushService } from '../test/support/push-service.js';
 
 const { values: args } = parseArgs({
@@ -28,6 +33,7 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '3' },
     'no-scale': { type: 'boolean', default: false },
     'no-b': { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
   },
 });
 const N = Number(args.n);
@@ -84,8 +90,13 @@ interface SendRun {
   note?: string;
 }
 
-const cores = os.availableParallelism();
-console.log(`bench:send  N=${N} and ${SMALL_N}  concurrency=${CONCURRENCY}  repeat=${REPEAT}  node ${process.version}  ${cores} cores (${os.cpus()[0]?.model ?? 'cpu'})`);
+const machineCores = os.availableParallelism();
+/** With --pin: the senders' cores (taskset list) and how many; the harness keeps the rest. */
+const pin = args.pin ? pinCores() : undefined;
+/** The cores a sender (and the ceiling) can use. */
+const cores = pin ? pin.senderCount : machineCores;
+console.log(`bench:send  N=${N} and ${SMALL_N}  concurrency=${CONCURRENCY}  repeat=${REPEAT}  node ${process.version}  ${machineCores} cores (${os.cpus()[0]?.model ?? 'cpu'})`);
+if (pin) console.log(`pinned: senders and the ceiling on core(s) ${pin.senders}, this harness and the stand-in on ${pin.standIn}`);
 console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log('stand-in: HTTPS (self-signed CA via NODE_EXTRA_CA_CERTS), decryption off, VAPID checks off, same process as this harness');
 console.log('rates are messages / whole-process wall time (spawn to exit, start-up included) unless marked\n');
@@ -155,29 +166,34 @@ try {
   }
   const a20 = rows.a.get(N)!;
   const c20 = rows.c1.get(N)!;
-  console.log(`a/c at N=${N} (pushctl vs encryption-only ceiling on ${cores} threads): median ${ratio(a20, rows.ceiling).toFixed(2)}  [${a20.map((x, i) => (x.rate / rows.ceiling[i]!.rate).toFixed(2)).join(', ')}]   target >= 0.75`);
+  console.log(`a/c at N=${N} (pushctl vs encryption-only ceiling on ${cores} thread${cores === 1 ? '' : 's'}${pin ? ', both pinned to the same core' : ''}): median ${ratio(a20, rows.ceiling).toFixed(2)}  [${a20.map((x, i) => (x.rate / rows.ceiling[i]!.rate).toFixed(2)).join(', ')}]   target >= 0.75`);
   const cpuA = median(a20.map((x) => x.cpuUsPerMessage!));
   const cpuC = median(rows.ceiling.map((x) => x.cpuUsPerMessage!));
   console.log(`CPU per message at N=${N}: pushctl ${cpuA.toFixed(0)} µs, ceiling ${cpuC.toFixed(0)} µs, web-push loop (c') ${median(c20.map((x) => x.cpuUsPerMessage!)).toFixed(0)} µs: pushctl/ceiling ${(cpuA / cpuC).toFixed(2)}x   target <= 1.3x`);
   {
-    // What the cores allow: the stand-in runs on the same cores, so a sender that keeps every core
-    // busy reaches at most cores / (its CPU + the stand-in's CPU per message); the loop is one
-    // thread, so it reaches at most one core / its CPU per message.
+    // What the cores allow: unpinned, the stand-in runs on the same cores, so a sender that keeps
+    // every core busy reaches at most cores / (its CPU + the stand-in's CPU per message); pinned, a
+    // sender reaches at most its cores / its CPU and the stand-in its own cores / its CPU. The loop
+    // is one thread, so it reaches at most one core / its CPU per message.
     const standIn = median(a20.map((x) => x.serviceCpuUsPerMessage!));
-    const boundA = (cores * 1e6) / (cpuA + standIn);
+    const standInLoop = median(c20.map((x) => x.serviceCpuUsPerMessage!));
+    const bound = (cpu: number, service: number, threads: number) =>
+      pin ? Math.min((Math.min(threads, cores) * 1e6) / cpu, ((machineCores - cores) * 1e6) / service) : Math.min((threads * 1e6) / cpu, (cores * 1e6) / (cpu + service));
+    const boundA = bound(cpuA, standIn, cores);
     const cpuLoop = median(c20.map((x) => x.cpuUsPerMessage!));
-    const boundLoop = Math.min(1e6 / cpuLoop, (cores * 1e6) / (cpuLoop + median(c20.map((x) => x.serviceCpuUsPerMessage!))));
+    const boundLoop = bound(cpuLoop, standInLoop, 1);
     const rateA = median(a20.map((x) => x.rate));
+    const how = pin ? `${cores} core${cores === 1 ? '' : 's'} / pushctl ${cpuA.toFixed(0)} µs per message (the stand-in, ${standIn.toFixed(0)} µs, on its own)` : `${cores} cores / (pushctl ${cpuA.toFixed(0)} + stand-in ${standIn.toFixed(0)} µs per message)`;
     console.log(
-      `machine bound at N=${N}: ${cores} cores / (pushctl ${cpuA.toFixed(0)} + stand-in ${standIn.toFixed(0)} µs per message) = ${boundA.toFixed(0)} msg/s; ` +
+      `machine bound at N=${N}: ${how} = ${boundA.toFixed(0)} msg/s; ` +
         `pushctl reached ${rateA.toFixed(0)} (${((100 * rateA) / boundA).toFixed(0)}%); the loop at most ${boundLoop.toFixed(0)} msg/s on its one thread; ` +
         `so a/c' cannot exceed about ${(boundA / boundLoop).toFixed(2)} here at these CPU costs`,
     );
-    // a/c: even a sender whose only cost were the encryption would share the cores with the stand-in.
+    // a/c: unpinned, even a sender whose only cost were the encryption shares the cores with the stand-in.
     const ceilingRate = median(rows.ceiling.map((x) => x.rate));
     console.log(
       `a/c bound: pushctl at the machine bound would be ${(boundA / ceilingRate).toFixed(2)} of the ceiling; a sender costing nothing but ` +
-        `the encryption (${cpuC.toFixed(0)} µs) and the stand-in ${(((cores * 1e6) / (cpuC + standIn)) / ceilingRate).toFixed(2)}`,
+        `the encryption (${cpuC.toFixed(0)} µs) and the stand-in ${(bound(cpuC, standIn, cores) / ceilingRate).toFixed(2)}`,
     );
   }
   if (b) console.log(`a/b at N=${N} (pushctl vs web-push sendNotification): ${(median(a20.map((x) => x.rate)) / b.rate).toFixed(2)}`);
@@ -242,34 +258,22 @@ function writeSubscriptions(push: PushService, vapid: Vapid, count: number, file
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
-/** (c) generateRequestDetails without VAPID on every core at once, nothing else running. */
+/** (c) generateRequestDetails without VAPID on every sender core at once, in a process of its own, nothing else running. */
 async function encryptionCeiling(count: number): Promise<SendRun> {
   const sample = service.createSubscription((await newKeyOnly()).publicKey);
-  const perWorker = Math.ceil(count / cores);
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: cores }, () => {
-      const worker = new Worker(path.join(HERE, 'send-encrypt-worker.js'), {
-        workerData: { count: perWorker, subscription: { endpoint: sample.endpoint, keys: sample.keys }, payload: PAYLOAD },
-      });
-      return new Promise<void>((resolve, reject) => {
-        worker.once('message', () => resolve());
-        worker.once('error', reject);
-      }).finally(() => worker.terminate());
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  const total = perWorker * cores;
+  const job = { count, threads: cores, subscription: { endpoint: sample.endpoint, keys: sample.keys }, payload: PAYLOAD };
+  const { stdout, code, stderr } = await runNode([path.join(HERE, 'send-ceiling.js'), JSON.stringify(job)]);
+  if (code !== 0) throw new Error(`the ceiling run failed (${code}): ${stderr}`);
+  const result = JSON.parse(stdout) as { messages: number; ms: number; cpuUs: number };
+  const seconds = result.ms / 1000;
   return {
-    label: `(c) encryption alone, ${cores} threads`,
-    messages: total,
-    ok: total,
+    label: `(c) encryption alone, ${cores} thread${cores === 1 ? '' : 's'}`,
+    messages: result.messages,
+    ok: result.messages,
     seconds,
-    rate: total / seconds,
+    rate: result.messages / seconds,
     serviceSeconds: 0,
-    cpuUsPerMessage: (cpu.user + cpu.system) / total,
+    cpuUsPerMessage: result.cpuUs / result.messages,
   };
 }
 
@@ -403,11 +407,25 @@ function tempDir(prefix: string): string {
 
 function runNode(nodeArgs: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, nodeArgs, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Pinned, every process this harness starts is a sender (or the ceiling): it gets their cores.
+    const [command, commandArgs] = pin ? ['taskset', ['-c', pin.senders, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+    const child = spawn(command, commandArgs, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * --pin: core 0 for the senders, the rest for this process (all its threads, the stand-in's
+ * among them; threads started later inherit it). Needs `taskset` (util-linux) and two cores.
+ */
+function pinCores(): { senders: string; senderCount: number; standIn: string } {
+  if (machineCores < 2) throw new Error('--pin needs at least two cores: one for the senders, one for the stand-in');
+  const standIn = machineCores === 2 ? '1' : `1-${machineCores - 1}`;
+  const result = spawnSync('taskset', ['-a', '-p', '-c', standIn, String(process.pid)], { encoding: 'utf8' });
+  if (result.error || result.status !== 0) throw new Error(`--pin: taskset failed: ${result.error?.message ?? result.stderr}`);
+  return { senders: '0', senderCount: 1, standIn };
 }
