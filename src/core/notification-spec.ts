@@ -3,6 +3,7 @@
  * The CLI (send/schedule flags) and the HTTP API (JSON fields) each translate into this one shape
  * and hand it to core/notifications.ts, which validates it and stores it.
  */
+import type { DeliveryCounts } from '../store/store.js';
 
 export interface MessageInput {
   title?: string | undefined;
@@ -98,12 +99,5 @@ export interface NotificationSpec {
 
 export type { NotificationStatus } from '../limits.js';
 
-export interface NotificationCounts {
-  total: number;
-  sent: number;
-  gone: number;
-  failed: number;
-  pending: number;
-  /** skipped: the subscriber had reached a frequency cap */
-  capped: number;
-}
+/** A notification's deliveries by state, as the store counts them (capped: skipped at a frequency cap). */
+export type NotificationCounts = DeliveryCounts;

@@ -338,6 +338,7 @@ export interface DeliveryCounts {
   gone: number;
   failed: number;
   pending: number;
+  /** skipped: the subscriber had reached a frequency cap */
   capped: number;
 }
 

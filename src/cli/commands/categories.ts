@@ -1,18 +1,10 @@
 /** `pushctl categories add|list|show|update|delete|assign|unassign` */
 import type { Command } from 'commander';
+import type { CategoryInfo } from '../../core/categories.js';
 import type { Output } from '../output.js';
 import { printable, printableOr } from '../printable.js';
 import { action } from '../run.js';
 
-interface CategoryView {
-  id: number;
-  name: string;
-  description: string | null;
-  subscribers: number;
-  cap: string | null;
-  quietHours: string | null;
-  createdAt: string;
-}
 
 export function registerCategories(program: Command): void {
   const categories = program.command('categories').description('categories visitors opt into (names: lowercase a-z, 0-9, "-", "_", at most 64)');
@@ -134,7 +126,7 @@ function membershipLine(out: Output, verb: 'assign' | 'unassign', change: { cate
     : out.color.green('✓ ') + `${n(change.changed)} removed from ${change.category}${change.unchanged ? ` (${change.unchanged} were not in it)` : ''}`;
 }
 
-function describe(c: CategoryView): string[] {
+function describe(c: CategoryInfo): string[] {
   return [
     `name:        ${printable(c.name)}`,
     `id:          ${c.id}`,
