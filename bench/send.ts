@@ -8,13 +8,15 @@
  * included). Then the HTTP/1.1 and HTTP/2 wire rows, and (a) again with 10x the subscriptions,
  * to show memory does not grow with the audience.
  *
- * `--pin` splits the cores: every sender and the ceiling run on core 0 (`taskset`), this harness
- * with the stand-in on the others, as when the push service is another machine. On a 2-core
- * machine that is the only way to set a sender against the ceiling without the stand-in taking
- * cores from one and not the other; it gives each sender one core, so it measures the CPU cost and
- * how busy a sender keeps its core, not how it spreads over many.
+ * Then a/c again with the cores split (`taskset`): (a) and (c) on core 0, this harness with the
+ * stand-in on the others, as when the push service is another machine. Unpinned, the stand-in
+ * takes its share of the cores from every sender but not from the ceiling (no network), which on
+ * two cores caps a/c well below 0.75 whatever the sender does; pinned, both have the same core and
+ * nothing else on it. On two cores that is one core each, so the pinned a/c measures the CPU cost
+ * and how busy a sender keeps its core, not how it spreads over many. `--no-pinned` skips that
+ * phase; `--pin` runs everything pinned.
  *
- *   npm run bench:send -- [--n 20000] [--small-n 2000] [--repeat 3] [--concurrency 50] [--scale 10] [--no-scale] [--no-b] [--pin]
+ *   npm run bench:send -- [--n 20000] [--small-n 2000] [--repeat 3] [--concurrency 50] [--scale 10] [--no-scale] [--no-b] [--no-pinned] [--pin]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,6 +36,7 @@ const { values: args } = parseArgs({
     'no-scale': { type: 'boolean', default: false },
     'no-b': { type: 'boolean', default: false },
     pin: { type: 'boolean', default: false },
+    'no-pinned': { type: 'boolean', default: false },
   },
 });
 const N = Number(args.n);
@@ -91,10 +94,14 @@ interface SendRun {
 }
 
 const machineCores = os.availableParallelism();
-/** With --pin: the senders' cores (taskset list) and how many; the harness keeps the rest. */
-const pin = args.pin ? pinCores() : undefined;
+/**
+ * Where the processes this harness starts run: pinned, the senders' cores (a taskset list) and how
+ * many, the harness keeping the rest. Set for the whole run by --pin, else only for the pinned a/c
+ * phase; runNode and the ceiling read them as they start a process.
+ */
+let pin = args.pin ? pinCores() : undefined;
 /** The cores a sender (and the ceiling) can use. */
-const cores = pin ? pin.senderCount : machineCores;
+let cores = pin ? pin.senderCount : machineCores;
 console.log(`bench:send  N=${N} and ${SMALL_N}  concurrency=${CONCURRENCY}  repeat=${REPEAT}  node ${process.version}  ${machineCores} cores (${os.cpus()[0]?.model ?? 'cpu'})`);
 if (pin) console.log(`pinned: senders and the ceiling on core(s) ${pin.senders}, this harness and the stand-in on ${pin.standIn}`);
 console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -200,6 +207,8 @@ try {
   const allOnce = [...rows.a.values()].flat().every((x) => x.exactlyOnce);
   console.log(`exactly once at the stand-in, every pushctl run: ${allOnce ? 'yes' : 'NO'}`);
   console.log(`load average (1 min) at each repetition: ${loads.map((l) => l.toFixed(2)).join(', ')}`);
+
+  if (!pin && !args['no-pinned']) await pinnedAc(stores.get(N)!.store, stores.get(N)!.file);
 
   if (!args['no-scale']) {
     const bigStore = await newStore();
@@ -419,6 +428,45 @@ function runNode(nodeArgs: string[], options: { cwd?: string; env?: NodeJS.Proce
 }
 
 /**
+ * a/c with the push service on a core of its own: (c) and (a) at N, interleaved, `--repeat` times,
+ * every process on the senders' core, this harness (the stand-in) on the others.
+ */
+async function pinnedAc(store: Store, file: string): Promise<void> {
+  try {
+    pin = pinCores();
+  } catch (error) {
+    console.log(`\npinned a/c: not measured (${(error as Error).message})`);
+    return;
+  }
+  cores = pin.senderCount;
+  try {
+    console.log(`\n-- a/c with the stand-in on a core of its own: pushctl and the ceiling on core ${pin.senders}, this harness and the stand-in on ${pin.standIn}`);
+    const a: SendRun[] = [];
+    const c: SendRun[] = [];
+    for (let rep = 0; rep < REPEAT; rep++) {
+      for (const who of rep % 2 === 0 ? (['c', 'a'] as const) : (['a', 'c'] as const)) {
+        const run = who === 'a' ? await pushctlSend(store, file, N) : await encryptionCeiling(N);
+        report(run);
+        (who === 'a' ? a : c).push(run);
+      }
+    }
+    const ratios = a.map((x, i) => x.rate / c[i]!.rate);
+    const cpuA = median(a.map((x) => x.cpuUsPerMessage!));
+    const cpuC = median(c.map((x) => x.cpuUsPerMessage!));
+    const rateA = median(a.map((x) => x.rate));
+    console.log(`a/c at N=${N}, pinned (pushctl vs encryption-only ceiling, both on the same ${cores} core${cores === 1 ? '' : 's'}): median ${median(ratios).toFixed(2)}  [${ratios.map((r) => r.toFixed(2)).join(', ')}]   target >= 0.75`);
+    console.log(
+      `pinned CPU per message: pushctl ${cpuA.toFixed(0)} µs, ceiling ${cpuC.toFixed(0)} µs (${(cpuA / cpuC).toFixed(2)}x); pushctl reached ${rateA.toFixed(0)} msg/s, ` +
+        `${((100 * rateA * cpuA) / (cores * 1e6)).toFixed(0)}% of what ${cores === 1 ? 'one core allows' : `${cores} cores allow`} at that cost; exactly once: ${a.every((x) => x.exactlyOnce) ? 'yes' : 'NO'}`,
+    );
+  } finally {
+    unpinCores();
+    pin = undefined;
+    cores = machineCores;
+  }
+}
+
+/**
  * --pin: core 0 for the senders, the rest for this process (all its threads, the stand-in's
  * among them; threads started later inherit it). Needs `taskset` (util-linux) and two cores.
  */
@@ -428,4 +476,9 @@ function pinCores(): { senders: string; senderCount: number; standIn: string } {
   const result = spawnSync('taskset', ['-a', '-p', '-c', standIn, String(process.pid)], { encoding: 'utf8' });
   if (result.error || result.status !== 0) throw new Error(`--pin: taskset failed: ${result.error?.message ?? result.stderr}`);
   return { senders: '0', senderCount: 1, standIn };
+}
+
+/** This process back on every core (after the pinned phase). */
+function unpinCores(): void {
+  spawnSync('taskset', ['-a', '-p', '-c', `0-${machineCores - 1}`, String(process.pid)], { encoding: 'utf8' });
 }
