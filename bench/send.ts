@@ -454,7 +454,7 @@ async function pinnedAc(store: Store, file: string): Promise<void> {
     const cpuA = median(a.map((x) => x.cpuUsPerMessage!));
     const cpuC = median(c.map((x) => x.cpuUsPerMessage!));
     const rateA = median(a.map((x) => x.rate));
-    console.log(`a/c at N=${N}, pinned (pushctl vs encryption-only ceiling, both on the same ${cores} core${cores === 1 ? '' : 's'}): median ${median(ratios).toFixed(2)}  [${ratios.map((r) => r.toFixed(2)).join(', ')}]   target >= 0.75`);
+    console.log(`a/c at N=${N}, pinned (pushctl vs encryption-only ceiling, both on ${cores === 1 ? 'the same core' : `the same ${cores} cores`}): median ${median(ratios).toFixed(2)}  [${ratios.map((r) => r.toFixed(2)).join(', ')}]   target >= 0.75`);
     console.log(
       `pinned CPU per message: pushctl ${cpuA.toFixed(0)} µs, ceiling ${cpuC.toFixed(0)} µs (${(cpuA / cpuC).toFixed(2)}x); pushctl reached ${rateA.toFixed(0)} msg/s, ` +
         `${((100 * rateA * cpuA) / (cores * 1e6)).toFixed(0)}% of what ${cores === 1 ? 'one core allows' : `${cores} cores allow`} at that cost; exactly once: ${a.every((x) => x.exactlyOnce) ? 'yes' : 'NO'}`,
