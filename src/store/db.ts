@@ -7,7 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { fail } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
-import { rewriteEndpointsSqlite } from './endpoint-rewrite.js';
+import { rewriteEndpointsSqlite } from './sqlite/endpoint-rewrite.js';
 
 export type Db = Database.Database;
 

@@ -7,11 +7,11 @@
  * is the browser's current state (keys, categories, settings) and stays, under the canonical
  * endpoint; the other row is removed as `subscriptions remove` would (its memberships and
  * engagement go with it; its ledger rows stay, as for any removed subscription).
- * Its SQL lives here with the migration, not among the store's named statements: a migration must
- * keep doing what it did when those statements change.
+ * This file decides; each backend's half runs it (sqlite/ and postgres/endpoint-rewrite.ts) with
+ * SQL of its own, kept with the migration rather than among the store's named statements: a
+ * migration must keep doing what it did when those statements change.
  */
 import { canonicalEndpoint } from '../endpoint-form.js';
-import type { Db } from './db.js';
 
 export interface StoredEndpoint {
   id: number;
@@ -64,28 +64,4 @@ export function rewritePlan(rows: readonly StoredEndpoint[], twins: ReadonlyMap<
 /** The canonical spellings a page's rows would move to (the twins to look up). */
 export function rewriteTargets(rows: readonly StoredEndpoint[]): string[] {
   return [...new Set(rows.map(rewrittenEndpoint).filter((e): e is string => e !== undefined))];
-}
-
-/** SQLite: runs inside the migration's transaction. */
-export function rewriteEndpointsSqlite(db: Db): void {
-  // Only rows with an escape can change: a URL's serialisation is otherwise already canonical.
-  const page = db.prepare<[number, number], StoredEndpoint>(
-    "SELECT id, endpoint, updated_at FROM subscriptions WHERE id > ? AND instr(endpoint, '%') > 0 ORDER BY id LIMIT ?",
-  );
-  const byEndpoint = db.prepare<[string], StoredEndpoint>('SELECT id, endpoint, updated_at FROM subscriptions WHERE endpoint = ?');
-  const remove = db.prepare<[number]>('DELETE FROM subscriptions WHERE id = ?');
-  const rename = db.prepare<[string, number]>('UPDATE subscriptions SET endpoint = ? WHERE id = ?');
-  for (let after = 0; ; ) {
-    const rows = page.all(after, REWRITE_PAGE);
-    if (rows.length === 0) return;
-    after = rows.at(-1)!.id;
-    const twins = new Map<string, StoredEndpoint>();
-    for (const endpoint of rewriteTargets(rows)) {
-      const twin = byEndpoint.get(endpoint);
-      if (twin) twins.set(endpoint, twin);
-    }
-    const plan = rewritePlan(rows, twins);
-    for (const id of plan.drop) remove.run(id);
-    for (const { id, endpoint } of plan.rename) rename.run(endpoint, id);
-  }
 }

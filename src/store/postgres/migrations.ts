@@ -199,7 +199,7 @@ export const MIGRATIONS: Migration[] = [
     version: 8,
     description: 'endpoints stored before they were compared in one spelling are rewritten into it',
     // Windows' push service writes escapes in lower case; a browser posting its subscription again
-    // made a second row in the canonical spelling. The step merges such pairs (endpoint-rewrite.ts).
+    // made a second row in the canonical spelling. The step merges such pairs (endpoint-rewrite.ts and each backend's half).
     sql: '',
     step: 'rewrite-endpoints',
   },
