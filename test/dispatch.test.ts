@@ -11,7 +11,7 @@ import { newOwnerId } from '../src/core/delivery.js';
 import { ON_POSTGRES, storeName } from './support/backend.js';
 import { dispatchOnce, type DispatchResult } from '../src/core/dispatcher.js';
 import { createNotification } from '../src/core/notifications.js';
-import { parseSchedule } from '../src/core/schedule-time.js';
+import { parseSchedule } from '../src/core/schedule.js';
 import { startPushService, type PushService } from './support/push-service.js';
 import { installation, receivedBySubscription, sleep, until, type Installation, type NotificationJson } from './support/scheduling.js';
 

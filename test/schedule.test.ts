@@ -11,7 +11,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeForCli } from '../src/cli/errors.js';
 import { exitCodeFor, PushctlError } from '../src/errors.js';
 import { nextOccurrence, upcomingSlots } from '../src/core/recurrence.js';
-import { nextCronSlot, parseDateTime, parseSchedule, parseSince, resolveZone } from '../src/core/schedule-time.js';
+import { parseSchedule } from '../src/core/schedule.js';
+import { nextCronSlot, parseDateTime, parseSince, resolveZone } from '../src/core/schedule-time.js';
 import { openDb, runCli, runJson, tempDir } from './support/cli.js';
 
 const T = (iso: string) => Date.parse(iso);

@@ -21,7 +21,7 @@
  */
 import { fail } from '../errors.js';
 import { DECLARATIVE_MAGIC } from '../limits.js';
-import type { NotificationContent } from './message.js';
+import type { NotificationContent } from './notification-spec.js';
 
 export function declarativePayload(c: NotificationContent): Record<string, unknown> {
   if (!c.title || c.title.trim() === '') {

@@ -7,8 +7,8 @@
  */
 import { DateTime } from 'luxon';
 import { fail, msg, ref } from '../errors.js';
-import type { ScheduleInput } from './notification-spec.js';
-import { canonicalZone, formatInZone, nextCronSlot, parseCount, parseDateTime, positiveDuration, resolveZone, systemZone, validateCron, type ScheduleFields } from './schedule-time.js';
+import type { ScheduleFields, ScheduleInput } from './notification-spec.js';
+import { canonicalZone, formatInZone, nextCronSlot, parseCount, parseDateTime, positiveDuration, resolveZone, systemZone, validateCron } from './schedule-time.js';
 
 /**
  * UTC+14 (the Line Islands): every wall-clock moment comes there first, so a recurring local-time

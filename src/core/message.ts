@@ -12,32 +12,11 @@
 import { fail, msg, ref, type MessagePart } from '../errors.js';
 import { DIRECTIONS, MAX_ACTION_ID_LENGTH, MAX_ACTIONS, MAX_BADGE_COUNT, MAX_PLAINTEXT_BYTES, PAYLOAD_FORMATS, payloadFits, type PayloadFormat } from '../limits.js';
 import { declarativePayload } from './declarative.js';
-import type { MessageInput, NotificationAction } from './notification-spec.js';
+import type { MessageInput, NotificationAction, NotificationContent } from './notification-spec.js';
 
 export interface BuiltPayload {
   text: string;
   bytes: number;
-}
-
-/** The content fields, validated and normalised: what both payload shapes are made from. */
-export interface NotificationContent {
-  title?: string;
-  body?: string;
-  url?: string;
-  icon?: string;
-  badge?: string;
-  image?: string;
-  tag?: string;
-  lang?: string;
-  dir?: (typeof DIRECTIONS)[number];
-  /** ms since epoch */
-  timestamp?: number;
-  requireInteraction?: boolean;
-  renotify?: boolean;
-  silent?: boolean;
-  actions?: NotificationAction[];
-  badgeCount?: number;
-  data?: Record<string, unknown>;
 }
 
 const CONTENT_FIELDS = [

@@ -37,12 +37,33 @@ export interface MessageInput {
 }
 
 export type { PayloadFormat } from '../limits.js';
-import type { PayloadFormat } from '../limits.js';
+import type { DIRECTIONS, PayloadFormat } from '../limits.js';
 
 export interface NotificationAction {
   action: string;
   title: string;
   url?: string | undefined;
+}
+
+/** The content fields, validated and normalised: what both payload shapes are made from. */
+export interface NotificationContent {
+  title?: string;
+  body?: string;
+  url?: string;
+  icon?: string;
+  badge?: string;
+  image?: string;
+  tag?: string;
+  lang?: string;
+  dir?: (typeof DIRECTIONS)[number];
+  /** ms since epoch */
+  timestamp?: number;
+  requireInteraction?: boolean;
+  renotify?: boolean;
+  silent?: boolean;
+  actions?: NotificationAction[];
+  badgeCount?: number;
+  data?: Record<string, unknown>;
 }
 
 /**
@@ -74,6 +95,21 @@ export interface DeliveryOptions {
   urgent?: boolean | undefined;
   /** --rate "600/min" ("none": unthrottled); undefined: push.defaultRate */
   rate?: string | undefined;
+}
+
+/** When, as the faces take it (flags, JSON fields); core/schedule.ts turns it into a ScheduleInput. */
+export interface ScheduleFields {
+  at?: string | undefined;
+  in?: string | undefined;
+  cron?: string | undefined;
+  tz?: string | undefined;
+  until?: string | undefined;
+  count?: string | number | undefined;
+  staleAfter?: string | undefined;
+  /** Send at once instead of refusing a due time in the past. */
+  nowIfPast?: boolean | undefined;
+  /** --local-time / send_at_local: a wall clock in each subscriber's zone (true: with cron, the rule's own times). See local-time.ts. */
+  localTime?: string | boolean | undefined;
 }
 
 export interface ScheduleInput {

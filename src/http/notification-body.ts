@@ -6,7 +6,7 @@
  */
 import { parseDurationSeconds } from '../core/durations.js';
 import type { MessageInput, NotificationSpec, ScheduleInput, Urgency } from '../core/notification-spec.js';
-import { parseSchedule } from '../core/schedule-time.js';
+import { parseSchedule } from '../core/schedule.js';
 import { assertKnownFields, type JsonObject } from './body.js';
 import { badRequest } from './http-error.js';
 

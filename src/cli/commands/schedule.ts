@@ -34,7 +34,8 @@ export function registerSchedule(program: Command): void {
     .action(
       action<ScheduleFlags>(async ({ options, out, context }) => {
         const spec = await specFromOptions(options);
-        const { parseSchedule, formatInZone, systemZone } = await import('../../core/schedule-time.js');
+        const { parseSchedule } = await import('../../core/schedule.js');
+        const { formatInZone, systemZone } = await import('../../core/schedule-time.js');
         const { previewNotification, createNotification, describeTarget } = await import('../../core/notifications.js');
         const { upcomingSlots, ruleOf } = await import('../../core/recurrence.js');
         const ctx = await context();
