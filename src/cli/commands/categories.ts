@@ -5,7 +5,6 @@ import type { Output } from '../output.js';
 import { printable, printableOr } from '../printable.js';
 import { action } from '../run.js';
 
-
 export function registerCategories(program: Command): void {
   const categories = program.command('categories').description('categories visitors opt into (names: lowercase a-z, 0-9, "-", "_", at most 64)');
 
